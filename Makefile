@@ -1,0 +1,101 @@
+# mxgate - GNU make build.
+#
+#   make            build build/mxgate (release: -O2 -g)
+#   make run        install what is missing, build, start the gateway (+ a demo sink)
+#   make test       install what is missing, build (release + ASan/UBSan), run every test
+#   make bench      relay benchmarks side by side with Postfix (../shared/bench)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make asan       build build/asan/mxgate with AddressSanitizer + UBSan
+#   make deps       only install what is missing (Debian 12, as root)
+#   make check-layout   verify module include directions (tools/check-layout.sh)
+
+SHELL := /bin/bash
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+PKGS := libevent libevent_openssl libevent_pthreads libcares openssl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Werror
+CSTD := -std=c17 -D_GNU_SOURCE
+OPT ?= -O2 -g
+B ?= build
+SAN :=
+ifeq ($(ASAN),1)
+B := build/asan
+OPT := -O1 -g -fno-omit-frame-pointer
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+
+CFLAGS_ALL = $(CSTD) $(OPT) $(SAN) $(WARN) -Isrc -pthread $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN) -pthread $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lm
+
+MODULES := base ev net dns mail conf smtp queue deliver gw ctl
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+MAIN_OBJ := $(B)/obj/src/main.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%-replay)
+
+.PHONY: all run test bench fuzz asan deps clean check-layout unit-bins fuzz-replay-bins
+
+all: $(B)/mxgate
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(B)/libmxgate.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/mxgate: $(MAIN_OBJ) $(B)/libmxgate.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libmxgate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS) -lcmocka
+
+# corpus replay: the fuzz target linked with a plain main() that runs each file
+$(B)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c $(B)/libmxgate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS)
+
+unit-bins: $(UNIT_BIN)
+fuzz-replay-bins: $(FUZZ_REPLAY)
+
+asan:
+	$(MAKE) ASAN=1 all unit-bins fuzz-replay-bins
+
+deps:
+	@mk/deps.sh
+
+run: deps
+	$(MAKE) all
+	mk/run.sh
+
+test: deps
+	$(MAKE) all unit-bins fuzz-replay-bins
+	$(MAKE) ASAN=1 all unit-bins fuzz-replay-bins
+	/usr/bin/python3 tests/run.py
+
+bench: deps
+	$(MAKE) all
+	bench/bench.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+check-layout:
+	tools/check-layout.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,46 @@
+#!/bin/bash
+# mk/deps.sh - install what mxgate needs to build, run and test, if missing.
+# Debian 12; installs with apt-get as root. Idempotent and quick when
+# everything is present (dpkg-query only). Also creates the unprivileged
+# "mxgate" user that the gateway switches to after binding its ports.
+set -euo pipefail
+
+PKGS=(
+    build-essential pkg-config
+    libevent-dev libssl-dev libc-ares-dev libcmocka-dev   # build
+    clang libclang-rt-14-dev                              # libFuzzer (make fuzz)
+    openssl                                               # self-signed cert for make run / tests
+    postfix swaks                                         # smtp-source, smtp-sink, swaks: real peers in tests
+    python3 python3-pytest                                # system tests
+    dnsmasq-base                                          # the test DNS server (MX zones)
+    procps iproute2 psmisc                                # ps, ss, fuser used by tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "mk/deps.sh: missing packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "mk/deps.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Postfix is only wanted for its smtp-source/smtp-sink tools: no system instance
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! getent passwd mxgate >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mxgate
+        echo "mk/deps.sh: created system user mxgate"
+    else
+        echo "mk/deps.sh: note: user mxgate does not exist (only needed when mxgate starts as root)" >&2
+    fi
+fi

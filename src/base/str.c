@@ -1,0 +1,114 @@
+/*
+ * str.c - small string helpers.
+ */
+#include "base/str.h"
+
+#include <string.h>
+
+int str_copy(char *dst, size_t size, const char *src)
+{
+	return str_ncopy(dst, size, src, strlen(src));
+}
+
+int str_ncopy(char *dst, size_t size, const char *src, size_t n)
+{
+	if (size == 0)
+		return -1;
+	int rc = 0;
+	if (n >= size) {
+		n = size - 1;
+		rc = -1;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return rc;
+}
+
+int str_casecmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char x = (unsigned char)str_lc(*a), y = (unsigned char)str_lc(*b);
+		if (x != y)
+			return x - y;
+		if (!x)
+			return 0;
+	}
+}
+
+bool str_caseeq(const char *a, const char *b)
+{
+	return str_casecmp(a, b) == 0;
+}
+
+bool str_ncaseeq(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+	for (i = 0; i < alen; i++) {
+		if (!b[i] || str_lc(a[i]) != str_lc(b[i]))
+			return false;
+	}
+	return b[i] == '\0';
+}
+
+bool str_caseprefix(const char *s, const char *prefix)
+{
+	for (; *prefix; s++, prefix++) {
+		if (str_lc(*s) != str_lc(*prefix))
+			return false;
+	}
+	return true;
+}
+
+void str_lower(char *s)
+{
+	for (; *s; s++)
+		*s = str_lc(*s);
+}
+
+char *str_trim(char *s)
+{
+	char *p = s;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strlen(p);
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	memmove(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+int str_to_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+size_t str_split(char *s, const char *seps, char **fields, size_t max)
+{
+	size_t n = 0;
+	char *p = s;
+	while (*p && n < max) {
+		p += strspn(p, seps);
+		if (!*p)
+			break;
+		size_t len = strcspn(p, seps);
+		fields[n++] = p;
+		if (!p[len])
+			break;
+		p[len] = '\0';
+		p += len + 1;
+	}
+	return n;
+}

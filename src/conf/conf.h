@@ -1,0 +1,105 @@
+/*
+ * conf.h - the main configuration: Postfix main.cf syntax -> struct conf.
+ *
+ * Syntax: "key = value" lines; a line starting with '#' (after optional
+ * space) is a comment; a line starting with white space continues the
+ * previous logical line; $key and ${key} expand to other keys' values.
+ * Every key has a type and a default (conf_keys.c is the single table; the
+ * defaults are parsed by the same code, so they are validated too). An
+ * unknown key, a bad value or a bad $reference is an error reported as
+ * "file:line: message"; all errors are collected, not only the first.
+ *
+ * The struct is immutable after conf_load(): a reload builds a new one.
+ */
+#ifndef CONF_CONF_H
+#define CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/net_addr.h"
+
+struct buf;
+
+struct conf_listen {
+	struct net_addr addr;
+	char text[NET_ADDR_STRLEN];
+};
+
+struct conf {
+	char *source; /* file name or "(built-in defaults)" */
+	/* identity */
+	char *myhostname;
+	char *mail_owner;
+	char *pid_file;
+	char *syslog_facility;
+	char *syslog_name;
+	char *log_level;
+	/* inbound SMTP */
+	struct conf_listen *smtpd_listen;
+	size_t smtpd_listen_n;
+	char *smtpd_banner;
+	struct net_cidr_list mynetworks;
+	char *mynetworks_text;
+	char *relay_domains; /* list of domains and /file names (raw) */
+	uint64_t message_size_limit;
+	int smtpd_recipient_limit;
+	int smtpd_timeout;
+	int smtpd_session_time_limit;
+	int smtpd_client_connection_count_limit;
+	int smtpd_session_limit;
+	int smtpd_hard_error_limit;
+	int smtpd_command_line_limit;
+	int smtpd_data_line_limit;
+	bool smtpd_forbid_bare_newline;
+	bool smtpd_peername_lookup;
+	bool strict_rfc821_envelopes;
+	int hopcount_limit;
+	char *smtpd_tls_cert_file;
+	char *smtpd_tls_key_file;
+	/* queue */
+	char *queue_directory;
+	int queue_commit_threads;
+	int maximal_queue_lifetime;
+	int bounce_queue_lifetime;
+	int minimal_backoff_time;
+	int maximal_backoff_time;
+	int qmgr_message_active_limit;
+	uint64_t bounce_size_limit;
+	/* delivery */
+	char *relayhost;
+	int smtp_tcp_port;
+	char *smtp_helo_name;
+	char *smtp_tls_security_level; /* none | may | encrypt */
+	int smtp_destination_concurrency_limit;
+	int smtp_destination_recipient_limit;
+	int smtp_connection_cache_time_limit;
+	int smtp_connection_reuse_count_limit;
+	int smtp_mx_address_limit;
+	int smtp_connect_timeout;
+	int smtp_helo_timeout;
+	int smtp_mail_timeout;
+	int smtp_rcpt_timeout;
+	int smtp_data_init_timeout;
+	int smtp_data_xfer_timeout;
+	int smtp_data_done_timeout;
+	int smtp_quit_timeout;
+	/* DNS */
+	char *dns_servers; /* "addr:port,..." for c-ares; "" = system resolver */
+	int dns_timeout;
+	/* process */
+	int shutdown_timeout;
+};
+
+/* Load path (NULL: built-in defaults only), then apply overrides
+ * ("key=value" strings, as from -o). Returns NULL when there were errors;
+ * every error and warning line is appended to diag ("file:line: ..."). */
+struct conf *conf_load(const char *path, const char *const *overrides, size_t n_overrides, struct buf *diag);
+void conf_free(struct conf **c);
+/* Print every key with its effective value ("key = value"), sorted. */
+void conf_dump(const struct conf *c, struct buf *out, bool only_changed);
+/* Markdown table of every key, type, default and description. */
+void conf_doc(struct buf *out);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * conf_keys.c - every configuration key: name, type, default, limits, doc.
+ *
+ * This table is the single source of truth: conf.c parses with it,
+ * "mxgate config --doc" prints docs/CONFIG.md's key table from it.
+ */
+#include "conf/conf_keys.h"
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+
+#define O(f) offsetof(struct conf, f)
+#define DAY 86400LL
+
+const struct conf_key conf_keys[] = {
+	/* identity and process */
+	{ "myhostname", CONF_T_HOST, O(myhostname), "", 0, 0, NULL,
+	  "This gateway's fully qualified host name (banner, EHLO, Received:, bounces). Default: the system host name." },
+	{ "mail_owner", CONF_T_STR, O(mail_owner), "mxgate", 0, 0, NULL,
+	  "Unprivileged user mxgate switches to after binding its ports when started as root; owns the queue." },
+	{ "pid_file", CONF_T_STR, O(pid_file), "", 0, 0, NULL, "Write the process id here (empty: no pid file)." },
+	{ "syslog_facility", CONF_T_STR, O(syslog_facility), "", 0, 0, NULL,
+	  "Also log to syslog with this facility (mail, daemon, local0..local7); empty: stderr only." },
+	{ "syslog_name", CONF_T_STR, O(syslog_name), "mxgate", 0, 0, NULL, "Program name in log lines." },
+	{ "log_level", CONF_T_ENUM, O(log_level), "info", 0, 0, "error warning info debug", "Most verbose level logged." },
+	{ "shutdown_timeout", CONF_T_TIME, O(shutdown_timeout), "10s", 1, 3600, NULL,
+	  "On SIGTERM: how long open SMTP transactions and deliveries may take to finish before the process exits." },
+	/* inbound SMTP */
+	{ "smtpd_listen", CONF_T_LISTEN, O(smtpd_listen), "127.0.0.1:2525", 0, 0, NULL,
+	  "Addresses to accept SMTP on: addr:port, IPv6 as [addr]:port, separated by spaces or commas." },
+	{ "smtpd_banner", CONF_T_STR, O(smtpd_banner), "$myhostname ESMTP mxgate", 0, 0, NULL,
+	  "Text after 220 in the greeting." },
+	{ "mynetworks", CONF_T_CIDRS, O(mynetworks), "127.0.0.0/8 [::1]/128", 0, 0, NULL,
+	  "Clients in these networks may relay to any domain (the organisation's own servers)." },
+	{ "relay_domains", CONF_T_STR, O(relay_domains), "", 0, 0, NULL,
+	  "Domains any client may send to (mail the gateway accepts for the organisation): domain names and /file/names "
+	  "(one domain per line, # comments), separated by spaces or commas." },
+	{ "message_size_limit", CONF_T_SIZE, O(message_size_limit), "10240000", 0, 0, NULL,
+	  "Largest message accepted, in octets of content as received (SIZE= and DATA/BDAT); 0 = no limit." },
+	{ "smtpd_recipient_limit", CONF_T_INT, O(smtpd_recipient_limit), "1000", 1, 100000, NULL,
+	  "Recipients per message; one more gets 452 4.5.3." },
+	{ "smtpd_timeout", CONF_T_TIME, O(smtpd_timeout), "300s", 1, DAY, NULL,
+	  "Idle time allowed while waiting for a client command or DATA octets; then 421 4.4.2 and close." },
+	{ "smtpd_session_time_limit", CONF_T_TIME, O(smtpd_session_time_limit), "3600s", 1, 7 * DAY, NULL,
+	  "Longest an SMTP session may last in total; then 421 4.4.2 and close (slow-drip defence)." },
+	{ "smtpd_client_connection_count_limit", CONF_T_INT, O(smtpd_client_connection_count_limit), "50", 1, 100000,
+	  NULL, "Concurrent sessions from one client IP address; one more gets 421 4.7.0 at connect." },
+	{ "smtpd_session_limit", CONF_T_INT, O(smtpd_session_limit), "1000", 1, 1000000, NULL,
+	  "Concurrent SMTP sessions in total; one more gets 421 4.3.2 at connect." },
+	{ "smtpd_hard_error_limit", CONF_T_INT, O(smtpd_hard_error_limit), "20", 1, 1000, NULL,
+	  "Errors (4xx/5xx replies) in one session before 421 4.7.0 and close." },
+	{ "smtpd_command_line_limit", CONF_T_INT, O(smtpd_command_line_limit), "512", 64, 65536, NULL,
+	  "Longest command line in octets including CRLF (RFC 5321 4.5.3.1.4); longer: 500 5.5.2." },
+	{ "smtpd_data_line_limit", CONF_T_INT, O(smtpd_data_line_limit), "1000", 0, 1048576, NULL,
+	  "Longest message line in octets including CRLF (RFC 5321 4.5.3.1.6); a message with a longer line is "
+	  "rejected with 552 5.3.4 at end of data; 0 = no limit." },
+	{ "smtpd_forbid_bare_newline", CONF_T_BOOL, O(smtpd_forbid_bare_newline), "yes", 0, 0, NULL,
+	  "Reject a message containing a bare LF or bare CR (554 5.5.2), and bare-LF command lines (500 5.5.2): the "
+	  "SMTP smuggling defence. DATA ends only on CRLF.CRLF in either case." },
+	{ "smtpd_peername_lookup", CONF_T_BOOL, O(smtpd_peername_lookup), "yes", 0, 0, NULL,
+	  "Look up the client's name (PTR, confirmed by A/AAAA) for Received: and logs." },
+	{ "strict_rfc821_envelopes", CONF_T_BOOL, O(strict_rfc821_envelopes), "no", 0, 0, NULL,
+	  "Require <> around MAIL FROM/RCPT TO addresses and no space after the colon." },
+	{ "hopcount_limit", CONF_T_INT, O(hopcount_limit), "100", 1, 1000, NULL,
+	  "More Received: header fields than this: 554 5.4.6 mail loop." },
+	{ "smtpd_tls_cert_file", CONF_T_STR, O(smtpd_tls_cert_file), "", 0, 0, NULL,
+	  "PEM certificate chain for STARTTLS; empty: STARTTLS not offered." },
+	{ "smtpd_tls_key_file", CONF_T_STR, O(smtpd_tls_key_file), "$smtpd_tls_cert_file", 0, 0, NULL,
+	  "PEM private key for STARTTLS." },
+	/* queue */
+	{ "queue_directory", CONF_T_STR, O(queue_directory), "/var/spool/mxgate", 0, 0, NULL,
+	  "Spool directory (docs/QUEUE.md). Created if missing." },
+	{ "queue_commit_threads", CONF_T_INT, O(queue_commit_threads), "4", 1, 64, NULL,
+	  "Threads that fsync accepted messages; concurrent fsyncs share journal commits (group commit)." },
+	{ "maximal_queue_lifetime", CONF_T_TIME, O(maximal_queue_lifetime), "5d", 0, 365 * DAY, NULL,
+	  "A message still undeliverable this long after arrival is bounced." },
+	{ "bounce_queue_lifetime", CONF_T_TIME, O(bounce_queue_lifetime), "5d", 0, 365 * DAY, NULL,
+	  "The same for notifications we generated (null sender); they are then dropped." },
+	{ "minimal_backoff_time", CONF_T_TIME, O(minimal_backoff_time), "300s", 1, 365 * DAY, NULL,
+	  "Shortest wait before retrying a deferred message." },
+	{ "maximal_backoff_time", CONF_T_TIME, O(maximal_backoff_time), "4000s", 1, 365 * DAY, NULL,
+	  "Longest wait between retries (the wait doubles from the minimum, with +-10% jitter)." },
+	{ "qmgr_message_active_limit", CONF_T_INT, O(qmgr_message_active_limit), "20000", 1, 10000000, NULL,
+	  "Messages whose envelopes are held in memory for delivery at once; the rest wait on disk." },
+	{ "bounce_size_limit", CONF_T_SIZE, O(bounce_size_limit), "50000", 0, 0, NULL,
+	  "With RET=FULL, at most this many octets of the original are returned (else headers only)." },
+	/* delivery */
+	{ "relayhost", CONF_T_STR, O(relayhost), "[127.0.0.1]:2526", 0, 0, NULL,
+	  "Next hop for all mail: [host]:port or [addr]:port (no MX lookup) or host[:port] (MX lookup). Empty: "
+	  "deliver to each recipient domain's MX hosts. The default is the demo sink that `make run` starts." },
+	{ "smtp_tcp_port", CONF_T_INT, O(smtp_tcp_port), "25", 1, 65535, NULL,
+	  "Port for onward delivery when a next hop names none." },
+	{ "smtp_helo_name", CONF_T_HOST, O(smtp_helo_name), "$myhostname", 0, 0, NULL, "Name sent in EHLO/HELO." },
+	{ "smtp_tls_security_level", CONF_T_ENUM, O(smtp_tls_security_level), "may", 0, 0, "none may encrypt",
+	  "Outbound TLS: none; may = STARTTLS when offered (unverified); encrypt = required (else defer)." },
+	{ "smtp_destination_concurrency_limit", CONF_T_INT, O(smtp_destination_concurrency_limit), "20", 1, 1000, NULL,
+	  "Parallel connections per next hop." },
+	{ "smtp_destination_recipient_limit", CONF_T_INT, O(smtp_destination_recipient_limit), "50", 1, 100000, NULL,
+	  "Recipients per delivery transaction." },
+	{ "smtp_connection_cache_time_limit", CONF_T_TIME, O(smtp_connection_cache_time_limit), "2s", 0, 300, NULL,
+	  "How long an idle outbound connection is kept for the next message to the same next hop." },
+	{ "smtp_connection_reuse_count_limit", CONF_T_INT, O(smtp_connection_reuse_count_limit), "100", 1, 1000000, NULL,
+	  "Messages sent over one outbound connection before it is closed." },
+	{ "smtp_mx_address_limit", CONF_T_INT, O(smtp_mx_address_limit), "5", 1, 100, NULL,
+	  "Addresses tried per delivery attempt (over all MX hosts)." },
+	{ "smtp_connect_timeout", CONF_T_TIME, O(smtp_connect_timeout), "30s", 1, 3600, NULL, "TCP connect timeout." },
+	{ "smtp_helo_timeout", CONF_T_TIME, O(smtp_helo_timeout), "300s", 1, 3600, NULL,
+	  "Wait for the greeting and the EHLO/STARTTLS replies." },
+	{ "smtp_mail_timeout", CONF_T_TIME, O(smtp_mail_timeout), "300s", 1, 3600, NULL, "Wait for the MAIL reply." },
+	{ "smtp_rcpt_timeout", CONF_T_TIME, O(smtp_rcpt_timeout), "300s", 1, 3600, NULL, "Wait for each RCPT reply." },
+	{ "smtp_data_init_timeout", CONF_T_TIME, O(smtp_data_init_timeout), "120s", 1, 3600, NULL,
+	  "Wait for the 354 reply to DATA." },
+	{ "smtp_data_xfer_timeout", CONF_T_TIME, O(smtp_data_xfer_timeout), "180s", 1, 3600, NULL,
+	  "Longest stall while sending message content." },
+	{ "smtp_data_done_timeout", CONF_T_TIME, O(smtp_data_done_timeout), "600s", 1, 3600, NULL,
+	  "Wait for the reply after the final dot." },
+	{ "smtp_quit_timeout", CONF_T_TIME, O(smtp_quit_timeout), "300s", 1, 3600, NULL, "Wait for the QUIT reply." },
+	/* DNS */
+	{ "dns_servers", CONF_T_STR, O(dns_servers), "", 0, 0, NULL,
+	  "DNS servers for c-ares: addr[:port] list (IPv6 as [addr]:port); empty: the system resolver "
+	  "(/etc/resolv.conf)." },
+	{ "dns_timeout", CONF_T_TIME, O(dns_timeout), "10s", 1, 300, NULL, "Total time for one DNS lookup." },
+};
+
+const size_t conf_keys_n = sizeof conf_keys / sizeof conf_keys[0];

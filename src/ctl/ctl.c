@@ -1,0 +1,179 @@
+/*
+ * ctl.c - check, config, mailq, flush.
+ */
+#include "ctl/ctl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/fsutil.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "conf/conf.h"
+#include "gw/gw.h"
+#include "mail/mail_date.h"
+#include "mail/mail_env.h"
+#include "net/net_tls.h"
+#include "queue/queue_store.h"
+
+int ctl_check(const char *path, const char *const *ov, size_t nov)
+{
+	struct buf diag;
+	buf_init(&diag);
+	struct conf *c = conf_load(path, ov, nov, &diag);
+	int errors = 0;
+	const char *where = path ? path : "(built-in defaults)";
+	if (c) {
+		char err[512];
+		struct gw_nexthop nh;
+		if (c->relayhost[0] && gw_nexthop_parse(c->relayhost, &nh, err, sizeof err) < 0) {
+			buf_printf(&diag, "%s: error: relayhost %s\n", where, err);
+			errors++;
+		}
+		if (c->smtpd_tls_cert_file[0]) {
+			SSL_CTX *ctx = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
+			if (!ctx) {
+				buf_printf(&diag, "%s: error: smtpd_tls_cert_file/smtpd_tls_key_file: %s\n", where, err);
+				errors++;
+			} else {
+				SSL_CTX_free(ctx);
+			}
+		}
+		char *copy = xstrdup(c->relay_domains), *save = NULL;
+		for (char *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+			char *text;
+			size_t len;
+			if (t[0] == '/' && fs_read_file(t, 16 * 1024 * 1024, &text, &len) < 0) {
+				buf_printf(&diag, "%s: error: relay_domains: cannot read %s: %s\n", where, t, strerror(errno));
+				errors++;
+			} else if (t[0] == '/') {
+				xfree(text);
+			}
+		}
+		xfree(copy);
+	}
+	fputs(diag.data ? diag.data : "", stderr);
+	buf_fini(&diag);
+	if (!c || errors) {
+		fprintf(stderr, "%s: configuration has errors\n", where);
+		conf_free(&c);
+		return 1;
+	}
+	printf("%s: configuration ok\n", where);
+	conf_free(&c);
+	return 0;
+}
+
+int ctl_config(const char *path, const char *const *ov, size_t nov, bool only_changed, bool doc)
+{
+	struct buf out;
+	buf_init(&out);
+	if (doc) {
+		conf_doc(&out);
+		fputs(out.data, stdout);
+		buf_fini(&out);
+		return 0;
+	}
+	struct conf *c = conf_load(path, ov, nov, &out);
+	if (!c) {
+		fputs(out.data ? out.data : "", stderr);
+		buf_fini(&out);
+		return 1;
+	}
+	buf_reset(&out);
+	conf_dump(c, &out, only_changed);
+	fputs(out.data ? out.data : "", stdout);
+	buf_fini(&out);
+	conf_free(&c);
+	return 0;
+}
+
+struct mailq_ctx {
+	struct queue_store *qs;
+	enum queue_dir dir;
+	long n;
+};
+
+static void mailq_one(void *arg, const char *qid, int64_t mtime, uint64_t size)
+{
+	struct mailq_ctx *m = arg;
+	struct mail_env *env = NULL;
+	char err[256];
+	m->n++;
+	int rc = queue_store_load(m->qs, m->dir, qid, &env, NULL, err, sizeof err);
+	if (rc < 0) {
+		printf("%s %-8s %10" PRIu64 " (unreadable: %s)\n\n", qid, queue_dir_name(m->dir), size, err);
+		return;
+	}
+	char date[64];
+	mail_date_format(env->arrival_us, date, sizeof date);
+	printf("%s %-8s %10" PRIu64 " %s <%s>\n", qid, queue_dir_name(m->dir), size, date, env->sender);
+	if (m->dir == QDIR_DEFERRED) {
+		time_t t = (time_t)mtime;
+		char due[64];
+		strftime(due, sizeof due, "%Y-%m-%d %H:%M:%S", localtime(&t));
+		printf("    next attempt: %s\n", due);
+	}
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct mail_rcpt *r = &env->rcpt[i];
+		const char *st = r->state == MAIL_RCPT_DELIVERED ? "delivered" : r->state == MAIL_RCPT_FAILED ? "failed" : "pending";
+		printf("    <%s> %s", r->addr, st);
+		if (r->has_reply) {
+			char t[MAIL_REPLY_TEXT_MAX + 32];
+			mail_reply_str(&r->reply, t, sizeof t);
+			printf(" (%s)", t);
+		}
+		printf("\n");
+	}
+	printf("\n");
+	mail_env_free(&env);
+}
+
+int ctl_mailq(const struct conf *c)
+{
+	char err[512];
+	struct queue_store *qs = queue_store_open(c->queue_directory, (uid_t)-1, (gid_t)-1, err, sizeof err);
+	if (!qs) {
+		fprintf(stderr, "mxgate: %s\n", err);
+		return 1;
+	}
+	long total = 0;
+	enum queue_dir dirs[] = { QDIR_INPUT, QDIR_OUTPUT, QDIR_DEFERRED, QDIR_HOLD, QDIR_CORRUPT };
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		struct mailq_ctx m = { qs, dirs[i], 0 };
+		queue_store_list(qs, dirs[i], mailq_one, &m);
+		total += m.n;
+	}
+	printf("-- %ld message%s in the queue\n", total, total == 1 ? "" : "s");
+	queue_store_close(&qs);
+	return 0;
+}
+
+int ctl_flush(const struct conf *c)
+{
+	if (!c->pid_file[0]) {
+		fprintf(stderr, "mxgate: flush needs pid_file to find the running gateway (or send it SIGUSR1)\n");
+		return 1;
+	}
+	char *text;
+	size_t len;
+	if (fs_read_file(c->pid_file, 64, &text, &len) < 0) {
+		fprintf(stderr, "mxgate: cannot read %s: %s\n", c->pid_file, strerror(errno));
+		return 1;
+	}
+	long pid = strtol(text, NULL, 10);
+	xfree(text);
+	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) < 0) {
+		fprintf(stderr, "mxgate: cannot signal pid %ld: %s\n", pid, strerror(errno));
+		return 1;
+	}
+	printf("mxgate: flush requested (pid %ld)\n", pid);
+	return 0;
+}

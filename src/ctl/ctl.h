@@ -1,0 +1,25 @@
+/*
+ * ctl.h - the command-line subcommands other than "serve".
+ *
+ * Each returns the process exit status and prints to stdout/stderr.
+ */
+#ifndef CTL_CTL_H
+#define CTL_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf;
+
+/* "mxgate check": every error as file:line; 0 when the configuration is
+ * usable (syntax, values, relayhost, TLS files, relay_domains files). */
+int ctl_check(const char *path, const char *const *ov, size_t nov);
+/* "mxgate config [-n]": effective values (postconf style); --doc: the
+ * Markdown key table for docs/CONFIG.md. */
+int ctl_config(const char *path, const char *const *ov, size_t nov, bool only_changed, bool doc);
+/* "mxgate mailq": the queue, one message per block. */
+int ctl_mailq(const struct conf *c);
+/* "mxgate flush": SIGUSR1 to the running gateway (via pid_file). */
+int ctl_flush(const struct conf *c);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * deliver.c - requests, next hops (destinations), connection scheduling and
+ * results.
+ *
+ * A request is split into jobs (one SMTP transaction each) queued on its
+ * destination. An idle connection takes the next job; more connections are
+ * opened while jobs wait, up to the concurrency limit. A connection that
+ * never gets ready (DNS, connect, greeting, EHLO) is dropped, and when it
+ * was the destination's last one, every job waiting there fails with its
+ * reason at once (the destination is down: Postfix's "dead destination"),
+ * instead of each job timing out on its own. Destinations are freed by a
+ * periodic sweep, never inside a callback chain that may still use them.
+ */
+#include "deliver/deliver_int.h"
+
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/map.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "dns/dns.h"
+#include "mail/mail_env.h"
+
+#define SWEEP_S 60
+
+struct deliver {
+	struct event_base *base;
+	struct dns *dns;
+	struct deliver_conf conf;
+	deliver_done_fn done;
+	void *ctx;
+	struct map *dests;
+	size_t inflight;
+	struct event *sweep_ev;
+};
+
+const struct deliver_conf *deliver_conf_of(const struct deliver *dl)
+{
+	return &dl->conf;
+}
+
+struct event_base *deliver_base(const struct deliver *dl)
+{
+	return dl->base;
+}
+
+struct dns *deliver_dns(const struct deliver *dl)
+{
+	return dl->dns;
+}
+
+static void dest_free(struct ddest *d)
+{
+	xfree(d->addrs);
+	xfree(d->addr_names);
+	xfree(d);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct deliver *dl = arg;
+	int64_t now = clock_now_s();
+	size_t n = map_count(dl->dests), k = 0, pos = 0;
+	struct ddest **dead = xcalloc(n ? n : 1, sizeof *dead);
+	void *v;
+	while (map_next(dl->dests, &pos, NULL, NULL, &v)) {
+		struct ddest *d = v;
+		if (d->nconn == 0 && d->nq == 0 && !d->resolving && now - d->resolved_at > SWEEP_S && k < n)
+			dead[k++] = d;
+	}
+	for (size_t i = 0; i < k; i++) {
+		map_dels(dl->dests, dead[i]->key);
+		dest_free(dead[i]);
+	}
+	xfree(dead);
+	struct timeval tv = { SWEEP_S, 0 };
+	evtimer_add(dl->sweep_ev, &tv);
+}
+
+struct deliver *deliver_new(struct event_base *base, struct dns *dns, const struct deliver_conf *conf,
+			    deliver_done_fn done, void *ctx)
+{
+	struct deliver *dl = xcalloc(1, sizeof *dl);
+	dl->base = base;
+	dl->dns = dns;
+	dl->conf = *conf;
+	dl->done = done;
+	dl->ctx = ctx;
+	dl->dests = map_new();
+	dl->sweep_ev = evtimer_new(base, on_sweep, dl);
+	struct timeval tv = { SWEEP_S, 0 };
+	evtimer_add(dl->sweep_ev, &tv);
+	return dl;
+}
+
+static void dest_push(struct ddest *d, struct djob *j)
+{
+	j->next = NULL;
+	if (d->q_tail)
+		d->q_tail->next = j;
+	else
+		d->q_head = j;
+	d->q_tail = j;
+	d->nq++;
+}
+
+static struct djob *dest_pop(struct ddest *d)
+{
+	struct djob *j = d->q_head;
+	if (!j)
+		return NULL;
+	d->q_head = j->next;
+	if (!d->q_head)
+		d->q_tail = NULL;
+	d->nq--;
+	j->next = NULL;
+	return j;
+}
+
+static void dest_kick(struct deliver *dl, struct ddest *d)
+{
+	for (struct dconn *c = d->conns; c && d->q_head; c = c->next) {
+		if (c->st == DC_READY && !c->job && c->idle) {
+			d->nidle--;
+			c->idle = false;
+			event_del(c->timer);
+			deliver_conn_run_job(c, dest_pop(d));
+		}
+	}
+	while (d->nq > (size_t)d->nstarting && d->nconn < dl->conf.concurrency) {
+		struct dconn *c = deliver_conn_new(dl, d);
+		c->next = d->conns;
+		d->conns = c;
+		d->nconn++;
+		d->nstarting++;
+	}
+}
+
+void deliver_submit(struct deliver *dl, const struct deliver_req *rq)
+{
+	struct dreq *r = xcalloc(1, sizeof *r);
+	r->id = rq->id;
+	snprintf(r->qid, sizeof r->qid, "%s", rq->qid);
+	r->env = rq->env;
+	r->body_len = rq->body_len;
+	r->open_body = rq->open_body;
+	r->open_ctx = rq->open_ctx;
+	r->nres = rq->nrcpt;
+	r->res = xcalloc(rq->nrcpt ? rq->nrcpt : 1, sizeof *r->res);
+	for (size_t i = 0; i < rq->nrcpt; i++)
+		r->res[i].idx = rq->rcpt[i];
+	dl->inflight++;
+
+	char host[256];
+	str_copy(host, sizeof host, rq->host);
+	str_lower(host);
+	int port = rq->port ? rq->port : dl->conf.default_port;
+	char key[300];
+	snprintf(key, sizeof key, "%s:%s:%d", rq->mx ? "mx" : "a", host, port);
+	struct ddest *d = map_gets(dl->dests, key);
+	if (!d) {
+		d = xcalloc(1, sizeof *d);
+		snprintf(d->key, sizeof d->key, "%s", key);
+		snprintf(d->host, sizeof d->host, "%s", host);
+		d->port = port;
+		d->mx = rq->mx;
+		map_puts(dl->dests, d->key, d);
+	}
+	size_t lim = (size_t)(dl->conf.rcpt_limit > 0 ? dl->conf.rcpt_limit : 50);
+	if (rq->nrcpt == 0) {
+		/* nothing to do: answer at once (from the loop, not re-entrantly) */
+		r->jobs_left = 1;
+		struct djob *j = xcalloc(1, sizeof *j);
+		j->req = r;
+		deliver_job_done(dl, j);
+		return;
+	}
+	for (size_t f = 0; f < rq->nrcpt; f += lim) {
+		struct djob *j = xcalloc(1, sizeof *j);
+		j->req = r;
+		j->first = f;
+		j->n = rq->nrcpt - f < lim ? rq->nrcpt - f : lim;
+		r->jobs_left++;
+		dest_push(d, j);
+	}
+	dest_kick(dl, d);
+}
+
+void deliver_job_done(struct deliver *dl, struct djob *j)
+{
+	struct dreq *r = j->req;
+	xfree(j);
+	if (--r->jobs_left > 0)
+		return;
+	struct deliver_result res = { .id = r->id, .qid = r->qid, .n = r->nres, .r = r->res };
+	dl->inflight--;
+	dl->done(dl->ctx, &res);
+	xfree(r->res);
+	xfree(r);
+}
+
+static void fail_job(struct deliver *dl, struct djob *j, const struct mail_reply *why)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		j->req->res[j->first + i].reply = *why;
+		j->req->res[j->first + i].no_dsn = false;
+	}
+	deliver_job_done(dl, j);
+}
+
+static void unlink_conn(struct dconn *c)
+{
+	struct ddest *d = c->d;
+	for (struct dconn **pp = &d->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	d->nconn--;
+}
+
+void deliver_conn_failed(struct dconn *c, const struct mail_reply *why)
+{
+	struct deliver *dl = c->dl;
+	struct ddest *d = c->d;
+	d->nstarting--;
+	unlink_conn(c);
+	c->d = NULL;
+	char t[MAIL_REPLY_TEXT_MAX + 32];
+	mail_reply_str(why, t, sizeof t);
+	log_info("event=smtp_connect_failed nexthop=%s reply=\"%s\" queued=%zu", d->host, t, d->nq);
+	/* no replacement connection: when the last way to this next hop has
+	 * failed, everything waiting for it fails now with the same reason
+	 * (the queue tries again later); otherwise the live ones go on */
+	if (d->nconn == 0)
+		deliver_dest_fail_all(dl, d, why);
+}
+
+void deliver_dest_fail_all(struct deliver *dl, struct ddest *d, const struct mail_reply *why)
+{
+	struct djob *j;
+	while ((j = dest_pop(d)) != NULL)
+		fail_job(dl, j, why);
+}
+
+void deliver_conn_ready(struct dconn *c)
+{
+	struct deliver *dl = c->dl;
+	struct ddest *d = c->d;
+	if (c->reuse >= dl->conf.reuse_limit) {
+		deliver_conn_quit(c);
+		return;
+	}
+	struct djob *j = dest_pop(d);
+	if (j) {
+		deliver_conn_run_job(c, j);
+		return;
+	}
+	if (dl->conf.cache_time_s <= 0) {
+		deliver_conn_quit(c);
+		return;
+	}
+	d->nidle++;
+	c->idle = true;
+	struct timeval tv = { dl->conf.cache_time_s, 0 };
+	event_add(c->timer, &tv);
+}
+
+void deliver_conn_gone(struct dconn *c)
+{
+	struct deliver *dl = c->dl;
+	struct ddest *d = c->d;
+	if (c->st == DC_READY && !c->job && c->idle)
+		d->nidle--;
+	if (!c->was_ready)
+		d->nstarting--;
+	unlink_conn(c);
+	c->d = NULL;
+	/* waiting jobs need a connection */
+	dest_kick(dl, d);
+}
+
+void deliver_close_idle(struct deliver *dl)
+{
+	size_t pos = 0;
+	void *v;
+	while (map_next(dl->dests, &pos, NULL, NULL, &v)) {
+		struct ddest *d = v;
+		struct dconn *next;
+		for (struct dconn *c = d->conns; c; c = next) {
+			next = c->next;
+			if (c->st == DC_READY && !c->job && c->idle) {
+				c->idle = false;
+				d->nidle--;
+				deliver_conn_quit(c);
+			}
+		}
+	}
+}
+
+size_t deliver_inflight(const struct deliver *dl)
+{
+	return dl->inflight;
+}
+
+void deliver_free(struct deliver **dlp)
+{
+	struct deliver *dl = *dlp;
+	if (!dl)
+		return;
+	size_t n = map_count(dl->dests), k = 0, pos = 0;
+	struct ddest **all = xcalloc(n ? n : 1, sizeof *all);
+	void *v;
+	while (k < n && map_next(dl->dests, &pos, NULL, NULL, &v))
+		all[k++] = v;
+	struct mail_reply why;
+	mail_reply_set(&why, 421, "4.3.2", "mail system shutting down");
+	for (size_t i = 0; i < k; i++) {
+		struct ddest *d = all[i];
+		struct djob *j;
+		while ((j = dest_pop(d)) != NULL)
+			fail_job(dl, j, &why);
+		while (d->conns) {
+			struct dconn *c = d->conns;
+			d->conns = c->next;
+			c->d = NULL;
+			deliver_conn_abort(c, "mail system shutting down");
+		}
+		if (d->resolving)
+			dns_cancel(dl->dns, d->dns_id);
+		dest_free(d);
+	}
+	xfree(all);
+	map_free(&dl->dests);
+	event_free(dl->sweep_ev);
+	xfree(dl);
+	*dlp = NULL;
+}

@@ -1,0 +1,88 @@
+/*
+ * deliver.h - outbound SMTP: next-hop resolution (MX walk), a connection
+ * cache per next hop, pipelined transactions, opportunistic STARTTLS, and
+ * per-recipient outcomes.
+ *
+ * The caller (gw) asks for one message's recipients to go to one next hop;
+ * deliver splits them into transactions of at most
+ * smtp_destination_recipient_limit recipients, runs them over up to
+ * smtp_destination_concurrency_limit connections to that next hop, reusing
+ * idle connections, and reports one result with a reply per recipient.
+ * It never decides what a reply means for the message: 2xx/4xx/5xx go back
+ * as they are and the queue decides (STYLE: peers never call each other).
+ * Loop thread only.
+ */
+#ifndef DELIVER_DELIVER_H
+#define DELIVER_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mail/mail_reply.h"
+
+struct event_base;
+struct dns;
+struct mail_env;
+struct deliver;
+typedef struct ssl_ctx_st SSL_CTX;
+
+enum deliver_tls { DELIVER_TLS_NONE, DELIVER_TLS_MAY, DELIVER_TLS_ENCRYPT };
+
+struct deliver_conf {
+	const char *helo_name;
+	const char *myhostname; /* a next hop greeting with this name is us: mail loop */
+	enum deliver_tls tls;
+	SSL_CTX *tls_ctx; /* borrowed */
+	int concurrency;
+	int rcpt_limit;
+	int cache_time_s;
+	int reuse_limit;
+	int mx_addr_limit;
+	int default_port;
+	int t_connect, t_helo, t_mail, t_rcpt, t_data_init, t_data_xfer, t_data_done, t_quit;
+};
+
+/* Reads the message content: returns an fd (the caller of the callback
+ * closes it) and the content offset, or -1. */
+typedef int (*deliver_open_fn)(void *ctx, const char *qid, uint64_t *off_out);
+
+struct deliver_req {
+	uint64_t id;	     /* the caller's; echoed in the result */
+	const char *qid;     /* copied */
+	const char *host;    /* next hop host name or address literal, no brackets (copied) */
+	int port;	     /* 0: smtp_tcp_port */
+	bool mx;	     /* look up MX records of host (else A/AAAA only) */
+	const struct mail_env *env; /* borrowed until the result */
+	const size_t *rcpt;  /* indices into env->rcpt (copied) */
+	size_t nrcpt;
+	uint64_t body_len;
+	deliver_open_fn open_body;
+	void *open_ctx;
+};
+
+struct deliver_rcpt_result {
+	size_t idx;
+	struct mail_reply reply;
+	bool no_dsn; /* accepted by a next hop that does not offer DSN */
+};
+
+struct deliver_result {
+	uint64_t id;
+	const char *qid;
+	size_t n;
+	const struct deliver_rcpt_result *r;
+};
+
+typedef void (*deliver_done_fn)(void *ctx, const struct deliver_result *res);
+
+struct deliver *deliver_new(struct event_base *base, struct dns *dns, const struct deliver_conf *conf,
+			    deliver_done_fn done, void *ctx);
+void deliver_submit(struct deliver *dl, const struct deliver_req *req);
+/* Close idle connections; in-flight transactions go on. */
+void deliver_close_idle(struct deliver *dl);
+/* Abort everything (results with 4xx for what was in flight). */
+void deliver_free(struct deliver **dl);
+size_t deliver_inflight(const struct deliver *dl);
+
+#endif

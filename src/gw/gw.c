@@ -1,0 +1,372 @@
+/*
+ * gw.c - start-up, the event loop, signals, privilege drop and shutdown.
+ *
+ * Start-up order matters: read TLS keys and bind the listening sockets as
+ * root, open the spool (created and given to mail_owner), write the pid
+ * file, then drop to mail_owner for good before any byte from the network
+ * is read. Shutdown (SIGTERM/SIGINT): stop accepting, let sessions finish
+ * their pending commit (others get 421), stop starting deliveries, wait
+ * for commits and deliveries in flight up to shutdown_timeout, then free
+ * everything. A second signal exits at once (nothing acknowledged is lost:
+ * only work in flight is repeated after the restart).
+ */
+#include "gw/gw.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <openssl/ssl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/map.h"
+#include "base/xalloc.h"
+#include "conf/conf.h"
+#include "deliver/deliver.h"
+#include "dns/dns.h"
+#include "gw/gw_int.h"
+#include "net/net_listen.h"
+#include "net/net_tls.h"
+#include "queue/queue_commit.h"
+#include "queue/queue_sched.h"
+#include "queue/queue_store.h"
+#include "smtp/smtp_server.h"
+
+#define DRAIN_POLL_MS 50
+
+static void check_drained(struct gw *g)
+{
+	if (!g->stopping)
+		return;
+	if (smtp_server_session_count(g->smtpd) == 0 && queue_commit_pending(g->qc) == 0 &&
+	    deliver_inflight(g->dl) == 0) {
+		log_info("event=shutdown_drained");
+		event_base_loopbreak(g->base);
+	}
+}
+
+static void on_drain_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct gw *g = arg;
+	check_drained(g);
+	struct timeval tv = { 0, DRAIN_POLL_MS * 1000 };
+	evtimer_add(g->drain_timer, &tv);
+}
+
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct gw *g = arg;
+	log_warn("event=shutdown_timeout sessions=%zu commits=%zu deliveries=%zu action=exit",
+		 smtp_server_session_count(g->smtpd), queue_commit_pending(g->qc), deliver_inflight(g->dl));
+	event_base_loopbreak(g->base);
+}
+
+static void on_smtp_done(void *arg)
+{
+	check_drained(arg);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct gw *g = arg;
+	if (g->stopping) {
+		log_warn("event=shutdown_forced signal=%d", (int)sig);
+		event_base_loopbreak(g->base);
+		return;
+	}
+	g->stopping = true;
+	log_info("event=shutdown_begin signal=%d sessions=%zu", (int)sig, smtp_server_session_count(g->smtpd));
+	queue_sched_stop(g->q);
+	deliver_close_idle(g->dl);
+	smtp_server_shutdown(g->smtpd, on_smtp_done, g);
+	struct timeval tv = { g->conf->shutdown_timeout, 0 };
+	evtimer_add(g->stop_timer, &tv);
+	struct timeval p = { 0, DRAIN_POLL_MS * 1000 };
+	evtimer_add(g->drain_timer, &p);
+}
+
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct gw *g = arg;
+	queue_sched_flush(g->q);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_warn("event=reload_unsupported hint=\"restart mxgate to apply configuration changes\"");
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int drop_privileges(const struct conf *c, uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		log_err("event=startup_error error=\"cannot switch to user %s: %s\"", c->mail_owner, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("event=startup_error error=\"privileges could be regained after dropping them\"");
+		return -1;
+	}
+	return 0;
+}
+
+static int write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f);
+}
+
+static enum deliver_tls tls_level(const char *s)
+{
+	if (strcmp(s, "none") == 0)
+		return DELIVER_TLS_NONE;
+	if (strcmp(s, "encrypt") == 0)
+		return DELIVER_TLS_ENCRYPT;
+	return DELIVER_TLS_MAY;
+}
+
+int gw_serve(const struct conf *c)
+{
+	struct gw G, *g = &G;
+	memset(g, 0, sizeof G);
+	g->conf = c;
+	int status = 1;
+	char err[512];
+	enum log_level lvl = strcmp(c->log_level, "debug") == 0     ? LOG_L_DEBUG
+			     : strcmp(c->log_level, "warning") == 0 ? LOG_L_WARN
+			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
+								    : LOG_L_INFO;
+	log_init(c->syslog_name, c->syslog_facility[0] ? log_facility_from_name(c->syslog_facility) : -1, lvl);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+
+	/* as root: user lookup, TLS keys, sockets */
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	bool root = geteuid() == 0;
+	if (root) {
+		struct passwd *pw = getpwnam(c->mail_owner);
+		if (!pw) {
+			log_err("event=startup_error error=\"mail_owner user '%s' does not exist (create it: useradd "
+				"--system --no-create-home %s)\"",
+				c->mail_owner, c->mail_owner);
+			return 1;
+		}
+		if (pw->pw_uid == 0) {
+			log_err("event=startup_error error=\"mail_owner must not be root\"");
+			return 1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (c->smtpd_tls_cert_file[0]) {
+		g->tls_server = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
+		if (!g->tls_server) {
+			log_err("event=startup_error error=\"TLS certificate %s / key %s: %s\"", c->smtpd_tls_cert_file,
+				c->smtpd_tls_key_file, err);
+			return 1;
+		}
+	}
+	if (strcmp(c->smtp_tls_security_level, "none") != 0) {
+		g->tls_client = net_tls_client_ctx(err, sizeof err);
+		if (!g->tls_client) {
+			log_err("event=startup_error error=\"TLS client: %s\"", err);
+			goto out;
+		}
+	}
+	if (c->relayhost[0]) {
+		if (gw_nexthop_parse(c->relayhost, &g->relayhost, err, sizeof err) < 0) {
+			log_err("event=startup_error error=\"relayhost %s\"", err);
+			goto out;
+		}
+		g->have_relayhost = true;
+	}
+	if (gw_relay_domains_load(g, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"%s\"", err);
+		goto out;
+	}
+	int *lfd = xcalloc(c->smtpd_listen_n, sizeof *lfd);
+	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
+		lfd[i] = net_listen_tcp(&c->smtpd_listen[i].addr, 1024);
+		if (lfd[i] < 0) {
+			log_err("event=startup_error error=\"cannot listen on %s: %s\"", c->smtpd_listen[i].text,
+				strerror(errno));
+			for (size_t k = 0; k < i; k++)
+				close(lfd[k]);
+			xfree(lfd);
+			goto out;
+		}
+	}
+	g->qs = queue_store_open(c->queue_directory, uid, gid, err, sizeof err);
+	if (!g->qs) {
+		log_err("event=startup_error error=\"%s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
+	if (c->pid_file[0] && write_pid_file(c->pid_file) < 0)
+		log_warn("event=pid_file_error file=%s error=\"%s\"", c->pid_file, strerror(errno));
+	if (root && drop_privileges(c, uid, gid) < 0) {
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
+
+	/* unprivileged from here on */
+	g->base = event_base_new();
+	g->dns = dns_new(g->base, c->dns_servers, c->dns_timeout, err, sizeof err);
+	if (!g->dns) {
+		log_err("event=startup_error error=\"DNS: %s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
+	g->attempts = map_new();
+	g->qc = queue_commit_new(g->base, g->qs, c->queue_commit_threads);
+	struct queue_sched_conf qconf = {
+		.hostname = c->myhostname,
+		.max_lifetime_s = c->maximal_queue_lifetime,
+		.bounce_lifetime_s = c->bounce_queue_lifetime,
+		.min_backoff_s = c->minimal_backoff_time,
+		.max_backoff_s = c->maximal_backoff_time,
+		.active_limit = c->qmgr_message_active_limit,
+		.bounce_size_limit = c->bounce_size_limit,
+	};
+	struct queue_sched_ops qops = { .ctx = g, .process = gw_route_process, .deliver = gw_route_deliver };
+	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
+	struct deliver_conf dconf = {
+		.helo_name = c->smtp_helo_name,
+		.myhostname = c->myhostname,
+		.tls = tls_level(c->smtp_tls_security_level),
+		.tls_ctx = g->tls_client,
+		.concurrency = c->smtp_destination_concurrency_limit,
+		.rcpt_limit = c->smtp_destination_recipient_limit,
+		.cache_time_s = c->smtp_connection_cache_time_limit,
+		.reuse_limit = c->smtp_connection_reuse_count_limit,
+		.mx_addr_limit = c->smtp_mx_address_limit,
+		.default_port = c->smtp_tcp_port,
+		.t_connect = c->smtp_connect_timeout,
+		.t_helo = c->smtp_helo_timeout,
+		.t_mail = c->smtp_mail_timeout,
+		.t_rcpt = c->smtp_rcpt_timeout,
+		.t_data_init = c->smtp_data_init_timeout,
+		.t_data_xfer = c->smtp_data_xfer_timeout,
+		.t_data_done = c->smtp_data_done_timeout,
+		.t_quit = c->smtp_quit_timeout,
+	};
+	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
+	struct smtp_server_conf sconf = {
+		.hostname = c->myhostname,
+		.banner = c->smtpd_banner,
+		.size_limit = c->message_size_limit,
+		.rcpt_limit = c->smtpd_recipient_limit,
+		.timeout_s = c->smtpd_timeout,
+		.session_time_limit_s = c->smtpd_session_time_limit,
+		.per_ip_limit = c->smtpd_client_connection_count_limit,
+		.session_limit = c->smtpd_session_limit,
+		.hard_error_limit = c->smtpd_hard_error_limit,
+		.cmd_line_limit = c->smtpd_command_line_limit,
+		.data_line_limit = c->smtpd_data_line_limit,
+		.hop_limit = c->hopcount_limit,
+		.forbid_bare_newline = c->smtpd_forbid_bare_newline,
+		.strict_envelopes = c->strict_rfc821_envelopes,
+		.tls_ctx = g->tls_server,
+	};
+	struct smtp_policy pol;
+	gw_smtpd_policy(g, &pol);
+	g->smtpd = smtp_server_new(g->base, &sconf, &pol);
+	for (size_t i = 0; i < c->smtpd_listen_n; i++)
+		smtp_server_add_listener(g->smtpd, lfd[i], c->smtpd_listen[i].text);
+	xfree(lfd);
+
+	g->sig_term = evsignal_new(g->base, SIGTERM, on_stop_signal, g);
+	g->sig_int = evsignal_new(g->base, SIGINT, on_stop_signal, g);
+	g->sig_usr1 = evsignal_new(g->base, SIGUSR1, on_usr1, g);
+	g->sig_hup = evsignal_new(g->base, SIGHUP, on_hup, g);
+	event_add(g->sig_term, NULL);
+	event_add(g->sig_int, NULL);
+	event_add(g->sig_usr1, NULL);
+	event_add(g->sig_hup, NULL);
+	g->stop_timer = evtimer_new(g->base, on_stop_timeout, g);
+	g->drain_timer = evtimer_new(g->base, on_drain_poll, g);
+
+	queue_sched_recover(g->q);
+	char listen[512] = "";
+	for (size_t i = 0; i < c->smtpd_listen_n; i++)
+		snprintf(listen + strlen(listen), sizeof listen - strlen(listen), "%s%s", i ? "," : "",
+			 c->smtpd_listen[i].text);
+	log_info("event=started version=%s host=%s listen=%s queue=%s relayhost=%s user=%s tls=%s", MXGATE_VERSION,
+		 c->myhostname, listen, c->queue_directory, c->relayhost[0] ? c->relayhost : "(MX)",
+		 root ? c->mail_owner : "(unchanged)", g->tls_server ? "yes" : "no");
+	event_base_dispatch(g->base);
+
+	/* teardown: deliveries in flight end with 4xx and are retried later */
+	deliver_free(&g->dl);
+	queue_commit_free(&g->qc);
+	smtp_server_free(&g->smtpd);
+	struct queue_sched_stats st;
+	queue_sched_stats(g->q, &st);
+	queue_sched_free(&g->q);
+	log_info("event=stopped accepted=%llu delivered=%llu bounced=%llu queued=%zu", (unsigned long long)g->accepted,
+		 (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known);
+	status = 0;
+out:
+	if (g->sig_term) {
+		event_free(g->sig_term);
+		event_free(g->sig_int);
+		event_free(g->sig_usr1);
+		event_free(g->sig_hup);
+		event_free(g->stop_timer);
+		event_free(g->drain_timer);
+	}
+	if (g->attempts) {
+		size_t pos = 0;
+		void *v;
+		while (map_next(g->attempts, &pos, NULL, NULL, &v))
+			xfree(v);
+		map_free(&g->attempts);
+	}
+	if (g->relay_domains)
+		map_free(&g->relay_domains);
+	dns_free(&g->dns);
+	queue_store_close(&g->qs);
+	if (g->tls_server)
+		SSL_CTX_free(g->tls_server);
+	if (g->tls_client)
+		SSL_CTX_free(g->tls_client);
+	if (g->base)
+		event_base_free(g->base);
+	if (c->pid_file[0] && status == 0)
+		unlink(c->pid_file); /* may fail after the privilege drop: harmless */
+	return status;
+}

@@ -1,0 +1,55 @@
+/*
+ * gw_int.h - private to gw/: the application state shared by its files.
+ */
+#ifndef GW_GW_INT_H
+#define GW_GW_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gw/gw.h"
+
+struct conf;
+struct event_base;
+struct event;
+struct dns;
+struct map;
+struct smtp_server;
+struct queue_store;
+struct queue_commit;
+struct queue_sched;
+struct deliver;
+struct smtp_policy;
+struct queue_attempt;
+struct deliver_result;
+typedef struct ssl_ctx_st SSL_CTX;
+
+struct gw {
+	const struct conf *conf;
+	struct event_base *base;
+	SSL_CTX *tls_server, *tls_client;
+	struct dns *dns;
+	struct queue_store *qs;
+	struct queue_commit *qc;
+	struct queue_sched *q;
+	struct deliver *dl;
+	struct smtp_server *smtpd;
+	struct map *attempts; /* id -> struct gw_attempt */
+	struct map *relay_domains; /* lower-case domain -> (void *)1 */
+	struct gw_nexthop relayhost;
+	bool have_relayhost;
+	bool stopping;
+	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
+	uint64_t accepted, rejected;
+};
+
+/* gw_smtpd.c */
+void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
+int gw_relay_domains_load(struct gw *g, char *err, size_t errlen);
+
+/* gw_route.c */
+void gw_route_deliver(void *ctx, const struct queue_attempt *a);
+void gw_route_process(void *ctx, const char *qid);
+void gw_route_result(void *ctx, const struct deliver_result *res);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * main.c - wiring only: arguments -> configuration -> subcommand.
+ *
+ *   mxgate serve  [-c FILE] [-o key=value]...   run the gateway (foreground)
+ *   mxgate check  [-c FILE] [-o key=value]...   validate the configuration
+ *   mxgate config [-c FILE] [-n] [--doc]        print effective settings
+ *   mxgate mailq  [-c FILE]                     list the queue
+ *   mxgate flush  [-c FILE]                     retry deferred mail now
+ *   mxgate version
+ * Without -c the built-in defaults are used (see docs/CONFIG.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "conf/conf.h"
+#include "ctl/ctl.h"
+#include "gw/gw.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mxgate serve|check|config|mailq|flush|version [-c FILE] [-o key=value]... [-n] [--doc]\n"
+		   "  serve    run the gateway in the foreground (logs to stderr)\n"
+		   "  check    validate the configuration; every error as file:line\n"
+		   "  config   print the effective settings (-n: only those not at their default; --doc: key table)\n"
+		   "  mailq    list queued messages\n"
+		   "  flush    ask the running gateway to retry deferred mail now (needs pid_file)\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	const char *path = NULL;
+	const char **ov = calloc((size_t)argc, sizeof *ov);
+	size_t nov = 0;
+	bool only_changed = false, doc = false;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			ov[nov++] = argv[++i];
+		} else if (strcmp(argv[i], "-n") == 0) {
+			only_changed = true;
+		} else if (strcmp(argv[i], "--doc") == 0) {
+			doc = true;
+		} else {
+			fprintf(stderr, "mxgate: unknown argument \"%s\"\n", argv[i]);
+			usage(stderr);
+			free(ov);
+			return 2;
+		}
+	}
+	int rc;
+	if (strcmp(cmd, "version") == 0) {
+		printf("mxgate %s\n", MXGATE_VERSION);
+		rc = 0;
+	} else if (strcmp(cmd, "check") == 0) {
+		rc = ctl_check(path, ov, nov);
+	} else if (strcmp(cmd, "config") == 0) {
+		rc = ctl_config(path, ov, nov, only_changed, doc);
+	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || strcmp(cmd, "flush") == 0) {
+		struct buf diag;
+		buf_init(&diag);
+		struct conf *c = conf_load(path, ov, nov, &diag);
+		if (diag.len)
+			fputs(diag.data, stderr);
+		buf_fini(&diag);
+		if (!c) {
+			fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
+			free(ov);
+			return 1;
+		}
+		if (strcmp(cmd, "serve") == 0)
+			rc = gw_serve(c);
+		else if (strcmp(cmd, "mailq") == 0)
+			rc = ctl_mailq(c);
+		else
+			rc = ctl_flush(c);
+		conf_free(&c);
+	} else if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		rc = 0;
+	} else {
+		fprintf(stderr, "mxgate: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		rc = 2;
+	}
+	free(ov);
+	return rc;
+}

@@ -1,0 +1,83 @@
+/*
+ * queue_commit.c - commit jobs on the worker pool (ev/ev_pool.c).
+ */
+#include "queue/queue_commit.h"
+
+#include <errno.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "ev/ev_pool.h"
+#include "mail/mail_env.h"
+
+struct queue_commit {
+	struct queue_store *qs;
+	struct ev_pool *pool;
+};
+
+struct commit_job {
+	struct queue_store *qs;
+	struct queue_draft d;
+	struct mail_env *env;
+	enum queue_dir to;
+	queue_commit_fn fn;
+	void *arg;
+	uint64_t cookie;
+	int err;
+	int64_t t0;
+};
+
+static void commit_work(void *p)
+{
+	struct commit_job *j = p;
+	j->err = queue_store_commit(j->qs, &j->d, j->env, j->to) < 0 ? (errno ? errno : EIO) : 0;
+}
+
+static void commit_done(void *p)
+{
+	struct commit_job *j = p;
+	log_debug("queue=%s event=commit_done err=%d latency_us=%lld", j->d.qid, j->err,
+		  (long long)(clock_mono_us() - j->t0));
+	j->fn(j->arg, j->cookie, j->d.qid, j->err);
+	mail_env_free(&j->env);
+	xfree(j);
+}
+
+struct queue_commit *queue_commit_new(struct event_base *base, struct queue_store *qs, int threads)
+{
+	struct queue_commit *qc = xcalloc(1, sizeof *qc);
+	qc->qs = qs;
+	qc->pool = ev_pool_new(base, threads, "commit");
+	return qc;
+}
+
+void queue_commit_submit(struct queue_commit *qc, const struct queue_draft *d, struct mail_env *env,
+			 enum queue_dir to, queue_commit_fn fn, void *arg, uint64_t cookie)
+{
+	struct commit_job *j = xcalloc(1, sizeof *j);
+	j->qs = qc->qs;
+	j->d = *d;
+	j->env = env;
+	j->to = to;
+	j->fn = fn;
+	j->arg = arg;
+	j->cookie = cookie;
+	j->t0 = clock_mono_us();
+	ev_pool_submit(qc->pool, j, commit_work, commit_done);
+}
+
+size_t queue_commit_pending(const struct queue_commit *qc)
+{
+	return ev_pool_pending(qc->pool);
+}
+
+void queue_commit_free(struct queue_commit **qcp)
+{
+	struct queue_commit *qc = *qcp;
+	if (!qc)
+		return;
+	ev_pool_free(&qc->pool);
+	xfree(qc);
+	*qcp = NULL;
+}

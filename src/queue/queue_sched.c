@@ -1,0 +1,747 @@
+/*
+ * queue_sched.c - the queue manager (see queue_sched.h and docs/QUEUE.md).
+ *
+ * Per message a struct qmsg sits in one of: the input FIFO (to process),
+ * the ready FIFO (to deliver), the deferred heap (by due time), or it is
+ * PROCESSING / ACTIVE / NOTIFYING (waiting for the application or for a
+ * notification commit). All work is started from pump(), which runs from a
+ * zero-time event, so no callback ever re-enters the scheduler.
+ */
+#include "queue/queue_sched.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/map.h"
+#include "base/xalloc.h"
+#include "mail/mail_env.h"
+#include "queue/queue_bounce.h"
+#include "queue/queue_commit.h"
+#include "queue/queue_store.h"
+
+#define PUMP_BUDGET 512
+
+enum qm_state { QM_INPUT, QM_PROCESSING, QM_READY, QM_DEFERRED, QM_ACTIVE, QM_NOTIFYING };
+
+enum { CHG_NONE = 0, CHG_YES = 1, CHG_RELAYED = 2 };
+
+struct qmsg {
+	char qid[IDS_QUEUE_SIZE];
+	enum queue_dir dir;
+	enum qm_state st;
+	int64_t due_s;
+	size_t heap_idx;
+	struct qmsg *next;
+	int attempts;
+	/* while ACTIVE / NOTIFYING */
+	struct mail_env *env;
+	struct queue_hdr hdr;
+	size_t *pend;
+	size_t npend;
+	unsigned char *chg;
+	int notify_waiting;
+	bool notify_failed;
+	bool expired;
+};
+
+struct fifo {
+	struct qmsg *head, *tail;
+	size_t n;
+};
+
+struct queue_sched {
+	struct event_base *base;
+	struct queue_store *qs;
+	struct queue_commit *qc;
+	struct queue_sched_conf conf;
+	struct queue_sched_ops ops;
+	struct map *msgs;
+	struct fifo in, ready;
+	struct qmsg **heap;
+	size_t nheap, heap_cap;
+	size_t n_active, n_processing;
+	struct event *pump_ev, *timer_ev;
+	bool pump_armed, stopped;
+	uint64_t n_delivered, n_bounced, n_expired, n_notifications;
+};
+
+static void fifo_push(struct fifo *f, struct qmsg *m)
+{
+	m->next = NULL;
+	if (f->tail)
+		f->tail->next = m;
+	else
+		f->head = m;
+	f->tail = m;
+	f->n++;
+}
+
+static struct qmsg *fifo_pop(struct fifo *f)
+{
+	struct qmsg *m = f->head;
+	if (!m)
+		return NULL;
+	f->head = m->next;
+	if (!f->head)
+		f->tail = NULL;
+	f->n--;
+	m->next = NULL;
+	return m;
+}
+
+/* --- deferred heap, ordered by due time --- */
+
+static void heap_swap(struct queue_sched *q, size_t a, size_t b)
+{
+	struct qmsg *t = q->heap[a];
+	q->heap[a] = q->heap[b];
+	q->heap[b] = t;
+	q->heap[a]->heap_idx = a;
+	q->heap[b]->heap_idx = b;
+}
+
+static void heap_up(struct queue_sched *q, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (q->heap[p]->due_s <= q->heap[i]->due_s)
+			break;
+		heap_swap(q, p, i);
+		i = p;
+	}
+}
+
+static void heap_down(struct queue_sched *q, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < q->nheap && q->heap[l]->due_s < q->heap[m]->due_s)
+			m = l;
+		if (r < q->nheap && q->heap[r]->due_s < q->heap[m]->due_s)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(q, i, m);
+		i = m;
+	}
+}
+
+static void heap_push(struct queue_sched *q, struct qmsg *m)
+{
+	q->heap = xgrow(q->heap, &q->heap_cap, q->nheap + 1, sizeof *q->heap);
+	m->heap_idx = q->nheap;
+	q->heap[q->nheap++] = m;
+	heap_up(q, m->heap_idx);
+}
+
+static struct qmsg *heap_pop(struct queue_sched *q)
+{
+	if (!q->nheap)
+		return NULL;
+	struct qmsg *m = q->heap[0];
+	q->nheap--;
+	if (q->nheap) {
+		q->heap[0] = q->heap[q->nheap];
+		q->heap[0]->heap_idx = 0;
+		heap_down(q, 0);
+	}
+	return m;
+}
+
+/* --- scheduling --- */
+
+static void schedule_pump(struct queue_sched *q)
+{
+	if (q->pump_armed)
+		return;
+	q->pump_armed = true;
+	event_active(q->pump_ev, EV_TIMEOUT, 0);
+}
+
+static void arm_timer(struct queue_sched *q)
+{
+	if (!q->nheap) {
+		evtimer_del(q->timer_ev);
+		return;
+	}
+	int64_t wait = q->heap[0]->due_s - clock_now_s();
+	if (wait < 0)
+		wait = 0;
+	struct timeval tv = { (time_t)wait, wait ? 0 : 1000 };
+	evtimer_add(q->timer_ev, &tv);
+}
+
+static struct qmsg *qmsg_new(struct queue_sched *q, const char *qid, enum queue_dir dir)
+{
+	struct qmsg *m = map_gets(q->msgs, qid);
+	if (m)
+		return NULL; /* already known */
+	m = xcalloc(1, sizeof *m);
+	snprintf(m->qid, sizeof m->qid, "%s", qid);
+	m->dir = dir;
+	map_puts(q->msgs, m->qid, m);
+	return m;
+}
+
+static void unload(struct qmsg *m)
+{
+	mail_env_free(&m->env);
+	xfree(m->pend);
+	xfree(m->chg);
+	m->pend = NULL;
+	m->chg = NULL;
+	m->npend = 0;
+}
+
+static void forget(struct queue_sched *q, struct qmsg *m)
+{
+	map_dels(q->msgs, m->qid);
+	unload(m);
+	xfree(m);
+}
+
+static void defer_unloaded(struct queue_sched *q, struct qmsg *m, int delay_s)
+{
+	m->st = QM_DEFERRED;
+	m->due_s = clock_now_s() + delay_s;
+	heap_push(q, m);
+	arm_timer(q);
+}
+
+static int backoff(const struct queue_sched *q, const struct mail_env *env)
+{
+	int64_t age = (clock_now_us() - env->arrival_us) / 1000000;
+	if (age < q->conf.min_backoff_s)
+		age = q->conf.min_backoff_s;
+	if (age > q->conf.max_backoff_s)
+		age = q->conf.max_backoff_s;
+	/* +-10% jitter, so retries of a burst do not stay in lock-step */
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof r, 0) != sizeof r)
+		r = (uint32_t)clock_mono_us();
+	int64_t span = age / 5;
+	int64_t d = age - age / 10 + (span ? (int64_t)(r % (uint64_t)(span + 1)) : 0);
+	return d < 1 ? 1 : (int)d;
+}
+
+static void activate(struct queue_sched *q, struct qmsg *m)
+{
+	char err[256];
+	struct mail_env *env = NULL;
+	int rc = queue_store_load(q->qs, m->dir, m->qid, &env, &m->hdr, err, sizeof err);
+	if (rc == -2) {
+		log_warn("queue=%s event=vanished dir=%s", m->qid, queue_dir_name(m->dir));
+		forget(q, m);
+		return;
+	}
+	if (rc == -1) {
+		log_err("queue=%s event=corrupt dir=%s reason=\"%s\" action=moved_to_corrupt", m->qid,
+			queue_dir_name(m->dir), err);
+		queue_store_move(q->qs, m->qid, m->dir, QDIR_CORRUPT);
+		forget(q, m);
+		return;
+	}
+	if (rc < 0) {
+		log_warn("queue=%s event=load_error reason=\"%s\" retry_in=%ds", m->qid, err, q->conf.min_backoff_s);
+		defer_unloaded(q, m, q->conf.min_backoff_s);
+		return;
+	}
+	m->env = env;
+	m->chg = xcalloc(env->nrcpt, 1);
+	m->pend = xcalloc(env->nrcpt, sizeof *m->pend);
+	m->npend = 0;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		if (env->rcpt[i].state == MAIL_RCPT_PENDING)
+			m->pend[m->npend++] = i;
+	}
+	if (m->npend == 0) {
+		/* every recipient was final before a crash: only cleanup is left */
+		queue_store_remove(q->qs, m->dir, m->qid);
+		log_info("queue=%s event=removed reason=\"all recipients done\"", m->qid);
+		forget(q, m);
+		return;
+	}
+	m->st = QM_ACTIVE;
+	m->attempts++;
+	m->notify_failed = m->expired = false;
+	q->n_active++;
+	struct queue_attempt a = {
+		.qid = m->qid,
+		.env = m->env,
+		.rcpt = m->pend,
+		.nrcpt = m->npend,
+		.body_len = m->hdr.body_len,
+		.attempt = m->attempts,
+	};
+	q->ops.deliver(q->ops.ctx, &a); /* m may be gone when this returns */
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct queue_sched *q = arg;
+	q->pump_armed = false;
+	int budget = PUMP_BUDGET;
+	struct qmsg *m;
+	while (budget-- > 0 && (m = fifo_pop(&q->in)) != NULL) {
+		m->st = QM_PROCESSING;
+		q->n_processing++;
+		q->ops.process(q->ops.ctx, m->qid);
+	}
+	while (!q->stopped && budget-- > 0 && q->n_active < (size_t)q->conf.active_limit &&
+	       (m = fifo_pop(&q->ready)) != NULL)
+		activate(q, m);
+	if (q->in.head || (!q->stopped && q->ready.head && q->n_active < (size_t)q->conf.active_limit))
+		schedule_pump(q);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct queue_sched *q = arg;
+	int64_t now = clock_now_s();
+	while (q->nheap && q->heap[0]->due_s <= now) {
+		struct qmsg *m = heap_pop(q);
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+	}
+	arm_timer(q);
+	schedule_pump(q);
+}
+
+struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store *qs, struct queue_commit *qc,
+				    const struct queue_sched_conf *conf, const struct queue_sched_ops *ops)
+{
+	struct queue_sched *q = xcalloc(1, sizeof *q);
+	q->base = base;
+	q->qs = qs;
+	q->qc = qc;
+	q->conf = *conf;
+	q->ops = *ops;
+	q->msgs = map_new();
+	q->pump_ev = event_new(base, -1, 0, on_pump, q);
+	q->timer_ev = evtimer_new(base, on_timer, q);
+	return q;
+}
+
+void queue_sched_free(struct queue_sched **qp)
+{
+	struct queue_sched *q = *qp;
+	if (!q)
+		return;
+	size_t n = map_count(q->msgs), k = 0, pos = 0;
+	struct qmsg **all = xcalloc(n ? n : 1, sizeof *all);
+	void *v;
+	while (k < n && map_next(q->msgs, &pos, NULL, NULL, &v))
+		all[k++] = v;
+	for (size_t i = 0; i < k; i++) {
+		unload(all[i]);
+		xfree(all[i]);
+	}
+	xfree(all);
+	map_free(&q->msgs);
+	xfree(q->heap);
+	event_free(q->pump_ev);
+	event_free(q->timer_ev);
+	xfree(q);
+	*qp = NULL;
+}
+
+struct recover_ctx {
+	struct queue_sched *q;
+	enum queue_dir dir;
+	long n, stale;
+};
+
+static void recover_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
+{
+	(void)size;
+	struct recover_ctx *c = arg;
+	struct queue_sched *q = c->q;
+	if (c->dir == QDIR_INPUT &&
+	    (queue_store_exists(q->qs, QDIR_OUTPUT, qid) || queue_store_exists(q->qs, QDIR_DEFERRED, qid))) {
+		/* processed already: the copy in input/ is the stale one */
+		queue_store_remove(q->qs, QDIR_INPUT, qid);
+		c->stale++;
+		return;
+	}
+	if (c->dir == QDIR_OUTPUT && queue_store_exists(q->qs, QDIR_DEFERRED, qid)) {
+		queue_store_remove(q->qs, QDIR_OUTPUT, qid);
+		c->stale++;
+		return;
+	}
+	struct qmsg *m = qmsg_new(q, qid, c->dir);
+	if (!m)
+		return;
+	c->n++;
+	switch (c->dir) {
+	case QDIR_INPUT:
+		m->st = QM_INPUT;
+		fifo_push(&q->in, m);
+		break;
+	case QDIR_OUTPUT:
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+		break;
+	default:
+		m->st = QM_DEFERRED;
+		m->due_s = mtime_s;
+		heap_push(q, m);
+		break;
+	}
+}
+
+static void hold_count(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
+{
+	(void)qid;
+	(void)mtime_s;
+	(void)size;
+	(*(long *)arg)++;
+}
+
+void queue_sched_recover(struct queue_sched *q)
+{
+	long tmp = queue_store_clean_tmp(q->qs);
+	struct recover_ctx c[3] = { { q, QDIR_INPUT, 0, 0 }, { q, QDIR_OUTPUT, 0, 0 }, { q, QDIR_DEFERRED, 0, 0 } };
+	for (int i = 0; i < 3; i++)
+		queue_store_list(q->qs, c[i].dir, recover_one, &c[i]);
+	long held = 0, corrupt = 0;
+	queue_store_list(q->qs, QDIR_HOLD, hold_count, &held);
+	queue_store_list(q->qs, QDIR_CORRUPT, hold_count, &corrupt);
+	log_info("event=queue_recovered incomplete_removed=%ld input=%ld output=%ld deferred=%ld stale_removed=%ld "
+		 "hold=%ld corrupt=%ld",
+		 tmp, c[0].n, c[1].n, c[2].n, c[0].stale + c[1].stale, held, corrupt);
+	arm_timer(q);
+	schedule_pump(q);
+}
+
+void queue_sched_arrived(struct queue_sched *q, const char *qid)
+{
+	struct qmsg *m = qmsg_new(q, qid, QDIR_INPUT);
+	if (!m)
+		return;
+	m->st = QM_INPUT;
+	fifo_push(&q->in, m);
+	schedule_pump(q);
+}
+
+static void arrived_output(struct queue_sched *q, const char *qid)
+{
+	struct qmsg *m = qmsg_new(q, qid, QDIR_OUTPUT);
+	if (!m)
+		return;
+	m->st = QM_READY;
+	fifo_push(&q->ready, m);
+	schedule_pump(q);
+}
+
+void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_verdict v)
+{
+	struct qmsg *m = map_gets(q->msgs, qid);
+	if (!m || m->st != QM_PROCESSING) {
+		log_warn("queue=%s event=stray_processed", qid);
+		return;
+	}
+	q->n_processing--;
+	switch (v) {
+	case QUEUE_PASS:
+		if (queue_store_move(q->qs, qid, QDIR_INPUT, QDIR_OUTPUT) < 0) {
+			log_err("queue=%s event=move_error from=input to=output error=\"%s\"", qid, strerror(errno));
+			defer_unloaded(q, m, q->conf.min_backoff_s); /* stays in input/; retried */
+			m->st = QM_DEFERRED;
+			return;
+		}
+		m->dir = QDIR_OUTPUT;
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+		break;
+	case QUEUE_HOLD:
+		if (queue_store_move(q->qs, qid, QDIR_INPUT, QDIR_HOLD) == 0)
+			log_info("queue=%s event=hold", qid);
+		forget(q, m);
+		break;
+	case QUEUE_DISCARD:
+		queue_store_remove(q->qs, QDIR_INPUT, qid);
+		log_info("queue=%s event=discarded", qid);
+		forget(q, m);
+		break;
+	}
+	schedule_pump(q);
+}
+
+void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
+			     unsigned flags)
+{
+	struct qmsg *m = map_gets(q->msgs, qid);
+	if (!m || m->st != QM_ACTIVE || idx >= m->env->nrcpt) {
+		log_warn("queue=%s event=stray_result rcpt_index=%zu", qid, idx);
+		return;
+	}
+	struct mail_rcpt *rc = &m->env->rcpt[idx];
+	if (rc->state != MAIL_RCPT_PENDING)
+		return;
+	rc->reply = *r;
+	rc->has_reply = true;
+	rc->when_us = clock_now_us();
+	m->chg[idx] = CHG_YES;
+	const char *ev;
+	switch (mail_reply_status(r)) {
+	case MAIL_OK:
+		rc->state = MAIL_RCPT_DELIVERED;
+		q->n_delivered++;
+		ev = "delivered";
+		if ((flags & QUEUE_RESULT_F_NO_DSN) && (rc->notify & MAIL_NOTIFY_SUCCESS))
+			m->chg[idx] = CHG_RELAYED;
+		break;
+	case MAIL_PERMFAIL:
+		rc->state = MAIL_RCPT_FAILED;
+		ev = "failed";
+		break;
+	default:
+		ev = "deferred";
+		break;
+	}
+	char t[MAIL_REPLY_TEXT_MAX + 32];
+	mail_reply_str(r, t, sizeof t);
+	log_info("queue=%s event=%s rcpt=<%s> attempt=%d delay=%.2f reply=\"%s\"", qid, ev, rc->addr, m->attempts,
+		 (double)(rc->when_us - m->env->arrival_us) / 1e6, t);
+}
+
+static void finalize(struct queue_sched *q, struct qmsg *m);
+
+struct notify_arg {
+	struct queue_sched *q;
+	char qid[IDS_QUEUE_SIZE];
+};
+
+static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid, int err)
+{
+	(void)cookie;
+	struct notify_arg *na = arg;
+	struct queue_sched *q = na->q;
+	struct qmsg *m = map_gets(q->msgs, na->qid);
+	if (err) {
+		log_err("queue=%s event=notify_error error=\"%s\" action=retry_later", na->qid, strerror(err));
+	} else {
+		log_info("queue=%s event=notification_queued notification=%s", na->qid, new_qid);
+		q->n_notifications++;
+		arrived_output(q, new_qid);
+	}
+	if (m && m->st == QM_NOTIFYING) {
+		if (err)
+			m->notify_failed = true;
+		if (--m->notify_waiting == 0)
+			finalize(q, m);
+	}
+	xfree(na);
+}
+
+static bool wants_failure_notice(const struct mail_rcpt *r)
+{
+	return r->notify == 0 || (r->notify & MAIL_NOTIFY_FAILURE);
+}
+
+static int send_notify(struct queue_sched *q, struct qmsg *m, enum queue_notify_kind kind, const size_t *idx,
+		       size_t n, const char *note)
+{
+	int fd = queue_store_open_msg(q->qs, m->dir, m->qid);
+	if (fd < 0)
+		return -1;
+	struct queue_notify qn = {
+		.kind = kind,
+		.orig = m->env,
+		.rcpt = idx,
+		.nrcpt = n,
+		.fd = fd,
+		.body_off = m->hdr.body_off,
+		.body_len = m->hdr.body_len,
+		.hostname = q->conf.hostname,
+		.size_limit = q->conf.bounce_size_limit,
+		.note = note,
+	};
+	struct queue_draft d;
+	struct mail_env *benv = NULL;
+	int rc = queue_bounce_write(q->qs, &qn, &d, &benv);
+	int e = errno;
+	close(fd);
+	if (rc < 0) {
+		errno = e;
+		return -1;
+	}
+	struct notify_arg *na = xcalloc(1, sizeof *na);
+	na->q = q;
+	snprintf(na->qid, sizeof na->qid, "%s", m->qid);
+	m->notify_waiting++;
+	queue_commit_submit(q->qc, &d, benv, QDIR_OUTPUT, on_notify_committed, na, 0);
+	return 0;
+}
+
+void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
+{
+	struct qmsg *m = map_gets(q->msgs, qid);
+	if (!m || m->st != QM_ACTIVE) {
+		log_warn("queue=%s event=stray_attempt_done", qid);
+		return;
+	}
+	struct mail_env *env = m->env;
+	bool null_sender = env->sender[0] == '\0' || (env->flags & MAIL_ENV_F_BOUNCE);
+	int64_t now = clock_now_us();
+	int lifetime = null_sender ? q->conf.bounce_lifetime_s : q->conf.max_lifetime_s;
+	int64_t age_s = (now - env->arrival_us) / 1000000;
+	char note[160] = "";
+	if (age_s >= lifetime) {
+		for (size_t i = 0; i < env->nrcpt; i++) {
+			struct mail_rcpt *r = &env->rcpt[i];
+			if (r->state != MAIL_RCPT_PENDING)
+				continue;
+			r->state = MAIL_RCPT_FAILED;
+			if (!r->has_reply) {
+				mail_reply_set(&r->reply, 451, "4.4.7", "message expired in the queue");
+				r->has_reply = true;
+			}
+			r->when_us = now;
+			m->chg[i] = CHG_YES;
+			m->expired = true;
+			q->n_expired++;
+			log_info("queue=%s event=expired rcpt=<%s> age=%llds lifetime=%ds", qid, r->addr, (long long)age_s,
+				 lifetime);
+		}
+		if (m->expired)
+			snprintf(note, sizeof note,
+				 "The message could not be delivered for %lld seconds (the limit is %d) and was returned.",
+				 (long long)age_s, lifetime);
+	}
+	size_t *failed = xcalloc(env->nrcpt, sizeof *failed), *relayed = xcalloc(env->nrcpt, sizeof *relayed);
+	size_t nf = 0, nr = 0;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		struct mail_rcpt *r = &env->rcpt[i];
+		if (m->chg[i] == CHG_YES && r->state == MAIL_RCPT_FAILED && wants_failure_notice(r))
+			failed[nf++] = i;
+		else if (m->chg[i] == CHG_RELAYED)
+			relayed[nr++] = i;
+	}
+	m->st = QM_NOTIFYING;
+	m->notify_waiting = 0;
+	if (null_sender && (nf || nr)) {
+		log_info("queue=%s event=notification_suppressed reason=\"null sender\" rcpts=%zu", qid, nf + nr);
+		nf = nr = 0;
+	}
+	if (nf) {
+		if (send_notify(q, m, QUEUE_NOTIFY_FAILED, failed, nf, note[0] ? note : NULL) < 0) {
+			log_err("queue=%s event=bounce_error error=\"%s\" action=retry_later", qid, strerror(errno));
+			m->notify_failed = true;
+		} else {
+			q->n_bounced += nf;
+		}
+	}
+	if (nr && send_notify(q, m, QUEUE_NOTIFY_RELAYED, relayed, nr, NULL) < 0)
+		log_err("queue=%s event=dsn_error error=\"%s\"", qid, strerror(errno));
+	xfree(failed);
+	xfree(relayed);
+	if (m->notify_waiting == 0)
+		finalize(q, m);
+}
+
+static void finalize(struct queue_sched *q, struct qmsg *m)
+{
+	struct mail_env *env = m->env;
+	if (m->notify_failed) {
+		/* the bounce could not be queued: keep those recipients pending
+		 * so they are tried (and bounced) again; nothing is lost */
+		for (size_t i = 0; i < env->nrcpt; i++) {
+			if (m->chg[i] == CHG_YES && env->rcpt[i].state == MAIL_RCPT_FAILED)
+				env->rcpt[i].state = MAIL_RCPT_PENDING;
+		}
+	}
+	q->n_active--;
+	size_t pending = mail_env_pending(env);
+	if (pending == 0) {
+		if (queue_store_remove(q->qs, m->dir, m->qid) < 0)
+			log_err("queue=%s event=remove_error error=\"%s\"", m->qid, strerror(errno));
+		else
+			log_info("queue=%s event=removed", m->qid);
+		forget(q, m);
+		schedule_pump(q);
+		return;
+	}
+	size_t *chg = xcalloc(env->nrcpt, sizeof *chg), n = 0;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		if (m->chg[i])
+			chg[n++] = i;
+	}
+	if (n && queue_store_append_status(q->qs, m->dir, m->qid, env, chg, n) < 0)
+		log_warn("queue=%s event=status_write_error error=\"%s\" (delivered recipients may be tried again)",
+			 m->qid, strerror(errno));
+	xfree(chg);
+	int delay = backoff(q, env);
+	int64_t due = clock_now_s() + delay;
+	if (queue_store_set_due(q->qs, m->dir, m->qid, due) < 0)
+		log_warn("queue=%s event=set_due_error error=\"%s\"", m->qid, strerror(errno));
+	if (m->dir != QDIR_DEFERRED) {
+		if (queue_store_move(q->qs, m->qid, m->dir, QDIR_DEFERRED) == 0)
+			m->dir = QDIR_DEFERRED;
+		else
+			log_err("queue=%s event=move_error to=deferred error=\"%s\"", m->qid, strerror(errno));
+	}
+	log_info("queue=%s event=deferred_message pending=%zu next_attempt_in=%ds attempt=%d", m->qid, pending, delay,
+		 m->attempts);
+	unload(m);
+	m->st = QM_DEFERRED;
+	m->due_s = due;
+	heap_push(q, m);
+	arm_timer(q);
+	schedule_pump(q);
+}
+
+int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out)
+{
+	struct qmsg *m = map_gets(q->msgs, qid);
+	if (!m || !m->env)
+		return -1;
+	*off_out = m->hdr.body_off;
+	return queue_store_open_msg(q->qs, m->dir, qid);
+}
+
+void queue_sched_flush(struct queue_sched *q)
+{
+	size_t n = 0;
+	struct qmsg *m;
+	while ((m = heap_pop(q)) != NULL) {
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+		n++;
+	}
+	log_info("event=flush deferred_messages=%zu", n);
+	arm_timer(q);
+	schedule_pump(q);
+}
+
+void queue_sched_stop(struct queue_sched *q)
+{
+	q->stopped = true;
+}
+
+void queue_sched_stats(const struct queue_sched *q, struct queue_sched_stats *s)
+{
+	s->known = map_count(q->msgs);
+	s->input = q->in.n;
+	s->ready = q->ready.n;
+	s->deferred = q->nheap;
+	s->active = q->n_active;
+	s->processing = q->n_processing;
+	s->delivered = q->n_delivered;
+	s->bounced = q->n_bounced;
+	s->expired = q->n_expired;
+	s->notifications = q->n_notifications;
+}

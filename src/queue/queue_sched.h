@@ -1,0 +1,89 @@
+/*
+ * queue_sched.h - the queue manager: what happens to a message after it
+ * is committed, and what delivery outcomes mean.
+ *
+ * Knows every queued message by id (a few dozen bytes each); loads an
+ * envelope only while a message is being processed or delivered, at most
+ * qmgr_message_active_limit at once. Moves files between states (one
+ * rename each, docs/QUEUE.md), retries deferred mail with exponential
+ * backoff and jitter, expires it after maximal_queue_lifetime, and writes
+ * bounces and "relayed" DSNs. It does not scan, route or speak SMTP: it
+ * asks the application through struct queue_sched_ops, and the answers
+ * come back by queue id. Loop thread only.
+ */
+#ifndef QUEUE_QUEUE_SCHED_H
+#define QUEUE_QUEUE_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mail/mail_reply.h"
+
+struct event_base;
+struct mail_env;
+struct queue_store;
+struct queue_commit;
+struct queue_sched;
+
+struct queue_sched_conf {
+	const char *hostname;
+	int max_lifetime_s;
+	int bounce_lifetime_s;
+	int min_backoff_s;
+	int max_backoff_s;
+	int active_limit;
+	uint64_t bounce_size_limit;
+};
+
+/* One delivery attempt of a message's pending recipients. Everything is
+ * borrowed until queue_sched_attempt_done() for this qid. */
+struct queue_attempt {
+	const char *qid;
+	const struct mail_env *env;
+	const size_t *rcpt; /* indices of the recipients to try */
+	size_t nrcpt;
+	uint64_t body_len;
+	int attempt; /* 1 for the first */
+};
+
+struct queue_sched_ops {
+	void *ctx;
+	/* A message in input/ awaits processing (scanning); answer with
+	 * queue_sched_processed(). */
+	void (*process)(void *ctx, const char *qid);
+	/* Try delivery; report each recipient with queue_sched_rcpt_result()
+	 * and finish with queue_sched_attempt_done(). */
+	void (*deliver)(void *ctx, const struct queue_attempt *a);
+};
+
+enum queue_verdict { QUEUE_PASS, QUEUE_HOLD, QUEUE_DISCARD };
+
+#define QUEUE_RESULT_F_NO_DSN 0x1 /* next hop took it without DSN support */
+
+struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store *qs, struct queue_commit *qc,
+				    const struct queue_sched_conf *conf, const struct queue_sched_ops *ops);
+void queue_sched_free(struct queue_sched **q);
+/* Start-up recovery: clean tmp/, resume input/, output/, deferred/. */
+void queue_sched_recover(struct queue_sched *q);
+/* A message was committed into input/. */
+void queue_sched_arrived(struct queue_sched *q, const char *qid);
+void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_verdict v);
+void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
+			     unsigned flags);
+void queue_sched_attempt_done(struct queue_sched *q, const char *qid);
+/* Open the content of a message being delivered (fd positioned nowhere;
+ * read with pread from *off_out). The caller closes it. -1 on error. */
+int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out);
+/* Retry every deferred message now (SIGUSR1, "mxgate flush"). */
+void queue_sched_flush(struct queue_sched *q);
+/* Stop starting deliveries (shutdown); in-flight ones may still finish. */
+void queue_sched_stop(struct queue_sched *q);
+
+struct queue_sched_stats {
+	size_t known, input, ready, deferred, active, processing;
+	uint64_t delivered, bounced, expired, notifications;
+};
+void queue_sched_stats(const struct queue_sched *q, struct queue_sched_stats *out);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * queue_store.c - the spool: directories, drafts, commit, load, moves.
+ *
+ * Group commit: the file fsyncs of concurrent commits run in parallel on
+ * the commit threads (the file system joins them into one journal commit);
+ * the directory fsync after the renames is shared through a generation
+ * counter: a committer whose rename happened before a directory fsync
+ * started is covered by it and does not issue its own.
+ */
+#include "queue/queue_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/crc32.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "mail/mail_env.h"
+
+static const char *dir_names[QDIR_N] = { "tmp", "input", "output", "deferred", "hold", "corrupt" };
+
+struct dirsync {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t req_gen;  /* renames registered */
+	uint64_t done_gen; /* renames covered by a finished fsync */
+	bool busy;
+	uint64_t fail_lo, fail_hi; /* generations whose fsync failed */
+	int fail_errno;
+};
+
+struct fault {
+	int after, count, err;
+};
+
+struct queue_store {
+	char *path;
+	int dfd[QDIR_N];
+	struct dirsync ds[QDIR_N];
+	pthread_mutex_t fault_lock;
+	struct fault faults[QFAULT_N];
+	uint64_t n_commits, n_dirsyncs, n_filesyncs; /* atomics */
+};
+
+const char *queue_dir_name(enum queue_dir d)
+{
+	return dir_names[d];
+}
+
+static bool fault_hit(struct queue_store *qs, enum queue_fault f)
+{
+	bool hit = false;
+	pthread_mutex_lock(&qs->fault_lock);
+	struct fault *x = &qs->faults[f];
+	if (x->count > 0) {
+		if (x->after > 0) {
+			x->after--;
+		} else {
+			x->count--;
+			errno = x->err;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&qs->fault_lock);
+	return hit;
+}
+
+void queue_store_fault(struct queue_store *qs, enum queue_fault f, int after, int count, int err)
+{
+	pthread_mutex_lock(&qs->fault_lock);
+	qs->faults[f] = (struct fault){ after, count, err };
+	pthread_mutex_unlock(&qs->fault_lock);
+}
+
+struct queue_store *queue_store_open(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	struct queue_store *qs = xcalloc(1, sizeof *qs);
+	qs->path = xstrdup(path);
+	pthread_mutex_init(&qs->fault_lock, NULL);
+	for (int i = 0; i < QDIR_N; i++) {
+		qs->dfd[i] = -1;
+		pthread_mutex_init(&qs->ds[i].lock, NULL);
+		pthread_cond_init(&qs->ds[i].cond, NULL);
+	}
+	if (fs_mkdir(path, 0700) < 0) {
+		snprintf(err, errlen, "cannot create queue directory %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (uid != (uid_t)-1 && chown(path, uid, gid) < 0) {
+		snprintf(err, errlen, "cannot chown %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	for (int i = 0; i < QDIR_N; i++) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/%s", path, dir_names[i]);
+		if (fs_mkdir(p, 0700) < 0) {
+			snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+			goto fail;
+		}
+		if (uid != (uid_t)-1 && chown(p, uid, gid) < 0) {
+			snprintf(err, errlen, "cannot chown %s: %s", p, strerror(errno));
+			goto fail;
+		}
+		qs->dfd[i] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (qs->dfd[i] < 0) {
+			snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno));
+			goto fail;
+		}
+	}
+	/* the subdirectories must survive a crash too */
+	if (fs_fsync_dir(path) < 0) {
+		snprintf(err, errlen, "cannot fsync %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return qs;
+fail:
+	queue_store_close(&qs);
+	return NULL;
+}
+
+void queue_store_close(struct queue_store **qsp)
+{
+	struct queue_store *qs = *qsp;
+	if (!qs)
+		return;
+	for (int i = 0; i < QDIR_N; i++) {
+		if (qs->dfd[i] >= 0)
+			close(qs->dfd[i]);
+		pthread_mutex_destroy(&qs->ds[i].lock);
+		pthread_cond_destroy(&qs->ds[i].cond);
+	}
+	pthread_mutex_destroy(&qs->fault_lock);
+	xfree(qs->path);
+	xfree(qs);
+	*qsp = NULL;
+}
+
+int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d)
+{
+	memset(d, 0, sizeof *d);
+	for (int tries = 0; tries < 5; tries++) {
+		ids_queue_new(d->qid);
+		d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (d->fd >= 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	if (d->fd < 0)
+		return -1;
+	if (lseek(d->fd, QUEUE_BODY_OFF, SEEK_SET) < 0) {
+		int e = errno;
+		queue_store_draft_abort(qs, d);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int queue_store_draft_write(struct queue_store *qs, struct queue_draft *d, const void *p, size_t n)
+{
+	if (d->err) {
+		errno = d->err;
+		return -1;
+	}
+	if (fault_hit(qs, QFAULT_WRITE) || fs_write_all(d->fd, p, n) < 0) {
+		d->err = errno ? errno : EIO;
+		return -1;
+	}
+	d->body_len += n;
+	return 0;
+}
+
+void queue_store_draft_abort(struct queue_store *qs, struct queue_draft *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	if (d->qid[0])
+		unlinkat(qs->dfd[QDIR_TMP], d->qid, 0);
+	d->qid[0] = '\0';
+}
+
+/* Wait until a directory fsync that started after our rename finished. */
+static int dirsync_wait(struct queue_store *qs, enum queue_dir dir)
+{
+	struct dirsync *ds = &qs->ds[dir];
+	int rc = 0;
+	pthread_mutex_lock(&ds->lock);
+	uint64_t mine = ++ds->req_gen;
+	while (ds->done_gen < mine) {
+		if (!ds->busy) {
+			ds->busy = true;
+			uint64_t lo = ds->done_gen + 1, target = ds->req_gen;
+			pthread_mutex_unlock(&ds->lock);
+			int r = fault_hit(qs, QFAULT_FSYNC) ? -1 : fsync(qs->dfd[dir]);
+			int e = errno;
+			__atomic_add_fetch(&qs->n_dirsyncs, 1, __ATOMIC_RELAXED);
+			pthread_mutex_lock(&ds->lock);
+			ds->busy = false;
+			ds->done_gen = target;
+			if (r < 0) {
+				ds->fail_lo = lo;
+				ds->fail_hi = target;
+				ds->fail_errno = e;
+			}
+			pthread_cond_broadcast(&ds->cond);
+		} else {
+			pthread_cond_wait(&ds->cond, &ds->lock);
+		}
+	}
+	if (mine >= ds->fail_lo && mine <= ds->fail_hi && ds->fail_hi) {
+		errno = ds->fail_errno;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&ds->lock);
+	return rc;
+}
+
+int queue_store_commit(struct queue_store *qs, struct queue_draft *d, const struct mail_env *env, enum queue_dir to)
+{
+	struct buf eb;
+	buf_init(&eb);
+	int e = 0;
+	bool renamed = false;
+	if (d->err) {
+		e = d->err;
+		goto fail;
+	}
+	queue_file_env_encode(env, &eb);
+	struct queue_hdr h = {
+		.body_off = QUEUE_BODY_OFF,
+		.body_len = d->body_len,
+		.env_off = QUEUE_BODY_OFF + d->body_len,
+		.env_len = eb.len,
+		.env_crc = crc32_update(0, eb.data, eb.len),
+	};
+	char hdr[QUEUE_HDR_SIZE];
+	queue_file_hdr_encode(&h, hdr);
+	/* envelope first, then the header: the commit marker is written last */
+	if (fault_hit(qs, QFAULT_WRITE) || fs_pwrite_all(d->fd, eb.data, eb.len, (off_t)h.env_off) < 0 ||
+	    fs_pwrite_all(d->fd, hdr, sizeof hdr, 0) < 0) {
+		e = errno;
+		goto fail;
+	}
+	__atomic_add_fetch(&qs->n_filesyncs, 1, __ATOMIC_RELAXED);
+	if (fault_hit(qs, QFAULT_FSYNC) || fsync(d->fd) < 0) {
+		e = errno;
+		goto fail;
+	}
+	close(d->fd);
+	d->fd = -1;
+	if (fault_hit(qs, QFAULT_RENAME) || renameat(qs->dfd[QDIR_TMP], d->qid, qs->dfd[to], d->qid) < 0) {
+		e = errno;
+		goto fail;
+	}
+	renamed = true;
+	if (dirsync_wait(qs, to) < 0) {
+		e = errno;
+		goto fail;
+	}
+	__atomic_add_fetch(&qs->n_commits, 1, __ATOMIC_RELAXED);
+	buf_fini(&eb);
+	return 0;
+fail:
+	buf_fini(&eb);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	/* nothing half-written remains: the client is told 4xx and retries */
+	unlinkat(renamed ? qs->dfd[to] : qs->dfd[QDIR_TMP], d->qid, 0);
+	errno = e ? e : EIO;
+	return -1;
+}
+
+int queue_store_open_msg(struct queue_store *qs, enum queue_dir dir, const char *qid)
+{
+	return openat(qs->dfd[dir], qid, O_RDONLY | O_CLOEXEC);
+}
+
+int queue_store_load(struct queue_store *qs, enum queue_dir dir, const char *qid, struct mail_env **env_out,
+		     struct queue_hdr *hdr_out, char *err, size_t errlen)
+{
+	int fd = queue_store_open_msg(qs, dir, qid);
+	if (fd < 0) {
+		snprintf(err, errlen, "open: %s", strerror(errno));
+		return errno == ENOENT ? -2 : -3;
+	}
+	int rc = -1;
+	char *env_text = NULL, *tail = NULL;
+	struct mail_env *env = NULL;
+	struct stat st;
+	char hb[QUEUE_HDR_SIZE];
+	struct queue_hdr h;
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "fstat: %s", strerror(errno));
+		rc = -3;
+		goto out;
+	}
+	if ((uint64_t)st.st_size < QUEUE_HDR_SIZE || fs_pread_all(fd, hb, sizeof hb, 0) < 0 ||
+	    queue_file_hdr_decode(hb, sizeof hb, &h) < 0) {
+		snprintf(err, errlen, "no valid header (commit marker)");
+		goto out;
+	}
+	if (h.env_off + h.env_len > (uint64_t)st.st_size) {
+		snprintf(err, errlen, "file shorter than its header says (%lld < %llu)", (long long)st.st_size,
+			 (unsigned long long)(h.env_off + h.env_len));
+		goto out;
+	}
+	env_text = xmalloc(h.env_len);
+	if (fs_pread_all(fd, env_text, h.env_len, (off_t)h.env_off) < 0) {
+		snprintf(err, errlen, "read envelope: %s", strerror(errno));
+		rc = -3;
+		goto out;
+	}
+	if (crc32_update(0, env_text, h.env_len) != h.env_crc) {
+		snprintf(err, errlen, "envelope CRC mismatch");
+		goto out;
+	}
+	env = mail_env_new();
+	if (queue_file_env_decode(env_text, h.env_len, env, err, errlen) < 0)
+		goto out;
+	uint64_t tail_off = h.env_off + h.env_len, tail_len = (uint64_t)st.st_size - tail_off;
+	if (tail_len > QUEUE_ENV_MAX) {
+		snprintf(err, errlen, "status log too large");
+		goto out;
+	}
+	if (tail_len) {
+		tail = xmalloc(tail_len);
+		if (fs_pread_all(fd, tail, tail_len, (off_t)tail_off) < 0) {
+			snprintf(err, errlen, "read status: %s", strerror(errno));
+			rc = -3;
+			goto out;
+		}
+		queue_file_status_apply(tail, tail_len, env);
+	}
+	*env_out = env;
+	env = NULL;
+	if (hdr_out)
+		*hdr_out = h;
+	rc = 0;
+out:
+	mail_env_free(&env);
+	xfree(env_text);
+	xfree(tail);
+	close(fd);
+	return rc;
+}
+
+int queue_store_move(struct queue_store *qs, const char *qid, enum queue_dir from, enum queue_dir to)
+{
+	if (fault_hit(qs, QFAULT_RENAME))
+		return -1;
+	return renameat(qs->dfd[from], qid, qs->dfd[to], qid);
+}
+
+int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *qid)
+{
+	return unlinkat(qs->dfd[dir], qid, 0);
+}
+
+bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid)
+{
+	return faccessat(qs->dfd[dir], qid, F_OK, 0) == 0;
+}
+
+int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,
+			      const struct mail_env *env, const size_t *idx, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++)
+		queue_file_status_encode(idx[i], &env->rcpt[idx[i]], &b);
+	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
+	int rc = -1;
+	if (fd >= 0) {
+		rc = fs_write_all(fd, b.data, b.len);
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	buf_fini(&b);
+	return rc;
+}
+
+int queue_store_set_due(struct queue_store *qs, enum queue_dir dir, const char *qid, int64_t due_s)
+{
+	struct timespec ts[2];
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_NOW;
+	ts[1].tv_sec = (time_t)due_s;
+	ts[1].tv_nsec = 0;
+	return utimensat(qs->dfd[dir], qid, ts, 0);
+}
+
+long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_list_fn fn, void *arg)
+{
+	int fd = dup(qs->dfd[dir]);
+	if (fd < 0)
+		return -1;
+	DIR *dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(dp);
+	long n = 0;
+	struct dirent *de;
+	while ((de = readdir(dp)) != NULL) {
+		if (!ids_queue_valid(de->d_name))
+			continue;
+		struct stat st;
+		if (fstatat(qs->dfd[dir], de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		fn(arg, de->d_name, (int64_t)st.st_mtime, (uint64_t)st.st_size);
+		n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+long queue_store_clean_tmp(struct queue_store *qs)
+{
+	int fd = dup(qs->dfd[QDIR_TMP]);
+	if (fd < 0)
+		return -1;
+	DIR *dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(dp);
+	long n = 0;
+	struct dirent *de;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(qs->dfd[QDIR_TMP], de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+void queue_store_stats(struct queue_store *qs, uint64_t *commits, uint64_t *dir_syncs, uint64_t *file_syncs)
+{
+	*commits = __atomic_load_n(&qs->n_commits, __ATOMIC_RELAXED);
+	*dir_syncs = __atomic_load_n(&qs->n_dirsyncs, __ATOMIC_RELAXED);
+	*file_syncs = __atomic_load_n(&qs->n_filesyncs, __ATOMIC_RELAXED);
+}

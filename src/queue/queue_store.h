@@ -1,0 +1,91 @@
+/*
+ * queue_store.h - crash-safe spool files for messages and envelopes.
+ *
+ * Owns everything under <queue_directory>/; no other module opens those
+ * paths. A message enters through a draft (tmp/<qid>, content streamed into
+ * it) and queue_store_commit(), which reports success only after content,
+ * envelope and the directory entry are on stable storage; then it is in
+ * input/. Every later state change is one rename(2) (docs/QUEUE.md has the
+ * state table). Does not schedule, retry or know about SMTP.
+ *
+ * Threads: queue_store_commit() blocks (fsync) and is meant for the commit
+ * worker threads; it may run on several threads at once. Everything else
+ * is for the loop thread and does no fsync.
+ */
+#ifndef QUEUE_QUEUE_STORE_H
+#define QUEUE_QUEUE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/ids.h"
+#include "queue/queue_file.h"
+
+struct mail_env;
+struct queue_store;
+
+enum queue_dir { QDIR_TMP, QDIR_INPUT, QDIR_OUTPUT, QDIR_DEFERRED, QDIR_HOLD, QDIR_CORRUPT, QDIR_N };
+const char *queue_dir_name(enum queue_dir d);
+
+/* Open (creating missing directories) the spool at path. uid/gid: owner
+ * to give new directories (-1 = leave). Returns NULL with a message in err. */
+struct queue_store *queue_store_open(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen);
+void queue_store_close(struct queue_store **qs);
+
+/* A message being written. */
+struct queue_draft {
+	char qid[IDS_QUEUE_SIZE];
+	int fd;		   /* tmp/<qid>, positioned at the content offset */
+	uint64_t body_len; /* octets written so far */
+	int err;	   /* first write errno, 0 = none */
+};
+
+/* Create tmp/<qid> with a fresh queue id. Returns 0 or -1 (errno). */
+int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d);
+/* Append content. On failure records the errno in d->err and keeps
+ * returning -1 (the transaction is then answered 452 4.3.1). */
+int queue_store_draft_write(struct queue_store *qs, struct queue_draft *d, const void *p, size_t n);
+/* Remove tmp/<qid> and close (nothing half-written remains). */
+void queue_store_draft_abort(struct queue_store *qs, struct queue_draft *d);
+
+/* Commit a draft with its envelope: write envelope and header (commit
+ * marker), fsync the file, rename tmp/<qid> -> <to>/<qid>, fsync <to>/
+ * (shared with concurrent commits: group commit). Closes d->fd in every
+ * case. Returns 0, or -1 with errno and nothing left behind. Thread-safe. */
+int queue_store_commit(struct queue_store *qs, struct queue_draft *d, const struct mail_env *env, enum queue_dir to);
+
+/* Parse a queued message: header, envelope (CRC-checked) and status
+ * records. Returns 0 (env allocated), -1 corrupt (reason in err), -2 the
+ * file does not exist, -3 I/O error. */
+int queue_store_load(struct queue_store *qs, enum queue_dir dir, const char *qid, struct mail_env **env_out,
+		     struct queue_hdr *hdr_out, char *err, size_t errlen);
+/* Open a queued message read-only (for its content). Returns fd or -1. */
+int queue_store_open_msg(struct queue_store *qs, enum queue_dir dir, const char *qid);
+/* Move between states: one rename(2). Returns 0 or -1 (errno). */
+int queue_store_move(struct queue_store *qs, const char *qid, enum queue_dir from, enum queue_dir to);
+int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *qid);
+/* Append status records for recipients idx[0..n) (no fsync). */
+int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,
+			      const struct mail_env *env, const size_t *idx, size_t n);
+/* Record the next attempt time as the file's mtime (seconds). */
+int queue_store_set_due(struct queue_store *qs, enum queue_dir dir, const char *qid, int64_t due_s);
+bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid);
+
+/* Call fn for every valid queue id in dir (with the file's mtime). Other
+ * names are ignored. Returns the number listed or -1. */
+typedef void (*queue_store_list_fn)(void *arg, const char *qid, int64_t mtime_s, uint64_t size);
+long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_list_fn fn, void *arg);
+/* Remove every file in tmp/ (start-up recovery). Returns how many. */
+long queue_store_clean_tmp(struct queue_store *qs);
+
+/* Test seam: make the next matching operations fail with err. after = how
+ * many calls succeed first; count = how many then fail. */
+enum queue_fault { QFAULT_WRITE, QFAULT_FSYNC, QFAULT_RENAME, QFAULT_N };
+void queue_store_fault(struct queue_store *qs, enum queue_fault f, int after, int count, int err);
+
+/* Counters for benchmarks: commits and directory fsyncs done. */
+void queue_store_stats(struct queue_store *qs, uint64_t *commits, uint64_t *dir_syncs, uint64_t *file_syncs);
+
+#endif

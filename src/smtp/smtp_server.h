@@ -1,0 +1,115 @@
+/*
+ * smtp_server.h - the inbound SMTP engine (RFC 5321 + PIPELINING, SIZE,
+ * 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8, STARTTLS, CHUNKING, DSN).
+ *
+ * The engine owns sockets, sessions, the protocol state machine, limits and
+ * the DATA/BDAT codecs. It knows nothing of the queue, routing or scanning:
+ * every decision is a callback into struct smtp_policy (Dovecot lib-smtp's
+ * pattern), and message content is streamed into an opaque sink the policy
+ * opens. Callbacks that cannot answer at once return SMTP_HOOK_ASYNC and
+ * the answer comes later through smtp_server_resume(session_id, reply):
+ * by id, never by pointer, so an answer for a session that has gone is
+ * dropped. Loop thread only.
+ */
+#ifndef SMTP_SMTP_SERVER_H
+#define SMTP_SMTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mail/mail_cmd.h"
+#include "mail/mail_reply.h"
+#include "net/net_addr.h"
+
+struct event_base;
+struct smtp_server;
+typedef struct ssl_ctx_st SSL_CTX;
+
+struct smtp_server_conf {
+	const char *hostname; /* EHLO reply, Received: "by" */
+	const char *banner;   /* after "220 " */
+	uint64_t size_limit;  /* content octets; 0 = none */
+	int rcpt_limit;
+	int timeout_s;		  /* idle */
+	int session_time_limit_s; /* total */
+	int per_ip_limit;
+	int session_limit;
+	int hard_error_limit;
+	int cmd_line_limit;  /* incl. CRLF */
+	int data_line_limit; /* incl. CRLF; 0 = none */
+	int hop_limit;
+	bool forbid_bare_newline;
+	bool strict_envelopes;
+	SSL_CTX *tls_ctx; /* NULL: STARTTLS not offered (borrowed) */
+};
+
+struct smtp_client_info {
+	uint64_t session_id;
+	struct net_addr addr;
+	char ip[NET_ADDR_STRLEN];
+	char name[256]; /* verified client name, "unknown" until known */
+	char helo[256];
+	bool esmtp;
+	bool tls;
+	char tls_desc[96];
+};
+
+/* The transaction as handed to data_close. Arrays are borrowed for the
+ * duration of the call. */
+struct smtp_tx {
+	const struct mail_from *from;
+	const struct mail_rcpt_to *rcpt;
+	size_t nrcpt;
+	uint64_t octets;    /* content octets, Received: included */
+	unsigned received;  /* hop count found in the header */
+	bool eightbit;      /* content has octets >= 0x80 */
+	const char *protocol; /* "ESMTPS", ... as written in Received: */
+	bool chunking;      /* arrived by BDAT */
+};
+
+enum smtp_hook { SMTP_HOOK_DONE, SMTP_HOOK_ASYNC };
+
+struct smtp_policy {
+	void *ctx;
+	/* New connection (limits already checked). reply->code 0 or 2xx:
+	 * accept; anything else is sent and the connection closed. */
+	enum smtp_hook (*on_connect)(void *ctx, const struct smtp_client_info *ci, struct mail_reply *reply);
+	/* MAIL FROM after syntax checks. reply 2xx to accept. */
+	enum smtp_hook (*on_mail)(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
+				  struct mail_reply *reply);
+	/* RCPT TO after syntax and limit checks. */
+	enum smtp_hook (*on_rcpt)(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
+				  const struct mail_rcpt_to *rcpt, struct mail_reply *reply);
+	/* Start of content: open a sink; id_out (<= 31 chars) names the message
+	 * in the Received: header and the log. Returns the sink, or NULL with
+	 * a reply (e.g. 452 4.3.1). */
+	void *(*data_open)(void *ctx, const struct smtp_client_info *ci, char id_out[32], struct mail_reply *reply);
+	/* Append content. -1 = failed (the engine stops writing; data_close is
+	 * still called and must answer 4xx). */
+	int (*data_write)(void *ctx, void *sink, const void *p, size_t n);
+	/* The engine rejects the content itself (size, smuggling, hops...) or
+	 * the session ends mid-transfer: discard the sink. */
+	void (*data_abort)(void *ctx, void *sink);
+	/* Content complete and acceptable: commit it and answer (always async,
+	 * by smtp_server_resume). The sink is handed over. */
+	void (*data_close)(void *ctx, const struct smtp_client_info *ci, const struct smtp_tx *tx, void *sink);
+	void (*on_disconnect)(void *ctx, const struct smtp_client_info *ci);
+};
+
+struct smtp_server *smtp_server_new(struct event_base *base, const struct smtp_server_conf *conf,
+				    const struct smtp_policy *policy);
+/* Serve on an already bound, listening socket (taken over). */
+void smtp_server_add_listener(struct smtp_server *srv, int fd, const char *label);
+/* Answer a pending SMTP_HOOK_ASYNC of session_id. Unknown ids are ignored. */
+void smtp_server_resume(struct smtp_server *srv, uint64_t session_id, const struct mail_reply *reply);
+/* Set the verified client name (before resuming on_connect). */
+void smtp_server_set_client_name(struct smtp_server *srv, uint64_t session_id, const char *name);
+/* Stop accepting; sessions finish their pending commit, then get 421 and
+ * are closed; sessions receiving content are answered 421 at once. Calls
+ * done(arg) when no session is left. */
+void smtp_server_shutdown(struct smtp_server *srv, void (*done)(void *arg), void *arg);
+size_t smtp_server_session_count(const struct smtp_server *srv);
+void smtp_server_free(struct smtp_server **srv);
+
+#endif
