@@ -62,7 +62,7 @@ $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libmxgate.a
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS) -lcmocka
 
 # corpus replay: the fuzz target linked with a plain main() that runs each file
-$(B)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c $(B)/libmxgate.a
+$(B)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c fuzz/fuzz.h $(B)/libmxgate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS)
 

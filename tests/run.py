@@ -80,6 +80,17 @@ def stage_system(build, env):
         failures.append(("pytest " + build, out[-8000:]))
 
 
+def stage_lint(env):
+    """Module boundaries and the generated key table in docs/CONFIG.md."""
+    for name, cmd in (("check-layout", ["tools/check-layout.sh"]),
+                      ("config-doc", ["tools/gen-config-doc.sh", "--check"])):
+        rc, out, dt = run(cmd, env=env)
+        totals["passed" if rc == 0 else "failed"] += 1
+        print("lint   %-35s %s  %s" % (name, "ok  " if rc == 0 else "FAIL", out.strip().splitlines()[-1] if out.strip() else ""))
+        if rc:
+            failures.append((name, out[-3000:]))
+
+
 def main():
     only = os.environ.get("MXGATE_TEST_ONLY", "")
     builds = []
@@ -91,6 +102,7 @@ def main():
     base_env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1:allocator_may_return_null=0"
     base_env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     t0 = time.time()
+    stage_lint(base_env)
     for b in builds:
         if not os.path.exists(os.path.join(b, "mxgate")):
             print("missing build %s (run make test)" % b)

@@ -69,6 +69,8 @@ void arena_reset(struct arena *a)
 
 void *arena_alloc(struct arena *a, size_t n)
 {
+	if (n > SIZE_MAX / 2)
+		abort(); /* cannot be met; rounding up below would wrap to a tiny block */
 	n = (n + 15) & ~(size_t)15;
 	if (n == 0)
 		n = 16;

@@ -252,11 +252,31 @@ static bool valid_host(const char *s)
 	return true;
 }
 
+static void set_typed_value(struct loader *L, struct conf *c, int k, const struct conf_key *K, void *f, int line,
+			    const char *v);
+
 static void set_typed(struct loader *L, struct conf *c, int k, const char *v)
 {
 	const struct conf_key *K = &conf_keys[k];
 	void *f = (char *)c + K->off;
 	int line = L->raw[k].value ? L->raw[k].line : -1;
+	/* a default that only refers to another key ($mynetworks) fails when
+	 * that key is bad, which is reported there already: count, do not repeat */
+	size_t diag_len = L->diag->len;
+	int errors = L->errors;
+	bool derived = !L->raw[k].value && strchr(K->def, '$') != NULL;
+	set_typed_value(L, c, k, K, f, line, v);
+	if (derived && L->errors > errors) {
+		L->diag->len = diag_len;
+		if (L->diag->data)
+			L->diag->data[diag_len] = '\0';
+	}
+}
+
+static void set_typed_value(struct loader *L, struct conf *c, int k, const struct conf_key *K, void *f, int line,
+			    const char *v)
+{
+	(void)k;
 	switch (K->type) {
 	case CONF_T_STR:
 		*(char **)f = xstrdup(v);
@@ -314,11 +334,12 @@ static void set_typed(struct loader *L, struct conf *c, int k, const char *v)
 	}
 	case CONF_T_CIDRS: {
 		char *bad = NULL;
-		if (net_cidr_list_parse(v, &c->mynetworks, &bad) < 0) {
+		struct conf_cidrs *cc = f;
+		if (net_cidr_list_parse(v, &cc->list, &bad) < 0) {
 			diag_err(L, line, "%s: \"%s\" is not a network address (addr or addr/prefix)", K->name, bad);
 			xfree(bad);
 		}
-		c->mynetworks_text = xstrdup(v);
+		cc->text = xstrdup(v);
 		return;
 	}
 	case CONF_T_LISTEN: {
@@ -422,8 +443,13 @@ void conf_free(struct conf **cp)
 			xfree(*(char **)((char *)c + conf_keys[k].off));
 	}
 	xfree(c->smtpd_listen);
-	net_cidr_list_fini(&c->mynetworks);
-	xfree(c->mynetworks_text);
+	for (size_t k = 0; k < conf_keys_n; k++) {
+		if (conf_keys[k].type == CONF_T_CIDRS) {
+			struct conf_cidrs *cc = (struct conf_cidrs *)((char *)c + conf_keys[k].off);
+			net_cidr_list_fini(&cc->list);
+			xfree(cc->text);
+		}
+	}
 	xfree(c->source);
 	xfree(c);
 	*cp = NULL;
@@ -452,7 +478,7 @@ static void value_str(const struct conf *c, size_t k, struct buf *out)
 		buf_printf(out, "%llu", (unsigned long long)*(const uint64_t *)f);
 		break;
 	case CONF_T_CIDRS:
-		buf_puts(out, c->mynetworks_text);
+		buf_puts(out, ((const struct conf_cidrs *)f)->text ? ((const struct conf_cidrs *)f)->text : "");
 		break;
 	case CONF_T_LISTEN:
 		for (size_t i = 0; i < c->smtpd_listen_n; i++)

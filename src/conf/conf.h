@@ -27,6 +27,11 @@ struct conf_listen {
 	char text[NET_ADDR_STRLEN];
 };
 
+struct conf_cidrs {
+	struct net_cidr_list list;
+	char *text; /* as configured, for conf_dump() */
+};
+
 struct conf {
 	char *source; /* file name or "(built-in defaults)" */
 	/* identity */
@@ -40,8 +45,8 @@ struct conf {
 	struct conf_listen *smtpd_listen;
 	size_t smtpd_listen_n;
 	char *smtpd_banner;
-	struct net_cidr_list mynetworks;
-	char *mynetworks_text;
+	struct conf_cidrs mynetworks;
+	struct conf_cidrs smtpd_client_event_limit_exceptions;
 	char *relay_domains; /* list of domains and /file names (raw) */
 	uint64_t message_size_limit;
 	int smtpd_recipient_limit;

@@ -33,6 +33,9 @@ const struct conf_key conf_keys[] = {
 	  "Text after 220 in the greeting." },
 	{ "mynetworks", CONF_T_CIDRS, O(mynetworks), "127.0.0.0/8 [::1]/128", 0, 0, NULL,
 	  "Clients in these networks may relay to any domain (the organisation's own servers)." },
+	{ "smtpd_client_event_limit_exceptions", CONF_T_CIDRS, O(smtpd_client_event_limit_exceptions), "$mynetworks", 0,
+	  0, NULL, "Clients exempt from smtpd_client_connection_count_limit (as Postfix)." 
+	},
 	{ "relay_domains", CONF_T_STR, O(relay_domains), "", 0, 0, NULL,
 	  "Domains any client may send to (mail the gateway accepts for the organisation): domain names and /file/names "
 	  "(one domain per line, # comments), separated by spaces or commas." },
@@ -54,7 +57,7 @@ const struct conf_key conf_keys[] = {
 	  "Longest command line in octets including CRLF (RFC 5321 4.5.3.1.4); longer: 500 5.5.2." },
 	{ "smtpd_data_line_limit", CONF_T_INT, O(smtpd_data_line_limit), "1000", 0, 1048576, NULL,
 	  "Longest message line in octets including CRLF (RFC 5321 4.5.3.1.6); a message with a longer line is "
-	  "rejected with 552 5.3.4 at end of data; 0 = no limit." },
+	  "rejected with 554 5.6.0 at end of data; 0 = no limit." },
 	{ "smtpd_forbid_bare_newline", CONF_T_BOOL, O(smtpd_forbid_bare_newline), "yes", 0, 0, NULL,
 	  "Reject a message containing a bare LF or bare CR (554 5.5.2), and bare-LF command lines (500 5.5.2): the "
 	  "SMTP smuggling defence. DATA ends only on CRLF.CRLF in either case." },

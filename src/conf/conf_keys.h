@@ -13,7 +13,7 @@ enum conf_type {
 	CONF_T_TIME,   /* 300, 300s, 5m, 2h, 5d, 1w -> seconds, within [min, max] */
 	CONF_T_SIZE,   /* bytes, decimal */
 	CONF_T_LISTEN, /* list of addr:port */
-	CONF_T_CIDRS,  /* list of CIDR networks */
+	CONF_T_CIDRS,  /* list of CIDR networks (struct conf_cidrs) */
 	CONF_T_ENUM,   /* one of enumv (space separated) */
 	CONF_T_HOST,   /* a host name (letters, digits, '-', '.') */
 };

@@ -293,6 +293,7 @@ int gw_serve(const struct conf *c)
 		.timeout_s = c->smtpd_timeout,
 		.session_time_limit_s = c->smtpd_session_time_limit,
 		.per_ip_limit = c->smtpd_client_connection_count_limit,
+		.per_ip_exceptions = &c->smtpd_client_event_limit_exceptions.list,
 		.session_limit = c->smtpd_session_limit,
 		.hard_error_limit = c->smtpd_hard_error_limit,
 		.cmd_line_limit = c->smtpd_command_line_limit,
@@ -337,8 +338,12 @@ int gw_serve(const struct conf *c)
 	struct queue_sched_stats st;
 	queue_sched_stats(g->q, &st);
 	queue_sched_free(&g->q);
-	log_info("event=stopped accepted=%llu delivered=%llu bounced=%llu queued=%zu", (unsigned long long)g->accepted,
-		 (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known);
+	uint64_t commits, dsyncs, fsyncs;
+	queue_store_stats(g->qs, &commits, &dsyncs, &fsyncs);
+	log_info("event=stopped accepted=%llu delivered=%llu bounced=%llu queued=%zu commits=%llu file_fsyncs=%llu "
+		 "dir_fsyncs=%llu",
+		 (unsigned long long)g->accepted, (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known,
+		 (unsigned long long)commits, (unsigned long long)fsyncs, (unsigned long long)dsyncs);
 	status = 0;
 out:
 	if (g->sig_term) {

@@ -126,7 +126,7 @@ static enum smtp_hook on_rcpt(void *ctx, const struct smtp_client_info *ci, cons
 	char a[MAIL_PATH_MAX + 8];
 	mail_addr_format(&rcpt->addr, a, sizeof a);
 	bool ok = !rcpt->addr.domain[0] /* <postmaster> (RFC 5321 4.5.1) */
-		  || net_cidr_list_match(&g->conf->mynetworks, &ci->addr) || relay_domain(g, rcpt->addr.domain);
+		  || net_cidr_list_match(&g->conf->mynetworks.list, &ci->addr) || relay_domain(g, rcpt->addr.domain);
 	if (ok) {
 		mail_reply_set(reply, 250, "2.1.5", "Ok");
 	} else {
@@ -221,8 +221,8 @@ static void data_close(void *ctx, const struct smtp_client_info *ci, const struc
 			snprintf(a, sizeof a, "%s@%s", r->addr.local, g->conf->myhostname);
 		mail_env_add_rcpt(env, a, r->has_orcpt ? r->orcpt : NULL, r->notify);
 	}
-	log_info("session=%llu queue=%s event=received client=%s from=<%s> nrcpt=%zu size=%llu proto=%s",
-		 (unsigned long long)ci->session_id, s->d.qid, ci->ip, env->sender, tx->nrcpt,
+	log_info("session=%llu queue=%s event=received host=%s client=%s from=<%s> nrcpt=%zu size=%llu proto=%s",
+		 (unsigned long long)ci->session_id, s->d.qid, g->conf->myhostname, ci->ip, env->sender, tx->nrcpt,
 		 (unsigned long long)tx->octets, tx->protocol);
 	queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, on_committed, g, ci->session_id);
 	xfree(s);

@@ -188,6 +188,15 @@ int net_cidr_parse(const char *s, struct net_cidr *out)
 		out->family = AF_INET6;
 		if (prefix < 0)
 			prefix = 128;
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		if (memcmp(out->addr, mapped, 12) == 0 && prefix >= 96) {
+			/* ::ffff:a.b.c.d/n is the IPv4 network a.b.c.d/(n-96): client
+			 * addresses in that form are matched as IPv4 */
+			memmove(out->addr, out->addr + 12, 4);
+			memset(out->addr + 4, 0, 12);
+			out->family = AF_INET;
+			prefix -= 96;
+		}
 	} else {
 		return -1;
 	}

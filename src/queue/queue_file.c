@@ -70,6 +70,10 @@ int queue_file_unescape(const char *s, size_t len, struct buf *out)
 			buf_putc(out, c);
 			i += 2;
 		} else {
+			/* the escaper never writes these raw; a raw NUL would cut the value */
+			unsigned char r = (unsigned char)s[i];
+			if (r <= 0x20 || r == 0x7f)
+				return -1;
 			buf_putc(out, s[i]);
 		}
 	}
@@ -216,7 +220,7 @@ int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char 
 		case 'T': {
 			char n[24];
 			uint64_t t;
-			if (str_ncopy(n, sizeof n, v, vl) < 0 || str_to_u64(n, &t) < 0) {
+			if (str_ncopy(n, sizeof n, v, vl) < 0 || str_to_u64(n, &t) < 0 || t > INT64_MAX) {
 				snprintf(err, errlen, "envelope: bad arrival time");
 				goto fail;
 			}
@@ -338,7 +342,8 @@ size_t queue_file_status_apply(const char *p, size_t len, struct mail_env *env)
 		size_t n = str_split(line, " ", f, 8);
 		uint64_t idx, when, code;
 		if (n != 7 || strcmp(f[0], "D") != 0 || str_to_u64(f[1], &idx) < 0 || idx >= env->nrcpt ||
-		    f[2][1] != '\0' || str_to_u64(f[3], &when) < 0 || str_to_u64(f[4], &code) < 0 || code > 599)
+		    f[2][1] != '\0' || str_to_u64(f[3], &when) < 0 || when > INT64_MAX || str_to_u64(f[4], &code) < 0 ||
+		    code > 599)
 			break;
 		enum mail_rcpt_state st;
 		switch (f[2][0]) {

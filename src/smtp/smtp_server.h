@@ -34,6 +34,7 @@ struct smtp_server_conf {
 	int timeout_s;		  /* idle */
 	int session_time_limit_s; /* total */
 	int per_ip_limit;
+	const struct net_cidr_list *per_ip_exceptions; /* exempt from per_ip_limit (borrowed) */
 	int session_limit;
 	int hard_error_limit;
 	int cmd_line_limit;  /* incl. CRLF */

@@ -74,6 +74,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 	struct smtp_session *s = arg;
 	if (s->state == SMTP_S_CLOSING) {
 		/* could not flush within the grace period: drop it */
+		s->free_forced = true;
 		event_active(s->free_ev, EV_TIMEOUT, 0);
 		return;
 	}
@@ -176,7 +177,8 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 		reject_conn(fd, ip, line, "smtpd_session_limit");
 		return;
 	}
-	if ((int)ip_count(srv, ip) >= srv->conf.per_ip_limit) {
+	if ((int)ip_count(srv, ip) >= srv->conf.per_ip_limit &&
+	    !(srv->conf.per_ip_exceptions && net_cidr_list_match(srv->conf.per_ip_exceptions, &a))) {
 		snprintf(line, sizeof line, "421 4.7.0 %s Error: too many connections from %s\r\n", srv->conf.hostname,
 			 ip);
 		reject_conn(fd, ip, line, "smtpd_client_connection_count_limit");

@@ -149,6 +149,13 @@ class Sink:
                 self.proc.wait(5)
         self.proc = None
 
+    def kill9(self):
+        """SIGKILL the sink (a next hop that crashes); start() brings it back on the same port."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
     def restart(self, *args):
         self.stop()
         if args:

@@ -6,7 +6,10 @@
 #include "unit.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -387,6 +390,30 @@ static void test_arena(void **state)
 	UNIT_FINISH();
 }
 
+/* A request that cannot be met aborts (STYLE "Errors"), it never returns a
+ * short block: n + 15 must not wrap around. */
+static void test_arena_huge_aborts(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { (size_t)-1, (size_t)-1 - 14, (size_t)-1 / 2 + 1 };
+	for (size_t i = 0; i < UNIT_NCASES(sizes); i++) {
+		unit_case("arena huge alloc aborts", NULL, 0);
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct arena *a = arena_new(256);
+			unsigned char *p = arena_alloc(a, sizes[i]);
+			p[0] = 1;
+			_exit(0); /* returned: the bug */
+		}
+		int st = 0;
+		U_CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT))
+			unit_failf(__FILE__, __LINE__, "arena_alloc(%zu) returned instead of aborting", sizes[i]);
+	}
+	UNIT_FINISH();
+}
+
 /* ---- ids ---- */
 
 struct idv_case {
@@ -566,6 +593,9 @@ static const struct cidr_case cidr_cases[] = {
 	{ "v4 /25 edge", "192.0.2.0/25", 0, NULL, { "192.0.2.0", "192.0.2.127" }, { "192.0.2.128", "192.0.3.0" } },
 	{ "v4 host bits set", "10.1.2.3/8", 0, NULL, { "10.200.0.1" }, { "11.1.2.3" } },
 	{ "v4-mapped client vs v4 cidr", "192.0.2.0/24", 0, NULL, { "::ffff:192.0.2.9" }, { "::ffff:192.0.3.9" } },
+	{ "v4-mapped cidr is a v4 network", "[::ffff:192.0.2.0]/120", 0, NULL, { "192.0.2.9", "::ffff:192.0.2.255" },
+	  { "192.0.3.0", "2001:db8::1" } },
+	{ "v4-mapped /128 = one v4 host", "[::ffff:192.0.2.7]", 0, NULL, { "192.0.2.7" }, { "192.0.2.8" } },
 	{ "v6 /128", "[2001:db8::1]/128", 0, NULL, { "2001:db8::1" }, { "2001:db8::2", "2001:db8::" } },
 	{ "v6 implied /128", "2001:db8::1", 0, NULL, { "2001:db8::1" }, { "2001:db8::2" } },
 	{ "v6 /32", "2001:db8::/32", 0, NULL, { "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff" },
@@ -637,7 +667,7 @@ int main(void)
 		cmocka_unit_test(test_buf),	      cmocka_unit_test(test_str_copy_table),
 		cmocka_unit_test(test_str_u64_table), cmocka_unit_test(test_str_case_table),
 		cmocka_unit_test(test_str_trim_table), cmocka_unit_test(test_str_split_table),
-		cmocka_unit_test(test_map),	      cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_map),	      cmocka_unit_test(test_arena), cmocka_unit_test(test_arena_huge_aborts),
 		cmocka_unit_test(test_ids),	      cmocka_unit_test(test_crc32),
 		cmocka_unit_test(test_net_addr_table), cmocka_unit_test(test_cidr_table),
 	};

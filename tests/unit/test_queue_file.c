@@ -212,6 +212,8 @@ static const struct dec_case dec_cases[] = {
 	{ "time not a number", "V 1\nQ x\nT abc\nR 0 - a\nE\n", -1, "arrival" },
 	{ "time negative", "V 1\nQ x\nT -1\nR 0 - a\nE\n", -1, "arrival" },
 	{ "time overflow", "V 1\nQ x\nT 99999999999999999999\nR 0 - a\nE\n", -1, "arrival" },
+	{ "time int64 max", "V 1\nQ x\nT 9223372036854775807\nR 0 - a\nE\n", 0, "" },
+	{ "time int64 max+1", "V 1\nQ x\nT 9223372036854775808\nR 0 - a\nE\n", -1, "arrival" },
 	{ "bad escape", "V 1\nQ x\nT 0\nS %4\nR 0 - a\nE\n", -1, "'S'" },
 	{ "NUL escape", "V 1\nQ x\nT 0\nH a%00b\nR 0 - a\nE\n", -1, "'H'" },
 	{ "lower hex escape", "V 1\nQ x\nT 0\nN %2a\nR 0 - a\nE\n", -1, "'N'" },
@@ -227,6 +229,7 @@ static const struct dec_case dec_cases[] = {
 	{ "recipient one field", "V 1\nQ x\nT 0\nR 0\nE\n", -1, "recipient" },
 	{ "recipient empty addr", "V 1\nQ x\nT 0\nR 0 - %\nE\n", -1, "'R'" },
 	{ "recipient bad orcpt escape", "V 1\nQ x\nT 0\nR 0 %zz a\nE\n", -1, "'R'" },
+	{ "raw control in value", "V 1\nQ x\nT 0\nH a\x01b\nR 0 - a\nE\n", -1, "'H'" },
 };
 
 static void check_dec(const struct dec_case *c)
@@ -476,6 +479,8 @@ static const struct status_case status_cases[] = {
 	{ "code 599", "D 0 F 5 599 % %", false, 1 },
 	{ "code 600", "D 0 F 5 600 % %", false, 0 },
 	{ "negative time", "D 0 D -5 250 % %", false, 0 },
+	{ "time int64 max", "D 0 D 9223372036854775807 250 % %", false, 1 },
+	{ "time int64 max+1", "D 0 D 9223372036854775808 250 % %", false, 0 },
 	{ "bad escape", "D 0 D 5 250 %zz %", false, 0 },
 	{ "NUL escape", "D 0 D 5 250 % a%00", false, 0 },
 	{ "wrong tag", "E 0 D 5 250 % %", false, 0 },
@@ -566,11 +571,16 @@ static const struct unesc_case unesc_cases[] = {
 	{ "bad hex", "%zz", -1, NULL },
 	{ "lower hex", "%4a", -1, NULL },
 	{ "empty", "", 0, "" },
+	{ "raw NUL rejected", "a\0b", -1, NULL },
+	{ "raw space rejected", "a b", -1, NULL },
+	{ "raw control rejected", "a\x01", -1, NULL },
+	{ "raw DEL rejected", "\x7f", -1, NULL },
+	{ "raw 8bit kept", "\xc3\xbc", 0, "\xc3\xbc" },
 };
 
 static void check_unesc(const struct unesc_case *c)
 {
-	size_t len = strlen(c->in);
+	size_t len = strcmp(c->name, "raw NUL rejected") == 0 ? 3 : strlen(c->in);
 	unit_case(c->name, c->in, len);
 	char *heap = malloc(len ? len : 1);
 	memcpy(heap, c->in, len);

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""latency.py HOST:PORT COUNT SIZE [CONC] - accept latency of an SMTP relay.
+
+Each of CONC threads sends COUNT/CONC messages of SIZE body octets over one connection
+(MAIL, RCPT, DATA pipelined as smtplib does not; we use raw sockets) and measures, per message,
+the time from sending the final "." to receiving the 250 reply: the time the relay needs to make
+the message durable. Prints one line: LATENCY target=.. n=.. conc=.. p50_ms= p90_ms= p99_ms= max_ms=
+Loopback only."""
+import socket
+import sys
+import threading
+import time
+
+
+def worker(host, port, n, size, out, idx):
+    s = socket.create_connection((host, port), timeout=60)
+    f = s.makefile("rb")
+
+    def reply():
+        while True:
+            line = f.readline()
+            if not line:
+                raise EOFError
+            if line[3:4] != b"-":
+                return line
+
+    reply()
+    s.sendall(b"EHLO latency.bench\r\n")
+    reply()
+    body = (b"X" * 70 + b"\r\n") * max(1, size // 72)
+    lat = []
+    for i in range(n):
+        s.sendall(b"MAIL FROM:<bench@latency.example>\r\nRCPT TO:<rcpt@latency.example>\r\nDATA\r\n")
+        for _ in range(3):
+            reply()
+        s.sendall(b"Subject: latency %d-%d\r\n\r\n" % (idx, i) + body)
+        t0 = time.perf_counter()
+        s.sendall(b".\r\n")
+        r = reply()
+        lat.append(time.perf_counter() - t0)
+        if not r.startswith(b"250"):
+            raise RuntimeError("refused: %r" % r)
+    s.sendall(b"QUIT\r\n")
+    s.close()
+    out.extend(lat)
+
+
+def main():
+    target, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    conc = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    host, _, port = target.rpartition(":")
+    if not host.startswith("127."):
+        sys.exit("loopback only")
+    out = []
+    th = [threading.Thread(target=worker, args=(host, int(port), count // conc, size, out, i)) for i in range(conc)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    out.sort()
+    q = lambda p: out[min(len(out) - 1, int(p * len(out)))] * 1000
+    print("LATENCY target=%s n=%d conc=%d size=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
+          % (target, len(out), conc, size, q(0.5), q(0.9), q(0.99), out[-1] * 1000))
+
+
+if __name__ == "__main__":
+    main()
