@@ -23,7 +23,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: mxgate serve|check|config|mailq|flush|version [-c FILE] [-o key=value]... [-n] [--doc]\n"
 		   "  serve    run the gateway in the foreground (logs to stderr)\n"
 		   "  check    validate the configuration; every error as file:line\n"
-		   "  config   print the effective settings (-n: only those not at their default; --doc: key table)\n"
+		   "  config   print the effective settings (-n: only those set in the file or by -o; --doc: key table)\n"
 		   "  mailq    list queued messages\n"
 		   "  flush    ask the running gateway to retry deferred mail now (needs pid_file)\n");
 }

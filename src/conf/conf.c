@@ -35,7 +35,7 @@ struct raw {
 
 struct loader {
 	const char *path;
-	struct raw raw[128];
+	struct raw raw[CONF_KEYS_MAX];
 	struct buf *diag;
 	int errors;
 	char hostname[256];
@@ -409,6 +409,7 @@ struct conf *conf_load(const char *path, const char *const *overrides, size_t n_
 	struct conf *c = xcalloc(1, sizeof *c);
 	c->source = xstrdup(L.path);
 	for (size_t k = 0; k < conf_keys_n; k++) {
+		c->set[k] = L.raw[k].value != NULL;
 		char *v = expand(&L, (int)k, raw_value(&L, (int)k), 0);
 		if (!v)
 			continue;
@@ -487,28 +488,15 @@ static void value_str(const struct conf *c, size_t k, struct buf *out)
 	}
 }
 
-void conf_dump(const struct conf *c, struct buf *out, bool only_changed)
+void conf_dump(const struct conf *c, struct buf *out, bool only_set)
 {
-	struct conf *d = NULL;
-	if (only_changed) {
-		struct buf diag;
-		buf_init(&diag);
-		d = conf_load(NULL, NULL, 0, &diag);
-		buf_fini(&diag);
-	}
 	for (size_t k = 0; k < conf_keys_n; k++) {
-		struct buf v, dv;
-		buf_init(&v);
-		buf_init(&dv);
-		value_str(c, k, &v);
-		if (d)
-			value_str(d, k, &dv);
-		if (!d || strcmp(v.data ? v.data : "", dv.data ? dv.data : "") != 0)
-			buf_printf(out, "%s = %s\n", conf_keys[k].name, v.data ? v.data : "");
-		buf_fini(&v);
-		buf_fini(&dv);
+		if (only_set && !c->set[k])
+			continue;
+		buf_printf(out, "%s = ", conf_keys[k].name);
+		value_str(c, k, out);
+		buf_putc(out, '\n');
 	}
-	conf_free(&d);
 }
 
 void conf_doc(struct buf *out)

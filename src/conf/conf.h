@@ -32,8 +32,11 @@ struct conf_cidrs {
 	char *text; /* as configured, for conf_dump() */
 };
 
+#define CONF_KEYS_MAX 128
+
 struct conf {
 	char *source; /* file name or "(built-in defaults)" */
+	bool set[CONF_KEYS_MAX]; /* per key (conf_keys.c order): set in the file or by -o */
 	/* identity */
 	char *myhostname;
 	char *mail_owner;
@@ -102,8 +105,9 @@ struct conf {
  * every error and warning line is appended to diag ("file:line: ..."). */
 struct conf *conf_load(const char *path, const char *const *overrides, size_t n_overrides, struct buf *diag);
 void conf_free(struct conf **c);
-/* Print every key with its effective value ("key = value"), sorted. */
-void conf_dump(const struct conf *c, struct buf *out, bool only_changed);
+/* Print every key with its effective value ("key = value"); only_set:
+ * just the keys set in the file or by -o (as postconf -n). */
+void conf_dump(const struct conf *c, struct buf *out, bool only_set);
 /* Markdown table of every key, type, default and description. */
 void conf_doc(struct buf *out);
 

@@ -14,8 +14,9 @@ struct conf;
 /* "mxgate check": every error as file:line; 0 when the configuration is
  * usable (syntax, values, relayhost, TLS files, relay_domains files). */
 int ctl_check(const char *path, const char *const *ov, size_t nov);
-/* "mxgate config [-n]": effective values (postconf style); --doc: the
- * Markdown key table for docs/CONFIG.md. */
+/* "mxgate config [-n]": effective values (postconf style; -n: only keys
+ * set in the file or by -o); --doc: the Markdown key table for
+ * docs/CONFIG.md. */
 int ctl_config(const char *path, const char *const *ov, size_t nov, bool only_changed, bool doc);
 /* "mxgate mailq": the queue, one message per block. */
 int ctl_mailq(const struct conf *c);

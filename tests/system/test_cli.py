@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, ROOT, SLOW, free_port, wait_until
+from conftest import BIN, ROOT, SLOW, free_port
 
 KEYS_C = os.path.join(ROOT, "src", "conf", "conf_keys.c")
 
@@ -183,18 +183,19 @@ def parse_conf_out(out):
     return dict((l.split(" = ", 1) + [""])[:2] if " = " in l else (l[:-2], "") for l in lines)
 
 
-def test_config_n_only_changed(workdir):
+def test_config_n_lists_what_was_set(workdir):
     p = write(workdir, "n.cf",
               "smtpd_recipient_limit = 50\n"
               "queue_directory = /tmp/mxgate-cli-q\n"
-              "smtpd_timeout = 5m\n"           # = the default 300s: not listed
-              "log_level = info\n"             # the default: not listed
-              "message_size_limit = 10240000\n"  # the default: not listed
+              "smtpd_timeout = 5m\n"           # set (to the default): listed, as postconf -n does
+              "log_level = info\n"
+              "message_size_limit = 10240000\n"
               "smtpd_session_limit = 7\n")
     rc, out, err = mxgate("config", "-n", "-c", p)
     assert rc == 0, err
     assert parse_conf_out(out) == {"smtpd_recipient_limit": "50", "queue_directory": "/tmp/mxgate-cli-q",
-                                   "smtpd_session_limit": "7"}, out
+                                   "smtpd_timeout": "300s", "log_level": "info",
+                                   "message_size_limit": "10240000", "smtpd_session_limit": "7"}, out
     rc, out, err = mxgate("config", "-n", "-c", p, "-o", "smtpd_hard_error_limit=5")
     assert rc == 0, err
     assert parse_conf_out(out).get("smtpd_hard_error_limit") == "5", out

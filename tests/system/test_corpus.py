@@ -180,8 +180,6 @@ def test_corpus_byte_exact(mkgw, mksink):
     msgs = {env["rcpts"][0]: eml for env, eml in sink.messages()}
     for it in nul:
         assert msgs[it.rcpt].count(b"\0") == it.data.count(b"\0"), it.path
-    if not ASAN:
-        assert elapsed < 60, "corpus run took %.1fs" % elapsed
 
 
 def test_corpus_long_lines_without_line_limit(mkgw, mksink):

@@ -11,7 +11,6 @@ import email
 import email.policy
 import email.utils
 import os
-import random
 import re
 import smtplib
 import subprocess
@@ -424,11 +423,12 @@ def test_bounce_partial_failure(mkgw, mksink):
     assert "Body line" not in hdrs
 
     # every recipient refused (pipelined: the sink answers DATA with 554): nothing is sent, the
-    # sender gets one bounce listing both, and the connection stays usable
+    # sender gets one bounce listing both, and later mail is still delivered
     q2 = submit(gw.port, SENDER, ["bad-1@x.test", "bad-2@x.test"], mkmsg("all refused"))
     gw.wait_log(r"queue=%s event=removed" % q2)
     q3 = submit(gw.port, SENDER, ["good3@x.test"], mkmsg("after refusal"))
     wait_msgs(sink, lambda j, e: j["rcpts"] == ["good3@x.test"], 1)
+    gw.wait_log(r"queue=%s event=delivered rcpt=<good3@x\.test> attempt=1 " % q3)
     bounces = wait_msgs(sink, is_bounce, 2)
     wait_queue_empty(gw)
     assert sink.count() == 4
@@ -748,6 +748,7 @@ def test_dsn_parameters_passed_on(mkgw, mksink):
                             "two@x.test": ["NOTIFY=NEVER"],
                             "three@x.test": []})
     j, e = wait_msgs(sink, not_bounce, 1)[0]
+    check_received(split_received(e)[0], qid, ["one@x.test", "two@x.test", "three@x.test"])
     wait_queue_empty(gw)
     assert j["rcpts"] == ["one@x.test", "two@x.test", "three@x.test"]
     mail = j["params"]["mail"].split()
@@ -801,7 +802,8 @@ def test_next_hop_without_pipelining(mkgw, mksink):
     wait_queue_empty(gw)
     assert orig[0]["rcpts"] == [r for r in rcpts if r != "bad-np@x.test"]
     assert split_received(orig[1])[1] == msg
-    _, _, _, per_rcpt = parse_report(bounce[1])
+    _, _, per_msg, per_rcpt = parse_report(bounce[1])
+    assert per_msg["X-Mxgate-Queue-ID"] == qid
     assert [b["Final-Recipient"] for b in per_rcpt] == ["rfc822; bad-np@x.test"]
     # a message whose recipients are all refused is not sent (and the dialogue goes on)
     q2 = submit(gw.port, SENDER, ["bad-a@x.test", "bad-b@x.test"], mkmsg("all refused"))
@@ -809,6 +811,7 @@ def test_next_hop_without_pipelining(mkgw, mksink):
     wait_msgs(sink, is_bounce, 2)
     q3 = submit(gw.port, SENDER, ["after@x.test"], mkmsg("after refusal"))
     wait_msgs(sink, lambda j, e: j["rcpts"] == ["after@x.test"], 1)
+    gw.wait_log(r"queue=%s event=delivered rcpt=<after@x\.test> attempt=1 " % q3)
     wait_queue_empty(gw)
     assert sink.count() == 4
 
