@@ -3,7 +3,7 @@
 
 Stages, each for the release build (build/) and the ASan+UBSan build (build/asan/):
   unit    cmocka binaries build*/tests/test_*           (one case = one test)
-  fuzz    corpus replay build*/fuzz/fuzz_*-replay fuzz/corpus/<target>  (one target = one test)
+  fuzz    corpus replay build*/fuzz/fuzz_X-replay fuzz/corpus/X  (one target = one test)
   system  pytest tests/system (dialog files + real peers), MXGATE_BIN pointing at the build
 Closing line:  "N passed, N failed" (plus skipped when any). Exit status 0 only if nothing failed.
 Environment: MXGATE_TEST_ONLY=release|asan limits the builds; MXGATE_PYTEST_ARGS adds pytest args.
@@ -46,7 +46,7 @@ def stage_unit(build, env):
 def stage_fuzz(build, env):
     for b in sorted(glob.glob(os.path.join(build, "fuzz", "fuzz_*-replay"))):
         name = os.path.basename(b)[: -len("-replay")]
-        corpus = os.path.join("fuzz", "corpus", name)
+        corpus = os.path.join("fuzz", "corpus", name[len("fuzz_"):])
         if not os.path.isdir(corpus):
             totals["failed"] += 1
             failures.append((b, "no corpus directory %s" % corpus))

@@ -711,8 +711,8 @@ static void dot_reply(struct dconn *c, const struct mail_reply *r)
 	}
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(r, t, sizeof t);
-	log_info("queue=%s event=smtp_sent relay=%s tls=%s rcpts=%zu reply=\"%s\"", j->req->qid, c->peer,
-		 c->tls ? "yes" : "no", ok, t);
+	log_info("queue=%s event=%s relay=%s tls=%s rcpts=%zu reply=\"%s\"", j->req->qid,
+		 r->code >= 200 && r->code < 300 ? "smtp_sent" : "smtp_refused", c->peer, c->tls ? "yes" : "no", ok, t);
 	finish_tx(c, false);
 	if (r->code == 421 && !c->ending)
 		conn_end(c, false, NULL);

@@ -206,6 +206,12 @@ def main():
     global ARGS
     ARGS = parse_args()
     os.makedirs(ARGS.dir, exist_ok=True)
+    # a restarted sink continues the numbering of the files already there
+    nums = [int(f[:6]) for f in os.listdir(ARGS.dir) if f[:6].isdigit()]
+    if os.path.exists(os.path.join(ARGS.dir, "index.log")):
+        with open(os.path.join(ARGS.dir, "index.log")) as f:
+            nums += [int(l.split(" ", 1)[0]) for l in f if l.split(" ", 1)[0].isdigit()]
+    COUNTER[0] = max(nums) if nums else 0
     host, _, port = ARGS.listen.rpartition(":")
     host = host.strip("[]")
     if not (host.startswith("127.") or host == "::1" or host == "localhost"):
