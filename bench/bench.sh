@@ -60,8 +60,10 @@ echo "## 3. accept latency: end of DATA -> 250 (the message is on stable storage
 PFDIR=$("$SB/postfix-relay.sh" up -l $((PF_BASE + 110)) -r $((PF_BASE + 111)) 2>/dev/null | tail -1)
 sleep 1
 for c in 1 10; do
-    /usr/bin/python3 bench/latency.py 127.0.0.1:$((PF_BASE + 110)) 2000 4096 $c | sed 's/^LATENCY/LATENCY postfix/'
-    /usr/bin/python3 bench/latency.py 127.0.0.1:$OURS 2000 4096 $c | sed 's/^LATENCY/LATENCY mxgate /'
+    for i in $(seq 1 "$R"); do   # interleaved, so background noise hits both
+        /usr/bin/python3 bench/latency.py 127.0.0.1:$((PF_BASE + 110)) 2000 4096 $c | sed "s/^LATENCY/LATENCY postfix run=$i/"
+        /usr/bin/python3 bench/latency.py 127.0.0.1:$OURS 2000 4096 $c | sed "s/^LATENCY/LATENCY mxgate  run=$i/"
+    done
 done
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null; GW_PID=""
 echo "## 4. mxgate group commit over the whole run"

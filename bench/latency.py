@@ -14,6 +14,9 @@ import time
 
 def worker(host, port, n, size, out, idx):
     s = socket.create_connection((host, port), timeout=60)
+    # no Nagle: the final "." must leave at once, or the 40 ms delayed-ACK
+    # stall of the client is measured instead of the relay
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     f = s.makefile("rb")
 
     def reply():

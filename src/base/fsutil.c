@@ -11,11 +11,12 @@
 
 #include "base/xalloc.h"
 
-int fs_write_all(int fd, const void *p, size_t n)
+/* write(2) (off < 0) or pwrite(2) until n bytes are out; EINTR retried. */
+static int write_loop(int fd, const void *p, size_t n, off_t off)
 {
 	const char *c = p;
 	while (n) {
-		ssize_t w = write(fd, c, n);
+		ssize_t w = off < 0 ? write(fd, c, n) : pwrite(fd, c, n, off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -27,29 +28,24 @@ int fs_write_all(int fd, const void *p, size_t n)
 		}
 		c += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
 }
 
+int fs_write_all(int fd, const void *p, size_t n)
+{
+	return write_loop(fd, p, n, -1);
+}
+
 int fs_pwrite_all(int fd, const void *p, size_t n, off_t off)
 {
-	const char *c = p;
-	while (n) {
-		ssize_t w = pwrite(fd, c, n, off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-		off += w;
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
 	}
-	return 0;
+	return write_loop(fd, p, n, off);
 }
 
 int fs_pread_all(int fd, void *p, size_t n, off_t off)

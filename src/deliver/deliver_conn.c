@@ -42,6 +42,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg);
 static void try_next(struct dconn *c, const struct mail_reply *why);
 static void go_ready(struct dconn *c);
 
+/* What the connection was doing before it was ready (for error texts). */
+static const char *setup_phase(const struct dconn *c)
+{
+	return c->st == DC_GREET ? "receiving the initial server greeting" : "performing the EHLO handshake";
+}
+
 static const struct deliver_conf *CF(const struct dconn *c)
 {
 	return deliver_conf_of(c->dl);
@@ -226,8 +232,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	case DC_HELO:
 	case DC_STARTTLS:
 	case DC_TLS:
-		mail_reply_set(&r, 451, "4.4.2", "conversation with %s timed out while %s", c->peer,
-			       c->st == DC_GREET ? "receiving the initial server greeting" : "performing the EHLO handshake");
+		mail_reply_set(&r, 451, "4.4.2", "conversation with %s timed out while %s", c->peer, setup_phase(c));
 		try_next(c, &r);
 		return;
 	case DC_READY:
@@ -908,8 +913,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	case DC_EHLO:
 	case DC_HELO:
 	case DC_STARTTLS:
-		mail_reply_set(&r, 451, "4.4.2", "lost connection with %s while %s", c->peer,
-			       c->st == DC_GREET ? "receiving the initial server greeting" : "performing the EHLO handshake");
+		mail_reply_set(&r, 451, "4.4.2", "lost connection with %s while %s", c->peer, setup_phase(c));
 		try_next(c, &r);
 		return;
 	case DC_READY:

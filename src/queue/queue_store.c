@@ -401,17 +401,27 @@ int queue_store_set_due(struct queue_store *qs, enum queue_dir dir, const char *
 	return utimensat(qs->dfd[dir], qid, ts, 0);
 }
 
-long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_list_fn fn, void *arg)
+/* Open a spool directory for reading its entries (our own copy of the fd,
+ * rewound). NULL on error. */
+static DIR *open_dir(struct queue_store *qs, enum queue_dir dir)
 {
 	int fd = dup(qs->dfd[dir]);
 	if (fd < 0)
-		return -1;
+		return NULL;
 	DIR *dp = fdopendir(fd);
 	if (!dp) {
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	rewinddir(dp);
+	return dp;
+}
+
+long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_list_fn fn, void *arg)
+{
+	DIR *dp = open_dir(qs, dir);
+	if (!dp)
+		return -1;
 	long n = 0;
 	struct dirent *de;
 	while ((de = readdir(dp)) != NULL) {
@@ -429,15 +439,9 @@ long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_li
 
 long queue_store_clean_tmp(struct queue_store *qs)
 {
-	int fd = dup(qs->dfd[QDIR_TMP]);
-	if (fd < 0)
+	DIR *dp = open_dir(qs, QDIR_TMP);
+	if (!dp)
 		return -1;
-	DIR *dp = fdopendir(fd);
-	if (!dp) {
-		close(fd);
-		return -1;
-	}
-	rewinddir(dp);
 	long n = 0;
 	struct dirent *de;
 	while ((de = readdir(dp)) != NULL) {
