@@ -2,8 +2,8 @@
 # fuzz/run.sh SECONDS - build every libFuzzer target and run each for its share.
 #
 # Builds fuzz/fuzz_*.c with clang -fsanitize=fuzzer,address,undefined
-# against the parser sources only (base, mail, queue_file, conf, net_addr;
-# never main.c) into build/fuzz/, runs each target for SECONDS/targets
+# against the parser sources and the SMTP engine (base, mail, queue_file,
+# conf, net, smtp; never main.c) into build/fuzz/, runs each target for SECONDS/targets
 # seconds (at least 5) on a copy of its corpus (build/fuzz/corpus-<target>)
 # so the committed corpus in fuzz/corpus/<target>/ is not modified, prints
 # one line per target and exits nonzero if any target crashed or failed to
@@ -23,7 +23,8 @@ done
 per=$((total / ${#targets[@]}))
 [ "$per" -lt 5 ] && per=5
 
-SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/net_addr.c)
+SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c)
+LIBS=($(pkg-config --libs libevent libevent_openssl openssl) -lm)
 FLAGS=(-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra
 	-fno-sanitize-recover=undefined)
 mkdir -p "$OUT/obj"
@@ -45,7 +46,7 @@ fail=0
 for t in "${targets[@]}"; do
 	bin="$OUT/fuzz_$t"
 	log="$OUT/fuzz_$t.log"
-	if ! "$CC" "${FLAGS[@]}" -fsanitize=fuzzer,address,undefined -o "$bin" "fuzz/fuzz_$t.c" "${objs[@]}" -lm; then
+	if ! "$CC" "${FLAGS[@]}" -fsanitize=fuzzer,address,undefined -o "$bin" "fuzz/fuzz_$t.c" "${objs[@]}" "${LIBS[@]}"; then
 		printf '%-16s BUILD FAILED\n' "$t"
 		fail=1
 		continue

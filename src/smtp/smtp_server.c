@@ -67,6 +67,12 @@ void smtp_server_add_listener(struct smtp_server *srv, int fd, const char *label
 	evconnlistener_set_error_cb(L->l, on_accept_error);
 }
 
+void smtp_server_adopt(struct smtp_server *srv, int fd, const struct net_addr *peer)
+{
+	evutil_make_socket_nonblocking(fd);
+	smtp_session_accept(srv, fd, (const struct sockaddr *)&peer->ss, (int)peer->len);
+}
+
 void smtp_server_resume(struct smtp_server *srv, uint64_t session_id, const struct mail_reply *reply)
 {
 	struct smtp_session *s = map_getu(srv->sessions, session_id);

@@ -102,6 +102,10 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct smtp_s
 				    const struct smtp_policy *policy);
 /* Serve on an already bound, listening socket (taken over). */
 void smtp_server_add_listener(struct smtp_server *srv, int fd, const char *label);
+/* Serve a socket that is already connected (accepted elsewhere, or one end
+ * of a socketpair in tests and the session fuzzer). Limits apply as for
+ * accepted connections; the fd is taken over. */
+void smtp_server_adopt(struct smtp_server *srv, int fd, const struct net_addr *peer);
 /* Answer a pending SMTP_HOOK_ASYNC of session_id. Unknown ids are ignored. */
 void smtp_server_resume(struct smtp_server *srv, uint64_t session_id, const struct mail_reply *reply);
 /* Set the verified client name (before resuming on_connect). */
