@@ -684,7 +684,9 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 		log_warn("queue=%s event=status_write_error error=\"%s\" (delivered recipients may be tried again)",
 			 m->qid, strerror(errno));
 	xfree(chg);
-	int delay = backoff(q, env);
+	/* an attempt cut short by our own shutdown is not a real attempt: due
+	 * at once, so the next start retries it without waiting a backoff */
+	int delay = q->stopped ? 0 : backoff(q, env);
 	int64_t due = clock_now_s() + delay;
 	if (queue_store_set_due(q->qs, m->dir, m->qid, due) < 0)
 		log_warn("queue=%s event=set_due_error error=\"%s\"", m->qid, strerror(errno));
