@@ -29,6 +29,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# every port this run uses must be free: a leftover from another run would
+# be measured instead (or make runs fail)
+for p in $PF_BASE $((PF_BASE + 1)) $OURS $OURS_SINK $((PF_BASE + 110)) $((PF_BASE + 111)); do
+    if ss -Hltn "sport = :$p" | grep -q .; then
+        echo "bench: port $p is in use: $(ss -Hltnp "sport = :$p" | grep -o 'users:.*')"; exit 1
+    fi
+done
+
 start_gw() { # $1 = listen port, $2 = relay port
     cat > "$W/main.cf" <<CF
 myhostname = bench.mxgate.test
@@ -44,7 +52,10 @@ CF
     echo "bench: mxgate did not start"; cat "$W/mxgate.log"; exit 1
 }
 
-{
+# no subshell for the measurements: the EXIT trap must see the PIDs and
+# directories they create
+mkdir -p build
+exec > >(tee "$OUT") 2>&1
 echo "# mxgate bench $(date -u +%FT%TZ) host=$(hostname) cores=$(nproc) commit=$(git rev-parse --short HEAD 2>/dev/null)"
 echo "# disk under the queues: $(findmnt -no SOURCE,FSTYPE -T /tmp | tr ' ' ':')"
 start_gw $OURS $OURS_SINK
@@ -57,11 +68,27 @@ echo "## 2. relay throughput, 100 KiB messages, 10 sessions"
 echo "## 3. accept latency: end of DATA -> 250 (the message is on stable storage)"
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:$OURS_SINK 256 >/dev/null 2>&1 & SINKS+=($!)
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:$((PF_BASE + 111)) 256 >/dev/null 2>&1 & SINKS+=($!)
-PFDIR=$("$SB/postfix-relay.sh" up -l $((PF_BASE + 110)) -r $((PF_BASE + 111)) 2>/dev/null | tail -1)
+PFDIR=$("$SB/postfix-relay.sh" up -l $((PF_BASE + 110)) -r $((PF_BASE + 111)) 2>"$W/pfup.err" | tail -1)
+if [ -z "$PFDIR" ] || [ ! -d "$PFDIR" ]; then echo "bench: Postfix did not start: $(cat "$W/pfup.err")"; exit 1; fi
 sleep 1
+# both queues empty before each latency run: a relay still draining the
+# previous run into its sink would load the disk under the other one
+drained() {
+    local i
+    for i in $(seq 1 600); do
+        local pf ours
+        pf=$("$SB/postfix-relay.sh" qcount "$PFDIR" 2>/dev/null || echo 0)
+        ours=$(find "$W/spool/input" "$W/spool/output" "$W/spool/deferred" -type f 2>/dev/null | wc -l)
+        [ "$pf" = 0 ] && [ "$ours" = 0 ] && return 0
+        sleep 0.1
+    done
+    echo "# warning: queues not drained (postfix=$pf mxgate=$ours)"
+}
 for c in 1 10; do
     for i in $(seq 1 "$R"); do   # interleaved, so background noise hits both
+        drained
         /usr/bin/python3 bench/latency.py 127.0.0.1:$((PF_BASE + 110)) 2000 4096 $c | sed "s/^LATENCY/LATENCY postfix run=$i/"
+        drained
         /usr/bin/python3 bench/latency.py 127.0.0.1:$OURS 2000 4096 $c | sed "s/^LATENCY/LATENCY mxgate  run=$i/"
     done
 done
@@ -73,4 +100,3 @@ if [ "${FSYNC:-0}" = 1 ]; then
     "$SB/fsync-bench.sh" -R 1 -n 1000 -T 10 /tmp
 fi
 echo "# done $(date -u +%FT%TZ)"
-} 2>&1 | tee "$OUT"
