@@ -123,31 +123,28 @@ void gw_route_deliver(void *ctx, const struct queue_attempt *a)
 		deliver_submit(g->dl, &rq);
 		return;
 	}
-	/* group by recipient domain (case-insensitive) */
-	size_t *idx = xcalloc(a->nrcpt, sizeof *idx);
-	bool *done = xcalloc(a->nrcpt, sizeof *done);
-	at->groups_left = 0;
-	for (size_t i = 0; i < a->nrcpt; i++) {
-		if (!done[i])
-			at->groups_left++;
-		for (size_t k = i + 1; k < a->nrcpt && !done[i]; k++) {
-			if (!done[k] && str_caseeq(mail_env_domain(a->env->rcpt[a->rcpt[i]].addr),
-						  mail_env_domain(a->env->rcpt[a->rcpt[k]].addr)))
-				done[k] = true;
-		}
-	}
-	memset(done, 0, a->nrcpt * sizeof *done);
-	for (size_t i = 0; i < a->nrcpt; i++) {
-		if (done[i])
-			continue;
+	/* group by recipient domain (case-insensitive): grp[i] is the group of
+	 * recipient i, first[gi] the first recipient of group gi */
+	size_t n = a->nrcpt, ng = 0;
+	size_t *grp = xcalloc(n, sizeof *grp), *first = xcalloc(n, sizeof *first), *idx = xcalloc(n, sizeof *idx);
+	for (size_t i = 0; i < n; i++) {
 		const char *dom = mail_env_domain(a->env->rcpt[a->rcpt[i]].addr);
-		size_t n = 0;
-		for (size_t k = i; k < a->nrcpt; k++) {
-			if (!done[k] && str_caseeq(dom, mail_env_domain(a->env->rcpt[a->rcpt[k]].addr))) {
-				done[k] = true;
-				idx[n++] = a->rcpt[k];
-			}
+		size_t gi = 0;
+		while (gi < ng && !str_caseeq(dom, mail_env_domain(a->env->rcpt[a->rcpt[first[gi]]].addr)))
+			gi++;
+		if (gi == ng)
+			first[ng++] = i;
+		grp[i] = gi;
+	}
+	/* every group is counted before the first request goes out */
+	at->groups_left = (int)ng;
+	for (size_t gi = 0; gi < ng; gi++) {
+		size_t k = 0;
+		for (size_t i = first[gi]; i < n; i++) {
+			if (grp[i] == gi)
+				idx[k++] = a->rcpt[i];
 		}
+		const char *dom = mail_env_domain(a->env->rcpt[a->rcpt[first[gi]]].addr);
 		char host[256];
 		size_t dl = strlen(dom);
 		rq.mx = true;
@@ -167,11 +164,12 @@ void gw_route_deliver(void *ctx, const struct queue_attempt *a)
 		rq.host = host;
 		rq.port = 0;
 		rq.rcpt = idx;
-		rq.nrcpt = n;
+		rq.nrcpt = k;
 		deliver_submit(g->dl, &rq);
 	}
+	xfree(grp);
+	xfree(first);
 	xfree(idx);
-	xfree(done);
 }
 
 void gw_route_result(void *ctx, const struct deliver_result *res)
