@@ -252,7 +252,7 @@ static bool valid_host(const char *s)
 	return true;
 }
 
-static void set_typed_value(struct loader *L, struct conf *c, int k, const struct conf_key *K, void *f, int line,
+static void set_typed_value(struct loader *L, struct conf *c, const struct conf_key *K, void *f, int line,
 			    const char *v);
 
 static void set_typed(struct loader *L, struct conf *c, int k, const char *v)
@@ -265,7 +265,7 @@ static void set_typed(struct loader *L, struct conf *c, int k, const char *v)
 	size_t diag_len = L->diag->len;
 	int errors = L->errors;
 	bool derived = !L->raw[k].value && strchr(K->def, '$') != NULL;
-	set_typed_value(L, c, k, K, f, line, v);
+	set_typed_value(L, c, K, f, line, v);
 	if (derived && L->errors > errors) {
 		L->diag->len = diag_len;
 		if (L->diag->data)
@@ -273,10 +273,9 @@ static void set_typed(struct loader *L, struct conf *c, int k, const char *v)
 	}
 }
 
-static void set_typed_value(struct loader *L, struct conf *c, int k, const struct conf_key *K, void *f, int line,
+static void set_typed_value(struct loader *L, struct conf *c, const struct conf_key *K, void *f, int line,
 			    const char *v)
 {
-	(void)k;
 	switch (K->type) {
 	case CONF_T_STR:
 		*(char **)f = xstrdup(v);

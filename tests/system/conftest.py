@@ -329,10 +329,16 @@ def mkgw(workdir, dns):
 
 @pytest.fixture
 def mksink(workdir):
+    """Factory: mksink(*sink_args, port=None, sub=None). sub: keep this sink's files in their own
+    subdirectory (a second sink on the same port then counts only what it received itself)."""
     sinks = []
 
-    def make(*args, port=None):
-        s = Sink(workdir, *args, port=port)
+    def make(*args, port=None, sub=None):
+        d = workdir
+        if sub:
+            d = os.path.join(workdir, sub)
+            os.makedirs(d, exist_ok=True)
+        s = Sink(d, *args, port=port)
         sinks.append(s)
         return s
 

@@ -161,30 +161,21 @@ def wait_queue_empty(gw, timeout=20):
     assert ok, "queue not empty:\n" + gw.mailq()
 
 
+def wait_report(sink, gw, timeout=20):
+    """The one notification (bounce or DSN) back to SENDER, once the gateway's queue is empty:
+    (eml, headers, parts, per-message fields, per-recipient blocks)."""
+    j, eml = wait_msgs(sink, is_bounce, 1, timeout=timeout)[0]
+    wait_queue_empty(gw)
+    assert j["rcpts"] == [SENDER]
+    return (eml,) + tuple(parse_report(eml))
+
+
 def mailq_rcpt_line(gw, addr):
     q = gw.mailq()
     for line in q.splitlines():
         if line.strip().startswith("<%s> " % addr):
             return line, q
     raise AssertionError("no <%s> in mailq:\n%s" % (addr, q))
-
-
-@pytest.fixture
-def mksink_in(workdir):
-    """A sink with its own directory under workdir/<sub>, for a second sink on a port that an
-    earlier (stopped) sink used: each sink process numbers its files from 1."""
-    made = []
-
-    def make(sub, *args, port=None):
-        d = os.path.join(workdir, sub)
-        os.makedirs(d, exist_ok=True)
-        s = Sink(d, *args, port=port)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.stop()
 
 
 # --- 1. byte-exact relay of 1,000 messages ---------------------------------------------------
@@ -346,7 +337,7 @@ def test_nexthop_down_then_up(mkgw, mksink):
     assert sink.count() == 3
 
 
-def test_flush_and_sigusr1_retry_now(mkgw, mksink, mksink_in):
+def test_flush_and_sigusr1_retry_now(mkgw, mksink):
     port = free_port()
     gw = mkgw(relayhost="[127.0.0.1]:%d" % port, minimal_backoff_time="300s", maximal_backoff_time="600s")
     q1 = submit(gw.port, SENDER, ["flush1@x.test"], mkmsg("flush 1"))
@@ -364,7 +355,7 @@ def test_flush_and_sigusr1_retry_now(mkgw, mksink, mksink_in):
     sink.stop()
     q2 = submit(gw.port, SENDER, ["flush2@x.test"], mkmsg("flush 2"))
     gw.wait_log(r"queue=%s event=deferred_message .*next_attempt_in=\d{3}s" % q2)
-    sink2 = mksink_in("second", port=port)
+    sink2 = mksink(port=port, sub="second")
     time.sleep(2 * SLOW)
     assert sink2.count() == 0 and gw.queue_files("deferred") == 1
     gw.flush()
@@ -470,10 +461,7 @@ def test_bounce_ret_full_envid_orcpt(mkgw, mksink):
     msg = mkmsg("return everything", "The whole body comes back.\r\n.dot line\r\n\r\nlast line\r\n")
     qid = submit(gw.port, SENDER, ["bad-full@x.test"], msg, mail_opts=["RET=FULL", "ENVID=env+2Bid+3D42"],
                  rcpt_opts=["NOTIFY=FAILURE", "ORCPT=rfc822;Orig+2Buser@x.test"])
-    j, eml = wait_msgs(sink, is_bounce, 1)[0]
-    wait_queue_empty(gw)
-    assert j["rcpts"] == [SENDER]
-    m, parts, per_msg, per_rcpt = parse_report(eml)
+    eml, m, parts, per_msg, per_rcpt = wait_report(sink, gw)
     assert per_msg["Original-Envelope-Id"] == "env+id=42"
     assert per_msg["X-Mxgate-Queue-ID"] == qid
     b = rcpt_block(per_rcpt, "bad-full@x.test")
@@ -504,7 +492,7 @@ def test_null_sender_failure_not_bounced(mkgw, mksink):
 
 # --- 4. temporary failures and expiry ------------------------------------------------------
 
-def test_tempfail_stays_queued_and_is_retried(mkgw, mksink, mksink_in):
+def test_tempfail_stays_queued_and_is_retried(mkgw, mksink):
     sink = mksink("--tempfail", "slow")
     gw = mkgw(sink=sink)
     msg = mkmsg("tempfail")
@@ -521,7 +509,7 @@ def test_tempfail_stays_queued_and_is_retried(mkgw, mksink, mksink_in):
     assert [j["rcpts"] for j, _ in msgs] == [["ok@x.test"]]
     port = sink.port
     sink.stop()
-    sink2 = mksink_in("second", port=port)
+    sink2 = mksink(port=port, sub="second")
     j, e = wait_msgs(sink2, not_bounce, 1, timeout=15)[0]
     assert j["rcpts"] == ["slow@x.test"]  # the delivered recipient is not sent again
     assert split_received(e)[1] == msg
@@ -536,12 +524,9 @@ def test_tempfail_until_expiry_bounces_pending_recipients_only(mkgw, mksink):
     qid = submit(gw.port, SENDER, ["fast@x.test", "slow-a@x.test", "slow-b@x.test"], mkmsg("partly slow"))
     gw.wait_log(r"queue=%s event=delivered rcpt=<fast@x\.test> attempt=1 " % qid)
     gw.wait_log(r"queue=%s event=expired rcpt=<slow-b@x\.test>" % qid, timeout=20)
-    j, eml = wait_msgs(sink, is_bounce, 1, timeout=20)[0]
-    wait_queue_empty(gw)
-    assert j["rcpts"] == [SENDER]
+    _, _, _, per_msg, per_rcpt = wait_report(sink, gw)
     origs = [x[0]["rcpts"] for x in sink.messages() if not_bounce(*x)]
     assert origs == [["fast@x.test"]]
-    _, _, per_msg, per_rcpt = parse_report(eml)
     assert per_msg["X-Mxgate-Queue-ID"] == qid
     assert sorted(b["Final-Recipient"] for b in per_rcpt) == ["rfc822; slow-a@x.test", "rfc822; slow-b@x.test"]
     for b in per_rcpt:
@@ -567,12 +552,9 @@ def test_expiry_bounce_is_delivered_when_nexthop_returns(mkgw, mksink):
     assert "pending" in line, q
 
     sink = mksink(port=port)
-    j, eml = wait_msgs(sink, is_bounce, 1, timeout=20)[0]
-    wait_queue_empty(gw)
+    _, m, parts, per_msg, per_rcpt = wait_report(sink, gw)
     gw.wait_log(r"queue=%s event=removed" % bq)
     assert sink.count() == 1  # the bounce only: the original left the queue
-    assert j["rcpts"] == [SENDER]
-    m, parts, per_msg, per_rcpt = parse_report(eml)
     assert per_msg["X-Mxgate-Queue-ID"] == qid
     b = rcpt_block(per_rcpt, "far@x.test")
     assert b["Action"] == "failed"
@@ -772,10 +754,7 @@ def test_relayed_notice_for_next_hop_without_dsn(mkgw, mksink):
     assert orig["rcpts"] == ["notify-me@x.test", "quiet@x.test"]
     assert orig["params"]["rcpt"] == ["", ""]
     assert "RET=" not in orig["params"]["mail"] and "ENVID=" not in orig["params"]["mail"]
-    j, eml = wait_msgs(sink, is_bounce, 1)[0]
-    wait_queue_empty(gw)
-    assert j["rcpts"] == [SENDER]
-    m, parts, per_msg, per_rcpt = parse_report(eml)
+    eml, m, parts, per_msg, per_rcpt = wait_report(sink, gw)
     assert m["Subject"] == "Successful Mail Delivery Report"
     assert per_msg["X-Mxgate-Queue-ID"] == qid
     assert per_msg["Original-Envelope-Id"] == "rel+ay"

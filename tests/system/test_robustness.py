@@ -518,6 +518,14 @@ def wait_no_sessions(gw):
     assert wait_until(idle, 10), "sessions still open:\n" + gw.log()[-2000:]
 
 
+def greeted(raw, port, n):
+    """n connections, each greeted with 220."""
+    conns = [raw(port) for _ in range(n)]
+    for r in conns:
+        r.expect(220)
+    return conns
+
+
 def accepted_again(port, keep):
     def attempt():
         r, line = connect_greeting(port)
@@ -535,9 +543,7 @@ def test_limit_per_client_ip(mkgw, raw):
     # 127.0.0.1 is in mynetworks, exempt by default (smtpd_client_event_limit_exceptions)
     gw = mkgw(smtpd_client_connection_count_limit=2, smtpd_client_event_limit_exceptions="")
     wait_no_sessions(gw)
-    a, b = raw(gw.port), raw(gw.port)
-    a.expect(220)
-    b.expect(220)
+    a, b = greeted(raw, gw.port, 2)
     c = raw(gw.port)
     line = c.line()
     assert line.startswith("421 4.7.0"), line
@@ -559,17 +565,13 @@ def test_limit_per_client_ip_exempts_mynetworks(mkgw, raw):
     """Default smtpd_client_event_limit_exceptions = $mynetworks (Postfix): loopback is exempt."""
     gw = mkgw(smtpd_client_connection_count_limit=1)
     wait_no_sessions(gw)
-    conns = [raw(gw.port) for _ in range(3)]
-    for r in conns:
-        r.expect(220)
+    conns = greeted(raw, gw.port, 3)
 
 
 def test_limit_sessions(mkgw, raw):
     gw = mkgw(smtpd_session_limit=3)
     wait_no_sessions(gw)
-    conns = [raw(gw.port) for _ in range(3)]
-    for r in conns:
-        r.expect(220)
+    conns = greeted(raw, gw.port, 3)
     extra = raw(gw.port)
     line = extra.line()
     assert line.startswith("421 4.3.2"), line
