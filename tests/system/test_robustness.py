@@ -26,6 +26,7 @@ from conftest import ASAN, SLOW, Raw, wait_until
 KILL9_SEED = int(os.environ.get("MXGATE_KILL9_SEED", "4711"))
 KILL9_MESSAGES = int(os.environ.get("MXGATE_KILL9_MESSAGES", "800" if ASAN else "3000"))
 KILL9_THREADS = 8
+GATE_SLACK = 8 * KILL9_THREADS
 KILL9_RESULT = "/tmp/mxgate-kill9-result.txt"
 SEQ_RX = re.compile(rb"\bkseq-(\d+)\b")
 QID_ALPHA = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -93,6 +94,10 @@ class Loader:
         self.reasons = collections.Counter()
         self.lock = threading.Lock()
         self.deadline = deadline
+        # messages handed out so far, and how many may be: the test holds the load back
+        # (gate) until a planned kill has happened, so a fast run cannot finish first
+        self.issued = 0
+        self.gate = total
 
     @staticmethod
     def message(seq):
@@ -113,7 +118,17 @@ class Loader:
             with self.lock:
                 if not self.todo or self.errors:
                     break
-                seq = self.todo.popleft()
+                held = self.issued >= self.gate
+                if not held:
+                    seq = self.todo.popleft()
+                    self.issued += 1
+            if held:
+                if time.time() > self.deadline:
+                    with self.lock:
+                        self.errors.append("deadline reached while held at the gate")
+                    break
+                time.sleep(0.005)
+                continue
             while True:
                 if time.time() > self.deadline:
                     with self.lock:
@@ -178,8 +193,8 @@ def test_kill9_during_load(mkgw, mksink, record_property):
     # three kill -9 of mxgate and one of the sink, at random points of the load
     # (given as a number of acknowledged messages) plus a random extra delay
     lo, hi = int(total * 0.08), int(total * 0.85)
-    actions = [(n, "gw", rng.uniform(0, 0.2), rng.uniform(0.05, 0.5)) for n in rng.sample(range(lo, hi), 3)]
-    actions.append((rng.randrange(int(total * 0.2), int(total * 0.7)), "sink", rng.uniform(0, 0.2),
+    actions = [(n, "gw", rng.uniform(0, 0.02), rng.uniform(0.05, 0.5)) for n in rng.sample(range(lo, hi), 3)]
+    actions.append((rng.randrange(int(total * 0.2), int(total * 0.7)), "sink", rng.uniform(0, 0.02),
                     rng.uniform(0.3, 1.0)))
     actions.sort()
     print("KILL9 plan: %s" % ", ".join("%s@%d(+%.2fs, down %.2fs)" % (k, n, d, down) for n, k, d, down in actions))
@@ -192,6 +207,9 @@ def test_kill9_during_load(mkgw, mksink, record_property):
     done = []
     sink_thread = None
     pending = list(actions)
+    # every planned kill happens while messages are still in flight: the loader may run at
+    # most GATE_SLACK messages past the next planned point until that kill is done
+    loader.gate = pending[0][0] + GATE_SLACK
     while any(t.is_alive() for t in threads):
         with loader.lock:
             n = len(loader.acked)
@@ -216,6 +234,7 @@ def test_kill9_during_load(mkgw, mksink, record_property):
                 sink_thread.start()
             with loader.lock:
                 done.append("%s at %d acked (planned %d, back at %d)" % (kind, n, at, len(loader.acked)))
+                loader.gate = pending[0][0] + GATE_SLACK if pending else total
             continue
         time.sleep(0.01)
     for t in threads:
