@@ -33,7 +33,7 @@ CFLAGS_ALL = $(CSTD) $(OPT) $(SAN) $(WARN) -Isrc -pthread $(PKG_CFLAGS) $(CFLAGS
 LDFLAGS_ALL = $(SAN) -pthread $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
-MODULES := base ev net dns mail conf smtp queue deliver gw ctl
+MODULES := base ev net dns mail conf smtp queue route deliver gw ctl
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 MAIN_OBJ := $(B)/obj/src/main.o

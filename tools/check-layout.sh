@@ -15,8 +15,9 @@ declare -A ALLOW=(
     [smtp]="smtp mail net ev base"
     [queue]="queue mail ev base"
     [deliver]="deliver mail dns net ev base"
-    [gw]="gw smtp queue deliver conf mail dns net ev base"
-    [ctl]="ctl gw smtp queue deliver conf mail dns net ev base"
+    [route]="route mail base"
+    [gw]="gw smtp queue route deliver conf mail dns net ev base"
+    [ctl]="ctl gw smtp queue route deliver conf mail dns net ev base"
 )
 bad=0
 for dir in src/*/; do
