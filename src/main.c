@@ -21,11 +21,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mxgate serve|check|config|mailq|flush|version [-c FILE] [-o key=value]... [-n] [--doc]\n"
+		   "       mxgate route [-c FILE] [-o key=value]... [--client IP] [--json] ADDRESS\n"
 		   "  serve    run the gateway in the foreground (logs to stderr)\n"
 		   "  check    validate the configuration; every error as file:line\n"
 		   "  config   print the effective settings (-n: only those set in the file or by -o; --doc: key table)\n"
 		   "  mailq    list queued messages\n"
-		   "  flush    ask the running gateway to retry deferred mail now (needs pid_file)\n");
+		   "  flush    ask the running gateway to retry deferred mail now (needs pid_file)\n"
+		   "  route    what would happen to mail for ADDRESS (local, aliases, mailer, next hop, or the error);\n"
+		   "           as sent by a client in mynetworks unless --client IP names another\n");
 }
 
 int main(int argc, char **argv)
@@ -38,7 +41,8 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	const char **ov = calloc((size_t)argc, sizeof *ov);
 	size_t nov = 0;
-	bool only_changed = false, doc = false;
+	bool only_changed = false, doc = false, json = false;
+	const char *addr = NULL, *client = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
@@ -48,6 +52,12 @@ int main(int argc, char **argv)
 			only_changed = true;
 		} else if (strcmp(argv[i], "--doc") == 0) {
 			doc = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc) {
+			client = argv[++i];
+		} else if (strcmp(cmd, "route") == 0 && argv[i][0] != '-' && !addr) {
+			addr = argv[i];
 		} else {
 			fprintf(stderr, "mxgate: unknown argument \"%s\"\n", argv[i]);
 			usage(stderr);
@@ -63,7 +73,12 @@ int main(int argc, char **argv)
 		rc = ctl_check(path, ov, nov);
 	} else if (strcmp(cmd, "config") == 0) {
 		rc = ctl_config(path, ov, nov, only_changed, doc);
-	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || strcmp(cmd, "flush") == 0) {
+	} else if (strcmp(cmd, "route") == 0 && !addr) {
+		fprintf(stderr, "mxgate: route needs an ADDRESS\n");
+		usage(stderr);
+		rc = 2;
+	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || strcmp(cmd, "flush") == 0 ||
+		   strcmp(cmd, "route") == 0) {
 		struct buf diag;
 		buf_init(&diag);
 		struct conf *c = conf_load(path, ov, nov, &diag);
@@ -79,6 +94,8 @@ int main(int argc, char **argv)
 			rc = gw_serve(c);
 		else if (strcmp(cmd, "mailq") == 0)
 			rc = ctl_mailq(c);
+		else if (strcmp(cmd, "route") == 0)
+			rc = ctl_route(c, addr, client, json);
 		else
 			rc = ctl_flush(c);
 		conf_free(&c);

@@ -51,6 +51,8 @@ struct conf {
 	struct conf_cidrs mynetworks;
 	struct conf_cidrs smtpd_client_event_limit_exceptions;
 	char *relay_domains; /* list of domains and /file names (raw) */
+	char *local_host_names, *alias_maps, *mailertable, *local_recipient_maps, *local_transport, *mydomain;
+	bool append_dot_mydomain;
 	uint64_t message_size_limit;
 	int smtpd_recipient_limit;
 	int smtpd_timeout;

@@ -39,6 +39,28 @@ const struct conf_key conf_keys[] = {
 	{ "relay_domains", CONF_T_STR, O(relay_domains), "", 0, 0, NULL,
 	  "Domains any client may send to (mail the gateway accepts for the organisation): domain names and /file/names "
 	  "(one domain per line, # comments), separated by spaces or commas." },
+	/* routing: sendmail's map files (docs/CONFIG.md "Routing") */
+	{ "local_host_names", CONF_T_STR, O(local_host_names), "", 0, 0, NULL,
+	  "sendmail's local-host-names file: domains whose mail is resolved through the aliases (first word per line, "
+	  "# comments, exact match). localhost, myhostname and the listen addresses as [literals] are always local." },
+	{ "alias_maps", CONF_T_STR, O(alias_maps), "", 0, 0, NULL,
+	  "sendmail aliases files (name: target, ...); several files: the first that has a name wins. Targets |program "
+	  "and /file are refused with a log line." },
+	{ "mailertable", CONF_T_STR, O(mailertable), "", 0, 0, NULL,
+	  "sendmail mailertable file (domain mailer:host); routing only: relaying to its domains needs relay_domains "
+	  "(relay_domains = $mailertable allows every key)." },
+	{ "local_recipient_maps", CONF_T_STR, O(local_recipient_maps), "", 0, 0, NULL,
+	  "Local users that exist besides the aliases: /files (one name per line) and/or the word passwd (system "
+	  "accounts). A local recipient that is neither gets 550 5.1.1 at RCPT." },
+	{ "local_transport", CONF_T_STR, O(local_transport), "error:5.1.1:550 no local mailboxes on this gateway", 0,
+	  0, NULL, "Mailer value (as in the mailertable) that delivers to local users, e.g. lmtp:unix:/run/dovecot/lmtp "
+	  "or maildir:/var/mail/%u." },
+	{ "mydomain", CONF_T_STR, O(mydomain), "", 0, 0, NULL,
+	  "Domain appended to alias targets user@host whose host has no dot. Empty: myhostname without its first "
+	  "label." },
+	{ "append_dot_mydomain", CONF_T_BOOL, O(append_dot_mydomain), "yes", 0, 0, NULL,
+	  "Complete user@host alias targets (host without a dot) with .$mydomain (sysadm@forth -> "
+	  "sysadm@forth.$mydomain)." },
 	{ "message_size_limit", CONF_T_SIZE, O(message_size_limit), "10240000", 0, 0, NULL,
 	  "Largest message accepted, in octets of content as received (SIZE= and DATA/BDAT); 0 = no limit." },
 	{ "smtpd_recipient_limit", CONF_T_INT, O(smtpd_recipient_limit), "1000", 1, 100000, NULL,

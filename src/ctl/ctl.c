@@ -22,6 +22,7 @@
 #include "mail/mail_env.h"
 #include "net/net_tls.h"
 #include "queue/queue_store.h"
+#include "route/route.h"
 
 int ctl_check(const char *path, const char *const *ov, size_t nov)
 {
@@ -32,11 +33,12 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 	const char *where = path ? path : "(built-in defaults)";
 	if (c) {
 		char err[512];
-		struct gw_nexthop nh;
-		if (c->relayhost[0] && gw_nexthop_parse(c->relayhost, &nh, err, sizeof err) < 0) {
-			buf_printf(&diag, "%s: error: relayhost %s\n", where, err);
+		struct route_maps *m = gw_maps_load(c, err, sizeof err);
+		if (!m) {
+			buf_printf(&diag, "%s: error: %s\n", where, err);
 			errors++;
 		}
+		route_maps_free(&m);
 		if (c->smtpd_tls_cert_file[0]) {
 			SSL_CTX *ctx = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
 			if (!ctx) {
@@ -46,18 +48,6 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 				SSL_CTX_free(ctx);
 			}
 		}
-		char *copy = xstrdup(c->relay_domains), *save = NULL;
-		for (char *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
-			char *text;
-			size_t len;
-			if (t[0] == '/' && fs_read_file(t, 16 * 1024 * 1024, &text, &len) < 0) {
-				buf_printf(&diag, "%s: error: relay_domains: cannot read %s: %s\n", where, t, strerror(errno));
-				errors++;
-			} else if (t[0] == '/') {
-				xfree(text);
-			}
-		}
-		xfree(copy);
 	}
 	fputs(diag.data ? diag.data : "", stderr);
 	buf_fini(&diag);

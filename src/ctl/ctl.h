@@ -20,6 +20,10 @@ int ctl_check(const char *path, const char *const *ov, size_t nov);
 int ctl_config(const char *path, const char *const *ov, size_t nov, bool only_changed, bool doc);
 /* "mxgate mailq": the queue, one message per block. */
 int ctl_mailq(const struct conf *c);
+/* "mxgate route ADDRESS": the routing decision for one recipient, as text
+ * or JSON (--json). client: the sending client's IP (NULL: one in
+ * mynetworks). Exit 0 accepted, 1 refused, 2 usage or map errors. */
+int ctl_route(const struct conf *c, const char *addr, const char *client, bool json);
 /* "mxgate flush": SIGUSR1 to the running gateway (via pid_file). */
 int ctl_flush(const struct conf *c);
 

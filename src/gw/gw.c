@@ -36,6 +36,7 @@
 #include "queue/queue_commit.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
+#include "route/route.h"
 #include "smtp/smtp_server.h"
 
 #define DRAIN_POLL_MS 50
@@ -104,12 +105,13 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 	queue_sched_flush(g->q);
 }
 
+/* SIGHUP: the map files are read again and swapped in whole; a file that
+ * fails keeps the maps in force (main.cf itself is not re-read yet). */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	(void)arg;
-	log_warn("event=reload_unsupported hint=\"restart mxgate to apply configuration changes\"");
+	gw_maps_reload(arg);
 }
 
 static void raise_nofile(void)
@@ -201,14 +203,9 @@ int gw_serve(const struct conf *c)
 			goto out;
 		}
 	}
-	if (c->relayhost[0]) {
-		if (gw_nexthop_parse(c->relayhost, &g->relayhost, err, sizeof err) < 0) {
-			log_err("event=startup_error error=\"relayhost %s\"", err);
-			goto out;
-		}
-		g->have_relayhost = true;
-	}
-	if (gw_relay_domains_load(g, err, sizeof err) < 0) {
+	/* read as root: a map may be readable only by root (reloads read as mail_owner) */
+	g->maps = gw_maps_load(c, err, sizeof err);
+	if (!g->maps) {
 		log_err("event=startup_error error=\"%s\"", err);
 		goto out;
 	}
@@ -326,9 +323,12 @@ int gw_serve(const struct conf *c)
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
 		snprintf(listen + strlen(listen), sizeof listen - strlen(listen), "%s%s", i ? "," : "",
 			 c->smtpd_listen[i].text);
-	log_info("event=started version=%s host=%s listen=%s queue=%s relayhost=%s user=%s tls=%s", MXGATE_VERSION,
-		 c->myhostname, listen, c->queue_directory, c->relayhost[0] ? c->relayhost : "(MX)",
-		 root ? c->mail_owner : "(unchanged)", g->tls_server ? "yes" : "no");
+	size_t nl, na, nm;
+	route_maps_stats(g->maps, &nl, &na, &nm);
+	log_info("event=started version=%s host=%s listen=%s queue=%s relayhost=%s user=%s tls=%s local_domains=%zu "
+		 "aliases=%zu mailertable=%zu",
+		 MXGATE_VERSION, c->myhostname, listen, c->queue_directory, c->relayhost[0] ? c->relayhost : "(MX)",
+		 root ? c->mail_owner : "(unchanged)", g->tls_server ? "yes" : "no", nl, na, nm);
 	event_base_dispatch(g->base);
 
 	/* teardown: deliveries in flight end with 4xx and are retried later */
@@ -361,8 +361,7 @@ out:
 			xfree(v);
 		map_free(&g->attempts);
 	}
-	if (g->relay_domains)
-		map_free(&g->relay_domains);
+	route_maps_free(&g->maps);
 	dns_free(&g->dns);
 	queue_store_close(&g->qs);
 	if (g->tls_server)

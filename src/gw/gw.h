@@ -20,14 +20,10 @@ struct conf;
  * process exit status. */
 int gw_serve(const struct conf *conf);
 
-/* A next hop as written in relayhost: "[host]:port", "host:port", "host",
- * "[192.0.2.1]", "[2001:db8::1]:25" or "[ipv6:2001:db8::1]:25". */
-struct gw_nexthop {
-	char host[256]; /* without brackets */
-	int port;	/* 0 = default */
-	bool mx;	/* no brackets: look up MX records */
-};
-/* Returns 0 or -1 with a reason in err. */
-int gw_nexthop_parse(const char *s, struct gw_nexthop *out, char *err, size_t errlen);
+struct route_maps;
+/* Load the map files named in the configuration (route/route.h), with
+ * myhostname and the listen addresses as implicitly local names. NULL with
+ * "file:line: reason" in err. */
+struct route_maps *gw_maps_load(const struct conf *c, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,8 @@ struct deliver;
 struct smtp_policy;
 struct queue_attempt;
 struct deliver_result;
+struct route_maps;
+struct gw_attempt;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct gw {
@@ -35,9 +37,7 @@ struct gw {
 	struct deliver *dl;
 	struct smtp_server *smtpd;
 	struct map *attempts; /* id -> struct gw_attempt */
-	struct map *relay_domains; /* lower-case domain -> (void *)1 */
-	struct gw_nexthop relayhost;
-	bool have_relayhost;
+	struct route_maps *maps; /* swapped whole on SIGHUP */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
@@ -45,11 +45,12 @@ struct gw {
 
 /* gw_smtpd.c */
 void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
-int gw_relay_domains_load(struct gw *g, char *err, size_t errlen);
 
 /* gw_route.c */
 void gw_route_deliver(void *ctx, const struct queue_attempt *a);
 void gw_route_process(void *ctx, const char *qid);
 void gw_route_result(void *ctx, const struct deliver_result *res);
+void gw_attempt_release(struct gw *g, struct gw_attempt *at);
+void gw_maps_reload(struct gw *g);
 
 #endif

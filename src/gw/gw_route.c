@@ -1,16 +1,26 @@
 /*
- * gw_route.c - processing and next-hop choice (minimal, until the scan and
- * routing issues replace them).
+ * gw_route.c - routing between the queue and delivery (route/ decides,
+ * gw applies).
  *
- * Processing is a pass-through: input/ -> output/ unchanged. Routing: with
- * relayhost every recipient goes there; without it each recipient domain
- * is its own next hop (MX lookup; an address literal is used as is). One
- * delivery attempt of a message becomes one deliver request per next hop;
- * the attempt ends when all of them have reported.
+ * Processing (input/ -> output/): every recipient is expanded with
+ * route_expand(). When that changes nothing (each recipient is its own
+ * final address and would be routed the same way at delivery), the file
+ * is only renamed. Otherwise the envelope is rewritten: the final
+ * addresses, each with its mailer value recorded, the original recipient
+ * kept as ORCPT; targets with another sender (owner-NAME) become messages
+ * of their own with the same content.
+ *
+ * Delivery: recipients are grouped by mailer value (recorded, else
+ * route_final() now); one deliver request per group. "error:" values fail
+ * (or defer) their recipients without any connection.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "base/buf.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/map.h"
@@ -20,7 +30,11 @@
 #include "deliver/deliver.h"
 #include "gw/gw_int.h"
 #include "mail/mail_env.h"
+#include "mail/mail_xtext.h"
+#include "net/net_addr.h"
 #include "queue/queue_sched.h"
+#include "queue/queue_store.h"
+#include "route/route.h"
 
 struct gw_attempt {
 	uint64_t id;
@@ -28,73 +42,227 @@ struct gw_attempt {
 	int groups_left;
 };
 
-int gw_nexthop_parse(const char *s, struct gw_nexthop *out, char *err, size_t errlen)
+/* ------------------------------------------------------------------ maps */
+
+struct route_maps *gw_maps_load(const struct conf *c, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof *out);
-	const char *host = s, *port = NULL;
-	size_t hl;
-	if (s[0] == '[') {
-		const char *e = strchr(s, ']');
-		if (!e) {
-			snprintf(err, errlen, "\"%s\": missing ']'", s);
-			return -1;
-		}
-		host = s + 1;
-		hl = (size_t)(e - host);
-		if (e[1] == ':')
-			port = e + 2;
-		else if (e[1]) {
-			snprintf(err, errlen, "\"%s\": unexpected text after ']'", s);
-			return -1;
-		}
-		if (hl > 5 && str_caseprefix(host, "ipv6:")) {
-			host += 5;
-			hl -= 5;
-		}
-		out->mx = false;
-	} else {
-		const char *c = strrchr(s, ':');
-		if (c && strchr(s, ':') != c) {
-			snprintf(err, errlen, "\"%s\": write IPv6 addresses as [addr]:port", s);
-			return -1;
-		}
-		hl = c ? (size_t)(c - s) : strlen(s);
-		port = c ? c + 1 : NULL;
-		out->mx = true;
+	/* implicitly local: localhost (route/), our name, our listen addresses */
+	size_t n = c->smtpd_listen_n + 1;
+	char **self = xcalloc(n, sizeof *self);
+	self[0] = xstrdup(c->myhostname);
+	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
+		char ip[NET_ADDR_STRLEN], lit[NET_ADDR_STRLEN + 8];
+		net_addr_ip(&c->smtpd_listen[i].addr, ip, sizeof ip);
+		snprintf(lit, sizeof lit, net_addr_family(&c->smtpd_listen[i].addr) == AF_INET6 ? "[IPv6:%s]" : "[%s]",
+			 ip);
+		self[i + 1] = xstrdup(lit);
 	}
-	if (hl == 0 || str_ncopy(out->host, sizeof out->host, host, hl) < 0) {
-		snprintf(err, errlen, "\"%s\": bad host", s);
-		return -1;
+	const char *dot = strchr(c->myhostname, '.');
+	struct route_conf rc = {
+		.local_host_names = c->local_host_names,
+		.alias_maps = c->alias_maps,
+		.mailertable = c->mailertable,
+		.relay_domains = c->relay_domains,
+		.local_recipient_maps = c->local_recipient_maps,
+		.local_transport = c->local_transport,
+		.relayhost = c->relayhost,
+		.mydomain = c->mydomain[0] ? c->mydomain : dot ? dot + 1 : "",
+		.append_dot_mydomain = c->append_dot_mydomain,
+		.self = (const char *const *)self,
+		.nself = n,
+	};
+	struct route_maps *m = route_maps_load(&rc, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		xfree(self[i]);
+	xfree(self);
+	return m;
+}
+
+void gw_maps_reload(struct gw *g)
+{
+	char err[600];
+	struct route_maps *m = gw_maps_load(g->conf, err, sizeof err);
+	if (!m) {
+		log_err("event=reload_error error=\"%s\" action=\"the maps in force are kept\"", err);
+		return;
 	}
-	for (const char *p = out->host; *p; p++) {
-		char ch = *p;
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-		      ch == '.' || ch == ':' || ch == '_')) {
-			snprintf(err, errlen, "\"%s\": bad character in host", s);
-			return -1;
-		}
+	route_maps_free(&g->maps);
+	g->maps = m;
+	size_t nl, na, nm;
+	route_maps_stats(m, &nl, &na, &nm);
+	log_info("event=maps_reloaded local_domains=%zu aliases=%zu mailertable=%zu", nl, na, nm);
+}
+
+/* ------------------------------------------------------------ processing */
+
+/* The recipient's ORCPT as recorded: as received, or its address. */
+static void orcpt_of(const struct mail_rcpt *r, struct buf *out)
+{
+	if (r->orcpt) {
+		buf_puts(out, r->orcpt);
+		return;
 	}
-	if (port) {
-		uint64_t v;
-		if (str_to_u64(port, &v) < 0 || v == 0 || v > 65535) {
-			snprintf(err, errlen, "\"%s\": bad port", s);
-			return -1;
-		}
-		out->port = (int)v;
+	buf_puts(out, "rfc822;");
+	mail_xtext_encode(r->addr, strlen(r->addr), out);
+}
+
+static struct mail_env *env_like(const struct mail_env *src, const char *sender)
+{
+	struct mail_env *e = mail_env_new();
+	e->arrival_us = src->arrival_us;
+	e->sender = mail_env_strdup(e, sender ? sender : src->sender);
+	e->helo = mail_env_strdup(e, src->helo);
+	e->client_addr = mail_env_strdup(e, src->client_addr);
+	e->client_name = mail_env_strdup(e, src->client_name);
+	e->protocol = mail_env_strdup(e, src->protocol);
+	e->envid = src->envid ? mail_env_strdup(e, src->envid) : NULL;
+	e->ret = src->ret;
+	e->body = src->body;
+	e->smtputf8 = src->smtputf8;
+	e->flags = src->flags;
+	return e;
+}
+
+/* The envelope for sender (NULL: the message's own), created on first use. */
+static struct mail_env *env_for(struct mail_env ***envs, size_t *n, size_t *cap, const struct mail_env *src,
+				const char *sender)
+{
+	for (size_t i = 0; i < *n; i++) {
+		const char *s = (*envs)[i]->sender;
+		if (sender ? strcmp(s, sender) == 0 : (i == 0 && strcmp(s, src->sender) == 0))
+			return (*envs)[i];
 	}
-	return 0;
+	*envs = xgrow(*envs, cap, *n + 1, sizeof **envs);
+	(*envs)[*n] = env_like(src, sender);
+	return (*envs)[(*n)++];
+}
+
+static bool is_identity(const struct gw *g, const struct mail_rcpt *r, const struct route_result *res)
+{
+	if (res->n != 1 || res->t[0].sender || strcmp(res->t[0].addr, r->addr) != 0)
+		return false;
+	char v[ROUTE_VALUE_MAX];
+	route_final(g->maps, r->addr, v, sizeof v);
+	return strcmp(v, res->t[0].mailer) == 0;
 }
 
 void gw_route_process(void *ctx, const char *qid)
 {
 	struct gw *g = ctx;
-	queue_sched_processed(g->q, qid, QUEUE_PASS);
+	struct mail_env *env = NULL;
+	struct queue_hdr hdr;
+	char err[256];
+	int rc = queue_store_load(g->qs, QDIR_INPUT, qid, &env, &hdr, err, sizeof err);
+	if (rc < 0) {
+		/* the scheduler finds it again (corrupt/, or retried) */
+		log_err("queue=%s event=process_load_error error=\"%s\"", qid, rc == -1 ? err : strerror(errno));
+		queue_sched_processed(g->q, qid, rc == -1 ? QUEUE_HOLD : QUEUE_PASS);
+		return;
+	}
+	struct mail_env **envs = NULL;
+	size_t nenv = 0, cap = 0;
+	bool same = true;
+	struct buf o;
+	buf_init(&o);
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct mail_rcpt *r = &env->rcpt[i];
+		if (r->state != MAIL_RCPT_PENDING)
+			continue;
+		struct route_result res;
+		route_result_init(&res, NULL);
+		/* the client was allowed to relay at RCPT time: trusted now */
+		route_expand(g->maps, r->addr, true, &res);
+		same = same && res.ok && is_identity(g, r, &res);
+		buf_reset(&o);
+		orcpt_of(r, &o);
+		if (!res.ok) {
+			/* refused now (maps changed since RCPT): fail or defer it at delivery */
+			char v[ROUTE_VALUE_MAX];
+			snprintf(v, sizeof v, "error:%s:%d %s", res.reply.enh, res.reply.code, res.reply.text);
+			struct mail_env *e = env_for(&envs, &nenv, &cap, env, NULL);
+			struct mail_rcpt *nr = mail_env_add_rcpt(e, r->addr, o.data, r->notify);
+			nr->route = mail_env_strdup(e, v);
+			log_info("queue=%s event=route_refused rcpt=<%s> reply=\"%d %s %s\"", qid, r->addr, res.reply.code,
+				 res.reply.enh, res.reply.text);
+		}
+		for (size_t k = 0; k < res.n; k++) {
+			struct mail_env *e = env_for(&envs, &nenv, &cap, env, res.t[k].sender);
+			struct mail_rcpt *nr = mail_env_add_rcpt(e, res.t[k].addr, o.data, r->notify);
+			nr->route = mail_env_strdup(e, res.t[k].mailer);
+			if (!same || res.n > 1)
+				log_info("queue=%s event=expanded rcpt=<%s> to=<%s> mailer=\"%s\"%s%s", qid, r->addr,
+					 res.t[k].addr, res.t[k].mailer, res.t[k].sender ? " sender=" : "",
+					 res.t[k].sender ? res.t[k].sender : "");
+		}
+		route_result_fini(&res);
+	}
+	buf_fini(&o);
+	mail_env_free(&env);
+	if (same || nenv == 0) {
+		for (size_t i = 0; i < nenv; i++)
+			mail_env_free(&envs[i]);
+		xfree(envs);
+		queue_sched_processed(g->q, qid, QUEUE_PASS);
+		return;
+	}
+	queue_sched_processed_envs(g->q, qid, envs, nenv);
+	xfree(envs);
 }
+
+/* -------------------------------------------------------------- delivery */
 
 static int open_body(void *ctx, const char *qid, uint64_t *off)
 {
 	struct gw *g = ctx;
 	return queue_sched_open_body(g->q, qid, off);
+}
+
+/* Recipients refused by their mailer value: "error:" (or a value that no
+ * longer parses: deferred, so a fixed map can still deliver them). */
+static void fail_group(struct gw *g, const struct queue_attempt *a, const size_t *idx, size_t k,
+		       const struct mail_reply *why)
+{
+	for (size_t i = 0; i < k; i++)
+		queue_sched_rcpt_result(g->q, a->qid, idx[i], why, 0);
+}
+
+static void submit_group(struct gw *g, struct gw_attempt *at, const struct queue_attempt *a, const char *mailer,
+			 const size_t *idx, size_t k)
+{
+	struct route_mailer rm;
+	char why[300];
+	struct mail_reply r;
+	if (route_mailer_parse(mailer, &rm, why, sizeof why) < 0) {
+		mail_reply_set(&r, 451, "4.3.5", "mailer \"%.200s\": %.200s", mailer, why);
+		fail_group(g, a, idx, k, &r);
+		return;
+	}
+	if (rm.kind == ROUTE_ERROR || rm.kind == ROUTE_LOCAL) {
+		if (rm.kind == ROUTE_LOCAL)
+			mail_reply_set(&rm.reply, 451, "4.3.5", "local: is not a final mailer");
+		fail_group(g, a, idx, k, &rm.reply);
+		return;
+	}
+	struct deliver_req rq = {
+		.id = at->id,
+		.qid = a->qid,
+		.env = a->env,
+		.body_len = a->body_len,
+		.open_body = open_body,
+		.open_ctx = g,
+		.rcpt = idx,
+		.nrcpt = k,
+	};
+	if (rm.kind != ROUTE_SMTP || rm.nhops != 1) {
+		mail_reply_set(&r, 451, "4.3.5", "mailer \"%.200s\" is not supported by this build yet", mailer);
+		fail_group(g, a, idx, k, &r);
+		return;
+	}
+	rq.host = rm.hop[0].host;
+	rq.port = rm.hop[0].port;
+	rq.mx = rm.hop[0].mx;
+	at->groups_left++;
+	deliver_submit(g->dl, &rq);
 }
 
 void gw_route_deliver(void *ctx, const struct queue_attempt *a)
@@ -104,72 +272,57 @@ void gw_route_deliver(void *ctx, const struct queue_attempt *a)
 	at->id = ids_next();
 	snprintf(at->qid, sizeof at->qid, "%s", a->qid);
 	map_putu(g->attempts, at->id, at);
-
-	struct deliver_req rq = {
-		.id = at->id,
-		.qid = a->qid,
-		.env = a->env,
-		.body_len = a->body_len,
-		.open_body = open_body,
-		.open_ctx = g,
-	};
-	if (g->have_relayhost) {
-		rq.host = g->relayhost.host;
-		rq.port = g->relayhost.port;
-		rq.mx = g->relayhost.mx;
-		rq.rcpt = a->rcpt;
-		rq.nrcpt = a->nrcpt;
-		at->groups_left = 1;
-		deliver_submit(g->dl, &rq);
-		return;
-	}
-	/* group by recipient domain (case-insensitive): grp[i] is the group of
-	 * recipient i, first[gi] the first recipient of group gi */
+	/* group by mailer value: grp[i] is the group of recipient i */
 	size_t n = a->nrcpt, ng = 0;
+	char **val = xcalloc(n, sizeof *val);
 	size_t *grp = xcalloc(n, sizeof *grp), *first = xcalloc(n, sizeof *first), *idx = xcalloc(n, sizeof *idx);
+	struct map *seen = map_new();
 	for (size_t i = 0; i < n; i++) {
-		const char *dom = mail_env_domain(a->env->rcpt[a->rcpt[i]].addr);
-		size_t gi = 0;
-		while (gi < ng && !str_caseeq(dom, mail_env_domain(a->env->rcpt[a->rcpt[first[gi]]].addr)))
-			gi++;
-		if (gi == ng)
-			first[ng++] = i;
-		grp[i] = gi;
+		const struct mail_rcpt *r = &a->env->rcpt[a->rcpt[i]];
+		char v[ROUTE_VALUE_MAX];
+		if (r->route)
+			str_copy(v, sizeof v, r->route);
+		else
+			route_final(g->maps, r->addr, v, sizeof v);
+		size_t gi = (size_t)(uintptr_t)map_gets(seen, v);
+		if (gi == 0) {
+			first[ng] = i;
+			gi = ++ng;
+			map_puts(seen, v, (void *)(uintptr_t)gi);
+		}
+		grp[i] = gi - 1;
+		val[i] = xstrdup(v);
 	}
-	/* every group is counted before the first request goes out */
-	at->groups_left = (int)ng;
+	/* the attempt ends when every submitted group has reported: count
+	 * them all before the first can answer (results never come inline) */
+	at->groups_left = 1;
 	for (size_t gi = 0; gi < ng; gi++) {
 		size_t k = 0;
 		for (size_t i = first[gi]; i < n; i++) {
 			if (grp[i] == gi)
 				idx[k++] = a->rcpt[i];
 		}
-		const char *dom = mail_env_domain(a->env->rcpt[a->rcpt[first[gi]]].addr);
-		char host[256];
-		size_t dl = strlen(dom);
-		rq.mx = true;
-		if (dl > 2 && dom[0] == '[') {
-			/* address literal: no MX, connect there */
-			const char *h = dom + 1;
-			size_t hl = dl - 2;
-			if (hl > 5 && str_caseprefix(h, "ipv6:")) {
-				h += 5;
-				hl -= 5;
-			}
-			str_ncopy(host, sizeof host, h, hl);
-			rq.mx = false;
-		} else {
-			str_copy(host, sizeof host, dom);
-		}
-		rq.host = host;
-		rq.port = 0;
-		rq.rcpt = idx;
-		rq.nrcpt = k;
-		deliver_submit(g->dl, &rq);
+		submit_group(g, at, a, val[first[gi]], idx, k);
 	}
+	for (size_t i = 0; i < n; i++)
+		xfree(val[i]);
+	xfree(val);
 	xfree(grp);
 	xfree(first);
 	xfree(idx);
+	map_free(&seen);
+	gw_attempt_release(g, at);
+}
+
+void gw_attempt_release(struct gw *g, struct gw_attempt *at)
+{
+	if (--at->groups_left > 0)
+		return;
+	map_delu(g->attempts, at->id);
+	char qid[IDS_QUEUE_SIZE];
+	snprintf(qid, sizeof qid, "%s", at->qid);
+	xfree(at);
+	queue_sched_attempt_done(g->q, qid);
 }
 
 void gw_route_result(void *ctx, const struct deliver_result *res)
@@ -183,11 +336,5 @@ void gw_route_result(void *ctx, const struct deliver_result *res)
 	for (size_t i = 0; i < res->n; i++)
 		queue_sched_rcpt_result(g->q, at->qid, res->r[i].idx, &res->r[i].reply,
 					res->r[i].no_dsn ? QUEUE_RESULT_F_NO_DSN : 0);
-	if (--at->groups_left == 0) {
-		map_delu(g->attempts, at->id);
-		char qid[IDS_QUEUE_SIZE];
-		snprintf(qid, sizeof qid, "%s", at->qid);
-		xfree(at);
-		queue_sched_attempt_done(g->q, qid);
-	}
+	gw_attempt_release(g, at);
 }

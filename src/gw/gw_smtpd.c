@@ -2,12 +2,11 @@
  * gw_smtpd.c - the SMTP policy: client name lookup, relay control, and the
  * hand-off of accepted content to the queue.
  *
- * Relay control (until the routing issue widens it): a client in
- * mynetworks may send to any domain; any other client only to domains in
- * relay_domains. Everything else: 554 5.7.1 Relay access denied. Address
- * forms are judged only by their parsed domain (mail/mail_addr.c keeps %
- * and ! literal in the local part and drops source routes), so none of
- * them can open a relay.
+ * Relay control and recipient validation are route_expand() (route/route.c;
+ * the rule is written down in docs/CONFIG.md): local domains must name an
+ * alias or a known user (else 550 5.1.1), other domains need mynetworks or
+ * relay_domains (else 554 5.7.1). mail/mail_addr.c drops source routes;
+ * route/ refuses % ! and quoted @ in relayed local parts.
  *
  * 250 after DATA is sent only from the commit callback, i.e. after
  * queue_store_commit() made content, envelope and directory entry durable.
@@ -17,7 +16,6 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/map.h"
 #include "base/str.h"
@@ -29,6 +27,7 @@
 #include "queue/queue_commit.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
+#include "route/route.h"
 #include "smtp/smtp_server.h"
 
 struct sink {
@@ -103,37 +102,25 @@ static enum smtp_hook on_mail(void *ctx, const struct smtp_client_info *ci, cons
 	return SMTP_HOOK_DONE;
 }
 
-static bool relay_domain(const struct gw *g, const char *domain)
-{
-	char d[MAIL_DOMAIN_MAX + 2];
-	str_copy(d, sizeof d, domain);
-	str_lower(d);
-	if (map_gets(g->relay_domains, d))
-		return true;
-	/* ".example.com" entries match every subdomain (Postfix's style) */
-	for (const char *p = strchr(d, '.'); p; p = strchr(p + 1, '.')) {
-		if (map_gets(g->relay_domains, p))
-			return true;
-	}
-	return false;
-}
-
 static enum smtp_hook on_rcpt(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
 			      const struct mail_rcpt_to *rcpt, struct mail_reply *reply)
 {
 	struct gw *g = ctx;
 	(void)from;
 	char a[MAIL_PATH_MAX + 8];
-	mail_addr_format(&rcpt->addr, a, sizeof a);
-	bool ok = !rcpt->addr.domain[0] /* <postmaster> (RFC 5321 4.5.1) */
-		  || net_cidr_list_match(&g->conf->mynetworks.list, &ci->addr) || relay_domain(g, rcpt->addr.domain);
-	if (ok) {
-		mail_reply_set(reply, 250, "2.1.5", "Ok");
-	} else {
-		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reason=relay_access_denied",
-			 (unsigned long long)ci->session_id, ci->ip, a);
-		mail_reply_set(reply, 554, "5.7.1", "<%.300s>: Relay access denied", a);
-	}
+	if (rcpt->addr.domain[0])
+		mail_addr_format(&rcpt->addr, a, sizeof a);
+	else /* <postmaster> (RFC 5321 4.5.1): ours */
+		snprintf(a, sizeof a, "%s@%s", rcpt->addr.local, g->conf->myhostname);
+	bool trusted = net_cidr_list_match(&g->conf->mynetworks.list, &ci->addr);
+	struct route_result res;
+	route_result_init(&res, NULL);
+	route_expand(g->maps, a, trusted, &res);
+	*reply = res.reply;
+	if (!res.ok)
+		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
+			 (unsigned long long)ci->session_id, ci->ip, a, res.reply.code, res.reply.enh, res.reply.text);
+	route_result_fini(&res);
 	return SMTP_HOOK_DONE;
 }
 
@@ -239,46 +226,4 @@ void gw_smtpd_policy(struct gw *g, struct smtp_policy *p)
 	p->data_write = data_write;
 	p->data_abort = data_abort;
 	p->data_close = data_close;
-}
-
-static void add_domain(struct gw *g, const char *d)
-{
-	char *k = xstrdup(d);
-	str_lower(k);
-	map_puts(g->relay_domains, k, (void *)1);
-	xfree(k);
-}
-
-/* relay_domains: names and /file/names (one domain per line, # comments). */
-int gw_relay_domains_load(struct gw *g, char *err, size_t errlen)
-{
-	g->relay_domains = map_new();
-	char *copy = xstrdup(g->conf->relay_domains);
-	char *save = NULL;
-	for (char *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
-		if (t[0] != '/') {
-			add_domain(g, t);
-			continue;
-		}
-		char *text;
-		size_t len;
-		if (fs_read_file(t, 16 * 1024 * 1024, &text, &len) < 0) {
-			snprintf(err, errlen, "relay_domains: cannot read %s: %s", t, strerror(errno));
-			xfree(copy);
-			return -1;
-		}
-		char *lsave = NULL;
-		for (char *line = strtok_r(text, "\n", &lsave); line; line = strtok_r(NULL, "\n", &lsave)) {
-			char *h = strchr(line, '#');
-			if (h)
-				*h = '\0';
-			char *ws = NULL;
-			char *w = strtok_r(line, " \t\r", &ws);
-			if (w)
-				add_domain(g, w);
-		}
-		xfree(text);
-	}
-	xfree(copy);
-	return 0;
 }

@@ -28,6 +28,7 @@ enum mail_rcpt_state {
 struct mail_rcpt {
 	char *addr;	 /* "local@domain" as received (arena) */
 	char *orcpt;	 /* "rfc822;xtext" or NULL (arena) */
+	char *route;	 /* mailer value decided when processing, or NULL: route when delivering (arena) */
 	unsigned notify; /* MAIL_NOTIFY_*, 0 = not given */
 	enum mail_rcpt_state state;
 	bool has_reply;

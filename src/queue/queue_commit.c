@@ -4,6 +4,8 @@
 #include "queue/queue_commit.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -21,6 +23,8 @@ struct commit_job {
 	struct queue_draft d;
 	struct mail_env *env;
 	enum queue_dir to;
+	enum queue_dir copy_from; /* QDIR_N: the draft is written already */
+	char copy_qid[IDS_QUEUE_SIZE];
 	queue_commit_fn fn;
 	void *arg;
 	uint64_t cookie;
@@ -31,6 +35,13 @@ struct commit_job {
 static void commit_work(void *p)
 {
 	struct commit_job *j = p;
+	char qid[IDS_QUEUE_SIZE];
+	memcpy(qid, j->d.qid, sizeof qid);
+	if (j->copy_from != QDIR_N && queue_store_draft_copy(j->qs, j->copy_from, j->copy_qid, &j->d) < 0) {
+		j->err = errno ? errno : EIO;
+		memcpy(j->d.qid, qid, sizeof qid); /* for the callback */
+		return;
+	}
 	j->err = queue_store_commit(j->qs, &j->d, j->env, j->to) < 0 ? (errno ? errno : EIO) : 0;
 }
 
@@ -52,18 +63,38 @@ struct queue_commit *queue_commit_new(struct event_base *base, struct queue_stor
 	return qc;
 }
 
-void queue_commit_submit(struct queue_commit *qc, const struct queue_draft *d, struct mail_env *env,
-			 enum queue_dir to, queue_commit_fn fn, void *arg, uint64_t cookie)
+static struct commit_job *job_new(struct queue_commit *qc, struct mail_env *env, enum queue_dir to,
+				  queue_commit_fn fn, void *arg, uint64_t cookie)
 {
 	struct commit_job *j = xcalloc(1, sizeof *j);
 	j->qs = qc->qs;
-	j->d = *d;
 	j->env = env;
 	j->to = to;
+	j->copy_from = QDIR_N;
 	j->fn = fn;
 	j->arg = arg;
 	j->cookie = cookie;
 	j->t0 = clock_mono_us();
+	return j;
+}
+
+void queue_commit_submit(struct queue_commit *qc, const struct queue_draft *d, struct mail_env *env,
+			 enum queue_dir to, queue_commit_fn fn, void *arg, uint64_t cookie)
+{
+	struct commit_job *j = job_new(qc, env, to, fn, arg, cookie);
+	j->d = *d;
+	ev_pool_submit(qc->pool, j, commit_work, commit_done);
+}
+
+void queue_commit_submit_copy(struct queue_commit *qc, enum queue_dir from, const char *src_qid,
+			      const char *new_qid, struct mail_env *env, enum queue_dir to, queue_commit_fn fn,
+			      void *arg, uint64_t cookie)
+{
+	struct commit_job *j = job_new(qc, env, to, fn, arg, cookie);
+	j->copy_from = from;
+	snprintf(j->copy_qid, sizeof j->copy_qid, "%s", src_qid);
+	snprintf(j->d.qid, sizeof j->d.qid, "%s", new_qid);
+	j->d.fd = -1;
 	ev_pool_submit(qc->pool, j, commit_work, commit_done);
 }
 

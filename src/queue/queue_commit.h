@@ -25,6 +25,11 @@ struct queue_commit *queue_commit_new(struct event_base *base, struct queue_stor
 /* Takes over the draft (its fd) and env (freed after the callback). */
 void queue_commit_submit(struct queue_commit *qc, const struct queue_draft *d, struct mail_env *env,
 			 enum queue_dir to, queue_commit_fn fn, void *arg, uint64_t cookie);
+/* The same for a copy of a queued message's content (from/src_qid) with a
+ * new envelope, committed as new_qid (src_qid itself to rewrite it). */
+void queue_commit_submit_copy(struct queue_commit *qc, enum queue_dir from, const char *src_qid,
+			      const char *new_qid, struct mail_env *env, enum queue_dir to, queue_commit_fn fn,
+			      void *arg, uint64_t cookie);
 size_t queue_commit_pending(const struct queue_commit *qc);
 /* Waits for every submitted commit (callbacks run), then stops. */
 void queue_commit_free(struct queue_commit **qc);

@@ -123,6 +123,8 @@ void queue_file_env_encode(const struct mail_env *env, struct buf *out)
 		buf_putc(out, ' ');
 		queue_file_escape(r->addr, out);
 		buf_putc(out, '\n');
+		if (r->route)
+			rec(out, 'W', r->route);
 	}
 	buf_puts(out, "E\n");
 }
@@ -282,6 +284,14 @@ int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char 
 			mail_env_add_rcpt(env, addr, orcpt, (unsigned)nf);
 			break;
 		}
+		case 'W':
+			/* the route of the recipient just before (set when processing
+			 * expanded aliases); a route without its recipient is damage */
+			if (env->nrcpt == 0 || env->rcpt[env->nrcpt - 1].route)
+				bad = 1;
+			else
+				env->rcpt[env->nrcpt - 1].route = dup_val(env, &tmp, v, vl, &bad);
+			break;
 		case 'E': have_e = 1; break;
 		default:
 			snprintf(err, errlen, "envelope: unknown record '%c'", line[0]);

@@ -480,6 +480,109 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 	schedule_pump(q);
 }
 
+/* A message whose envelope processing rewrote (alias expansion: docs/QUEUE.md
+ * transition 3r). Copies with new ids first (owner- splits); then the copy
+ * under the message's own id, whose commit is the point of no return: from
+ * then on input/<qid> is stale (start-up recovery removes it too). Any
+ * failure before that removes the copies made and retries the message. */
+struct rewrite {
+	struct queue_sched *q;
+	char qid[IDS_QUEUE_SIZE];
+	struct mail_env *own; /* committed last, as qid */
+	char (*split)[IDS_QUEUE_SIZE];
+	size_t nsplit, waiting;
+	bool failed;
+};
+
+static void rewrite_abort(struct rewrite *w, struct qmsg *m)
+{
+	struct queue_sched *q = w->q;
+	for (size_t i = 0; i < w->nsplit; i++)
+		if (w->split[i][0])
+			queue_store_remove(q->qs, QDIR_OUTPUT, w->split[i]);
+	mail_env_free(&w->own);
+	q->n_processing--;
+	defer_unloaded(q, m, q->conf.min_backoff_s); /* stays in input/; processed again */
+	m->st = QM_DEFERRED;
+}
+
+static void rewrite_own_done(void *arg, uint64_t cookie, const char *qid, int err)
+{
+	(void)cookie;
+	struct rewrite *w = arg;
+	struct queue_sched *q = w->q;
+	struct qmsg *m = map_gets(q->msgs, w->qid);
+	if (err) {
+		log_err("queue=%s event=rewrite_error error=\"%s\"", qid, strerror(err));
+		rewrite_abort(w, m);
+	} else {
+		queue_store_remove(q->qs, QDIR_INPUT, w->qid);
+		q->n_processing--;
+		m->dir = QDIR_OUTPUT;
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+		for (size_t i = 0; i < w->nsplit; i++)
+			arrived_output(q, w->split[i]);
+		schedule_pump(q);
+	}
+	xfree(w->split);
+	xfree(w);
+}
+
+static void rewrite_split_done(void *arg, uint64_t cookie, const char *qid, int err)
+{
+	struct rewrite *w = arg;
+	if (err) {
+		log_err("queue=%s event=split_error from=%s error=\"%s\"", qid, w->qid, strerror(err));
+		w->split[cookie][0] = '\0';
+		w->failed = true;
+	} else {
+		log_info("queue=%s event=split from=%s", qid, w->qid);
+	}
+	if (--w->waiting > 0)
+		return;
+	struct queue_sched *q = w->q;
+	struct qmsg *m = map_gets(q->msgs, w->qid);
+	if (w->failed) {
+		rewrite_abort(w, m);
+		xfree(w->split);
+		xfree(w);
+		return;
+	}
+	struct mail_env *own = w->own;
+	w->own = NULL;
+	queue_commit_submit_copy(q->qc, QDIR_INPUT, w->qid, w->qid, own, QDIR_OUTPUT, rewrite_own_done, w, 0);
+}
+
+void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct mail_env **envs, size_t n)
+{
+	struct qmsg *m = map_gets(q->msgs, qid);
+	if (!m || m->st != QM_PROCESSING || n == 0) {
+		log_warn("queue=%s event=stray_processed", qid);
+		for (size_t i = 0; i < n; i++)
+			mail_env_free(&envs[i]);
+		return;
+	}
+	struct rewrite *w = xcalloc(1, sizeof *w);
+	w->q = q;
+	snprintf(w->qid, sizeof w->qid, "%s", qid);
+	w->own = envs[0];
+	snprintf(w->own->qid, sizeof w->own->qid, "%s", qid);
+	w->nsplit = w->waiting = n - 1;
+	w->split = xcalloc(n, sizeof *w->split);
+	if (n == 1) {
+		w->waiting = 1;
+		rewrite_split_done(w, 0, qid, 0);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		ids_queue_new(w->split[i - 1]);
+		snprintf(envs[i]->qid, sizeof envs[i]->qid, "%s", w->split[i - 1]);
+		queue_commit_submit_copy(q->qc, QDIR_INPUT, qid, w->split[i - 1], envs[i], QDIR_OUTPUT,
+					 rewrite_split_done, w, i - 1);
+	}
+}
+
 void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
 			     unsigned flags)
 {

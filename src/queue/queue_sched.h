@@ -69,6 +69,10 @@ void queue_sched_recover(struct queue_sched *q);
 /* A message was committed into input/. */
 void queue_sched_arrived(struct queue_sched *q, const char *qid);
 void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_verdict v);
+/* Processing rewrote the envelope (alias expansion): envs[0] replaces the
+ * message's envelope, envs[1..n) become new messages with the same
+ * content (a different sender: owner-NAME). Takes the envelopes. */
+void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct mail_env **envs, size_t n);
 void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
 			     unsigned flags);
 void queue_sched_attempt_done(struct queue_sched *q, const char *qid);

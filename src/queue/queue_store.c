@@ -165,6 +165,48 @@ int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d)
 	return 0;
 }
 
+int queue_store_draft_copy(struct queue_store *qs, enum queue_dir dir, const char *src_qid, struct queue_draft *d)
+{
+	d->fd = -1;
+	d->body_len = 0;
+	d->err = 0;
+	int src = openat(qs->dfd[dir], src_qid, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return -1;
+	char hb[QUEUE_HDR_SIZE];
+	struct queue_hdr h;
+	int e = 0;
+	if (fs_pread_all(src, hb, sizeof hb, 0) < 0 || queue_file_hdr_decode(hb, sizeof hb, &h) < 0) {
+		e = errno ? errno : EIO;
+		goto out;
+	}
+	d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (d->fd < 0) {
+		e = errno;
+		goto out;
+	}
+	char buf[65536];
+	for (uint64_t off = 0; off < h.body_len;) {
+		size_t n = h.body_len - off < sizeof buf ? (size_t)(h.body_len - off) : sizeof buf;
+		if (fs_pread_all(src, buf, n, (off_t)(h.body_off + off)) < 0 ||
+		    fs_pwrite_all(d->fd, buf, n, (off_t)(QUEUE_BODY_OFF + off)) < 0) {
+			e = errno ? errno : EIO;
+			goto out;
+		}
+		off += n;
+	}
+	d->body_len = h.body_len;
+out:
+	close(src);
+	if (e) {
+		if (d->fd >= 0)
+			queue_store_draft_abort(qs, d);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 int queue_store_draft_write(struct queue_store *qs, struct queue_draft *d, const void *p, size_t n)
 {
 	if (d->err) {

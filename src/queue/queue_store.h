@@ -50,6 +50,11 @@ int queue_store_draft_write(struct queue_store *qs, struct queue_draft *d, const
 /* Remove tmp/<qid> and close (nothing half-written remains). */
 void queue_store_draft_abort(struct queue_store *qs, struct queue_draft *d);
 
+/* A draft holding a copy of the content of dir/src_qid, under the id the
+ * caller put in d->qid (src_qid itself when a message's envelope is
+ * rewritten: docs/QUEUE.md, transition 3r). Blocking: for worker threads.
+ * Returns 0 or -1 (errno) with nothing left behind. */
+int queue_store_draft_copy(struct queue_store *qs, enum queue_dir dir, const char *src_qid, struct queue_draft *d);
 /* Commit a draft with its envelope: write envelope and header (commit
  * marker), fsync the file, rename tmp/<qid> -> <to>/<qid>, fsync <to>/
  * (shared with concurrent commits: group commit). Closes d->fd in every

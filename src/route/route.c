@@ -194,7 +194,8 @@ static void expand_local(struct xp *x, const char *name, const char *domain, int
 		return;
 	}
 	bool self = !backslash && names_parent(x, key);
-	if (!backslash && !self && !route_user_known(x->m, key)) {
+	/* postmaster always exists (RFC 5321 4.5.1), aliased or not */
+	if (!backslash && !self && strcmp(key, "postmaster") != 0 && !route_user_known(x->m, key)) {
 		if (top) {
 			failf(x, 550, "5.1.1", "<%.300s>: Recipient address rejected: User unknown", addr);
 			return;
@@ -274,6 +275,7 @@ static void route_remote(struct xp *x, const char *local, const char *domain, in
 	snprintf(addr, sizeof addr, "%s@%s", local, domain);
 	if (domain[0] == '[') {
 		snprintf(v, sizeof v, "smtp:%s", domain);
+		str_lower(v); /* one mailer value, one destination, whatever the case */
 		add_target(x, addr, v, sender);
 		return;
 	}
@@ -302,6 +304,7 @@ static void route_remote(struct xp *x, const char *local, const char *domain, in
 		return;
 	}
 	snprintf(v, sizeof v, "smtp:%s", domain);
+	str_lower(v);
 	add_target(x, addr, v, sender);
 }
 
@@ -358,6 +361,7 @@ void route_final(const struct route_maps *m, const char *addr, char *out, size_t
 		str_copy(out, size, m->local_transport);
 	} else if (domain[0] == '[') {
 		snprintf(out, size, "smtp:%s", domain);
+		str_lower(out);
 	} else if (mt_lookup(m, domain, out, size, key, sizeof key)) {
 		if (str_caseprefix(out, "local:"))
 			str_copy(out, size, m->local_transport);
@@ -365,5 +369,6 @@ void route_final(const struct route_maps *m, const char *addr, char *out, size_t
 		str_copy(out, size, m->relayhost_mailer);
 	} else {
 		snprintf(out, size, "smtp:%s", domain);
+		str_lower(out);
 	}
 }

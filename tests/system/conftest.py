@@ -126,18 +126,19 @@ def dns(basedir):
 
 
 class Sink:
-    def __init__(self, workdir, *args, port=None):
+    def __init__(self, workdir, *args, port=None, host="127.0.0.1"):
         self.port = port or free_port()
-        self.dir = os.path.join(workdir, "sink-%d" % self.port)
+        self.host = host
+        self.dir = os.path.join(workdir, "sink-%s-%d" % (host, self.port) if host != "127.0.0.1" else "sink-%d" % self.port)
         self.args = list(args)
         self.proc = None
         self.start()
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        self.proc = subprocess.Popen([PY, SINK, "--listen", "127.0.0.1:%d" % self.port, "--dir", self.dir]
+        self.proc = subprocess.Popen([PY, SINK, "--listen", "%s:%d" % (self.host, self.port), "--dir", self.dir]
                                      + self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_port(self.port, self.proc, 10), "sink did not start"
+        assert wait_port(self.port, self.proc, 10, host=self.host), "sink did not start"
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -329,16 +330,16 @@ def mkgw(workdir, dns):
 
 @pytest.fixture
 def mksink(workdir):
-    """Factory: mksink(*sink_args, port=None, sub=None). sub: keep this sink's files in their own
-    subdirectory (a second sink on the same port then counts only what it received itself)."""
+    """Factory: mksink(*sink_args, port=None, sub=None, host="127.0.0.1"). sub: keep this sink's files
+    in their own subdirectory (a second sink on the same port then counts only what it received itself)."""
     sinks = []
 
-    def make(*args, port=None, sub=None):
+    def make(*args, port=None, sub=None, host="127.0.0.1"):
         d = workdir
         if sub:
             d = os.path.join(workdir, sub)
             os.makedirs(d, exist_ok=True)
-        s = Sink(d, *args, port=port)
+        s = Sink(d, *args, port=port, host=host)
         sinks.append(s)
         return s
 
