@@ -162,8 +162,11 @@ void gw_route_process(void *ctx, const char *qid)
 	struct mail_env **envs = NULL;
 	size_t nenv = 0, cap = 0;
 	bool same = true;
-	struct buf o;
+	struct buf o, key;
 	buf_init(&o);
+	buf_init(&key);
+	/* duplicates across recipients are delivered once (per sender) */
+	struct map *seen = map_new();
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		const struct mail_rcpt *r = &env->rcpt[i];
 		if (r->state != MAIL_RCPT_PENDING)
@@ -186,6 +189,15 @@ void gw_route_process(void *ctx, const char *qid)
 				 res.reply.enh, res.reply.text);
 		}
 		for (size_t k = 0; k < res.n; k++) {
+			buf_reset(&key);
+			buf_printf(&key, "%s %s", res.t[k].sender ? res.t[k].sender : "", res.t[k].addr);
+			str_lower(key.data);
+			if (map_gets(seen, key.data)) {
+				same = false;
+				log_info("queue=%s event=duplicate_suppressed rcpt=<%s> to=<%s>", qid, r->addr, res.t[k].addr);
+				continue;
+			}
+			map_puts(seen, key.data, (void *)1);
 			struct mail_env *e = env_for(&envs, &nenv, &cap, env, res.t[k].sender);
 			struct mail_rcpt *nr = mail_env_add_rcpt(e, res.t[k].addr, o.data, r->notify);
 			nr->route = mail_env_strdup(e, res.t[k].mailer);
@@ -197,6 +209,8 @@ void gw_route_process(void *ctx, const char *qid)
 		route_result_fini(&res);
 	}
 	buf_fini(&o);
+	buf_fini(&key);
+	map_free(&seen);
 	mail_env_free(&env);
 	if (same || nenv == 0) {
 		for (size_t i = 0; i < nenv; i++)

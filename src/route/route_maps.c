@@ -126,6 +126,16 @@ static void split_targets(struct arena *a, struct route_alias *al, size_t *cap, 
 
 static struct route_alias *load_include(struct route_maps *m, const char *path, int depth);
 
+/* Targets are collected on the heap (xgrow) and kept in the arena. */
+static void freeze_targets(struct route_maps *m, struct route_alias *al)
+{
+	char **t = al->n ? arena_alloc(m->arena, al->n * sizeof *t) : NULL;
+	if (al->n)
+		memcpy(t, al->t, al->n * sizeof *t);
+	xfree(al->t);
+	al->t = t;
+}
+
 /* :include: targets of al, loaded now so expansion needs no I/O. */
 static void load_nested_includes(struct route_maps *m, const struct route_alias *al, int depth)
 {
@@ -162,6 +172,7 @@ static struct route_alias *load_include(struct route_maps *m, const char *path, 
 			split_targets(m->arena, al, &cap, s);
 	}
 	xfree(text);
+	freeze_targets(m, al);
 	load_nested_includes(m, al, depth);
 	return al;
 }
@@ -177,12 +188,7 @@ static void alias_put(struct route_maps *m, struct route_alias *al, const char *
 	}
 	struct route_alias *keep = arena_zalloc(m->arena, sizeof *keep);
 	*keep = *al;
-	if (keep->n) {
-		char **t = arena_alloc(m->arena, keep->n * sizeof *t);
-		memcpy(t, al->t, keep->n * sizeof *t);
-		keep->t = t;
-	}
-	xfree(al->t);
+	freeze_targets(m, keep);
 	map_puts(m->aliases, name, keep);
 	m->nalias++;
 	load_nested_includes(m, keep, 0);

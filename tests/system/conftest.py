@@ -93,6 +93,11 @@ class Dns:
         "--host-record=implicit.test,127.0.0.1",
         "--host-record=client.test,127.0.0.1",
         "--host-record=sink.test,127.0.0.1",
+        # routing tests: the first MX refuses connections (nothing listens on .5), the second takes mail
+        "--mx-host=fallback.test,mx1.fallback.test,10",
+        "--mx-host=fallback.test,mx2.fallback.test,20",
+        "--host-record=mx1.fallback.test,127.0.0.5",
+        "--host-record=mx2.fallback.test,127.0.0.1",
     ]
 
     def __init__(self, basedir):
@@ -198,13 +203,14 @@ class Gateway:
         "log_level": "info",
     }
 
-    def __init__(self, workdir, dns, sink=None, name="gw", **conf):
+    def __init__(self, workdir, dns, sink=None, name="gw", host="127.0.0.1", **conf):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
         self.port = free_port()
+        self.host = host
         self.conf = dict(self.DEFAULTS)
-        self.conf["smtpd_listen"] = "127.0.0.1:%d" % self.port
+        self.conf["smtpd_listen"] = "%s:%d" % (host, self.port)
         self.conf["queue_directory"] = os.path.join(self.dir, "spool")
         self.conf["dns_servers"] = dns.server
         self.conf["relayhost"] = "[127.0.0.1]:%d" % sink.port if sink else ""
@@ -228,7 +234,7 @@ class Gateway:
         self.proc = subprocess.Popen([BIN, "serve", "-c", self.cf], stdout=logf, stderr=logf, env=env)
         logf.close()
         if expect_ok:
-            assert wait_port(self.port, self.proc, 15), "mxgate did not start:\n" + self.log()
+            assert wait_port(self.port, self.proc, 15, host=self.host), "mxgate did not start:\n" + self.log()
         return self
 
     def pid(self):
@@ -305,8 +311,8 @@ def mkgw(workdir, dns):
     """Factory: mkgw(sink=..., **conf) -> started Gateway; stopped (and checked) at teardown."""
     gws = []
 
-    def make(sink=None, start=True, name=None, **conf):
-        g = Gateway(workdir, dns, sink, name=name or "gw%d" % len(gws), **conf)
+    def make(sink=None, start=True, name=None, host="127.0.0.1", **conf):
+        g = Gateway(workdir, dns, sink, name=name or "gw%d" % len(gws), host=host, **conf)
         gws.append(g)
         if start:
             g.start()
