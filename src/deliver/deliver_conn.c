@@ -217,7 +217,7 @@ static void on_begin(struct dconn *c)
 {
 	struct ddest *d = c->d;
 	c->begun = true;
-	if (d->naddrs > 0 && clock_now_s() - d->resolved_at < 60) {
+	if (d->naddrs > 0 && (d->unix_sock || clock_now_s() - d->resolved_at < 60)) {
 		deliver_conn_start(c);
 		return;
 	}

@@ -248,6 +248,8 @@ static void on_mx(void *arg, enum dns_status st, const struct dns_mx *mx, size_t
 static void start_hop(struct mxwalk *w)
 {
 	if (w->hop >= w->d->nhops || room(w) == 0) {
+		if (w->n == 0 && w->err.code == 0) /* no hop at all (a unix socket path that does not fit) */
+			mail_reply_set(&w->err, 451, "4.4.3", "no address for %s", w->d->name);
 		walk_finish(w, w->n > 0 ? NULL : &w->err);
 		return;
 	}

@@ -168,6 +168,7 @@ def test_lmtp_tcp_per_recipient_replies(mkgw, mksink, workdir):
 def test_lmtp_unix_socket(mkgw, mksink, workdir):
     path = os.path.join(workdir, "lmtp.sock")
     sink = mksink("--lmtp", unix=path)
+    os.chmod(path, 0o777)  # the gateway connects as mail_owner
     gw = mailertable_gw(mkgw, workdir, ["sock.test lmtp:unix:" + path])
     qid = submit(gw.port, SENDER, ["u1@sock.test", "u2@sock.test"], mkmsg("lmtp over a unix socket"))
     j, _ = wait_msgs(sink, not_bounce, 1)[0]
@@ -179,6 +180,8 @@ def test_lmtp_unix_socket(mkgw, mksink, workdir):
 @needs_mailertable
 def test_maildir_per_user(mkgw, workdir):
     root = os.path.join(workdir, "mail")
+    os.makedirs(root)
+    os.chmod(root, 0o1777)  # the gateway writes as mail_owner
     gw = mailertable_gw(mkgw, workdir, ["arch.test maildir:%s/%%u" % root])
     body = "line one\r\n.dot line\r\n\r\nlast\r\n"
     qid = submit(gw.port, SENDER, ["Alice@arch.test", "bob@ARCH.test", "alice@arch.test"],
