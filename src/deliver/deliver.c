@@ -10,10 +10,14 @@
  * reason at once (the destination is down: Postfix's "dead destination"),
  * instead of each job timing out on its own. Destinations are freed by a
  * periodic sweep, never inside a callback chain that may still use them.
+ * A destination is identified by protocol, host list and path, so two
+ * routes never share a connection. Maildir requests have no destination:
+ * they go to deliver_maildir.c.
  */
 #include "deliver/deliver_int.h"
 
 #include <string.h>
+#include <sys/un.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -21,9 +25,12 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "dns/dns.h"
+#include "ev/ev_pool.h"
 #include "mail/mail_env.h"
 
 #define SWEEP_S 60
+#define LMTP_PORT 24
+#define MAILDIR_THREADS 2
 
 struct deliver {
 	struct event_base *base;
@@ -34,6 +41,8 @@ struct deliver {
 	struct map *dests;
 	size_t inflight;
 	struct event *sweep_ev;
+	struct net_addr *self; /* owned: conf.self_addrs expanded */
+	struct ev_pool *pool;  /* Maildir writes; made on first use */
 };
 
 const struct deliver_conf *deliver_conf_of(const struct deliver *dl)
@@ -51,10 +60,18 @@ struct dns *deliver_dns(const struct deliver *dl)
 	return dl->dns;
 }
 
+struct ev_pool *deliver_pool(struct deliver *dl)
+{
+	if (!dl->pool)
+		dl->pool = ev_pool_new(dl->base, MAILDIR_THREADS, "maildir");
+	return dl->pool;
+}
+
 static void dest_free(struct ddest *d)
 {
 	xfree(d->addrs);
-	xfree(d->addr_names);
+	xfree(d->hops);
+	xfree(d->key);
 	xfree(d);
 }
 
@@ -88,6 +105,8 @@ struct deliver *deliver_new(struct event_base *base, struct dns *dns, const stru
 	dl->base = base;
 	dl->dns = dns;
 	dl->conf = *conf;
+	dl->self = deliver_self_local(conf->self_addrs, conf->nself, &dl->conf.nself);
+	dl->conf.self_addrs = dl->self;
 	dl->done = done;
 	dl->ctx = ctx;
 	dl->dests = map_new();
@@ -140,6 +159,85 @@ static void dest_kick(struct deliver *dl, struct ddest *d)
 	}
 }
 
+static const char *proto_name(enum deliver_proto p)
+{
+	return p == DELIVER_LMTP ? "lmtp" : p == DELIVER_MAILDIR ? "maildir" : "smtp";
+}
+
+/* An LMTP server on a unix socket: the one address, no DNS. A path that
+ * does not fit leaves no address (the connection reports that). */
+static void dest_set_unix(struct ddest *d, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	d->unix_sock = true;
+	snprintf(d->name, sizeof d->name, "%s", path);
+	if (str_copy(sun.sun_path, sizeof sun.sun_path, path) < 0)
+		return;
+	d->addrs = xcalloc(1, sizeof *d->addrs);
+	net_addr_from_sa(&d->addrs[0].addr, (const struct sockaddr *)&sun, sizeof sun);
+	snprintf(d->addrs[0].name, sizeof d->addrs[0].name, "%s", path);
+	d->naddrs = 1;
+}
+
+/* The request's hops with defaults applied and names lower-cased; a hop
+ * without host (LMTP on a unix socket) is not a network hop. */
+static struct dhop *req_hops(const struct deliver *dl, const struct deliver_req *rq, size_t *n_out)
+{
+	struct deliver_hop one = { rq->host, rq->port, rq->mx };
+	const struct deliver_hop *in = rq->nhops ? rq->hops : &one;
+	size_t nin = rq->nhops ? rq->nhops : 1, n = 0;
+	struct dhop *h = xcalloc(nin, sizeof *h);
+	for (size_t i = 0; i < nin; i++) {
+		if (!in[i].host)
+			continue;
+		str_copy(h[n].host, sizeof h[n].host, in[i].host);
+		str_lower(h[n].host);
+		h[n].port = in[i].port ? in[i].port : rq->proto == DELIVER_LMTP ? LMTP_PORT : dl->conf.default_port;
+		h[n].mx = in[i].mx;
+		n++;
+	}
+	*n_out = n;
+	return h;
+}
+
+/* The destination of a request: the existing one with the same protocol,
+ * hops and path, or a new one. */
+static struct ddest *dest_get(struct deliver *dl, const struct deliver_req *rq)
+{
+	size_t nhops;
+	struct dhop *hops = req_hops(dl, rq, &nhops);
+	bool equal = rq->hops_equal && nhops > 1;
+	struct buf key;
+	buf_init(&key);
+	buf_printf(&key, "%s%s", proto_name(rq->proto), equal ? " equal" : "");
+	for (size_t i = 0; i < nhops; i++)
+		buf_printf(&key, " %s:%s:%d", hops[i].mx ? "mx" : "a", hops[i].host, hops[i].port);
+	if (nhops == 0)
+		buf_printf(&key, " unix:%s", rq->path ? rq->path : "");
+	struct ddest *d = map_gets(dl->dests, key.data);
+	if (d) {
+		buf_fini(&key);
+		xfree(hops);
+		return d;
+	}
+	d = xcalloc(1, sizeof *d);
+	d->key = buf_steal(&key, NULL);
+	d->proto = rq->proto;
+	d->hops = hops;
+	d->nhops = nhops;
+	d->hops_equal = equal;
+	if (nhops == 0) {
+		dest_set_unix(d, rq->path ? rq->path : "");
+	} else {
+		size_t o = 0;
+		for (size_t i = 0; i < nhops && o < sizeof d->name; i++)
+			o += (size_t)snprintf(d->name + o, sizeof d->name - o, "%s%s", i ? (equal ? "," : ":") : "",
+					      hops[i].host);
+	}
+	map_puts(dl->dests, d->key, d);
+	return d;
+}
+
 void deliver_submit(struct deliver *dl, const struct deliver_req *rq)
 {
 	struct dreq *r = xcalloc(1, sizeof *r);
@@ -155,30 +253,20 @@ void deliver_submit(struct deliver *dl, const struct deliver_req *rq)
 		r->res[i].idx = rq->rcpt[i];
 	dl->inflight++;
 
-	char host[256];
-	str_copy(host, sizeof host, rq->host);
-	str_lower(host);
-	int port = rq->port ? rq->port : dl->conf.default_port;
-	char key[300];
-	snprintf(key, sizeof key, "%s:%s:%d", rq->mx ? "mx" : "a", host, port);
-	struct ddest *d = map_gets(dl->dests, key);
-	if (!d) {
-		d = xcalloc(1, sizeof *d);
-		snprintf(d->key, sizeof d->key, "%s", key);
-		snprintf(d->host, sizeof d->host, "%s", host);
-		d->port = port;
-		d->mx = rq->mx;
-		map_puts(dl->dests, d->key, d);
-	}
-	size_t lim = (size_t)(dl->conf.rcpt_limit > 0 ? dl->conf.rcpt_limit : 50);
 	if (rq->nrcpt == 0) {
-		/* nothing to do: answer at once (from the loop, not re-entrantly) */
+		/* nothing to do: answer at once */
 		r->jobs_left = 1;
 		struct djob *j = xcalloc(1, sizeof *j);
 		j->req = r;
 		deliver_job_done(dl, j);
 		return;
 	}
+	if (rq->proto == DELIVER_MAILDIR) {
+		deliver_maildir_submit(dl, r, rq->path ? rq->path : "");
+		return;
+	}
+	struct ddest *d = dest_get(dl, rq);
+	size_t lim = (size_t)(dl->conf.rcpt_limit > 0 ? dl->conf.rcpt_limit : 50);
 	for (size_t f = 0; f < rq->nrcpt; f += lim) {
 		struct djob *j = xcalloc(1, sizeof *j);
 		j->req = r;
@@ -233,7 +321,7 @@ void deliver_conn_failed(struct dconn *c, const struct mail_reply *why)
 	c->d = NULL;
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(why, t, sizeof t);
-	log_info("event=smtp_connect_failed nexthop=%s reply=\"%s\" queued=%zu", d->host, t, d->nq);
+	log_info("event=smtp_connect_failed nexthop=%s reply=\"%s\" queued=%zu", d->name, t, d->nq);
 	/* no replacement connection: when the last way to this next hop has
 	 * failed, everything waiting for it fails now with the same reason
 	 * (the queue tries again later); otherwise the live ones go on */
@@ -313,6 +401,8 @@ void deliver_free(struct deliver **dlp)
 	struct deliver *dl = *dlp;
 	if (!dl)
 		return;
+	/* Maildir writes in flight finish (their results are real) */
+	ev_pool_free(&dl->pool);
 	size_t n = map_count(dl->dests), k = 0, pos = 0;
 	struct ddest **all = xcalloc(n ? n : 1, sizeof *all);
 	void *v;
@@ -338,6 +428,7 @@ void deliver_free(struct deliver **dlp)
 	xfree(all);
 	map_free(&dl->dests);
 	event_free(dl->sweep_ev);
+	xfree(dl->self);
 	xfree(dl);
 	*dlp = NULL;
 }

@@ -1,15 +1,22 @@
 /*
- * deliver.h - outbound SMTP: next-hop resolution (MX walk), a connection
- * cache per next hop, pipelined transactions, opportunistic STARTTLS, and
+ * deliver.h - outbound delivery: SMTP and LMTP (RFC 2033) clients with
+ * next-hop resolution (MX walk, mailertable host lists), a connection cache
+ * per destination, pipelined transactions, opportunistic STARTTLS, MX
+ * self-loop avoidance (RFC 5321 5.1), local Maildir delivery, and
  * per-recipient outcomes.
  *
- * The caller (gw) asks for one message's recipients to go to one next hop;
- * deliver splits them into transactions of at most
+ * The caller (gw) asks for one message's recipients to go to one
+ * destination: a protocol, a host list (or the host/port/mx shorthand for
+ * one hop) and, for LMTP over a unix socket or Maildir, a path. Different
+ * destinations never share connections. For SMTP/LMTP, deliver splits the
+ * recipients into transactions of at most
  * smtp_destination_recipient_limit recipients, runs them over up to
  * smtp_destination_concurrency_limit connections to that next hop, reusing
  * idle connections, and reports one result with a reply per recipient.
  * It never decides what a reply means for the message: 2xx/4xx/5xx go back
  * as they are and the queue decides (STYLE: peers never call each other).
+ * Maildir delivery runs its file I/O on worker threads and reports 250
+ * only after the file and new/ are fsync'ed.
  * Loop thread only.
  */
 #ifndef DELIVER_DELIVER_H
@@ -25,9 +32,11 @@ struct event_base;
 struct dns;
 struct mail_env;
 struct deliver;
+struct net_addr;
 typedef struct ssl_ctx_st SSL_CTX;
 
 enum deliver_tls { DELIVER_TLS_NONE, DELIVER_TLS_MAY, DELIVER_TLS_ENCRYPT };
+enum deliver_proto { DELIVER_SMTP, DELIVER_LMTP, DELIVER_MAILDIR };
 
 struct deliver_conf {
 	const char *helo_name;
@@ -40,6 +49,11 @@ struct deliver_conf {
 	int reuse_limit;
 	int mx_addr_limit;
 	int default_port;
+	/* Our own listeners (borrowed until deliver_new returns; copied): an
+	 * MX host at one of these addresses and ports is us. 0.0.0.0 and ::
+	 * stand for every local interface address (getifaddrs at deliver_new). */
+	const struct net_addr *self_addrs;
+	size_t nself;
 	int t_connect, t_helo, t_mail, t_rcpt, t_data_init, t_data_xfer, t_data_done, t_quit;
 };
 
@@ -47,12 +61,27 @@ struct deliver_conf {
  * closes it) and the content offset, or -1. */
 typedef int (*deliver_open_fn)(void *ctx, const char *qid, uint64_t *off_out);
 
+/* One entry of a mailertable host list. */
+struct deliver_hop {
+	const char *host; /* name or address literal, no brackets; NULL for LMTP over a unix socket */
+	int port;	  /* 0 = default: smtp_tcp_port for SMTP, 24 for LMTP */
+	bool mx;	  /* look up MX records of host (else A/AAAA only) */
+};
+
 struct deliver_req {
 	uint64_t id;	     /* the caller's; echoed in the result */
 	const char *qid;     /* copied */
-	const char *host;    /* next hop host name or address literal, no brackets (copied) */
-	int port;	     /* 0: smtp_tcp_port */
-	bool mx;	     /* look up MX records of host (else A/AAAA only) */
+	enum deliver_proto proto; /* default (0) SMTP */
+	/* The next hops, tried in order like an MX list: each hop expands to
+	 * its addresses (an MX hop through its MX records). nhops == 0: the
+	 * single hop host/port/mx below (the relayhost/per-domain shorthand). */
+	const struct deliver_hop *hops; /* copied */
+	size_t nhops;
+	bool hops_equal;     /* "h1,h2": equal preference, random order per connection; else "h1:h2" in order */
+	const char *path;    /* LMTP unix socket path, or the Maildir root (%u, %d expanded); else NULL (copied) */
+	const char *host;    /* nhops == 0: next hop host name or address literal, no brackets (copied) */
+	int port;	     /* nhops == 0: 0 = default port */
+	bool mx;	     /* nhops == 0: look up MX records of host (else A/AAAA only) */
 	const struct mail_env *env; /* borrowed until the result */
 	const size_t *rcpt;  /* indices into env->rcpt (copied) */
 	size_t nrcpt;

@@ -1,10 +1,14 @@
 /*
- * deliver_conn.c - one outbound SMTP connection (RFC 5321 client side,
- * RFC 2920 PIPELINING, RFC 3207 STARTTLS, RFC 3461 DSN parameters).
+ * deliver_conn.c - one outbound SMTP or LMTP connection (RFC 5321 client
+ * side, RFC 2033 LMTP, RFC 2920 PIPELINING, RFC 3207 STARTTLS, RFC 3461 DSN
+ * parameters).
  *
  *   RESOLVE -> CONNECT -> GREET -> EHLO [-> STARTTLS -> TLS -> EHLO] -> READY
  *   READY -> TX (MAIL, RCPT..., DATA; pipelined when offered) -> BODY -> DOT
  *         -> READY (next job, or idle until the cache time, then QUIT)
+ * LMTP: LHLO instead of EHLO (no HELO fallback), TCP or a unix socket
+ * (no STARTTLS there, no loop check by greeting name), and one reply per
+ * accepted recipient after the final dot.
  * A failure before READY moves on to the next address; when none is left
  * the connection ends "failed" (deliver.c decides what that means for the
  * waiting jobs). A connection always ends from a zero-time event
@@ -42,15 +46,33 @@ static void on_event(struct bufferevent *bev, short what, void *arg);
 static void try_next(struct dconn *c, const struct mail_reply *why);
 static void go_ready(struct dconn *c);
 
+static bool lmtp(const struct dconn *c)
+{
+	return c->d && c->d->proto == DELIVER_LMTP;
+}
+
 /* What the connection was doing before it was ready (for error texts). */
 static const char *setup_phase(const struct dconn *c)
 {
-	return c->st == DC_GREET ? "receiving the initial server greeting" : "performing the EHLO handshake";
+	if (c->st == DC_GREET)
+		return "receiving the initial server greeting";
+	return lmtp(c) ? "performing the LHLO handshake" : "performing the EHLO handshake";
 }
 
 static const struct deliver_conf *CF(const struct dconn *c)
 {
 	return deliver_conf_of(c->dl);
+}
+
+/* LMTP takes STARTTLS when offered but never requires it, and never on a
+ * unix socket (RFC 2033 keeps LMTP to local or trusted links). */
+static enum deliver_tls tls_level(const struct dconn *c)
+{
+	if (c->d->unix_sock)
+		return DELIVER_TLS_NONE;
+	if (lmtp(c) && CF(c)->tls == DELIVER_TLS_ENCRYPT)
+		return DELIVER_TLS_MAY;
+	return CF(c)->tls;
 }
 
 static void arm(struct dconn *c, int secs)
@@ -134,6 +156,7 @@ void deliver_conn_abort(struct dconn *c, const char *why)
 	buf_fini(&c->rbuf);
 	buf_fini(&c->wbuf);
 	xfree(c->acc);
+	xfree(c->order);
 	xfree(c);
 }
 
@@ -194,7 +217,7 @@ static void on_begin(struct dconn *c)
 {
 	struct ddest *d = c->d;
 	c->begun = true;
-	if (d->naddrs > 0 && clock_now_s() - d->resolved_at < 60) {
+	if (d->naddrs > 0 && (d->unix_sock || clock_now_s() - d->resolved_at < 60)) {
 		deliver_conn_start(c);
 		return;
 	}
@@ -273,7 +296,7 @@ struct dconn *deliver_conn_new(struct deliver *dl, struct ddest *d)
 	buf_init(&c->wbuf);
 	c->timer = evtimer_new(deliver_base(dl), on_timer, c);
 	c->free_ev = event_new(deliver_base(dl), -1, 0, on_free, c);
-	snprintf(c->peer, sizeof c->peer, "%s", d->host);
+	snprintf(c->peer, sizeof c->peer, "%s", d->name);
 	/* start from the loop, never inside deliver_submit() */
 	struct timeval zero = { 0, 0 };
 	event_add(c->timer, &zero);
@@ -283,20 +306,28 @@ struct dconn *deliver_conn_new(struct deliver *dl, struct ddest *d)
 void deliver_conn_start(struct dconn *c)
 {
 	struct ddest *d = c->d;
-	if (c->addr_i >= d->naddrs) {
+	if (!c->order) {
+		c->order = xcalloc(d->naddrs ? d->naddrs : 1, sizeof *c->order);
+		c->norder = deliver_mx_order(d, (size_t)CF(c)->mx_addr_limit, c->order);
+	}
+	/* (a new lookup may have shortened d's list since the order was made) */
+	if (c->addr_i >= c->norder || c->order[c->addr_i] >= d->naddrs) {
 		struct mail_reply r;
 		if (c->have_err)
 			r = c->last_err;
 		else
-			mail_reply_set(&r, 451, "4.4.1", "no usable address for %s", d->host);
+			mail_reply_set(&r, 451, "4.4.1", "no usable address for %s", d->name);
 		conn_end(c, true, &r);
 		return;
 	}
-	const struct net_addr *a = &d->addrs[c->addr_i];
-	const char *name = d->addr_names + c->addr_i * 256;
+	const struct net_addr *a = &d->addrs[c->order[c->addr_i]].addr;
+	snprintf(c->host, sizeof c->host, "%s", d->addrs[c->order[c->addr_i]].name);
 	char ip[NET_ADDR_STRLEN];
 	net_addr_ip(a, ip, sizeof ip);
-	snprintf(c->peer, sizeof c->peer, "%s[%s]:%d", name, ip, net_addr_port(a));
+	if (d->unix_sock)
+		snprintf(c->peer, sizeof c->peer, "%s", c->host);
+	else
+		snprintf(c->peer, sizeof c->peer, "%.240s[%s]:%d", c->host, ip, net_addr_port(a));
 	c->esmtp = c->pipelining = c->eightbit = c->smtputf8 = c->dsn = c->starttls = c->size = c->tls = false;
 	c->size_limit = 0;
 	mail_reply_parser_init(&c->rp);
@@ -369,8 +400,11 @@ static void parse_ehlo(struct dconn *c, const char *text)
 	}
 }
 
+/* A unix socket is a local delivery agent, named after the machine. */
 static bool greeting_is_me(const struct dconn *c, const char *text)
 {
+	if (c->d->unix_sock)
+		return false;
 	char first[256];
 	size_t l = strcspn(text, " \n");
 	str_ncopy(first, sizeof first, text, l);
@@ -380,7 +414,7 @@ static bool greeting_is_me(const struct dconn *c, const char *text)
 static void start_tls(struct dconn *c)
 {
 	SSL *ssl = SSL_new(CF(c)->tls_ctx);
-	const char *name = c->d->addr_names + c->addr_i * 256;
+	const char *name = c->host;
 	struct net_addr tmp;
 	if (ssl && net_addr_parse(name, 25, &tmp) < 0)
 		SSL_set_tlsext_host_name(ssl, name);
@@ -404,16 +438,25 @@ static void start_tls(struct dconn *c)
 	arm(c, CF(c)->t_helo);
 }
 
+/* EHLO, or LHLO for LMTP (RFC 2033 4.1). */
+static void send_hello(struct dconn *c)
+{
+	c->st = DC_EHLO;
+	c->phase = lmtp(c) ? "LHLO" : "EHLO";
+	send_line(c, "%s %s", c->phase, CF(c)->helo_name);
+	arm(c, CF(c)->t_helo);
+}
+
 static void after_ehlo(struct dconn *c)
 {
 	const struct deliver_conf *cf = CF(c);
-	if (!c->tls && c->starttls && cf->tls != DELIVER_TLS_NONE && cf->tls_ctx && clock_now_s() >= c->d->no_tls_until) {
+	if (!c->tls && c->starttls && tls_level(c) != DELIVER_TLS_NONE && cf->tls_ctx && clock_now_s() >= c->d->no_tls_until) {
 		c->st = DC_STARTTLS;
 		send_line(c, "STARTTLS");
 		arm(c, cf->t_helo);
 		return;
 	}
-	if (!c->tls && cf->tls == DELIVER_TLS_ENCRYPT) {
+	if (!c->tls && tls_level(c) == DELIVER_TLS_ENCRYPT) {
 		struct mail_reply r;
 		mail_reply_set(&r, 451, "4.7.4", "TLS is required, but was not offered by host %s", c->peer);
 		try_next(c, &r);
@@ -723,6 +766,35 @@ static void dot_reply(struct dconn *c, const struct mail_reply *r)
 		conn_end(c, false, NULL);
 }
 
+/* LMTP (RFC 2033 4.2): after the final dot, one reply per accepted
+ * recipient in RCPT order. Each sets its recipient's result at once and
+ * closes it (a lost connection then fails only those still waiting); the
+ * transaction ends with the last one. */
+static void lmtp_dot_reply(struct dconn *c, const struct mail_reply *r)
+{
+	struct djob *j = c->job;
+	size_t i = 0;
+	while (!c->acc[i])
+		i++; /* one is open: we stay in DOT only while some are */
+	struct deliver_rcpt_result *res = &j->req->res[j->first + i];
+	remote_reply(c, r, "end of DATA", &res->reply);
+	res->no_dsn = !c->dsn;
+	c->acc[i] = false;
+	c->accepted--;
+	char t[MAIL_REPLY_TEXT_MAX + 32];
+	mail_reply_str(r, t, sizeof t);
+	log_info("queue=%s event=%s relay=%s tls=%s rcpt=<%s> reply=\"%s\"", j->req->qid,
+		 r->code >= 200 && r->code < 300 ? "lmtp_sent" : "lmtp_refused", c->peer, c->tls ? "yes" : "no",
+		 j->req->env->rcpt[res->idx].addr, t);
+	if (c->accepted > 0) {
+		arm(c, CF(c)->t_data_done);
+		return;
+	}
+	finish_tx(c, false);
+	if (r->code == 421 && !c->ending)
+		conn_end(c, false, NULL);
+}
+
 static void handle_reply(struct dconn *c, const struct mail_reply *r)
 {
 	struct mail_reply x;
@@ -747,30 +819,29 @@ static void handle_reply(struct dconn *c, const struct mail_reply *r)
 			return;
 		}
 		if (greeting_is_me(c, r->text)) {
-			mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->host);
+			mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->name);
 			conn_end(c, true, &x);
 			return;
 		}
-		c->st = DC_EHLO;
-		c->phase = "EHLO";
-		send_line(c, "EHLO %s", CF(c)->helo_name);
-		arm(c, CF(c)->t_helo);
+		send_hello(c);
 		return;
 	case DC_EHLO:
 		if (ok) {
 			if (greeting_is_me(c, r->text)) {
-				mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->host);
+				mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->name);
 				conn_end(c, true, &x);
 				return;
 			}
 			parse_ehlo(c, r->text);
 			after_ehlo(c);
-		} else if (r->code >= 500) {
+		} else if (r->code >= 500 && !lmtp(c)) {
 			c->st = DC_HELO;
 			send_line(c, "HELO %s", CF(c)->helo_name);
 			arm(c, CF(c)->t_helo);
 		} else {
-			remote_reply(c, r, "EHLO", &x);
+			remote_reply(c, r, c->phase, &x);
+			if (x.code >= 500)
+				x.code = 451; /* LHLO refused: try elsewhere, later (as HELO) */
 			try_next(c, &x);
 		}
 		return;
@@ -790,7 +861,7 @@ static void handle_reply(struct dconn *c, const struct mail_reply *r)
 			start_tls(c);
 			return;
 		}
-		if (CF(c)->tls == DELIVER_TLS_ENCRYPT) {
+		if (tls_level(c) == DELIVER_TLS_ENCRYPT) {
 			remote_reply(c, r, "STARTTLS", &x);
 			x.code = 451;
 			try_next(c, &x);
@@ -802,7 +873,10 @@ static void handle_reply(struct dconn *c, const struct mail_reply *r)
 		tx_reply(c, r);
 		return;
 	case DC_DOT:
-		dot_reply(c, r);
+		if (lmtp(c))
+			lmtp_dot_reply(c, r);
+		else
+			dot_reply(c, r);
 		return;
 	case DC_RSET:
 		if (ok)
@@ -881,9 +955,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		} else if (c->st == DC_TLS) {
 			c->tls = true;
 			c->pipelining = c->dsn = c->eightbit = c->smtputf8 = c->size = c->starttls = false;
-			c->st = DC_EHLO;
-			send_line(c, "EHLO %s", CF(c)->helo_name);
-			arm(c, CF(c)->t_helo);
+			send_hello(c);
 		}
 		return;
 	}
@@ -904,7 +976,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		log_info("event=smtp_tls_failed peer=%s error=\"%s\" action=retry_plaintext", c->peer, t);
 		mail_reply_set(&r, 451, "4.7.5", "TLS handshake with %s failed: %s", c->peer, t);
 		c->d->no_tls_until = clock_now_s() + NO_TLS_RETRY_S;
-		if (CF(c)->tls != DELIVER_TLS_ENCRYPT)
+		if (tls_level(c) != DELIVER_TLS_ENCRYPT)
 			c->plain_retry = true;
 		try_next(c, &r);
 		return;

@@ -37,20 +37,37 @@ struct djob {
 
 struct dconn;
 
-/* A next hop. */
-struct ddest {
-	char key[300];
+/* One hop of a destination (the request's, or its host/port/mx shorthand). */
+struct dhop {
 	char host[256];
-	int port;
+	int port; /* the default applied */
 	bool mx;
+};
+
+/* A resolved address of a destination, in the order of the walk. */
+struct daddr {
+	struct net_addr addr; /* with the port to connect to */
+	char name[256];	      /* the host it belongs to (MX host or hop host) */
+	int pref;	      /* MX preference (0 for an A/AAAA hop) */
+	size_t hop;	      /* index in ddest.hops */
+};
+
+/* A destination: protocol + host list (or unix socket path). */
+struct ddest {
+	char *key;	/* owned: proto, hops, order, path */
+	char name[300]; /* for logs and replies: the host, "h1:h2", or the socket path */
+	enum deliver_proto proto;
+	struct dhop *hops; /* owned */
+	size_t nhops;
+	bool hops_equal;
+	bool unix_sock; /* LMTP over a unix socket: addrs is that socket, no DNS */
 	struct djob *q_head, *q_tail;
 	size_t nq;
 	struct dconn *conns; /* all connections (list) */
 	int nconn, nstarting, nidle;
 	/* resolved addresses, reused for a short while */
-	struct net_addr *addrs;
+	struct daddr *addrs;
 	size_t naddrs;
-	char *addr_names; /* per address: the MX host name, 256 bytes each */
 	int64_t resolved_at;
 	bool resolving;
 	uint64_t dns_id;
@@ -83,7 +100,10 @@ struct dconn {
 	enum dcstate st;
 	struct bufferevent *bev;
 	struct event *timer;
-	size_t addr_i;
+	size_t addr_i;	    /* attempt number: the address is addrs[order[addr_i]] */
+	size_t *order;	    /* this connection's order of d->addrs */
+	size_t norder;
+	char host[256];	    /* the current address's host name (TLS SNI) */
 	char peer[320]; /* "host[ip]:port" */
 	struct mail_reply last_err;
 	bool have_err;
@@ -127,6 +147,7 @@ void deliver_dest_fail_all(struct deliver *dl, struct ddest *d, const struct mai
 const struct deliver_conf *deliver_conf_of(const struct deliver *dl);
 struct event_base *deliver_base(const struct deliver *dl);
 struct dns *deliver_dns(const struct deliver *dl);
+struct ev_pool *deliver_pool(struct deliver *dl); /* the Maildir workers */
 
 /* deliver_conn.c */
 struct dconn *deliver_conn_new(struct deliver *dl, struct ddest *d);
@@ -139,7 +160,35 @@ void deliver_conn_abort(struct dconn *c, const char *why);
 /* End a connection that never got ready (from the loop, deferred). */
 void deliver_conn_fail_later(struct dconn *c, const struct mail_reply *why);
 
+/* deliver_maildir.c */
+/* Deliver every recipient of r into the Maildir(s) at path_tmpl; the
+ * results come back through deliver_job_done(). */
+void deliver_maildir_submit(struct deliver *dl, struct dreq *r, const char *path_tmpl);
+/* Expand %u (local part) and %d (domain) of tmpl for the address addr,
+ * each lower-cased with '/' and a leading '.' replaced by '_'; "%%" is
+ * '%'. Returns 0, or -1 when out is too small or tmpl has another %. */
+int deliver_maildir_path(const char *tmpl, const char *addr, char *out, size_t size);
+
 /* deliver_mx.c */
 void deliver_mx_resolve(struct deliver *dl, struct ddest *d);
+/* The order in which one connection tries d's addresses: the walk's order,
+ * with the hops shuffled when they have equal preference; at most limit
+ * entries. Returns the count (order_out has room for d->naddrs). */
+size_t deliver_mx_order(const struct ddest *d, size_t limit, size_t *order_out);
+/* RFC 5321 5.1: remove from v[from..n) every entry whose preference is >=
+ * pref (the preference of an MX that is us); returns the new n. */
+size_t deliver_mx_drop_from(struct daddr *v, size_t from, size_t n, int pref);
+
+/* deliver_self.c: our own endpoints (pure, except the getifaddrs wrapper) */
+/* a's address and port is one of self[0..n). */
+bool deliver_self_match(const struct net_addr *a, const struct net_addr *self, size_t n);
+/* Listeners -> concrete endpoints: a wildcard (0.0.0.0, ::) becomes every
+ * interface address of its family, with the listener's port. out has room
+ * for nlisten * (nif + 1). Returns the count. */
+size_t deliver_self_expand(const struct net_addr *listen, size_t nlisten, const struct net_addr *ifs, size_t nif,
+			   struct net_addr *out);
+/* deliver_self_expand with this machine's interface addresses; *n_out
+ * entries, owned by the caller. */
+struct net_addr *deliver_self_local(const struct net_addr *listen, size_t nlisten, size_t *n_out);
 
 #endif

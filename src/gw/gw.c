@@ -261,6 +261,10 @@ int gw_serve(const struct conf *c)
 	};
 	struct queue_sched_ops qops = { .ctx = g, .process = gw_route_process, .deliver = gw_route_deliver };
 	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
+	/* our listeners: an MX pointing at them is a mail loop */
+	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
+	for (size_t i = 0; i < c->smtpd_listen_n; i++)
+		self[i] = c->smtpd_listen[i].addr;
 	struct deliver_conf dconf = {
 		.helo_name = c->smtp_helo_name,
 		.myhostname = c->myhostname,
@@ -272,6 +276,8 @@ int gw_serve(const struct conf *c)
 		.reuse_limit = c->smtp_connection_reuse_count_limit,
 		.mx_addr_limit = c->smtp_mx_address_limit,
 		.default_port = c->smtp_tcp_port,
+		.self_addrs = self,
+		.nself = c->smtpd_listen_n,
 		.t_connect = c->smtp_connect_timeout,
 		.t_helo = c->smtp_helo_timeout,
 		.t_mail = c->smtp_mail_timeout,
@@ -282,6 +288,7 @@ int gw_serve(const struct conf *c)
 		.t_quit = c->smtp_quit_timeout,
 	};
 	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
+	xfree(self);
 	struct smtp_server_conf sconf = {
 		.hostname = c->myhostname,
 		.banner = c->smtpd_banner,

@@ -267,14 +267,14 @@ static void submit_group(struct gw *g, struct gw_attempt *at, const struct queue
 		.rcpt = idx,
 		.nrcpt = k,
 	};
-	if (rm.kind != ROUTE_SMTP || rm.nhops != 1) {
-		mail_reply_set(&r, 451, "4.3.5", "mailer \"%.200s\" is not supported by this build yet", mailer);
-		fail_group(g, a, idx, k, &r);
-		return;
-	}
-	rq.host = rm.hop[0].host;
-	rq.port = rm.hop[0].port;
-	rq.mx = rm.hop[0].mx;
+	struct deliver_hop hops[ROUTE_HOPS_MAX];
+	for (size_t i = 0; i < rm.nhops; i++)
+		hops[i] = (struct deliver_hop){ .host = rm.hop[i].host, .port = rm.hop[i].port, .mx = rm.hop[i].mx };
+	rq.proto = rm.kind == ROUTE_LMTP ? DELIVER_LMTP : rm.kind == ROUTE_MAILDIR ? DELIVER_MAILDIR : DELIVER_SMTP;
+	rq.hops = hops;
+	rq.nhops = rm.nhops;
+	rq.hops_equal = rm.equal;
+	rq.path = rm.path[0] ? rm.path : NULL;
 	at->groups_left++;
 	deliver_submit(g->dl, &rq);
 }

@@ -98,6 +98,17 @@ class Dns:
         "--mx-host=fallback.test,mx2.fallback.test,20",
         "--host-record=mx1.fallback.test,127.0.0.5",
         "--host-record=mx2.fallback.test,127.0.0.1",
+        # MX self-loop (RFC 5321 5.1): self.loop.test is the gateway's own address, gw.test its
+        # name, other.loop.test (127.0.0.2) another host
+        "--mx-host=loop.test,self.loop.test,10",
+        "--mx-host=loop2.test,self.loop.test,10",
+        "--mx-host=loop2.test,other.loop.test,20",
+        "--mx-host=named.test,gw.test,10",
+        "--mx-host=named.test,other.loop.test,20",
+        "--mx-host=backup.test,other.loop.test,10",
+        "--mx-host=backup.test,self.loop.test,20",
+        "--host-record=self.loop.test,127.0.0.1",
+        "--host-record=other.loop.test,127.0.0.2",
     ]
 
     def __init__(self, basedir):
@@ -131,19 +142,27 @@ def dns(basedir):
 
 
 class Sink:
-    def __init__(self, workdir, *args, port=None, host="127.0.0.1"):
-        self.port = port or free_port()
+    """sink.py on 127.0.0.1:port, or on the unix socket unix (a path; port is then 0)."""
+
+    def __init__(self, workdir, *args, port=None, unix=None, host="127.0.0.1"):
+        self.unix = unix
         self.host = host
-        self.dir = os.path.join(workdir, "sink-%s-%d" % (host, self.port) if host != "127.0.0.1" else "sink-%d" % self.port)
+        self.port = 0 if unix else port or free_port()
+        self.dir = os.path.join(workdir, "sink-%s" % (os.path.basename(unix) if unix else self.port))
         self.args = list(args)
         self.proc = None
         self.start()
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        self.proc = subprocess.Popen([PY, SINK, "--listen", "%s:%d" % (self.host, self.port), "--dir", self.dir]
+        listen = "unix:" + self.unix if self.unix else "%s:%d" % (self.host, self.port)
+        self.proc = subprocess.Popen([PY, SINK, "--listen", listen, "--dir", self.dir]
                                      + self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_port(self.port, self.proc, 10, host=self.host), "sink did not start"
+        if self.unix:
+            assert wait_until(lambda: os.path.exists(self.unix) or self.proc.poll() is not None, 10) \
+                and self.proc.poll() is None, "sink did not start"
+        else:
+            assert wait_port(self.port, self.proc, 10, host=self.host), "sink did not start"
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -336,16 +355,17 @@ def mkgw(workdir, dns):
 
 @pytest.fixture
 def mksink(workdir):
-    """Factory: mksink(*sink_args, port=None, sub=None, host="127.0.0.1"). sub: keep this sink's files
-    in their own subdirectory (a second sink on the same port then counts only what it received itself)."""
+    """Factory: mksink(*sink_args, port=None, sub=None, unix=None, host="127.0.0.1"). sub: keep this
+    sink's files in their own subdirectory (a second sink on the same port then counts only what it
+    received itself). unix: listen on that socket path instead of host:port."""
     sinks = []
 
-    def make(*args, port=None, sub=None, host="127.0.0.1"):
+    def make(*args, port=None, sub=None, unix=None, host="127.0.0.1"):
         d = workdir
         if sub:
             d = os.path.join(workdir, sub)
             os.makedirs(d, exist_ok=True)
-        s = Sink(d, *args, port=port, host=host)
+        s = Sink(d, *args, port=port, unix=unix, host=host)
         sinks.append(s)
         return s
 

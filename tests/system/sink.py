@@ -14,7 +14,10 @@ Behaviour switches (all optional):
   --no-dsn / --no-pipelining / --no-8bitmime / --no-smtputf8   hide an extension
   --tls CERT KEY       offer STARTTLS
   --name NAME          host name in greeting/EHLO (default sink.test)
-Listens until killed; every connection is handled in its own thread. Loopback only.
+  --lmtp               speak LMTP (RFC 2033): LHLO only, and after DATA one reply per recipient
+  --lmtp-reject-after-data ADDR   (LMTP) that recipient gets 550 5.1.1 after DATA; the others 250
+Listens until killed; every connection is handled in its own thread. Loopback only, or a unix
+socket with --listen unix:/path.
 """
 import argparse
 import json
@@ -44,6 +47,8 @@ def parse_args():
     p.add_argument("--no-8bitmime", action="store_true")
     p.add_argument("--no-smtputf8", action="store_true")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    p.add_argument("--lmtp", action="store_true")
+    p.add_argument("--lmtp-reject-after-data", action="append", default=[])
     return p.parse_args()
 
 
@@ -90,7 +95,7 @@ def store(mail_from, rcpts, params, data, conn):
 
 
 def handle(conn):
-    greeting = ARGS.greeting or ("220 %s ESMTP sink" % ARGS.name)
+    greeting = ARGS.greeting or ("220 %s %s sink" % (ARGS.name, "LMTP" if ARGS.lmtp else "ESMTP"))
     conn.send(greeting)
     if not greeting.startswith("2"):
         return
@@ -101,7 +106,9 @@ def handle(conn):
             return
         line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
         verb = line.split(" ", 1)[0].upper()
-        if verb in ("EHLO", "HELO"):
+        if ARGS.lmtp and verb in ("EHLO", "HELO"):
+            conn.send("500 5.5.1 this is LMTP: say LHLO")
+        elif verb in (("LHLO",) if ARGS.lmtp else ("EHLO", "HELO")):
             mail_from, rcpts, params = None, [], {}
             if verb == "HELO":
                 conn.send("250 %s" % ARGS.name)
@@ -165,7 +172,9 @@ def handle(conn):
                 chunks.append(d)
             data = b"".join(chunks)
             code = ARGS.data_reply
-            if code.startswith("2"):
+            if ARGS.lmtp:
+                lmtp_replies(conn, mail_from, rcpts, params, data)
+            elif code.startswith("2"):
                 n = store(mail_from, rcpts, params, data, conn)
                 conn.send("%s (id %d)" % (code, n))
             else:
@@ -183,9 +192,22 @@ def handle(conn):
             conn.send("502 5.5.2 Error: command not recognized")
 
 
+def lmtp_replies(conn, mail_from, rcpts, params, data):
+    """RFC 2033 4.2: one reply per accepted recipient, in RCPT order; the message is stored once
+    for those that got a 250."""
+    ok = [r for r in rcpts if r not in ARGS.lmtp_reject_after_data]
+    n = store(mail_from, ok, params, data, conn) if ok else 0
+    for r in rcpts:
+        if r in ok:
+            conn.send("250 2.0.0 <%s> delivered (id %d)" % (r, n))
+        else:
+            conn.send("550 5.1.1 <%s>: mailbox unavailable" % r)
+
+
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
-        c = Conn(self.request, "%s:%s" % self.client_address[:2])
+        addr = self.client_address
+        c = Conn(self.request, "%s:%s" % addr[:2] if isinstance(addr, tuple) else "unix")
         try:
             handle(c)
         except (OSError, ssl.SSLError):
@@ -202,6 +224,11 @@ class Server6(Server):
     address_family = socket.AF_INET6
 
 
+class ServerUnix(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
 def main():
     global ARGS
     ARGS = parse_args()
@@ -212,11 +239,17 @@ def main():
         with open(os.path.join(ARGS.dir, "index.log")) as f:
             nums += [int(l.split(" ", 1)[0]) for l in f if l.split(" ", 1)[0].isdigit()]
     COUNTER[0] = max(nums) if nums else 0
-    host, _, port = ARGS.listen.rpartition(":")
-    host = host.strip("[]")
-    if not (host.startswith("127.") or host == "::1" or host == "localhost"):
-        sys.exit("sink.py: loopback addresses only")
-    srv = (Server6 if ":" in host else Server)((host, int(port)), Handler)
+    if ARGS.listen.startswith("unix:"):
+        path = ARGS.listen[5:]
+        if os.path.exists(path):
+            os.unlink(path)
+        srv = ServerUnix(path, Handler)
+    else:
+        host, _, port = ARGS.listen.rpartition(":")
+        host = host.strip("[]")
+        if not (host.startswith("127.") or host == "::1" or host == "localhost"):
+            sys.exit("sink.py: loopback addresses only")
+        srv = (Server6 if ":" in host else Server)((host, int(port)), Handler)
     print("sink listening on %s, storing in %s" % (ARGS.listen, ARGS.dir), flush=True)
     try:
         srv.serve_forever()
