@@ -10,11 +10,10 @@ lines "domain mailer:value"). Every wait is bounded.
 import os
 import re
 import smtplib
-import socket
 
 import pytest
 
-from conftest import SLOW, Raw, free_port, wait_until
+from conftest import SLOW, free_port, wait_until
 from test_delivery import is_bounce, mkmsg, not_bounce, parse_report, submit, wait_msgs, wait_queue_empty
 
 
