@@ -8,13 +8,19 @@
 #  3. accept latency (end of DATA -> 250, i.e. until the message is durable) for both,
 #     1 and 10 sessions (bench/latency.py)
 #  4. mxgate's group-commit counters (commits, file fsyncs, directory fsyncs)
+#  5. delivery by MX lookup to 4 destination domains, one of them slow (bench/mx-bench.sh):
+#     msgs/s for the fast destinations and in all, CPU per 1,000 messages, and whether the
+#     slow one held the others back; both relays' configurations
 # Knobs (environment): N (messages per run, default 5000), R (runs, default 3),
 # QUIET (seconds to wait for a quiet machine before each run, default 20), FSYNC=1 adds
-# ../shared/bench/fsync-bench.sh (the disk's durable-create ceiling).
-# Everything on loopback, ports 20025-20140. Results also go to build/bench-results.txt.
+# ../shared/bench/fsync-bench.sh (the disk's durable-create ceiling); MX_N (default 2000) and
+# MX_SESSIONS, MX_SLOW for section 5 (bench/mx-bench.sh), which runs R times per relay too.
+# Everything on loopback, ports 20025-20152 and DNS on 127.0.0.2:53 (section 5).
+# Results also go to build/bench-results.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SB=../shared/bench
+. bench/lib.sh   # drained
 [ -x "$SB/compare-relays.sh" ] || { echo "bench: $SB not found (the shared anchors)"; exit 1; }
 N=${N:-5000}; R=${R:-3}; QUIET=${QUIET:-20}
 OURS=20125; OURS_SINK=20126; PF_BASE=20025
@@ -71,19 +77,6 @@ echo "## 3. accept latency: end of DATA -> 250 (the message is on stable storage
 PFDIR=$("$SB/postfix-relay.sh" up -l $((PF_BASE + 110)) -r $((PF_BASE + 111)) 2>"$W/pfup.err" | tail -1)
 if [ -z "$PFDIR" ] || [ ! -d "$PFDIR" ]; then echo "bench: Postfix did not start: $(cat "$W/pfup.err")"; exit 1; fi
 sleep 1
-# both queues empty before each latency run: a relay still draining the
-# previous run into its sink would load the disk under the other one
-drained() {
-    local i
-    for i in $(seq 1 600); do
-        local pf ours
-        pf=$("$SB/postfix-relay.sh" qcount "$PFDIR" 2>/dev/null || echo 0)
-        ours=$(find "$W/spool/input" "$W/spool/output" "$W/spool/deferred" -type f 2>/dev/null | wc -l)
-        [ "$pf" = 0 ] && [ "$ours" = 0 ] && return 0
-        sleep 0.1
-    done
-    echo "# warning: queues not drained (postfix=$pf mxgate=$ours)"
-}
 for c in 1 10; do
     for i in $(seq 1 "$R"); do   # interleaved, so background noise hits both
         drained
@@ -95,8 +88,11 @@ done
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null; GW_PID=""
 echo "## 4. mxgate group commit over the whole run"
 grep -o 'event=stopped.*' "$W/mxgate.log" | tail -1
+"$SB/postfix-relay.sh" down "$PFDIR" >/dev/null 2>&1; PFDIR=""
+echo "## 5. delivery by MX to d1..d4.bench, d4 slow (bench/mx-bench.sh)"
+MX_R=$R MX_QUIET=$QUIET bench/mx-bench.sh
 if [ "${FSYNC:-0}" = 1 ]; then
-    echo "## 5. disk ceilings (fsync-bench.sh)"
+    echo "## 6. disk ceilings (fsync-bench.sh)"
     "$SB/fsync-bench.sh" -R 1 -n 1000 -T 10 /tmp
 fi
 echo "# done $(date -u +%FT%TZ)"
