@@ -2,7 +2,7 @@
 # fuzz/run.sh SECONDS - build every libFuzzer target and run each for its share.
 #
 # Builds fuzz/fuzz_*.c with clang -fsanitize=fuzzer,address,undefined
-# against the parser sources and the SMTP engine (base, mail, queue_file,
+# against the parser sources and the SMTP engine (base, mail, queue_file, route,
 # conf, net, smtp; never main.c) into build/fuzz/, runs each target for SECONDS/targets
 # seconds (at least 5) on a copy of its corpus (build/fuzz/corpus-<target>)
 # so the committed corpus in fuzz/corpus/<target>/ is not modified, prints
@@ -23,7 +23,7 @@ done
 per=$((total / ${#targets[@]}))
 [ "$per" -lt 5 ] && per=5
 
-SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c)
+SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c src/route/*.c)
 LIBS=($(pkg-config --libs libevent libevent_openssl openssl) -lm)
 FLAGS=(-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra
 	-fno-sanitize-recover=undefined)

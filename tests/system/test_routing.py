@@ -270,6 +270,11 @@ def test_route_cli(site):
     assert rc == 1 and j["reply"]["code"] == 550 and j["reply"]["text"] == "bad.test takes no mail"
     rc, j, _ = site.route("ghost@org.test")
     assert rc == 0 and j["targets"][0]["kind"] == "error" and j["targets"][0]["reply"]["code"] == 550
+    # routing does not imply permission, unless relay_domains = $mailertable
+    rc, j, _ = site.route("x@forth.org.test", "--client", OUTSIDE)
+    assert rc == 1 and j["reply"]["code"] == 554
+    rc, j, _ = site.route("x@forth.org.test", "--client", OUTSIDE, "-o", "relay_domains=$mailertable")
+    assert rc == 0 and j["targets"][0]["hops"][0]["port"] == site.forth.port
     rc, j, _ = site.route("not an address")
     assert rc == 1 and j["reply"]["code"] == 501
     # the text form names the same things

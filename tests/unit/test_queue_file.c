@@ -230,7 +230,37 @@ static const struct dec_case dec_cases[] = {
 	{ "recipient empty addr", "V 1\nQ x\nT 0\nR 0 - %\nE\n", -1, "'R'" },
 	{ "recipient bad orcpt escape", "V 1\nQ x\nT 0\nR 0 %zz a\nE\n", -1, "'R'" },
 	{ "raw control in value", "V 1\nQ x\nT 0\nH a\x01b\nR 0 - a\nE\n", -1, "'H'" },
+	{ "route after recipient", "V 1\nQ x\nT 0\nR 0 - a\nW smtp:[h]\nR 0 - b\nE\n", 0, "" },
+	{ "route before any recipient", "V 1\nQ x\nT 0\nW smtp:[h]\nR 0 - a\nE\n", -1, "'W'" },
+	{ "two routes for one recipient", "V 1\nQ x\nT 0\nR 0 - a\nW smtp:x\nW smtp:y\nE\n", -1, "'W'" },
+	{ "route escaped", "V 1\nQ x\nT 0\nR 0 - a\nW error:5.1.1:550%20no\nE\n", 0, "" },
 };
+
+static void test_route_record(void **state)
+{
+	(void)state;
+	unit_case("route records round trip", NULL, 0);
+	struct mail_env *e = mail_env_new(), *d = mail_env_new();
+	snprintf(e->qid, sizeof e->qid, "Q");
+	mail_env_add_rcpt(e, "a@x", NULL, 0)->route = mail_env_strdup(e, "error:5.1.1:550 no such user");
+	mail_env_add_rcpt(e, "b@x", NULL, 0);
+	mail_env_add_rcpt(e, "c@x", "rfc822;a@x", 0)->route = mail_env_strdup(e, "lmtp:unix:/run/l mtp");
+	struct buf b;
+	buf_init(&b);
+	queue_file_env_encode(e, &b);
+	char err[128] = "";
+	U_EQ_INT(queue_file_env_decode(b.data, b.len, d, err, sizeof err), 0);
+	U_EQ_INT(d->nrcpt, 3);
+	if (d->nrcpt == 3) {
+		U_EQ_STR(d->rcpt[0].route, "error:5.1.1:550 no such user");
+		U_CHECK(d->rcpt[1].route == NULL);
+		U_EQ_STR(d->rcpt[2].route, "lmtp:unix:/run/l mtp");
+	}
+	buf_fini(&b);
+	mail_env_free(&e);
+	mail_env_free(&d);
+	UNIT_FINISH();
+}
 
 static void check_dec(const struct dec_case *c)
 {
@@ -604,7 +634,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_roundtrip_table), cmocka_unit_test(test_env_many_rcpts),
-		cmocka_unit_test(test_env_decode_table),    cmocka_unit_test(test_hdr_roundtrip_table),
+		cmocka_unit_test(test_env_decode_table),
+		cmocka_unit_test(test_route_record),    cmocka_unit_test(test_hdr_roundtrip_table),
 		cmocka_unit_test(test_hdr_decode_table),    cmocka_unit_test(test_hdr_damage),
 		cmocka_unit_test(test_status_apply),	    cmocka_unit_test(test_status_table),
 		cmocka_unit_test(test_escape_table),	    cmocka_unit_test(test_unescape_table),
