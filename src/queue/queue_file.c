@@ -7,6 +7,7 @@
  *   N client_name   P protocol   I envid   X FULL|HDRS   B 7BIT|8BITMIME|BINARYMIME
  *   U (SMTPUTF8)   F flags
  *   R notify orcpt|- addr  one per recipient; its index is its order
+ *   M mailer               after an R: the mailer value routing recorded for it
  *   E                      end
  * Status record:  D idx state when_us code enh text crc32
  *   state: P pending (last reply was temporary), D delivered, F failed
@@ -124,7 +125,7 @@ void queue_file_env_encode(const struct mail_env *env, struct buf *out)
 		queue_file_escape(r->addr, out);
 		buf_putc(out, '\n');
 		if (r->route)
-			rec(out, 'W', r->route);
+			rec(out, 'M', r->route);
 	}
 	buf_puts(out, "E\n");
 }
@@ -284,8 +285,8 @@ int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char 
 			mail_env_add_rcpt(env, addr, orcpt, (unsigned)nf);
 			break;
 		}
-		case 'W':
-			/* the route of the recipient just before (set when processing
+		case 'M':
+			/* the mailer value (route) of the recipient just before (set when processing
 			 * expanded aliases); a route without its recipient is damage */
 			if (env->nrcpt == 0 || env->rcpt[env->nrcpt - 1].route)
 				bad = 1;

@@ -230,10 +230,10 @@ static const struct dec_case dec_cases[] = {
 	{ "recipient empty addr", "V 1\nQ x\nT 0\nR 0 - %\nE\n", -1, "'R'" },
 	{ "recipient bad orcpt escape", "V 1\nQ x\nT 0\nR 0 %zz a\nE\n", -1, "'R'" },
 	{ "raw control in value", "V 1\nQ x\nT 0\nH a\x01b\nR 0 - a\nE\n", -1, "'H'" },
-	{ "route after recipient", "V 1\nQ x\nT 0\nR 0 - a\nW smtp:[h]\nR 0 - b\nE\n", 0, "" },
-	{ "route before any recipient", "V 1\nQ x\nT 0\nW smtp:[h]\nR 0 - a\nE\n", -1, "'W'" },
-	{ "two routes for one recipient", "V 1\nQ x\nT 0\nR 0 - a\nW smtp:x\nW smtp:y\nE\n", -1, "'W'" },
-	{ "route escaped", "V 1\nQ x\nT 0\nR 0 - a\nW error:5.1.1:550%20no\nE\n", 0, "" },
+	{ "route after recipient", "V 1\nQ x\nT 0\nR 0 - a\nM smtp:[h]\nR 0 - b\nE\n", 0, "" },
+	{ "route before any recipient", "V 1\nQ x\nT 0\nM smtp:[h]\nR 0 - a\nE\n", -1, "'M'" },
+	{ "two routes for one recipient", "V 1\nQ x\nT 0\nR 0 - a\nM smtp:x\nM smtp:y\nE\n", -1, "'M'" },
+	{ "route escaped", "V 1\nQ x\nT 0\nR 0 - a\nM error:5.1.1:550%20no\nE\n", 0, "" },
 };
 
 static void test_route_record(void **state)
