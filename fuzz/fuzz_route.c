@@ -6,17 +6,14 @@
  *
  * Input: "aliases text \0 mailertable text \0 address \0 address ...".
  * Invariants: a load either succeeds or names file:line; every accepted
- * recipient has at least one target, each with a mailer value that
- * route_mailer_parse() accepts when the input address has a valid domain,
- * an address with an '@', and at most ROUTE_TARGETS_MAX targets; a refusal
- * carries a 4xx/5xx reply.
+ * recipient has at least one and at most ROUTE_TARGETS_MAX targets, each
+ * with an '@' and a mailer value that route_mailer_parse() accepts (what
+ * cannot be routed is an error: value); a refusal carries a 4xx/5xx reply.
  */
-#include <stdbool.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "fuzz.h"
-#include "mail/mail_addr.h"
 #include "route/route.h"
 
 static int quiet;
@@ -44,8 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	for (const char *a = addrs; a < s + size + 1 && *a; a += strlen(a) + 1) {
-		const char *at = strrchr(a, '@');
-		bool valid = at && mail_domain_valid(at + 1, strlen(at + 1), true);
 		for (int trusted = 0; trusted < 2; trusted++) {
 			struct route_result r;
 			route_result_init(&r, NULL);
@@ -56,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					struct route_mailer rm;
 					char why[300];
 					FUZZ_CHECK(strchr(r.t[i].addr, '@') != NULL);
-					FUZZ_CHECK(route_mailer_parse(r.t[i].mailer, &rm, why, sizeof why) == 0 || !valid);
+					FUZZ_CHECK(route_mailer_parse(r.t[i].mailer, &rm, why, sizeof why) == 0);
 				}
 			} else {
 				FUZZ_CHECK(r.reply.code >= 400 && r.reply.code < 600);

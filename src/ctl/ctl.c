@@ -34,8 +34,8 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 	if (c) {
 		char err[512];
 		struct route_maps *m = gw_maps_load(c, err, sizeof err);
-		if (!m) {
-			buf_printf(&diag, "%s: error: %s\n", where, err);
+		if (!m || route_maps_error(m)) {
+			buf_printf(&diag, "%s: error: %s\n", where, m ? route_maps_error(m) : err);
 			errors++;
 		}
 		route_maps_free(&m);

@@ -209,6 +209,10 @@ int gw_serve(const struct conf *c)
 		log_err("event=startup_error error=\"%s\"", err);
 		goto out;
 	}
+	if (route_maps_error(g->maps))
+		log_err("event=maps_error error=\"%s\" action=\"local recipients get 451 until a reload (SIGHUP) can "
+			"read it\"",
+			route_maps_error(g->maps));
 	int *lfd = xcalloc(c->smtpd_listen_n, sizeof *lfd);
 	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
 		lfd[i] = net_listen_tcp(&c->smtpd_listen[i].addr, 1024);

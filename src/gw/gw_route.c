@@ -82,8 +82,10 @@ void gw_maps_reload(struct gw *g)
 {
 	char err[600];
 	struct route_maps *m = gw_maps_load(g->conf, err, sizeof err);
-	if (!m) {
-		log_err("event=reload_error error=\"%s\" action=\"the maps in force are kept\"", err);
+	if (!m || route_maps_error(m)) {
+		log_err("event=reload_error error=\"%s\" action=\"the maps in force are kept\"",
+			m ? route_maps_error(m) : err);
+		route_maps_free(&m);
 		return;
 	}
 	route_maps_free(&g->maps);
@@ -161,7 +163,7 @@ void gw_route_process(void *ctx, const char *qid)
 	}
 	struct mail_env **envs = NULL;
 	size_t nenv = 0, cap = 0;
-	bool same = true;
+	bool same = true, retry = false;
 	struct buf o, key;
 	buf_init(&o);
 	buf_init(&key);
@@ -175,6 +177,15 @@ void gw_route_process(void *ctx, const char *qid)
 		route_result_init(&res, NULL);
 		/* the client was allowed to relay at RCPT time: trusted now */
 		route_expand(g->maps, r->addr, true, &res);
+		if (!res.ok && res.reply.code < 500) {
+			/* a temporary refusal (an alias map or include file that cannot be
+			 * read): the whole message waits in input/, nothing is bounced */
+			log_warn("queue=%s event=process_deferred rcpt=<%s> reply=\"%d %s %s\"", qid, r->addr,
+				 res.reply.code, res.reply.enh, res.reply.text);
+			route_result_fini(&res);
+			retry = true;
+			break;
+		}
 		same = same && res.ok && is_identity(g, r, &res);
 		buf_reset(&o);
 		orcpt_of(r, &o);
@@ -212,6 +223,13 @@ void gw_route_process(void *ctx, const char *qid)
 	buf_fini(&key);
 	map_free(&seen);
 	mail_env_free(&env);
+	if (retry) {
+		for (size_t i = 0; i < nenv; i++)
+			mail_env_free(&envs[i]);
+		xfree(envs);
+		queue_sched_processed(g->q, qid, QUEUE_RETRY);
+		return;
+	}
 	if (same || nenv == 0) {
 		for (size_t i = 0; i < nenv; i++)
 			mail_env_free(&envs[i]);

@@ -305,17 +305,27 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 		schedule_pump(q);
 }
 
+/* A deferred message whose time has come: delivered again, or processed
+ * again when processing was put off (never delivered unprocessed). */
+static void make_due(struct queue_sched *q, struct qmsg *m)
+{
+	if (m->dir == QDIR_INPUT) {
+		m->st = QM_INPUT;
+		fifo_push(&q->in, m);
+	} else {
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+	}
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct queue_sched *q = arg;
 	int64_t now = clock_now_s();
-	while (q->nheap && q->heap[0]->due_s <= now) {
-		struct qmsg *m = heap_pop(q);
-		m->st = QM_READY;
-		fifo_push(&q->ready, m);
-	}
+	while (q->nheap && q->heap[0]->due_s <= now)
+		make_due(q, heap_pop(q));
 	arm_timer(q);
 	schedule_pump(q);
 }
@@ -471,6 +481,10 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 			log_info("queue=%s event=hold", qid);
 		forget(q, m);
 		break;
+	case QUEUE_RETRY:
+		defer_unloaded(q, m, q->conf.min_backoff_s);
+		m->st = QM_DEFERRED;
+		return;
 	case QUEUE_DISCARD:
 		queue_store_remove(q->qs, QDIR_INPUT, qid);
 		log_info("queue=%s event=discarded", qid);
@@ -823,8 +837,7 @@ void queue_sched_flush(struct queue_sched *q)
 	size_t n = 0;
 	struct qmsg *m;
 	while ((m = heap_pop(q)) != NULL) {
-		m->st = QM_READY;
-		fifo_push(&q->ready, m);
+		make_due(q, m);
 		n++;
 	}
 	log_info("event=flush deferred_messages=%zu", n);

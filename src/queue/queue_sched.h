@@ -57,7 +57,9 @@ struct queue_sched_ops {
 	void (*deliver)(void *ctx, const struct queue_attempt *a);
 };
 
-enum queue_verdict { QUEUE_PASS, QUEUE_HOLD, QUEUE_DISCARD };
+/* PASS: to output/; HOLD: to hold/; DISCARD: removed; RETRY: stays in
+ * input/ and is processed again after minimal_backoff_time. */
+enum queue_verdict { QUEUE_PASS, QUEUE_HOLD, QUEUE_DISCARD, QUEUE_RETRY };
 
 #define QUEUE_RESULT_F_NO_DSN 0x1 /* next hop took it without DSN support */
 

@@ -106,6 +106,18 @@ static void add_target(struct xp *x, const char *addr, const char *mailer, const
 		return;
 	}
 	map_puts(x->seen, k, (void *)1);
+	/* an alias target with a malformed address, or a domain no mailer can
+	 * take (8-bit without IDNA), bounces after acceptance like an unknown user */
+	struct mail_addr pa;
+	struct route_mailer rm;
+	char why[300], ev[MAIL_PATH_MAX * 2 + 400];
+	if (mail_addr_parse_str(addr, MAIL_ADDR_F_UTF8, &pa) != MAIL_ADDR_OK) {
+		snprintf(ev, sizeof ev, "error:5.1.3:550 <%.300s>: bad address syntax after alias expansion", addr);
+		mailer = ev;
+	} else if (route_mailer_parse(mailer, &rm, why, sizeof why) < 0) {
+		snprintf(ev, sizeof ev, "error:5.1.2:550 <%.300s>: cannot be routed: %.200s", addr, why);
+		mailer = ev;
+	}
 	x->r->t = xgrow(x->r->t, &x->r->cap, x->r->n + 1, sizeof *x->r->t);
 	struct route_target *t = &x->r->t[x->r->n++];
 	t->addr = arena_strdup(x->r->arena, addr);
@@ -313,6 +325,11 @@ static void expand_addr(struct xp *x, const char *local, const char *domain, int
 {
 	if (route_is_local(x->m, domain)) {
 		trace(x, "%s@%s: local domain", local, domain);
+		if (x->m->alias_error) {
+			failf(x, 451, "4.3.0", "<%.100s@%.200s>: temporary failure: alias map unavailable", local,
+			      domain);
+			return;
+		}
 		expand_local(x, local, domain, depth, sender, false, top);
 		return;
 	}

@@ -57,6 +57,9 @@ struct route_maps *route_maps_load(const struct route_conf *c, char *err, size_t
 struct route_maps *route_maps_from_text(const struct route_conf *c, const char *lhn, const char *aliases,
 					 const char *mailertable, char *err, size_t errlen);
 void route_maps_free(struct route_maps **m);
+/* A problem that did not stop the load but makes local recipients
+ * tempfail (451 4.3.0): an alias file that could not be read. NULL if none. */
+const char *route_maps_error(const struct route_maps *m);
 /* Counts for the start-up log line. */
 void route_maps_stats(const struct route_maps *m, size_t *local, size_t *aliases, size_t *mailertable);
 

@@ -417,13 +417,17 @@ struct route_maps *route_maps_load(const struct route_conf *c, char *err, size_t
 	/* alias_maps: several files, the first that has a name wins */
 	char *copy = xstrdup(c->alias_maps ? c->alias_maps : ""), *save = NULL;
 	for (char *t = strtok_r(copy, " ,\t", &save); t && rc == 0; t = strtok_r(NULL, " ,\t", &save)) {
-		char *text;
-		rc = read_text(t, &text, err, errlen);
-		if (rc == 0) {
-			rc = parse_aliases(m, text, t, err, errlen);
-			xfree(text);
-			m->have_aliases = true;
+		char *text, why[600];
+		if (read_text(t, &text, why, sizeof why) < 0) {
+			/* unreadable is not a syntax error: local recipients tempfail
+			 * (451) until a reload can read it; nothing bounces */
+			if (!m->alias_error)
+				m->alias_error = arena_strdup(m->arena, why);
+			continue;
 		}
+		rc = parse_aliases(m, text, t, err, errlen);
+		xfree(text);
+		m->have_aliases = true;
 	}
 	xfree(copy);
 	if (rc < 0)
@@ -453,6 +457,11 @@ void route_maps_stats(const struct route_maps *m, size_t *local, size_t *aliases
 	*local = m->nlocal;
 	*aliases = m->nalias;
 	*mailertable = m->nmt;
+}
+
+const char *route_maps_error(const struct route_maps *m)
+{
+	return m->alias_error;
 }
 
 bool route_is_local(const struct route_maps *m, const char *domain)

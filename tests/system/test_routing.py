@@ -359,3 +359,26 @@ def test_three_gateways_round_robin(mkgw, mksink, workdir):
     assert ids(first.mx) == every             # u%d@mx.test and bob@mx.test (staff): one transaction
     for g in gws:
         assert len(re.findall(r"event=received ", g.log())) == n // 3, g.dir
+
+
+def test_unreadable_alias_map_tempfails(mkgw, mksink, workdir):
+    """An alias file that cannot be read: the gateway runs, local recipients get 451 (never 550,
+    nothing bounces), mail for other domains flows; a reload that can read it fixes that."""
+    site = Site(mkgw, mksink, workdir, alias_maps=os.path.join(workdir, "maps", "aliases.missing"))
+    gw = site.gw
+    gw.wait_log(r"event=maps_error error=\".*aliases\.missing: cannot read")
+    replies, data = send(gw.port, ["sysadm@org.test", "s@students.test"], "tempfail")
+    assert replies["sysadm@org.test"][0] == 451 and replies["sysadm@org.test"][1].startswith(b"4.3.0 ")
+    assert replies["s@students.test"][0] == 250 and data[0] == 250
+    p = subprocess.run([BIN, "check", "-c", gw.cf], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 1 and "aliases.missing: cannot read" in p.stderr.decode()
+    # still unreadable: the reload keeps the maps in force
+    os.kill(gw.pid(), signal.SIGHUP)
+    gw.wait_log(r"event=reload_error error=\".*aliases\.missing: cannot read")
+    site.write("aliases.missing", site.files["aliases"])
+    os.kill(gw.pid(), signal.SIGHUP)
+    gw.wait_log(r"event=maps_reloaded ")
+    replies, data = send(gw.port, ["sysadm@org.test"], "readable again")
+    assert replies["sysadm@org.test"][0] == 250 and data[0] == 250
+    assert site.forth.wait_count(1) and site.glass.wait_count(1)
+    wait_empty(gw)
