@@ -14,9 +14,11 @@
 
 #include "base/buf.h"
 #include "base/fsutil.h"
+#include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
+#include "deliver/deliver.h"
 #include "gw/gw.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
@@ -46,6 +48,15 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 				SSL_CTX_free(ctx);
 			}
 		}
+		struct map *tls_policy = c->smtp_tls_policy_maps[0]
+						 ? deliver_tls_policy_load(c->smtp_tls_policy_maps, err, sizeof err)
+						 : NULL;
+		if (c->smtp_tls_policy_maps[0] && !tls_policy) {
+			buf_printf(&diag, "%s: error: %s\n", where, err);
+			errors++;
+		}
+		if (tls_policy)
+			map_free(&tls_policy);
 		char *copy = xstrdup(c->relay_domains), *save = NULL;
 		for (char *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
 			char *text;
