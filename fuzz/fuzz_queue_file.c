@@ -5,7 +5,8 @@
  * The input is tried (1) as a whole queue file: header, then the envelope
  * region it names (when its CRC matches) and the status records after it;
  * (2) as bare envelope records; (3) as status records for a three-recipient
- * envelope; (4) as an escaped value. No crash, no leak, and whatever
+ * envelope (and delay-notice W records); (4) as an escaped value. No
+ * crash, no leak, and whatever
  * decodes re-encodes to a canonical form that decodes to the same thing.
  */
 #include <stdbool.h>
@@ -58,7 +59,10 @@ static void roundtrip(const struct mail_env *env)
 
 	for (size_t i = 0; i < env->nrcpt; i++)
 		queue_file_status_encode(i, &env->rcpt[i], &st);
-	FUZZ_CHECK(queue_file_status_apply(st.data, st.len, d) == env->nrcpt);
+	if (env->delay_warned_us)
+		queue_file_warned_encode(env, &st);
+	FUZZ_CHECK(queue_file_status_apply(st.data, st.len, d) == env->nrcpt + (env->delay_warned_us != 0));
+	FUZZ_CHECK(d->delay_warned_us == env->delay_warned_us);
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		const struct mail_rcpt *x = &env->rcpt[i], *y = &d->rcpt[i];
 		FUZZ_CHECK(x->state == y->state && x->when_us == y->when_us);

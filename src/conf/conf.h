@@ -76,13 +76,18 @@ struct conf {
 	int minimal_backoff_time;
 	int maximal_backoff_time;
 	int qmgr_message_active_limit;
+	int delay_warning_time;
 	uint64_t bounce_size_limit;
 	/* delivery */
 	char *relayhost;
 	int smtp_tcp_port;
 	char *smtp_helo_name;
-	char *smtp_tls_security_level; /* none | may | encrypt */
+	char *smtp_tls_security_level; /* none | may | encrypt | verify */
+	char *smtp_tls_CAfile;
+	char *smtp_tls_policy_maps;
+	int initial_destination_concurrency;
 	int smtp_destination_concurrency_limit;
+	int smtp_destination_dead_time;
 	int smtp_destination_recipient_limit;
 	int smtp_connection_cache_time_limit;
 	int smtp_connection_reuse_count_limit;

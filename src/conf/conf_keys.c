@@ -108,6 +108,9 @@ const struct conf_key conf_keys[] = {
 	  "Longest wait between retries (the wait doubles from the minimum, with +-10% jitter)." },
 	{ "qmgr_message_active_limit", CONF_T_INT, O(qmgr_message_active_limit), "20000", 1, 10000000, NULL,
 	  "Messages whose envelopes are held in memory for delivery at once; the rest wait on disk." },
+	{ "delay_warning_time", CONF_T_TIME, O(delay_warning_time), "0", 0, 365 * DAY, NULL,
+	  "Send the sender one \"delayed\" notice (RFC 3464) when a message is still queued this long after arrival; "
+	  "0 = never (as Postfix)." },
 	{ "bounce_size_limit", CONF_T_SIZE, O(bounce_size_limit), "50000", 0, 0, NULL,
 	  "With RET=FULL, at most this many octets of the original are returned (else headers only)." },
 	/* delivery */
@@ -117,10 +120,23 @@ const struct conf_key conf_keys[] = {
 	{ "smtp_tcp_port", CONF_T_INT, O(smtp_tcp_port), "25", 1, 65535, NULL,
 	  "Port for onward delivery when a next hop names none." },
 	{ "smtp_helo_name", CONF_T_HOST, O(smtp_helo_name), "$myhostname", 0, 0, NULL, "Name sent in EHLO/HELO." },
-	{ "smtp_tls_security_level", CONF_T_ENUM, O(smtp_tls_security_level), "may", 0, 0, "none may encrypt",
-	  "Outbound TLS: none; may = STARTTLS when offered (unverified); encrypt = required (else defer)." },
+	{ "smtp_tls_security_level", CONF_T_ENUM, O(smtp_tls_security_level), "may", 0, 0, "none may encrypt verify",
+	  "Outbound TLS: none; may = STARTTLS when offered (unverified); encrypt = required (else defer); verify = "
+	  "required with a certificate valid for the MX host name (else defer)." },
+	{ "smtp_tls_CAfile", CONF_T_STR, O(smtp_tls_CAfile), "", 0, 0, NULL,
+	  "PEM file of CA certificates trusted for the verify level; empty: the system's default store." },
+	{ "smtp_tls_policy_maps", CONF_T_STR, O(smtp_tls_policy_maps), "", 0, 0, NULL,
+	  "File of \"next-hop level\" lines overriding smtp_tls_security_level per next-hop domain or host (# "
+	  "comments); read at start." },
+	{ "initial_destination_concurrency", CONF_T_INT, O(initial_destination_concurrency), "5", 1, 1000, NULL,
+	  "Parallel connections a next hop starts with; one more after each window of successful transactions, one "
+	  "less after a window of failed connections (slow start)." },
 	{ "smtp_destination_concurrency_limit", CONF_T_INT, O(smtp_destination_concurrency_limit), "20", 1, 1000, NULL,
-	  "Parallel connections per next hop." },
+	  "Most parallel connections per next hop (the slow-start window never grows beyond it)." },
+	{ "smtp_destination_dead_time", CONF_T_TIME, O(smtp_destination_dead_time), "$minimal_backoff_time", 1,
+	  365 * DAY, NULL,
+	  "A next hop whose last connection failed is dead this long: its mail is deferred without connecting, then "
+	  "one probe connection decides (Postfix throttles for minimal_backoff_time)." },
 	{ "smtp_destination_recipient_limit", CONF_T_INT, O(smtp_destination_recipient_limit), "50", 1, 100000, NULL,
 	  "Recipients per delivery transaction." },
 	{ "smtp_connection_cache_time_limit", CONF_T_TIME, O(smtp_connection_cache_time_limit), "2s", 0, 300, NULL,

@@ -14,9 +14,11 @@
 
 #include "base/buf.h"
 #include "base/fsutil.h"
+#include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
+#include "deliver/deliver.h"
 #include "gw/gw.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
@@ -48,6 +50,15 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 				SSL_CTX_free(ctx);
 			}
 		}
+		struct map *tls_policy = c->smtp_tls_policy_maps[0]
+						 ? deliver_tls_policy_load(c->smtp_tls_policy_maps, err, sizeof err)
+						 : NULL;
+		if (c->smtp_tls_policy_maps[0] && !tls_policy) {
+			buf_printf(&diag, "%s: error: %s\n", where, err);
+			errors++;
+		}
+		if (tls_policy)
+			map_free(&tls_policy);
 	}
 	fputs(diag.data ? diag.data : "", stderr);
 	buf_fini(&diag);

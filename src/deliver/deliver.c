@@ -4,12 +4,25 @@
  *
  * A request is split into jobs (one SMTP transaction each) queued on its
  * destination. An idle connection takes the next job; more connections are
- * opened while jobs wait, up to the concurrency limit. A connection that
- * never gets ready (DNS, connect, greeting, EHLO) is dropped, and when it
- * was the destination's last one, every job waiting there fails with its
- * reason at once (the destination is down: Postfix's "dead destination"),
- * instead of each job timing out on its own. Destinations are freed by a
- * periodic sweep, never inside a callback chain that may still use them.
+ * opened while jobs wait, up to the destination's window. The window is
+ * Postfix's slow start: it starts at initial_destination_concurrency, grows
+ * by one after a window's worth of completed transactions and shrinks by
+ * one after a window's worth of failed connections (never below one, never
+ * above smtp_destination_concurrency_limit), so a new destination is not
+ * hit with many connections before it has shown it takes them.
+ *
+ * A connection that never gets ready (DNS, connect, greeting, EHLO, TLS) is
+ * dropped, and when it was the destination's last one, every job waiting
+ * there fails with its reason at once. With a temporary reason the
+ * destination is then dead for smtp_destination_dead_time: new requests
+ * fail at once with the same reason, without a connection, so a dead
+ * destination costs one failed connection per dead time instead of one
+ * timeout per message. After that one probe connection is allowed (window
+ * 1); when it gets ready the destination lives again. Destinations are
+ * independent: a dead or slow one holds only its own jobs. They are freed by
+ * a periodic sweep (never while dead), never inside a callback chain that
+ * may still use them.
+ *
  * A destination is identified by protocol, host list and path, so two
  * routes never share a connection. Maildir requests have no destination:
  * they go to deliver_maildir.c.
@@ -86,7 +99,9 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	void *v;
 	while (map_next(dl->dests, &pos, NULL, NULL, &v)) {
 		struct ddest *d = v;
-		if (d->nconn == 0 && d->nq == 0 && !d->resolving && now - d->resolved_at > SWEEP_S && k < n)
+		/* a dead destination is kept: forgetting it would forget its dead time */
+		if (d->nconn == 0 && d->nq == 0 && !d->resolving && now - d->resolved_at > SWEEP_S &&
+		    now >= d->dead_until && k < n)
 			dead[k++] = d;
 	}
 	for (size_t i = 0; i < k; i++) {
@@ -114,6 +129,31 @@ struct deliver *deliver_new(struct event_base *base, struct dns *dns, const stru
 	struct timeval tv = { SWEEP_S, 0 };
 	evtimer_add(dl->sweep_ev, &tv);
 	return dl;
+}
+
+static int initial_window(const struct deliver *dl)
+{
+	return dl->conf.initial_concurrency < dl->conf.concurrency ? dl->conf.initial_concurrency : dl->conf.concurrency;
+}
+
+/* Slow-start feedback: delta +1 for a completed transaction, -1 for a
+ * failed connection; the window moves by one per window's worth. */
+static void window_feedback(struct deliver *dl, struct ddest *d, int delta)
+{
+	d->credit += delta;
+	if (d->credit >= d->window) {
+		d->credit = 0;
+		if (d->window < dl->conf.concurrency) {
+			d->window++;
+			log_debug("event=concurrency_window nexthop=%s window=%d change=up", d->name, d->window);
+		}
+	} else if (d->credit <= -d->window) {
+		d->credit = 0;
+		if (d->window > 1) {
+			d->window--;
+			log_info("event=concurrency_window nexthop=%s window=%d change=down", d->name, d->window);
+		}
+	}
 }
 
 static void dest_push(struct ddest *d, struct djob *j)
@@ -150,7 +190,8 @@ static void dest_kick(struct deliver *dl, struct ddest *d)
 			deliver_conn_run_job(c, dest_pop(d));
 		}
 	}
-	while (d->nq > (size_t)d->nstarting && d->nconn < dl->conf.concurrency) {
+	int limit = d->dead_until ? 1 : d->window; /* past its dead time: one probe */
+	while (d->nq > (size_t)d->nstarting && d->nconn < limit) {
 		struct dconn *c = deliver_conn_new(dl, d);
 		c->next = d->conns;
 		d->conns = c;
@@ -226,6 +267,11 @@ static struct ddest *dest_get(struct deliver *dl, const struct deliver_req *rq)
 	d->hops = hops;
 	d->nhops = nhops;
 	d->hops_equal = equal;
+	/* the TLS policy is looked up by the first host (the mailertable's or
+	 * the recipient domain for MX delivery) */
+	if (nhops == 0 || deliver_tls_policy_lookup(dl->conf.tls_policy, hops[0].host, &d->tls) < 0)
+		d->tls = dl->conf.tls;
+	d->window = initial_window(dl);
 	if (nhops == 0) {
 		dest_set_unix(d, rq->path ? rq->path : "");
 	} else {
@@ -275,6 +321,11 @@ void deliver_submit(struct deliver *dl, const struct deliver_req *rq)
 		r->jobs_left++;
 		dest_push(d, j);
 	}
+	if (d->dead_until > clock_now_s()) {
+		log_debug("queue=%s event=destination_dead_skip nexthop=%s rcpts=%zu", r->qid, d->name, rq->nrcpt);
+		deliver_dest_fail_all(dl, d, &d->dead_why);
+		return;
+	}
 	dest_kick(dl, d);
 }
 
@@ -322,11 +373,28 @@ void deliver_conn_failed(struct dconn *c, const struct mail_reply *why)
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(why, t, sizeof t);
 	log_info("event=smtp_connect_failed nexthop=%s reply=\"%s\" queued=%zu", d->name, t, d->nq);
+	window_feedback(dl, d, -1);
 	/* no replacement connection: when the last way to this next hop has
 	 * failed, everything waiting for it fails now with the same reason
 	 * (the queue tries again later); otherwise the live ones go on */
-	if (d->nconn == 0)
-		deliver_dest_fail_all(dl, d, why);
+	if (d->nconn > 0)
+		return;
+	if (mail_reply_status(why) == MAIL_TEMPFAIL) {
+		d->dead_until = clock_now_s() + dl->conf.dead_time_s;
+		d->dead_why = *why;
+		log_info("event=destination_dead nexthop=%s for=%ds reply=\"%s\"", d->name, dl->conf.dead_time_s, t);
+	}
+	deliver_dest_fail_all(dl, d, why);
+}
+
+void deliver_tx_done(struct dconn *c)
+{
+	if (!c->d)
+		return;
+	int window = c->d->window;
+	window_feedback(c->dl, c->d, +1);
+	if (c->d->window > window)
+		dest_kick(c->dl, c->d); /* waiting jobs may use the wider window now */
 }
 
 void deliver_dest_fail_all(struct deliver *dl, struct ddest *d, const struct mail_reply *why)
@@ -340,6 +408,14 @@ void deliver_conn_ready(struct dconn *c)
 {
 	struct deliver *dl = c->dl;
 	struct ddest *d = c->d;
+	bool revived = d->dead_until != 0;
+	if (revived) {
+		/* the probe got through: the destination lives, slow start anew */
+		log_info("event=destination_alive nexthop=%s peer=%s", d->name, c->peer);
+		d->dead_until = 0;
+		d->window = initial_window(dl);
+		d->credit = 0;
+	}
 	if (c->reuse >= dl->conf.reuse_limit) {
 		deliver_conn_quit(c);
 		return;
@@ -347,6 +423,8 @@ void deliver_conn_ready(struct dconn *c)
 	struct djob *j = dest_pop(d);
 	if (j) {
 		deliver_conn_run_job(c, j);
+		if (revived)
+			dest_kick(dl, d); /* the rest no longer waits for the probe */
 		return;
 	}
 	if (dl->conf.cache_time_s <= 0) {
@@ -371,6 +449,18 @@ void deliver_conn_gone(struct dconn *c)
 	c->d = NULL;
 	/* waiting jobs need a connection */
 	dest_kick(dl, d);
+}
+
+void deliver_flush_dead(struct deliver *dl)
+{
+	int64_t now = clock_now_s();
+	size_t pos = 0;
+	void *v;
+	while (map_next(dl->dests, &pos, NULL, NULL, &v)) {
+		struct ddest *d = v;
+		if (d->dead_until > now)
+			d->dead_until = now;
+	}
 }
 
 void deliver_close_idle(struct deliver *dl)

@@ -10,9 +10,14 @@
  * one hop) and, for LMTP over a unix socket or Maildir, a path. Different
  * destinations never share connections. For SMTP/LMTP, deliver splits the
  * recipients into transactions of at most
- * smtp_destination_recipient_limit recipients, runs them over up to
- * smtp_destination_concurrency_limit connections to that next hop, reusing
- * idle connections, and reports one result with a reply per recipient.
+ * smtp_destination_recipient_limit recipients, runs them over that
+ * destination's connections, reusing idle ones, and reports one result
+ * with a reply per recipient. Per destination: a slow-start window of
+ * connections (initial_destination_concurrency, growing while transactions
+ * succeed up to smtp_destination_concurrency_limit), a dead state after its
+ * last connection failed (requests fail at once with that reason until
+ * smtp_destination_dead_time has passed, then one probe connection), and
+ * a TLS level (smtp_tls_security_level or smtp_tls_policy_maps).
  * It never decides what a reply means for the message: 2xx/4xx/5xx go back
  * as they are and the queue decides (STYLE: peers never call each other).
  * Maildir delivery runs its file I/O on worker threads and reports 250
@@ -32,18 +37,23 @@ struct event_base;
 struct dns;
 struct mail_env;
 struct deliver;
+struct map;
 struct net_addr;
 typedef struct ssl_ctx_st SSL_CTX;
 
-enum deliver_tls { DELIVER_TLS_NONE, DELIVER_TLS_MAY, DELIVER_TLS_ENCRYPT };
+/* Ordered: each level asks for more than the one before. */
+enum deliver_tls { DELIVER_TLS_NONE, DELIVER_TLS_MAY, DELIVER_TLS_ENCRYPT, DELIVER_TLS_VERIFY };
 enum deliver_proto { DELIVER_SMTP, DELIVER_LMTP, DELIVER_MAILDIR };
 
 struct deliver_conf {
 	const char *helo_name;
 	const char *myhostname; /* a next hop greeting with this name is us: mail loop */
 	enum deliver_tls tls;
-	SSL_CTX *tls_ctx; /* borrowed */
-	int concurrency;
+	SSL_CTX *tls_ctx;	   /* borrowed; trusts the CAs for the verify level */
+	const struct map *tls_policy; /* borrowed, may be NULL: from deliver_tls_policy_load() */
+	int initial_concurrency;
+	int concurrency; /* the window's limit */
+	int dead_time_s;
 	int rcpt_limit;
 	int cache_time_s;
 	int reuse_limit;
@@ -108,10 +118,23 @@ typedef void (*deliver_done_fn)(void *ctx, const struct deliver_result *res);
 struct deliver *deliver_new(struct event_base *base, struct dns *dns, const struct deliver_conf *conf,
 			    deliver_done_fn done, void *ctx);
 void deliver_submit(struct deliver *dl, const struct deliver_req *req);
+/* End every destination's dead time now (a flush: the operator wants a
+ * retry); each then gets its probe connection. */
+void deliver_flush_dead(struct deliver *dl);
 /* Close idle connections; in-flight transactions go on. */
 void deliver_close_idle(struct deliver *dl);
 /* Abort everything (results with 4xx for what was in flight). */
 void deliver_free(struct deliver **dl);
 size_t deliver_inflight(const struct deliver *dl);
+
+/* deliver_tls.c: "none" "may" "encrypt" "verify" (case-insensitive). */
+const char *deliver_tls_level_name(enum deliver_tls t);
+int deliver_tls_level_parse(const char *s, enum deliver_tls *out);
+/* Read an smtp_tls_policy_maps file; NULL with "file:line: ..." in err. */
+struct map *deliver_tls_policy_load(const char *path, char *err, size_t errlen);
+/* Parse the file's text (changed in place) into policy. -1 with err. */
+int deliver_tls_policy_parse(char *text, const char *fname, struct map *policy, char *err, size_t errlen);
+/* The level the map gives a lower-case next hop, or -1 when none. */
+int deliver_tls_policy_lookup(const struct map *policy, const char *host, enum deliver_tls *out);
 
 #endif

@@ -64,15 +64,22 @@ static const struct deliver_conf *CF(const struct dconn *c)
 	return deliver_conf_of(c->dl);
 }
 
-/* LMTP takes STARTTLS when offered but never requires it, and never on a
- * unix socket (RFC 2033 keeps LMTP to local or trusted links). */
+/* This next hop's TLS level (smtp_tls_security_level or its policy
+ * entry). LMTP takes STARTTLS when offered but never requires it, and never
+ * on a unix socket (RFC 2033 keeps LMTP to local or trusted links). */
 static enum deliver_tls tls_level(const struct dconn *c)
 {
 	if (c->d->unix_sock)
 		return DELIVER_TLS_NONE;
-	if (lmtp(c) && CF(c)->tls == DELIVER_TLS_ENCRYPT)
+	if (lmtp(c) && c->d->tls >= DELIVER_TLS_ENCRYPT)
 		return DELIVER_TLS_MAY;
-	return CF(c)->tls;
+	return c->d->tls;
+}
+
+/* May a failed TLS attempt be retried in plaintext? Only below encrypt. */
+static bool tls_optional(const struct dconn *c)
+{
+	return tls_level(c) < DELIVER_TLS_ENCRYPT;
 }
 
 static void arm(struct dconn *c, int secs)
@@ -411,13 +418,26 @@ static bool greeting_is_me(const struct dconn *c, const char *text)
 	return str_caseeq(first, CF(c)->myhostname);
 }
 
+/* The certificate must name the MX host (or the next hop itself without
+ * MX lookup: addr_names holds that name). The chain is always verified
+ * (the context does not stop the handshake on failure), so every level
+ * can log the outcome; only "verify" acts on it, after the handshake. */
+static void set_peer_name(SSL *ssl, const char *name)
+{
+	struct net_addr tmp;
+	if (net_addr_parse(name, 25, &tmp) == 0) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+		return;
+	}
+	SSL_set_tlsext_host_name(ssl, name);
+	SSL_set1_host(ssl, name);
+}
+
 static void start_tls(struct dconn *c)
 {
 	SSL *ssl = SSL_new(CF(c)->tls_ctx);
-	const char *name = c->host;
-	struct net_addr tmp;
-	if (ssl && net_addr_parse(name, 25, &tmp) < 0)
-		SSL_set_tlsext_host_name(ssl, name);
+	if (ssl)
+		set_peer_name(ssl, c->host);
 	struct bufferevent *f = ssl ? bufferevent_openssl_filter_new(deliver_base(c->dl), c->bev, ssl,
 								      BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE)
 				    : NULL;
@@ -427,7 +447,7 @@ static void start_tls(struct dconn *c)
 		struct mail_reply r;
 		mail_reply_set(&r, 451, "4.7.5", "cannot start TLS with %s", c->peer);
 		c->d->no_tls_until = clock_now_s() + NO_TLS_RETRY_S;
-		c->plain_retry = true;
+		c->plain_retry = tls_optional(c);
 		try_next(c, &r);
 		return;
 	}
@@ -447,16 +467,39 @@ static void send_hello(struct dconn *c)
 	arm(c, CF(c)->t_helo);
 }
 
+/* The handshake is done: note what it gave; at the verify level a
+ * certificate that is not valid for the peer's name ends this attempt
+ * before anything is sent (never a plaintext retry). */
+static bool tls_established(struct dconn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long vr = SSL_get_verify_result(ssl);
+	const SSL_CIPHER *ciph = SSL_get_current_cipher(ssl);
+	bool verified = vr == X509_V_OK && SSL_get0_peer_certificate(ssl) != NULL;
+	snprintf(c->tls_desc, sizeof c->tls_desc, "%s cipher=%s verified=%s", SSL_get_version(ssl),
+		 ciph ? SSL_CIPHER_get_name(ciph) : "none", verified ? "yes" : "no");
+	if (verified || tls_level(c) != DELIVER_TLS_VERIFY)
+		return true;
+	const char *why = vr == X509_V_OK ? "no certificate" : X509_verify_cert_error_string(vr);
+	log_info("event=smtp_tls_failed peer=%s error=\"certificate not verified: %s\" action=defer", c->peer, why);
+	struct mail_reply r;
+	mail_reply_set(&r, 451, "4.7.5", "Server certificate not verified for host %s: %s", c->peer, why);
+	try_next(c, &r);
+	return false;
+}
+
 static void after_ehlo(struct dconn *c)
 {
 	const struct deliver_conf *cf = CF(c);
-	if (!c->tls && c->starttls && tls_level(c) != DELIVER_TLS_NONE && cf->tls_ctx && clock_now_s() >= c->d->no_tls_until) {
+	/* a recent TLS failure means plaintext for a while, unless TLS is required */
+	bool want = tls_level(c) != DELIVER_TLS_NONE && (!tls_optional(c) || clock_now_s() >= c->d->no_tls_until);
+	if (!c->tls && c->starttls && want && cf->tls_ctx) {
 		c->st = DC_STARTTLS;
 		send_line(c, "STARTTLS");
 		arm(c, cf->t_helo);
 		return;
 	}
-	if (!c->tls && tls_level(c) == DELIVER_TLS_ENCRYPT) {
+	if (!c->tls && !tls_optional(c)) {
 		struct mail_reply r;
 		mail_reply_set(&r, 451, "4.7.4", "TLS is required, but was not offered by host %s", c->peer);
 		try_next(c, &r);
@@ -470,8 +513,8 @@ static void go_ready(struct dconn *c)
 	if (!c->was_ready) {
 		c->was_ready = true;
 		c->d->nstarting--;
-		log_debug("event=smtp_connected peer=%s tls=%s pipelining=%d dsn=%d", c->peer, c->tls ? "yes" : "no",
-			  c->pipelining, c->dsn);
+		log_info("event=smtp_connected peer=%s tls=%s level=%s pipelining=%d dsn=%d", c->peer,
+			 c->tls ? c->tls_desc : "none", deliver_tls_level_name(tls_level(c)), c->pipelining, c->dsn);
 	}
 	c->st = DC_READY;
 	event_del(c->timer);
@@ -623,6 +666,7 @@ static void finish_tx(struct dconn *c, bool rset)
 	xfree(c->acc);
 	c->acc = NULL;
 	c->reuse++;
+	deliver_tx_done(c);
 	deliver_job_done(c->dl, j);
 	if (c->ending)
 		return;
@@ -861,7 +905,7 @@ static void handle_reply(struct dconn *c, const struct mail_reply *r)
 			start_tls(c);
 			return;
 		}
-		if (tls_level(c) == DELIVER_TLS_ENCRYPT) {
+		if (!tls_optional(c)) {
 			remote_reply(c, r, "STARTTLS", &x);
 			x.code = 451;
 			try_next(c, &x);
@@ -953,6 +997,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			c->phase = "greeting";
 			arm(c, CF(c)->t_helo);
 		} else if (c->st == DC_TLS) {
+			if (!tls_established(c))
+				return;
 			c->tls = true;
 			c->pipelining = c->dsn = c->eightbit = c->smtputf8 = c->size = c->starttls = false;
 			send_hello(c);
@@ -973,11 +1019,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		char t[200] = "handshake failed";
 		if (e)
 			ERR_error_string_n(e, t, sizeof t);
-		log_info("event=smtp_tls_failed peer=%s error=\"%s\" action=retry_plaintext", c->peer, t);
+		log_info("event=smtp_tls_failed peer=%s error=\"%s\" action=%s", c->peer, t,
+			 tls_optional(c) ? "retry_plaintext" : "defer");
 		mail_reply_set(&r, 451, "4.7.5", "TLS handshake with %s failed: %s", c->peer, t);
 		c->d->no_tls_until = clock_now_s() + NO_TLS_RETRY_S;
-		if (tls_level(c) != DELIVER_TLS_ENCRYPT)
-			c->plain_retry = true;
+		c->plain_retry = tls_optional(c);
 		try_next(c, &r);
 		return;
 	}

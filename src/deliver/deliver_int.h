@@ -73,6 +73,14 @@ struct ddest {
 	uint64_t dns_id;
 	struct dconn *waiting_dns; /* connections waiting for the lookup */
 	int64_t no_tls_until; /* STARTTLS failed recently: plaintext for a while */
+	enum deliver_tls tls; /* smtp_tls_security_level, or its smtp_tls_policy_maps entry */
+	/* slow start: at most window connections; credit counts successful
+	 * transactions (+1) and failed connections (-1) since the last change */
+	int window, credit;
+	/* dead: until dead_until new requests fail at once with dead_why;
+	 * after it (still set) one probe connection, whose success revives */
+	int64_t dead_until;
+	struct mail_reply dead_why;
 };
 
 enum dcstate {
@@ -111,6 +119,7 @@ struct dconn {
 	bool esmtp, pipelining, eightbit, smtputf8, dsn, starttls, size;
 	uint64_t size_limit;
 	bool tls;
+	char tls_desc[128]; /* "TLSv1.3 cipher=... verified=yes" for the log */
 	int reuse;
 	bool begun;	    /* the start event has run */
 	bool was_ready;	    /* reached READY once (no longer "starting") */
@@ -142,6 +151,7 @@ struct dconn {
 void deliver_conn_ready(struct dconn *c);		/* idle: give it work or keep it */
 void deliver_conn_gone(struct dconn *c);		/* unlink and free */
 void deliver_conn_failed(struct dconn *c, const struct mail_reply *why); /* never got ready */
+void deliver_tx_done(struct dconn *c);		/* a transaction completed (slow-start feedback) */
 void deliver_job_done(struct deliver *dl, struct djob *j);
 void deliver_dest_fail_all(struct deliver *dl, struct ddest *d, const struct mail_reply *why);
 const struct deliver_conf *deliver_conf_of(const struct deliver *dl);

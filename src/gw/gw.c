@@ -102,6 +102,7 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	struct gw *g = arg;
+	deliver_flush_dead(g->dl);
 	queue_sched_flush(g->q);
 }
 
@@ -145,15 +146,6 @@ static int write_pid_file(const char *path)
 	return fclose(f);
 }
 
-static enum deliver_tls tls_level(const char *s)
-{
-	if (strcmp(s, "none") == 0)
-		return DELIVER_TLS_NONE;
-	if (strcmp(s, "encrypt") == 0)
-		return DELIVER_TLS_ENCRYPT;
-	return DELIVER_TLS_MAY;
-}
-
 int gw_serve(const struct conf *c)
 {
 	struct gw G, *g = &G;
@@ -161,6 +153,7 @@ int gw_serve(const struct conf *c)
 	g->conf = c;
 	int status = 1;
 	char err[512];
+	struct map *tls_policy = NULL; /* smtp_tls_policy_maps */
 	enum log_level lvl = strcmp(c->log_level, "debug") == 0     ? LOG_L_DEBUG
 			     : strcmp(c->log_level, "warning") == 0 ? LOG_L_WARN
 			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
@@ -196,8 +189,16 @@ int gw_serve(const struct conf *c)
 			return 1;
 		}
 	}
-	if (strcmp(c->smtp_tls_security_level, "none") != 0) {
-		g->tls_client = net_tls_client_ctx(err, sizeof err);
+	if (c->smtp_tls_policy_maps[0]) {
+		tls_policy = deliver_tls_policy_load(c->smtp_tls_policy_maps, err, sizeof err);
+		if (!tls_policy) {
+			log_err("event=startup_error error=\"%s\"", err);
+			goto out;
+		}
+	}
+	/* a policy entry may ask for TLS even when the default level is none */
+	if (strcmp(c->smtp_tls_security_level, "none") != 0 || tls_policy) {
+		g->tls_client = net_tls_client_ctx(c->smtp_tls_CAfile, err, sizeof err);
 		if (!g->tls_client) {
 			log_err("event=startup_error error=\"TLS client: %s\"", err);
 			goto out;
@@ -261,6 +262,7 @@ int gw_serve(const struct conf *c)
 		.min_backoff_s = c->minimal_backoff_time,
 		.max_backoff_s = c->maximal_backoff_time,
 		.active_limit = c->qmgr_message_active_limit,
+		.delay_warning_s = c->delay_warning_time,
 		.bounce_size_limit = c->bounce_size_limit,
 	};
 	struct queue_sched_ops qops = { .ctx = g, .process = gw_route_process, .deliver = gw_route_deliver };
@@ -272,9 +274,11 @@ int gw_serve(const struct conf *c)
 	struct deliver_conf dconf = {
 		.helo_name = c->smtp_helo_name,
 		.myhostname = c->myhostname,
-		.tls = tls_level(c->smtp_tls_security_level),
 		.tls_ctx = g->tls_client,
+		.tls_policy = tls_policy,
+		.initial_concurrency = c->initial_destination_concurrency,
 		.concurrency = c->smtp_destination_concurrency_limit,
+		.dead_time_s = c->smtp_destination_dead_time,
 		.rcpt_limit = c->smtp_destination_recipient_limit,
 		.cache_time_s = c->smtp_connection_cache_time_limit,
 		.reuse_limit = c->smtp_connection_reuse_count_limit,
@@ -291,6 +295,7 @@ int gw_serve(const struct conf *c)
 		.t_data_done = c->smtp_data_done_timeout,
 		.t_quit = c->smtp_quit_timeout,
 	};
+	deliver_tls_level_parse(c->smtp_tls_security_level, &dconf.tls); /* conf checked the choice */
 	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
 	xfree(self);
 	struct smtp_server_conf sconf = {
@@ -373,6 +378,8 @@ out:
 		map_free(&g->attempts);
 	}
 	route_maps_free(&g->maps);
+	if (tls_policy)
+		map_free(&tls_policy);
 	dns_free(&g->dns);
 	queue_store_close(&g->qs);
 	if (g->tls_server)

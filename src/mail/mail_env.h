@@ -52,6 +52,7 @@ struct mail_env {
 	enum mail_body_type body;
 	bool smtputf8;
 	unsigned flags; /* MAIL_ENV_F_* */
+	int64_t delay_warned_us; /* a "delayed" notice was queued then (0: none yet) */
 	struct mail_rcpt *rcpt; /* owned array */
 	size_t nrcpt;
 	size_t rcpt_cap;

@@ -50,6 +50,8 @@ static void status_of(const struct mail_rcpt *r, enum queue_notify_kind kind, ch
 {
 	if (kind == QUEUE_NOTIFY_RELAYED)
 		snprintf(out, size, "2.0.0");
+	else if (kind == QUEUE_NOTIFY_DELAYED)
+		snprintf(out, size, "%s", r->has_reply && r->reply.enh[0] == '4' ? r->reply.enh : "4.0.0");
 	else if (r->has_reply && r->reply.enh[0])
 		snprintf(out, size, "%s", r->reply.enh);
 	else if (r->has_reply && r->reply.code >= 400 && r->reply.code < 500)
@@ -85,7 +87,9 @@ int queue_bounce_write(struct queue_store *qs, const struct queue_notify *n, str
 		       struct mail_env **env_out)
 {
 	const struct mail_env *o = n->orig;
-	bool failed = n->kind == QUEUE_NOTIFY_FAILED;
+	bool failed = n->kind == QUEUE_NOTIFY_FAILED, delayed = n->kind == QUEUE_NOTIFY_DELAYED;
+	/* failures and delays both tell the last reply of each recipient */
+	bool problem = failed || delayed;
 	/* RET=FULL applies to failure reports only (RFC 3461 4.3) */
 	bool full = failed && o->ret == MAIL_RET_FULL && n->body_len <= n->size_limit;
 	struct buf orig, m;
@@ -96,16 +100,20 @@ int queue_bounce_write(struct queue_store *qs, const struct queue_notify *n, str
 	if (queue_store_draft_new(qs, d) < 0)
 		goto fail;
 
-	char date[64], arrival[64];
+	char date[64], arrival[64], until[64];
 	int64_t now = clock_now_us();
 	mail_date_format(now, date, sizeof date);
 	mail_date_format(o->arrival_us, arrival, sizeof arrival);
+	mail_date_format(n->retry_until_us, until, sizeof until);
 	char boundary[96];
 	snprintf(boundary, sizeof boundary, "%s.%lld/%s", d->qid, (long long)(now % 1000000007), n->hostname);
 
 	buf_printf(&m, "Date: %s\r\n", date);
 	buf_printf(&m, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", n->hostname);
-	buf_printf(&m, "Subject: %s\r\n", failed ? "Undelivered Mail Returned to Sender" : "Successful Mail Delivery Report");
+	buf_printf(&m, "Subject: %s\r\n",
+		   failed    ? "Undelivered Mail Returned to Sender"
+		   : delayed ? "Delayed Mail (still being retried)"
+			     : "Successful Mail Delivery Report");
 	buf_printf(&m, "To: <%s>\r\n", o->sender);
 	buf_printf(&m, "Auto-Submitted: auto-replied\r\n");
 	buf_printf(&m, "Message-Id: <%s@%s>\r\n", d->qid, n->hostname);
@@ -121,6 +129,11 @@ int queue_bounce_write(struct queue_store *qs, const struct queue_notify *n, str
 		buf_printf(&m, "I'm sorry to have to inform you that your message could not\r\n"
 			       "be delivered to one or more recipients. %s\r\n\r\n",
 			   full ? "It is attached below." : "Its header is attached below.");
+	else if (delayed)
+		buf_printf(&m, "This is a warning only: you do not need to resend your message.\r\n\r\n"
+			       "Your message could not be delivered to one or more recipients yet.\r\n"
+			       "It will be retried until %s.\r\n\r\n",
+			   until);
 	else
 		buf_printf(&m, "Your message was successfully relayed to the recipients below.\r\n"
 			       "The next mail system does not send delivery notifications,\r\n"
@@ -130,7 +143,7 @@ int queue_bounce_write(struct queue_store *qs, const struct queue_notify *n, str
 	for (size_t i = 0; i < n->nrcpt; i++) {
 		const struct mail_rcpt *r = &o->rcpt[n->rcpt[i]];
 		buf_printf(&m, "<%s>: ", r->addr);
-		if (!failed) {
+		if (!problem) {
 			buf_puts(&m, "delivery via a mail system without DSN support");
 		} else if (r->has_reply) {
 			char t[MAIL_REPLY_TEXT_MAX + 32];
@@ -160,8 +173,8 @@ int queue_bounce_write(struct queue_store *qs, const struct queue_notify *n, str
 		buf_printf(&m, "\r\nFinal-Recipient: %s; %s\r\n", utf8 ? "utf-8" : "rfc822", r->addr);
 		if (r->orcpt)
 			xtext_field("Original-Recipient", r->orcpt, &m);
-		buf_printf(&m, "Action: %s\r\nStatus: %s\r\n", failed ? "failed" : "relayed", st);
-		if (failed && r->has_reply) {
+		buf_printf(&m, "Action: %s\r\nStatus: %s\r\n", failed ? "failed" : delayed ? "delayed" : "relayed", st);
+		if (problem && r->has_reply) {
 			buf_printf(&m, "Diagnostic-Code: smtp; %d %s", r->reply.code, r->reply.enh);
 			if (r->reply.enh[0])
 				buf_putc(&m, ' ');
@@ -171,13 +184,15 @@ int queue_bounce_write(struct queue_store *qs, const struct queue_notify *n, str
 		char last[64];
 		mail_date_format(r->when_us ? r->when_us : now, last, sizeof last);
 		buf_printf(&m, "Last-Attempt-Date: %s\r\n", last);
+		if (delayed)
+			buf_printf(&m, "Will-Retry-Until: %s\r\n", until);
 	}
 	buf_puts(&m, "\r\n");
 
 	/* part 3: the original (header only unless RET=FULL, a failure, and
 	 * small enough) */
 	buf_printf(&m, "--%s\r\nContent-Description: %s\r\nContent-Type: %s\r\n\r\n", boundary,
-		   full ? "Undelivered Message" : failed ? "Undelivered Message Headers" : "Message Headers",
+		   full ? "Undelivered Message" : problem ? "Undelivered Message Headers" : "Message Headers",
 		   full ? "message/rfc822" : "text/rfc822-headers");
 	buf_append(&m, orig.data, orig.len);
 	if (orig.len >= 2 && memcmp(orig.data + orig.len - 2, "\r\n", 2) != 0)

@@ -2,7 +2,8 @@
  * queue_bounce.h - delivery status notifications (RFC 3464, RFC 3461).
  *
  * Builds a multipart/report message about some recipients of a queued
- * message: "failed" (a bounce: permanent failure or expiry) or "relayed"
+ * message: "failed" (a bounce: permanent failure or expiry), "delayed" (a
+ * warning: still pending after delay_warning_time) or "relayed"
  * (NOTIFY=SUCCESS passed to a next hop that does not speak DSN). The report
  * honours the original's DSN parameters: ENVID and ORCPT are reported,
  * RET=FULL returns the whole message when it fits bounce_size_limit,
@@ -20,7 +21,7 @@
 
 struct mail_env;
 
-enum queue_notify_kind { QUEUE_NOTIFY_FAILED, QUEUE_NOTIFY_RELAYED };
+enum queue_notify_kind { QUEUE_NOTIFY_FAILED, QUEUE_NOTIFY_RELAYED, QUEUE_NOTIFY_DELAYED };
 
 struct queue_notify {
 	enum queue_notify_kind kind;
@@ -32,6 +33,7 @@ struct queue_notify {
 	const char *hostname;
 	uint64_t size_limit;
 	const char *note; /* extra sentence (e.g. expiry) or NULL */
+	int64_t retry_until_us; /* DELAYED: when the message expires (Will-Retry-Until) */
 };
 
 /* Create a draft holding the report and its envelope (*env_out, owned by

@@ -11,6 +11,7 @@
  *   E                      end
  * Status record:  D idx state when_us code enh text crc32
  *   state: P pending (last reply was temporary), D delivered, F failed
+ * Delay-notice record:  W when_us crc32   (a "delayed" DSN was queued)
  */
 #include "queue/queue_file.h"
 
@@ -326,6 +327,24 @@ void queue_file_status_encode(size_t idx, const struct mail_rcpt *r, struct buf 
 	buf_printf(out, " %08" PRIx32 "\n", crc);
 }
 
+void queue_file_warned_encode(const struct mail_env *env, struct buf *out)
+{
+	size_t start = out->len;
+	buf_printf(out, "W %" PRId64, env->delay_warned_us);
+	uint32_t crc = crc32_update(0, out->data + start, out->len - start);
+	buf_printf(out, " %08" PRIx32 "\n", crc);
+}
+
+/* "W when_us" (CRC already checked and cut off). */
+static bool apply_warned(char **f, size_t n, struct mail_env *env)
+{
+	uint64_t when;
+	if (n != 2 || strcmp(f[0], "W") != 0 || str_to_u64(f[1], &when) < 0 || when == 0 || when > INT64_MAX)
+		return false;
+	env->delay_warned_us = (int64_t)when;
+	return true;
+}
+
 size_t queue_file_status_apply(const char *p, size_t len, struct mail_env *env)
 {
 	size_t applied = 0;
@@ -351,6 +370,12 @@ size_t queue_file_status_apply(const char *p, size_t len, struct mail_env *env)
 		*sp = '\0';
 		char *f[8];
 		size_t n = str_split(line, " ", f, 8);
+		if (n > 0 && strcmp(f[0], "W") == 0) {
+			if (!apply_warned(f, n, env))
+				break;
+			applied++;
+			continue;
+		}
 		uint64_t idx, when, code;
 		if (n != 7 || strcmp(f[0], "D") != 0 || str_to_u64(f[1], &idx) < 0 || idx >= env->nrcpt ||
 		    f[2][1] != '\0' || str_to_u64(f[3], &when) < 0 || when > INT64_MAX || str_to_u64(f[4], &code) < 0 ||

@@ -44,8 +44,10 @@ int queue_file_hdr_decode(const char *p, size_t len, struct queue_hdr *h);
 int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char *err, size_t errlen);
 /* One delivery-status record for recipient idx (its state and reply). */
 void queue_file_status_encode(size_t idx, const struct mail_rcpt *r, struct buf *out);
-/* Apply status records from p[0..len) to env; stops at the first damaged
- * record. Returns the number applied. */
+/* The record saying a "delayed" notice was queued at env->delay_warned_us. */
+void queue_file_warned_encode(const struct mail_env *env, struct buf *out);
+/* Apply status records (and delay-notice records) from p[0..len) to env;
+ * stops at the first damaged record. Returns the number applied. */
 size_t queue_file_status_apply(const char *p, size_t len, struct mail_env *env);
 
 /* Value escaping used in records: bytes <= 0x20, '%' and 0x7f as %XX. */

@@ -51,6 +51,7 @@ struct qmsg {
 	int notify_waiting;
 	bool notify_failed;
 	bool expired;
+	bool warned; /* a "delayed" notice was queued: record it in finalize() */
 };
 
 struct fifo {
@@ -272,7 +273,7 @@ static void activate(struct queue_sched *q, struct qmsg *m)
 	}
 	m->st = QM_ACTIVE;
 	m->attempts++;
-	m->notify_failed = m->expired = false;
+	m->notify_failed = m->expired = m->warned = false;
 	q->n_active++;
 	struct queue_attempt a = {
 		.qid = m->qid,
@@ -640,6 +641,7 @@ static void finalize(struct queue_sched *q, struct qmsg *m);
 struct notify_arg {
 	struct queue_sched *q;
 	char qid[IDS_QUEUE_SIZE];
+	enum queue_notify_kind kind;
 };
 
 static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid, int err)
@@ -656,7 +658,11 @@ static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid,
 		arrived_output(q, new_qid);
 	}
 	if (m && m->st == QM_NOTIFYING) {
-		if (err)
+		/* a lost delay notice is simply not recorded (tried again next
+		 * attempt); a lost bounce keeps its recipients pending */
+		if (err && na->kind == QUEUE_NOTIFY_DELAYED)
+			m->warned = false;
+		else if (err)
 			m->notify_failed = true;
 		if (--m->notify_waiting == 0)
 			finalize(q, m);
@@ -667,6 +673,13 @@ static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid,
 static bool wants_failure_notice(const struct mail_rcpt *r)
 {
 	return r->notify == 0 || (r->notify & MAIL_NOTIFY_FAILURE);
+}
+
+/* RFC 3461 4.1: without NOTIFY the sender gets delay notices too;
+ * NOTIFY=NEVER, or a list without DELAY, asks for none. */
+static bool wants_delay_notice(const struct mail_rcpt *r)
+{
+	return r->state == MAIL_RCPT_PENDING && (r->notify == 0 || (r->notify & MAIL_NOTIFY_DELAY));
 }
 
 static int send_notify(struct queue_sched *q, struct qmsg *m, enum queue_notify_kind kind, const size_t *idx,
@@ -686,6 +699,7 @@ static int send_notify(struct queue_sched *q, struct qmsg *m, enum queue_notify_
 		.hostname = q->conf.hostname,
 		.size_limit = q->conf.bounce_size_limit,
 		.note = note,
+		.retry_until_us = m->env->arrival_us + (int64_t)q->conf.max_lifetime_s * 1000000,
 	};
 	struct queue_draft d;
 	struct mail_env *benv = NULL;
@@ -698,10 +712,47 @@ static int send_notify(struct queue_sched *q, struct qmsg *m, enum queue_notify_
 	}
 	struct notify_arg *na = xcalloc(1, sizeof *na);
 	na->q = q;
+	na->kind = kind;
 	snprintf(na->qid, sizeof na->qid, "%s", m->qid);
 	m->notify_waiting++;
 	queue_commit_submit(q->qc, &d, benv, QDIR_OUTPUT, on_notify_committed, na, 0);
 	return 0;
+}
+
+/* Once per message (a W record remembers it), when it has waited
+ * delay_warning_time: a "delayed" notice for the pending recipients that
+ * want one. Never for the null sender (nor our own notifications), never
+ * for an attempt cut short by our own shutdown. idx: room for nrcpt. */
+static void maybe_warn_delay(struct queue_sched *q, struct qmsg *m, int64_t age_s, size_t *idx)
+{
+	const struct mail_env *env = m->env;
+	if (!q->conf.delay_warning_s || age_s < q->conf.delay_warning_s || env->delay_warned_us || q->stopped)
+		return;
+	size_t n = 0;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		if (wants_delay_notice(&env->rcpt[i]))
+			idx[n++] = i;
+	}
+	if (!n)
+		return;
+	if (send_notify(q, m, QUEUE_NOTIFY_DELAYED, idx, n, NULL) < 0) {
+		log_err("queue=%s event=delay_warning_error error=\"%s\" action=retry_later", m->qid, strerror(errno));
+		return;
+	}
+	m->env->delay_warned_us = clock_now_us();
+	m->warned = true;
+	log_info("queue=%s event=delay_warning rcpts=%zu age=%llds", m->qid, n, (long long)age_s);
+}
+
+/* Our own notification failed for good: Postfix's double bounce is
+ * dropped, with a log line, never bounced again. */
+static void log_dropped_bounce(const struct qmsg *m, size_t i)
+{
+	const struct mail_rcpt *r = &m->env->rcpt[i];
+	char t[MAIL_REPLY_TEXT_MAX + 32];
+	mail_reply_str(&r->reply, t, sizeof t);
+	log_info("queue=%s event=bounce_dropped rcpt=<%s> reason=%s reply=\"%s\"", m->qid, r->addr,
+		 m->expired ? "expired" : "failed", t);
 }
 
 void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
@@ -743,7 +794,10 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 	size_t nf = 0, nr = 0;
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		struct mail_rcpt *r = &env->rcpt[i];
-		if (m->chg[i] == CHG_YES && r->state == MAIL_RCPT_FAILED && wants_failure_notice(r))
+		bool now_failed = m->chg[i] == CHG_YES && r->state == MAIL_RCPT_FAILED;
+		if (now_failed && (env->flags & MAIL_ENV_F_BOUNCE))
+			log_dropped_bounce(m, i);
+		else if (now_failed && wants_failure_notice(r))
 			failed[nf++] = i;
 		else if (m->chg[i] == CHG_RELAYED)
 			relayed[nr++] = i;
@@ -764,6 +818,8 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 	}
 	if (nr && send_notify(q, m, QUEUE_NOTIFY_RELAYED, relayed, nr, NULL) < 0)
 		log_err("queue=%s event=dsn_error error=\"%s\"", qid, strerror(errno));
+	if (!null_sender)
+		maybe_warn_delay(q, m, age_s, failed);
 	xfree(failed);
 	xfree(relayed);
 	if (m->notify_waiting == 0)
@@ -797,7 +853,7 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 		if (m->chg[i])
 			chg[n++] = i;
 	}
-	if (n && queue_store_append_status(q->qs, m->dir, m->qid, env, chg, n) < 0)
+	if ((n || m->warned) && queue_store_append_status(q->qs, m->dir, m->qid, env, chg, n, m->warned) < 0)
 		log_warn("queue=%s event=status_write_error error=\"%s\" (delivered recipients may be tried again)",
 			 m->qid, strerror(errno));
 	xfree(chg);

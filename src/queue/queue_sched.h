@@ -33,6 +33,7 @@ struct queue_sched_conf {
 	int min_backoff_s;
 	int max_backoff_s;
 	int active_limit;
+	int delay_warning_s; /* 0: no "delayed" notices */
 	uint64_t bounce_size_limit;
 };
 

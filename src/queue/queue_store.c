@@ -415,12 +415,14 @@ bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *
 }
 
 int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,
-			      const struct mail_env *env, const size_t *idx, size_t n)
+			      const struct mail_env *env, const size_t *idx, size_t n, bool warned)
 {
 	struct buf b;
 	buf_init(&b);
 	for (size_t i = 0; i < n; i++)
 		queue_file_status_encode(idx[i], &env->rcpt[idx[i]], &b);
+	if (warned)
+		queue_file_warned_encode(env, &b);
 	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
 	int rc = -1;
 	if (fd >= 0) {

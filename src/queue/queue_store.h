@@ -71,9 +71,10 @@ int queue_store_open_msg(struct queue_store *qs, enum queue_dir dir, const char 
 /* Move between states: one rename(2). Returns 0 or -1 (errno). */
 int queue_store_move(struct queue_store *qs, const char *qid, enum queue_dir from, enum queue_dir to);
 int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *qid);
-/* Append status records for recipients idx[0..n) (no fsync). */
+/* Append status records for recipients idx[0..n) and, when warned, the
+ * record of env->delay_warned_us (no fsync). */
 int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,
-			      const struct mail_env *env, const size_t *idx, size_t n);
+			      const struct mail_env *env, const size_t *idx, size_t n, bool warned);
 /* Record the next attempt time as the file's mtime (seconds). */
 int queue_store_set_due(struct queue_store *qs, enum queue_dir dir, const char *qid, int64_t due_s);
 bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid);

@@ -197,6 +197,14 @@ class Sink:
                     out.append((json.load(j), e.read()))
         return out
 
+    def sessions(self):
+        """{"connections", "current", "max_concurrent"} as the sink counted them."""
+        try:
+            with open(os.path.join(self.dir, "sessions.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {"connections": 0, "current": 0, "max_concurrent": 0}
+
     def count(self):
         if "--index-only" in self.args:
             p = os.path.join(self.dir, "index.log")

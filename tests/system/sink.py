@@ -16,6 +16,10 @@ Behaviour switches (all optional):
   --name NAME          host name in greeting/EHLO (default sink.test)
   --lmtp               speak LMTP (RFC 2033): LHLO only, and after DATA one reply per recipient
   --lmtp-reject-after-data ADDR   (LMTP) that recipient gets 550 5.1.1 after DATA; the others 250
+  --delay SECS         wait this long before answering the final dot (a slow next hop);
+  --slow SUBSTR        ... only for messages with a recipient containing SUBSTR
+Sessions are counted: sessions.json holds {"connections", "max_concurrent"}, and each
+message's .json has "concurrent" (sessions open when it was stored).
 Listens until killed; every connection is handled in its own thread. Loopback only, or a unix
 socket with --listen unix:/path.
 """
@@ -27,9 +31,11 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 
 LOCK = threading.Lock()
 COUNTER = [0]
+SESSIONS = {"connections": 0, "current": 0, "max_concurrent": 0}
 
 
 def parse_args():
@@ -49,6 +55,8 @@ def parse_args():
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--lmtp", action="store_true")
     p.add_argument("--lmtp-reject-after-data", action="append", default=[])
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--slow", action="append", default=[])
     return p.parse_args()
 
 
@@ -89,7 +97,7 @@ def store(mail_from, rcpts, params, data, conn):
         f.write(data)
     with open(base + ".json", "w") as f:
         json.dump({"mail_from": mail_from, "rcpts": rcpts, "params": params, "peer": conn.peer,
-                   "tls": conn.tls, "size": len(data)}, f)
+                   "tls": conn.tls, "size": len(data), "concurrent": SESSIONS["current"]}, f)
     os.rename(base + ".eml.tmp", base + ".eml")
     return n
 
@@ -171,6 +179,8 @@ def handle(conn):
                     d = d[1:]
                 chunks.append(d)
             data = b"".join(chunks)
+            if ARGS.delay and (not ARGS.slow or any(s in r for s in ARGS.slow for r in rcpts)):
+                time.sleep(ARGS.delay)
             code = ARGS.data_reply
             if ARGS.lmtp:
                 lmtp_replies(conn, mail_from, rcpts, params, data)
@@ -204,14 +214,29 @@ def lmtp_replies(conn, mail_from, rcpts, params, data):
             conn.send("550 5.1.1 <%s>: mailbox unavailable" % r)
 
 
+def count_session(delta):
+    with LOCK:
+        SESSIONS["current"] += delta
+        if delta > 0:
+            SESSIONS["connections"] += 1
+        SESSIONS["max_concurrent"] = max(SESSIONS["max_concurrent"], SESSIONS["current"])
+        with open(os.path.join(ARGS.dir, "sessions.json.tmp"), "w") as f:
+            json.dump(SESSIONS, f)
+        os.rename(os.path.join(ARGS.dir, "sessions.json.tmp"), os.path.join(ARGS.dir, "sessions.json"))
+
+
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         addr = self.client_address
         c = Conn(self.request, "%s:%s" % addr[:2] if isinstance(addr, tuple) else "unix")
+        c = Conn(self.request, "%s:%s" % self.client_address[:2])
+        count_session(+1)
         try:
             handle(c)
         except (OSError, ssl.SSLError):
             pass
+        finally:
+            count_session(-1)
 
 
 class Server(socketserver.ThreadingTCPServer):

@@ -14,7 +14,7 @@ KEYS_C = os.path.join(ROOT, "src", "conf", "conf_keys.c")
 
 def all_keys():
     with open(KEYS_C) as f:
-        keys = re.findall(r'^\s*\{\s*"([a-z0-9_]+)",\s*CONF_T_', f.read(), re.M)
+        keys = re.findall(r'^\s*\{\s*"([A-Za-z0-9_]+)",\s*CONF_T_', f.read(), re.M)
     assert len(keys) > 30, "could not read the key table from %s" % KEYS_C
     return keys
 
@@ -226,7 +226,7 @@ def test_config_doc(workdir):
     assert lines[0].startswith("| key |") and re.match(r"^\|(-+\|)+$", lines[1].replace("---", "-")), lines[:2]
     rows = [l for l in lines[2:] if l.startswith("| `")]
     assert len(rows) == len(lines) - 2, "non-row lines in the table"
-    documented = [re.match(r"^\| `([a-z0-9_]+)` \|", l).group(1) for l in rows]
+    documented = [re.match(r"^\| `([A-Za-z0-9_]+)` \|", l).group(1) for l in rows]
     keys = all_keys()
     missing = [k for k in keys if k not in documented]
     assert not missing, "keys missing from config --doc: %s" % missing

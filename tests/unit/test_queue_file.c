@@ -517,6 +517,14 @@ static const struct status_case status_cases[] = {
 	{ "six fields", "D 0 D 5 250 %", false, 0 },
 	{ "eight fields", "D 0 D 5 250 % % extra", false, 0 },
 	{ "bad crc", "D 0 D 5 250 % %", true, 0 },
+	{ "delay notice", "W 5", false, 1 },
+	{ "delay notice int64 max", "W 9223372036854775807", false, 1 },
+	{ "delay notice int64 max+1", "W 9223372036854775808", false, 0 },
+	{ "delay notice time 0", "W 0", false, 0 },
+	{ "delay notice negative time", "W -5", false, 0 },
+	{ "delay notice extra field", "W 5 6", false, 0 },
+	{ "delay notice bad time", "W 5x", false, 0 },
+	{ "delay notice bad crc", "W 5", true, 0 },
 };
 
 static void check_status(const struct status_case *c)
@@ -538,6 +546,37 @@ static void test_status_table(void **state)
 {
 	(void)state;
 	UNIT_RUN_TABLE(status_cases, check_status);
+}
+
+/* The W record (a delay notice was sent) mixes with status records in
+ * append order and survives a reload; without it there is no notice. */
+static void test_warned_record(void **state)
+{
+	(void)state;
+	struct mail_env *e = three_rcpts();
+	e->delay_warned_us = 1700000000123456;
+	struct buf recs;
+	buf_init(&recs);
+	encode_status(&recs, 0, MAIL_RCPT_PENDING, 451, "4.2.0", "later", 1000);
+	queue_file_warned_encode(e, &recs);
+	encode_status(&recs, 1, MAIL_RCPT_DELIVERED, 250, "2.0.0", "ok", 2000);
+	unit_case("status, W, status", recs.data, recs.len);
+	struct mail_env *d = three_rcpts();
+	U_EQ_INT(queue_file_status_apply(recs.data, recs.len, d), 3);
+	U_EQ_INT(d->delay_warned_us, 1700000000123456);
+	U_EQ_INT(d->rcpt[1].state, MAIL_RCPT_DELIVERED);
+	mail_env_free(&d);
+	d = three_rcpts();
+	U_EQ_INT(queue_file_status_apply(recs.data, recs.len - 1, d), 2); /* torn last record */
+	U_EQ_INT(d->delay_warned_us, 1700000000123456);
+	mail_env_free(&d);
+	d = three_rcpts();
+	U_EQ_INT(queue_file_status_apply(recs.data, 20, d), 0); /* only a torn first record */
+	U_EQ_INT(d->delay_warned_us, 0);
+	mail_env_free(&d);
+	mail_env_free(&e);
+	buf_fini(&recs);
+	UNIT_FINISH();
 }
 
 /* ---- escaping ---- */
@@ -638,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_route_record),    cmocka_unit_test(test_hdr_roundtrip_table),
 		cmocka_unit_test(test_hdr_decode_table),    cmocka_unit_test(test_hdr_damage),
 		cmocka_unit_test(test_status_apply),	    cmocka_unit_test(test_status_table),
+		cmocka_unit_test(test_warned_record),
 		cmocka_unit_test(test_escape_table),	    cmocka_unit_test(test_unescape_table),
 	};
 	UNIT_MAIN(tests);
