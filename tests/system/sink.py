@@ -229,7 +229,6 @@ class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         addr = self.client_address
         c = Conn(self.request, "%s:%s" % addr[:2] if isinstance(addr, tuple) else "unix")
-        c = Conn(self.request, "%s:%s" % self.client_address[:2])
         count_session(+1)
         try:
             handle(c)
