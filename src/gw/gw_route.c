@@ -108,23 +108,6 @@ static void orcpt_of(const struct mail_rcpt *r, struct buf *out)
 	mail_xtext_encode(r->addr, strlen(r->addr), out);
 }
 
-static struct mail_env *env_like(const struct mail_env *src, const char *sender)
-{
-	struct mail_env *e = mail_env_new();
-	e->arrival_us = src->arrival_us;
-	e->sender = mail_env_strdup(e, sender ? sender : src->sender);
-	e->helo = mail_env_strdup(e, src->helo);
-	e->client_addr = mail_env_strdup(e, src->client_addr);
-	e->client_name = mail_env_strdup(e, src->client_name);
-	e->protocol = mail_env_strdup(e, src->protocol);
-	e->envid = src->envid ? mail_env_strdup(e, src->envid) : NULL;
-	e->ret = src->ret;
-	e->body = src->body;
-	e->smtputf8 = src->smtputf8;
-	e->flags = src->flags;
-	return e;
-}
-
 /* The envelope for sender (NULL: the message's own), created on first use. */
 static struct mail_env *env_for(struct mail_env ***envs, size_t *n, size_t *cap, const struct mail_env *src,
 				const char *sender)
@@ -135,7 +118,9 @@ static struct mail_env *env_for(struct mail_env ***envs, size_t *n, size_t *cap,
 			return (*envs)[i];
 	}
 	*envs = xgrow(*envs, cap, *n + 1, sizeof **envs);
-	(*envs)[*n] = env_like(src, sender);
+	(*envs)[*n] = mail_env_new_like(src);
+	if (sender)
+		(*envs)[*n]->sender = mail_env_strdup((*envs)[*n], sender);
 	return (*envs)[(*n)++];
 }
 

@@ -20,6 +20,23 @@ struct mail_env *mail_env_new(void)
 	return e;
 }
 
+struct mail_env *mail_env_new_like(const struct mail_env *src)
+{
+	struct mail_env *e = mail_env_new();
+	e->arrival_us = src->arrival_us;
+	e->sender = mail_env_strdup(e, src->sender);
+	e->helo = mail_env_strdup(e, src->helo);
+	e->client_addr = mail_env_strdup(e, src->client_addr);
+	e->client_name = mail_env_strdup(e, src->client_name);
+	e->protocol = mail_env_strdup(e, src->protocol);
+	e->envid = src->envid ? mail_env_strdup(e, src->envid) : NULL;
+	e->ret = src->ret;
+	e->body = src->body;
+	e->smtputf8 = src->smtputf8;
+	e->flags = src->flags;
+	return e;
+}
+
 void mail_env_free(struct mail_env **ep)
 {
 	struct mail_env *e = *ep;

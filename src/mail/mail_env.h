@@ -59,6 +59,9 @@ struct mail_env {
 };
 
 struct mail_env *mail_env_new(void);
+/* A new envelope with src's message data (sender, client, DSN options,
+ * arrival time) and no recipients and no queue id. */
+struct mail_env *mail_env_new_like(const struct mail_env *src);
 void mail_env_free(struct mail_env **env);
 char *mail_env_strdup(struct mail_env *env, const char *s);
 /* Adds a recipient (strings copied into the arena); returns it. */

@@ -98,6 +98,8 @@ class Dns:
         "--mx-host=fallback.test,mx2.fallback.test,20",
         "--host-record=mx1.fallback.test,127.0.0.5",
         "--host-record=mx2.fallback.test,127.0.0.1",
+        # a zone whose server fails: dnsmasq forwards it to a port where nothing answers
+        "--server=/servfail.test/127.0.0.1#9",
         # MX self-loop (RFC 5321 5.1): self.loop.test is the gateway's own address, gw.test its
         # name, other.loop.test (127.0.0.2) another host
         "--mx-host=loop.test,self.loop.test,10",

@@ -209,6 +209,16 @@ def test_fallback_to_second_mx(site):
     assert rcpts_at(site.mx) == [(SENDER, ["u@fallback.test"], ["ORCPT=rfc822;u@fallback.test"])]
 
 
+def test_dns_failure_defers_never_bounces(site):
+    # servfail.test's name server fails: a temporary DNS error keeps the mail queued
+    replies, data = send(site.gw.port, ["u@servfail.test"], "dns failure")
+    assert data[0] == 250
+    site.gw.wait_log(r"event=deferred rcpt=<u@servfail\.test> attempt=1 delay=\S+ reply=\"4\d\d 4\.", timeout=30)
+    assert "event=failed" not in site.gw.log()
+    assert site.gw.queue_files("deferred") == 1
+    assert all(k.count() == 0 for k in site.sinks())
+
+
 # --- no open relay ---------------------------------------------------------------------------
 
 HOSTILE = [
