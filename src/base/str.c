@@ -112,3 +112,21 @@ size_t str_split(char *s, const char *seps, char **fields, size_t max)
 	}
 	return n;
 }
+
+char *str_next_line(char **pos)
+{
+	char *s = *pos;
+	if (!s || !*s)
+		return NULL;
+	char *nl = strchr(s, '\n');
+	if (nl) {
+		*nl = '\0';
+		*pos = nl + 1;
+	} else {
+		*pos = NULL;
+	}
+	size_t n = strlen(s);
+	if (n && s[n - 1] == '\r')
+		s[n - 1] = '\0';
+	return s;
+}

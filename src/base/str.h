@@ -34,5 +34,8 @@ int str_to_u64(const char *s, uint64_t *out);
 /* Split s in place at any character of seps; empty fields skipped. Returns
  * the number of fields stored (at most max). */
 size_t str_split(char *s, const char *seps, char **fields, size_t max);
+/* Split a NUL-terminated text into lines in place: returns the next line
+ * (its LF, and a CR before it, removed) and advances *pos; NULL at the end. */
+char *str_next_line(char **pos);
 
 #endif

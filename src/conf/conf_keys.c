@@ -50,8 +50,8 @@ const struct conf_key conf_keys[] = {
 	  "sendmail mailertable file (domain mailer:host); routing only: relaying to its domains needs relay_domains "
 	  "(relay_domains = $mailertable allows every key)." },
 	{ "local_recipient_maps", CONF_T_STR, O(local_recipient_maps), "", 0, 0, NULL,
-	  "Local users that exist besides the aliases: /files (one name per line) and/or the word passwd (system "
-	  "accounts). A local recipient that is neither gets 550 5.1.1 at RCPT." },
+	  "Local users that exist besides the aliases: names, /files (one name per line) and/or the word passwd "
+	  "(system accounts). A local recipient that is neither gets 550 5.1.1 at RCPT." },
 	{ "local_transport", CONF_T_STR, O(local_transport), "error:5.1.1:550 no local mailboxes on this gateway", 0,
 	  0, NULL, "Mailer value (as in the mailertable) that delivers to local users, e.g. lmtp:unix:/run/dovecot/lmtp "
 	  "or maildir:/var/mail/%u." },

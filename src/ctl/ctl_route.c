@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "deliver/deliver.h"
 #include "gw/gw.h"
 #include "mail/mail_addr.h"
 #include "net/net_addr.h"
@@ -38,6 +39,12 @@ static const char *kind_name(enum route_kind k)
 	return names[k];
 }
 
+/* The port deliver/ tries a hop on. */
+static int hop_port(const struct route_mailer *m, size_t i, int default_port)
+{
+	return m->hop[i].port ? m->hop[i].port : m->kind == ROUTE_LMTP ? DELIVER_LMTP_PORT : default_port;
+}
+
 static void target_text(struct buf *b, const struct route_target *t, int default_port)
 {
 	struct route_mailer m;
@@ -56,8 +63,7 @@ static void target_text(struct buf *b, const struct route_target *t, int default
 			buf_printf(b, "    next hop: unix socket %s\n", m.path);
 		for (size_t i = 0; i < m.nhops; i++)
 			buf_printf(b, "    next hop%s: %s port %d, %s\n", m.nhops > 1 ? (m.equal ? " (equal preference)" : " (in order)") : "",
-				   m.hop[i].host,
-				   m.hop[i].port ? m.hop[i].port : (m.kind == ROUTE_LMTP ? 24 : default_port),
+				   m.hop[i].host, hop_port(&m, i, default_port),
 				   m.hop[i].mx ? "MX lookup" : "no MX lookup (A/AAAA only)");
 		break;
 	case ROUTE_MAILDIR:
@@ -97,18 +103,15 @@ static void target_json(struct buf *b, const struct route_target *t, int default
 	for (size_t i = 0; i < m.nhops; i++) {
 		buf_printf(b, "%s{\"host\":", i ? "," : "");
 		json_str(b, m.hop[i].host);
-		buf_printf(b, ",\"port\":%d,\"mx\":%s}",
-			   m.hop[i].port ? m.hop[i].port : (m.kind == ROUTE_LMTP ? 24 : default_port),
-			   m.hop[i].mx ? "true" : "false");
+		buf_printf(b, ",\"port\":%d,\"mx\":%s}", hop_port(&m, i, default_port), m.hop[i].mx ? "true" : "false");
 	}
 	buf_puts(b, "],\"path\":");
 	if (m.path[0])
 		json_str(b, m.path);
 	else
 		buf_puts(b, "null");
-	if (m.kind == ROUTE_ERROR)
-		buf_printf(b, ",\"reply\":{\"code\":%d,\"enh\":\"%s\",\"text\":", m.reply.code, m.reply.enh);
 	if (m.kind == ROUTE_ERROR) {
+		buf_printf(b, ",\"reply\":{\"code\":%d,\"enh\":\"%s\",\"text\":", m.reply.code, m.reply.enh);
 		json_str(b, m.reply.text);
 		buf_putc(b, '}');
 	}

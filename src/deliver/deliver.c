@@ -42,7 +42,6 @@
 #include "mail/mail_env.h"
 
 #define SWEEP_S 60
-#define LMTP_PORT 24
 #define MAILDIR_THREADS 2
 
 struct deliver {
@@ -233,7 +232,7 @@ static struct dhop *req_hops(const struct deliver *dl, const struct deliver_req 
 			continue;
 		str_copy(h[n].host, sizeof h[n].host, in[i].host);
 		str_lower(h[n].host);
-		h[n].port = in[i].port ? in[i].port : rq->proto == DELIVER_LMTP ? LMTP_PORT : dl->conf.default_port;
+		h[n].port = in[i].port ? in[i].port : rq->proto == DELIVER_LMTP ? DELIVER_LMTP_PORT : dl->conf.default_port;
 		h[n].mx = in[i].mx;
 		n++;
 	}

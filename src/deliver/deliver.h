@@ -44,6 +44,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 /* Ordered: each level asks for more than the one before. */
 enum deliver_tls { DELIVER_TLS_NONE, DELIVER_TLS_MAY, DELIVER_TLS_ENCRYPT, DELIVER_TLS_VERIFY };
 enum deliver_proto { DELIVER_SMTP, DELIVER_LMTP, DELIVER_MAILDIR };
+#define DELIVER_LMTP_PORT 24 /* an LMTP hop without a port (RFC 2033 has none; 24 is the usual) */
 
 struct deliver_conf {
 	const char *helo_name;

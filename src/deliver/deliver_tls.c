@@ -53,12 +53,8 @@ int deliver_tls_policy_lookup(const struct map *policy, const char *host, enum d
 int deliver_tls_policy_parse(char *text, const char *fname, struct map *policy, char *err, size_t errlen)
 {
 	int lineno = 0;
-	char *save = NULL;
-	for (char *line = text; line; line = save) {
+	for (char *line; (line = str_next_line(&text)) != NULL;) {
 		lineno++;
-		save = strchr(line, '\n');
-		if (save)
-			*save++ = '\0';
 		char *hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';

@@ -23,6 +23,7 @@ struct smtp_policy;
 struct queue_attempt;
 struct deliver_result;
 struct route_maps;
+struct mail_env;
 struct gw_attempt;
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -48,7 +49,7 @@ void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
 
 /* gw_route.c */
 void gw_route_deliver(void *ctx, const struct queue_attempt *a);
-void gw_route_process(void *ctx, const char *qid);
+void gw_route_process(void *ctx, const char *qid, const struct mail_env *env);
 void gw_route_result(void *ctx, const struct deliver_result *res);
 void gw_attempt_release(struct gw *g, struct gw_attempt *at);
 void gw_maps_reload(struct gw *g);

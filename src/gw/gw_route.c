@@ -14,7 +14,6 @@
  * route_final() now); one deliver request per group. "error:" values fail
  * (or defer) their recipients without any connection.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +32,6 @@
 #include "mail/mail_xtext.h"
 #include "net/net_addr.h"
 #include "queue/queue_sched.h"
-#include "queue/queue_store.h"
 #include "route/route.h"
 
 struct gw_attempt {
@@ -112,9 +110,9 @@ static void orcpt_of(const struct mail_rcpt *r, struct buf *out)
 static struct mail_env *env_for(struct mail_env ***envs, size_t *n, size_t *cap, const struct mail_env *src,
 				const char *sender)
 {
+	const char *want = sender ? sender : src->sender;
 	for (size_t i = 0; i < *n; i++) {
-		const char *s = (*envs)[i]->sender;
-		if (sender ? strcmp(s, sender) == 0 : (i == 0 && strcmp(s, src->sender) == 0))
+		if (strcmp((*envs)[i]->sender, want) == 0)
 			return (*envs)[i];
 	}
 	*envs = xgrow(*envs, cap, *n + 1, sizeof **envs);
@@ -133,19 +131,9 @@ static bool is_identity(const struct gw *g, const struct mail_rcpt *r, const str
 	return strcmp(v, res->t[0].mailer) == 0;
 }
 
-void gw_route_process(void *ctx, const char *qid)
+void gw_route_process(void *ctx, const char *qid, const struct mail_env *env)
 {
 	struct gw *g = ctx;
-	struct mail_env *env = NULL;
-	struct queue_hdr hdr;
-	char err[256];
-	int rc = queue_store_load(g->qs, QDIR_INPUT, qid, &env, &hdr, err, sizeof err);
-	if (rc < 0) {
-		/* the scheduler finds it again (corrupt/, or retried) */
-		log_err("queue=%s event=process_load_error error=\"%s\"", qid, rc == -1 ? err : strerror(errno));
-		queue_sched_processed(g->q, qid, rc == -1 ? QUEUE_HOLD : QUEUE_PASS);
-		return;
-	}
 	struct mail_env **envs = NULL;
 	size_t nenv = 0, cap = 0;
 	bool same = true, retry = false;
@@ -171,7 +159,8 @@ void gw_route_process(void *ctx, const char *qid)
 			retry = true;
 			break;
 		}
-		same = same && res.ok && is_identity(g, r, &res);
+		bool ident = res.ok && is_identity(g, r, &res);
+		same = same && ident;
 		buf_reset(&o);
 		orcpt_of(r, &o);
 		if (!res.ok) {
@@ -197,7 +186,7 @@ void gw_route_process(void *ctx, const char *qid)
 			struct mail_env *e = env_for(&envs, &nenv, &cap, env, res.t[k].sender);
 			struct mail_rcpt *nr = mail_env_add_rcpt(e, res.t[k].addr, o.data, r->notify);
 			nr->route = mail_env_strdup(e, res.t[k].mailer);
-			if (!same || res.n > 1)
+			if (!ident)
 				log_info("queue=%s event=expanded rcpt=<%s> to=<%s> mailer=\"%s\"%s%s", qid, r->addr,
 					 res.t[k].addr, res.t[k].mailer, res.t[k].sender ? " sender=" : "",
 					 res.t[k].sender ? res.t[k].sender : "");
@@ -207,7 +196,6 @@ void gw_route_process(void *ctx, const char *qid)
 	buf_fini(&o);
 	buf_fini(&key);
 	map_free(&seen);
-	mail_env_free(&env);
 	if (retry) {
 		for (size_t i = 0; i < nenv; i++)
 			mail_env_free(&envs[i]);

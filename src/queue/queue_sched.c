@@ -234,29 +234,38 @@ static int backoff(const struct queue_sched *q, const struct mail_env *env)
 	return d < 1 ? 1 : (int)d;
 }
 
-static void activate(struct queue_sched *q, struct qmsg *m)
+/* Load m's envelope into m->env. A file that vanished is forgotten, a
+ * corrupt one moved to corrupt/, an unreadable one retried later; each
+ * returns false (m may be gone). */
+static bool load(struct queue_sched *q, struct qmsg *m)
 {
 	char err[256];
-	struct mail_env *env = NULL;
-	int rc = queue_store_load(q->qs, m->dir, m->qid, &env, &m->hdr, err, sizeof err);
+	int rc = queue_store_load(q->qs, m->dir, m->qid, &m->env, &m->hdr, err, sizeof err);
 	if (rc == -2) {
 		log_warn("queue=%s event=vanished dir=%s", m->qid, queue_dir_name(m->dir));
 		forget(q, m);
-		return;
+		return false;
 	}
 	if (rc == -1) {
 		log_err("queue=%s event=corrupt dir=%s reason=\"%s\" action=moved_to_corrupt", m->qid,
 			queue_dir_name(m->dir), err);
 		queue_store_move(q->qs, m->qid, m->dir, QDIR_CORRUPT);
 		forget(q, m);
-		return;
+		return false;
 	}
 	if (rc < 0) {
 		log_warn("queue=%s event=load_error reason=\"%s\" retry_in=%ds", m->qid, err, q->conf.min_backoff_s);
 		defer_unloaded(q, m, q->conf.min_backoff_s);
-		return;
+		return false;
 	}
-	m->env = env;
+	return true;
+}
+
+static void activate(struct queue_sched *q, struct qmsg *m)
+{
+	if (!load(q, m))
+		return;
+	struct mail_env *env = m->env;
 	m->chg = xcalloc(env->nrcpt, 1);
 	m->pend = xcalloc(env->nrcpt, sizeof *m->pend);
 	m->npend = 0;
@@ -295,9 +304,11 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 	int budget = PUMP_BUDGET;
 	struct qmsg *m;
 	while (budget-- > 0 && (m = fifo_pop(&q->in)) != NULL) {
+		if (!load(q, m))
+			continue;
 		m->st = QM_PROCESSING;
 		q->n_processing++;
-		q->ops.process(q->ops.ctx, m->qid);
+		q->ops.process(q->ops.ctx, m->qid, m->env);
 	}
 	while (!q->stopped && budget-- > 0 && q->n_active < (size_t)q->conf.active_limit &&
 	       (m = fifo_pop(&q->ready)) != NULL)
@@ -465,6 +476,7 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 		return;
 	}
 	q->n_processing--;
+	unload(m);
 	switch (v) {
 	case QUEUE_PASS:
 		if (queue_store_move(q->qs, qid, QDIR_INPUT, QDIR_OUTPUT) < 0) {
@@ -544,6 +556,14 @@ static void rewrite_own_done(void *arg, uint64_t cookie, const char *qid, int er
 	xfree(w);
 }
 
+/* Every split is durable: commit the message's own new envelope. */
+static void rewrite_own(struct rewrite *w)
+{
+	struct mail_env *own = w->own;
+	w->own = NULL;
+	queue_commit_submit_copy(w->q->qc, QDIR_INPUT, w->qid, w->qid, own, QDIR_OUTPUT, rewrite_own_done, w, 0);
+}
+
 static void rewrite_split_done(void *arg, uint64_t cookie, const char *qid, int err)
 {
 	struct rewrite *w = arg;
@@ -556,17 +576,13 @@ static void rewrite_split_done(void *arg, uint64_t cookie, const char *qid, int 
 	}
 	if (--w->waiting > 0)
 		return;
-	struct queue_sched *q = w->q;
-	struct qmsg *m = map_gets(q->msgs, w->qid);
 	if (w->failed) {
-		rewrite_abort(w, m);
+		rewrite_abort(w, map_gets(w->q->msgs, w->qid));
 		xfree(w->split);
 		xfree(w);
 		return;
 	}
-	struct mail_env *own = w->own;
-	w->own = NULL;
-	queue_commit_submit_copy(q->qc, QDIR_INPUT, w->qid, w->qid, own, QDIR_OUTPUT, rewrite_own_done, w, 0);
+	rewrite_own(w);
 }
 
 void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct mail_env **envs, size_t n)
@@ -578,6 +594,7 @@ void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct m
 			mail_env_free(&envs[i]);
 		return;
 	}
+	unload(m); /* the rewrite works from the file */
 	struct rewrite *w = xcalloc(1, sizeof *w);
 	w->q = q;
 	snprintf(w->qid, sizeof w->qid, "%s", qid);
@@ -586,8 +603,7 @@ void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct m
 	w->nsplit = w->waiting = n - 1;
 	w->split = xcalloc(n, sizeof *w->split);
 	if (n == 1) {
-		w->waiting = 1;
-		rewrite_split_done(w, 0, qid, 0);
+		rewrite_own(w);
 		return;
 	}
 	for (size_t i = 1; i < n; i++) {

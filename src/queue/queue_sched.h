@@ -50,9 +50,10 @@ struct queue_attempt {
 
 struct queue_sched_ops {
 	void *ctx;
-	/* A message in input/ awaits processing (scanning); answer with
-	 * queue_sched_processed(). */
-	void (*process)(void *ctx, const char *qid);
+	/* A message in input/ awaits processing (scanning, alias expansion);
+	 * env is borrowed until the answer: queue_sched_processed() or
+	 * queue_sched_processed_envs(). */
+	void (*process)(void *ctx, const char *qid, const struct mail_env *env);
 	/* Try delivery; report each recipient with queue_sched_rcpt_result()
 	 * and finish with queue_sched_attempt_done(). */
 	void (*deliver)(void *ctx, const struct queue_attempt *a);

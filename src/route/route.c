@@ -168,6 +168,19 @@ static bool mt_lookup(const struct route_maps *m, const char *domain, char *out,
 static void expand_addr(struct xp *x, const char *local, const char *domain, int depth, const char *sender,
 			bool top);
 
+/* A domain that is neither local nor in the mailertable: an address
+ * literal is its own host, else relayhost, else the domain's MX hosts.
+ * Lower case: one mailer value, one destination, whatever the case. */
+static void default_mailer(const struct route_maps *m, const char *domain, char *out, size_t size)
+{
+	if (domain[0] != '[' && m->relayhost_mailer) {
+		str_copy(out, size, m->relayhost_mailer);
+		return;
+	}
+	snprintf(out, size, "smtp:%s", domain);
+	str_lower(out);
+}
+
 /* An alias that names itself ("self: self, other") means the local user
  * of that name (sendmail's self-reference); a longer cycle is a loop. */
 static bool names_parent(const struct xp *x, const char *key)
@@ -285,13 +298,7 @@ static void route_remote(struct xp *x, const char *local, const char *domain, in
 {
 	char addr[MAIL_PATH_MAX * 2], v[ROUTE_VALUE_MAX], key[MAIL_DOMAIN_MAX + 2];
 	snprintf(addr, sizeof addr, "%s@%s", local, domain);
-	if (domain[0] == '[') {
-		snprintf(v, sizeof v, "smtp:%s", domain);
-		str_lower(v); /* one mailer value, one destination, whatever the case */
-		add_target(x, addr, v, sender);
-		return;
-	}
-	if (mt_lookup(x->m, domain, v, sizeof v, key, sizeof key)) {
+	if (domain[0] != '[' && mt_lookup(x->m, domain, v, sizeof v, key, sizeof key)) {
 		trace(x, "mailertable %s: %s", key, v);
 		struct route_mailer rm;
 		char why[300];
@@ -308,15 +315,9 @@ static void route_remote(struct xp *x, const char *local, const char *domain, in
 			expand_local(x, rm.user[0] ? rm.user : local, domain, depth + 1, sender, false, top);
 			return;
 		}
-		add_target(x, addr, v, sender);
-		return;
+	} else {
+		default_mailer(x->m, domain, v, sizeof v);
 	}
-	if (x->m->relayhost_mailer) {
-		add_target(x, addr, x->m->relayhost_mailer, sender);
-		return;
-	}
-	snprintf(v, sizeof v, "smtp:%s", domain);
-	str_lower(v);
 	add_target(x, addr, v, sender);
 }
 
@@ -376,16 +377,10 @@ void route_final(const struct route_maps *m, const char *addr, char *out, size_t
 	char key[MAIL_DOMAIN_MAX + 2];
 	if (route_is_local(m, domain)) {
 		str_copy(out, size, m->local_transport);
-	} else if (domain[0] == '[') {
-		snprintf(out, size, "smtp:%s", domain);
-		str_lower(out);
-	} else if (mt_lookup(m, domain, out, size, key, sizeof key)) {
+	} else if (domain[0] != '[' && mt_lookup(m, domain, out, size, key, sizeof key)) {
 		if (str_caseprefix(out, "local:"))
 			str_copy(out, size, m->local_transport);
-	} else if (m->relayhost_mailer) {
-		str_copy(out, size, m->relayhost_mailer);
 	} else {
-		snprintf(out, size, "smtp:%s", domain);
-		str_lower(out);
+		default_mailer(m, domain, out, size);
 	}
 }

@@ -27,7 +27,6 @@ struct route_maps {
 	struct map *relay;    /* lower-case domain or ".parent" -> (void *)1 */
 	struct map *users;    /* lower-case local user -> (void *)1 */
 	bool users_passwd;    /* local_recipient_maps has "passwd" */
-	bool have_aliases;
 	const char *alias_error; /* an alias file could not be read: local recipients tempfail */
 	char *local_transport, *relayhost_mailer, *mydomain;
 	bool append_dot_mydomain;

@@ -30,27 +30,16 @@
 
 #define INCLUDE_DEPTH 10 /* nested :include: files */
 
+/* A text being split into lines, with the number of the last one. */
 struct lines {
-	char *p;      /* the text, modified in place */
+	char *p;
 	int lineno;
 };
 
-/* Next physical line (NUL-terminated, trailing CR removed); NULL at the end. */
 static char *next_line(struct lines *ls)
 {
-	if (!ls->p || !*ls->p)
-		return NULL;
-	char *s = ls->p, *nl = strchr(s, '\n');
-	if (nl) {
-		*nl = '\0';
-		ls->p = nl + 1;
-	} else {
-		ls->p = NULL;
-	}
-	size_t n = strlen(s);
-	if (n && s[n - 1] == '\r')
-		s[n - 1] = '\0';
-	ls->lineno++;
+	char *s = str_next_line(&ls->p);
+	ls->lineno += s != NULL;
 	return s;
 }
 
@@ -280,41 +269,26 @@ static int parse_mailertable(struct route_maps *m, char *text, const char *file,
 	return 0;
 }
 
-/* relay_domains: names and /files, space or comma separated. */
-static int load_relay(struct route_maps *m, const char *spec, char *err, size_t errlen)
+/* A list of names into set: words, and /files of one name per line, space
+ * or comma separated (relay_domains, local_recipient_maps). passwd (may be
+ * NULL) is set by the word "passwd" instead. */
+static int load_list(struct route_maps *m, struct map *set, const char *spec, bool *passwd, char *err,
+		     size_t errlen)
 {
 	char *copy = xstrdup(spec), *save = NULL;
 	int rc = 0;
 	for (char *t = strtok_r(copy, " ,\t", &save); t && rc == 0; t = strtok_r(NULL, " ,\t", &save)) {
-		if (t[0] != '/') {
-			map_puts(m->relay, lower_dup(m->arena, t, strlen(t)), (void *)1);
-			continue;
-		}
-		char *text;
-		rc = read_text(t, &text, err, errlen);
-		if (rc == 0) {
-			load_words(m->arena, m->relay, text);
-			xfree(text);
-		}
-	}
-	xfree(copy);
-	return rc;
-}
-
-static int load_users(struct route_maps *m, const char *spec, char *err, size_t errlen)
-{
-	char *copy = xstrdup(spec), *save = NULL;
-	int rc = 0;
-	for (char *t = strtok_r(copy, " ,\t", &save); t && rc == 0; t = strtok_r(NULL, " ,\t", &save)) {
-		if (strcmp(t, "passwd") == 0) {
-			m->users_passwd = true;
-			continue;
-		}
-		char *text;
-		rc = read_text(t, &text, err, errlen);
-		if (rc == 0) {
-			load_words(m->arena, m->users, text);
-			xfree(text);
+		if (passwd && strcmp(t, "passwd") == 0) {
+			*passwd = true;
+		} else if (t[0] != '/') {
+			map_puts(set, lower_dup(m->arena, t, strlen(t)), (void *)1);
+		} else {
+			char *text;
+			rc = read_text(t, &text, err, errlen);
+			if (rc == 0) {
+				load_words(m->arena, set, text);
+				xfree(text);
+			}
 		}
 	}
 	xfree(copy);
@@ -356,37 +330,25 @@ static struct route_maps *maps_new(const struct route_conf *c, char *err, size_t
 		}
 		m->relayhost_mailer = arena_strdup(m->arena, v);
 	}
-	if (load_relay(m, c->relay_domains ? c->relay_domains : "", err, errlen) < 0 ||
-	    load_users(m, c->local_recipient_maps ? c->local_recipient_maps : "", err, errlen) < 0) {
+	if (load_list(m, m->relay, c->relay_domains ? c->relay_domains : "", NULL, err, errlen) < 0 ||
+	    load_list(m, m->users, c->local_recipient_maps ? c->local_recipient_maps : "", &m->users_passwd, err,
+		      errlen) < 0) {
 		route_maps_free(&m);
 		return NULL;
 	}
 	return m;
 }
 
-static int load_texts(struct route_maps *m, const char *lhn, const char *aliases, const char *alias_name,
-		      const char *mt, const char *mt_name, char *err, size_t errlen)
+/* The texts are split in place (NULL: no such map). */
+static int load_texts(struct route_maps *m, char *lhn, char *aliases, const char *alias_name, char *mt,
+		      const char *mt_name, char *err, size_t errlen)
 {
-	if (lhn) {
-		char *t = xstrdup(lhn);
-		m->nlocal = load_words(m->arena, m->local, t);
-		xfree(t);
-	}
-	if (aliases) {
-		char *t = xstrdup(aliases);
-		int rc = parse_aliases(m, t, alias_name, err, errlen);
-		xfree(t);
-		if (rc < 0)
-			return -1;
-		m->have_aliases = true;
-	}
-	if (mt) {
-		char *t = xstrdup(mt);
-		int rc = parse_mailertable(m, t, mt_name, err, errlen);
-		xfree(t);
-		if (rc < 0)
-			return -1;
-	}
+	if (lhn)
+		m->nlocal = load_words(m->arena, m->local, lhn);
+	if (aliases && parse_aliases(m, aliases, alias_name, err, errlen) < 0)
+		return -1;
+	if (mt && parse_mailertable(m, mt, mt_name, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -394,8 +356,13 @@ struct route_maps *route_maps_from_text(const struct route_conf *c, const char *
 					 const char *mailertable, char *err, size_t errlen)
 {
 	struct route_maps *m = maps_new(c, err, errlen);
-	if (m && load_texts(m, lhn, aliases, "aliases", mailertable, "mailertable", err, errlen) < 0)
+	char *l = lhn ? xstrdup(lhn) : NULL, *a = aliases ? xstrdup(aliases) : NULL;
+	char *t = mailertable ? xstrdup(mailertable) : NULL;
+	if (m && load_texts(m, l, a, "aliases", t, "mailertable", err, errlen) < 0)
 		route_maps_free(&m);
+	xfree(l);
+	xfree(a);
+	xfree(t);
 	return m;
 }
 
@@ -427,7 +394,6 @@ struct route_maps *route_maps_load(const struct route_conf *c, char *err, size_t
 		}
 		rc = parse_aliases(m, text, t, err, errlen);
 		xfree(text);
-		m->have_aliases = true;
 	}
 	xfree(copy);
 	if (rc < 0)

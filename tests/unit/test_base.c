@@ -264,6 +264,44 @@ static void test_str_split_table(void **state)
 	UNIT_RUN_TABLE(split_cases, check_split);
 }
 
+struct lines_case {
+	const char *name;
+	const char *in;
+	const char *want; /* lines joined with '|' */
+};
+
+static const struct lines_case lines_cases[] = {
+	{ "empty", "", "" },
+	{ "one without LF", "a", "a" },
+	{ "one with LF", "a\n", "a" },
+	{ "CRLF", "a\r\nb\r\n", "a|b" },
+	{ "blank lines kept", "a\n\n\nb", "a|||b" },
+	{ "lone CR inside kept", "a\rb\n", "a\rb" },
+	{ "only CR at the end", "a\r", "a" },
+	{ "only LF", "\n", "" },
+};
+
+static void check_lines(const struct lines_case *c)
+{
+	unit_case(c->name, c->in, strlen(c->in));
+	char tmp[64], got[64] = "", *p = tmp;
+	snprintf(tmp, sizeof tmp, "%s", c->in);
+	int n = 0;
+	for (char *l; (l = str_next_line(&p)) != NULL; n++) {
+		if (n)
+			strcat(got, "|");
+		strcat(got, l);
+	}
+	U_EQ_STR(got, c->want);
+	U_CHECK(str_next_line(&p) == NULL);
+}
+
+static void test_str_lines_table(void **state)
+{
+	(void)state;
+	UNIT_RUN_TABLE(lines_cases, check_lines);
+}
+
 /* ---- map ---- */
 
 static void test_map(void **state)
@@ -667,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_buf),	      cmocka_unit_test(test_str_copy_table),
 		cmocka_unit_test(test_str_u64_table), cmocka_unit_test(test_str_case_table),
 		cmocka_unit_test(test_str_trim_table), cmocka_unit_test(test_str_split_table),
+		cmocka_unit_test(test_str_lines_table),
 		cmocka_unit_test(test_map),	      cmocka_unit_test(test_arena), cmocka_unit_test(test_arena_huge_aborts),
 		cmocka_unit_test(test_ids),	      cmocka_unit_test(test_crc32),
 		cmocka_unit_test(test_net_addr_table), cmocka_unit_test(test_cidr_table),
