@@ -14,7 +14,7 @@ CC ?= cc
 ifeq ($(origin CC),default)
 CC := cc
 endif
-PKGS := libevent libevent_openssl libevent_pthreads libcares openssl
+PKGS := libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -33,7 +33,7 @@ CFLAGS_ALL = $(CSTD) $(OPT) $(SAN) $(WARN) -Isrc -pthread $(PKG_CFLAGS) $(CFLAGS
 LDFLAGS_ALL = $(SAN) -pthread $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
-MODULES := base ev net dns mail conf smtp queue route deliver gw ctl
+MODULES := base ev net dns mail conf smtp queue scan route deliver gw ctl
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 MAIN_OBJ := $(B)/obj/src/main.o

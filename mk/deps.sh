@@ -8,11 +8,13 @@ set -euo pipefail
 PKGS=(
     build-essential pkg-config
     libevent-dev libssl-dev libc-ares-dev libcmocka-dev   # build
+    libgmime-3.0-dev libpcre2-dev libclamav-dev libjansson-dev   # scanning: MIME, rules, anti-virus, rspamd JSON
     clang libclang-rt-14-dev                              # libFuzzer (make fuzz)
     openssl                                               # self-signed cert for make run / tests
     postfix swaks                                         # smtp-source, smtp-sink, swaks: real peers in tests
     python3 python3-pytest                                # system tests
     dnsmasq-base                                          # the test DNS server (MX zones)
+    clamav-daemon spamassassin spamc rspamd               # real scanners started by the tests (offline)
     procps iproute2 psmisc                                # ps, ss, fuser used by tests
 )
 

@@ -14,6 +14,7 @@ declare -A ALLOW=(
     [conf]="conf net mail base"
     [smtp]="smtp mail net ev base"
     [queue]="queue mail ev base"
+    [scan]="scan mail dns net ev base"
     [deliver]="deliver mail dns net ev base"
     [route]="route mail base"
     [gw]="gw smtp queue route deliver conf mail dns net ev base"

@@ -1,0 +1,102 @@
+/*
+ * scan_msg.h - a message as the scanners see it: parsed once (GMime), then
+ * read by the anti-virus walk and the rules engine. Built by scan_mime.c.
+ *
+ * Everything points into memory owned by the struct (or into raw, which the
+ * caller keeps alive until scan_msg_free()). Parsing never fails on hostile
+ * input: what cannot be parsed is kept as text, limits cut the walk and set
+ * SCAN_MSG_F_TRUNCATED. Thread-safe: each thread parses its own messages
+ * (scan_mime_init() once, before any thread starts).
+ *
+ * The texts follow SpamAssassin's views of a message, so its rule files
+ * mean the same here:
+ *   hdrs     "header" rules: every top-level field in order; value is
+ *            unfolded and RFC 2047-decoded to UTF-8, raw keeps the folding
+ *            (CRLF turned into "\n") for ":raw"
+ *   body     "body" rules: [0] is the Subject (decoded), then the rendered
+ *            text of every text/plain and text/html part (HTML turned into
+ *            text), as paragraphs: split on blank lines, runs of white space
+ *            collapsed into one space
+ *   rawbody  "rawbody" rules: the decoded text parts, not rendered (HTML
+ *            tags kept), one element per line (newline kept)
+ *   raw      "full" rules: the whole message as received
+ *   uris     "uri" rules: every URI in the text parts and HTML links,
+ *            normalised as SpamAssassin does (scheme added to www./ftp. forms)
+ *   parts    the anti-virus walk: every leaf part of the MIME tree, those of
+ *            attached messages (message/rfc822) included, and each uuencoded
+ *            block found in a text part, with its content decoded
+ */
+#ifndef SCAN_SCAN_MSG_H
+#define SCAN_SCAN_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct buf;
+
+struct scan_hdr {
+	const char *name;  /* as written ("Subject") */
+	const char *raw;   /* after the colon, folding kept as "\n", no final newline */
+	const char *value; /* unfolded, RFC 2047-decoded (UTF-8), leading white space removed */
+};
+
+struct scan_text {
+	const char *s; /* NUL-terminated too */
+	size_t len;
+};
+
+struct scan_part {
+	const char *path;     /* MIME part number: "1", "2.1", "2.1.u1" (uuencoded block 1 of part 2.1) */
+	const char *ctype;    /* lower case "type/subtype" ("text/plain" when absent) */
+	const char *charset;  /* or NULL */
+	const char *filename; /* Content-Disposition filename, Content-Type name or uuencode name; or NULL */
+	int depth;            /* 0 top-level message, +1 inside each attached message/rfc822 */
+	bool attachment;      /* disposition attachment, a filename, or a non-text type */
+	bool uuencoded;       /* found as a "begin NNN name" block in a text part */
+	const unsigned char *data; /* decoded content (transfer encoding removed) */
+	size_t len;
+};
+
+#define SCAN_MSG_F_TRUNCATED 0x1 /* a limit stopped the walk: parts or text missing */
+#define SCAN_MSG_F_MALFORMED 0x2 /* structure errors were repaired (missing boundary, bad encoding) */
+
+struct scan_msg {
+	const char *raw; /* the message (CRLF lines), borrowed */
+	size_t raw_len;
+	size_t body_off; /* offset of the body in raw (after the blank line) */
+	struct scan_hdr *hdrs;
+	size_t nhdrs;
+	struct scan_part *parts;
+	size_t nparts;
+	struct scan_text *body;
+	size_t nbody;
+	struct scan_text *rawbody;
+	size_t nrawbody;
+	const char **uris;
+	size_t nuris;
+	unsigned flags; /* SCAN_MSG_F_* */
+	void *priv;	/* owned memory */
+};
+
+struct scan_mime_limits {
+	size_t max_parts;     /* leaf parts walked (default 1000) */
+	int max_depth;        /* multipart / message nesting (default 30) */
+	size_t max_text;      /* bytes of body/rawbody text kept (default 2 MiB) */
+};
+
+/* Once per process, before threads. */
+void scan_mime_init(void);
+/* lim may be NULL (defaults). Always returns a message (never NULL). */
+struct scan_msg *scan_msg_parse(const char *raw, size_t len, const struct scan_mime_limits *lim);
+void scan_msg_free(struct scan_msg **m);
+/* The first header named name (case-insensitive), or NULL. */
+const struct scan_hdr *scan_msg_header(const struct scan_msg *m, const char *name);
+
+/* The message raw[0..len) with each leaf part whose path is listed replaced
+ * by a text/plain part saying why[i] (e.g. "Eicar-Signature"), the rest of
+ * the message kept as it was. Appends to out. Returns the number of parts
+ * replaced (0: out holds the message unchanged). */
+size_t scan_msg_clean(const char *raw, size_t len, const char *const *paths, const char *const *why, size_t n,
+		      struct buf *out);
+
+#endif
