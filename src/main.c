@@ -6,6 +6,8 @@
  *   mxgate config [-c FILE] [-n] [--doc]        print effective settings
  *   mxgate mailq  [-c FILE]                     list the queue
  *   mxgate flush  [-c FILE]                     retry deferred mail now
+ *   mxgate scan   [-c FILE] [--client-ip IP] [--json] MESSAGE   the scanning pipeline on a file
+ *   mxgate quarantine [-c FILE] list|show ID|release ID|delete ID
  *   mxgate version
  * Without -c the built-in defaults are used (see docs/CONFIG.md).
  */
@@ -28,7 +30,10 @@ static void usage(FILE *f)
 		   "  mailq    list queued messages\n"
 		   "  flush    ask the running gateway to retry deferred mail now (needs pid_file)\n"
 		   "  route    what would happen to mail for ADDRESS (local, aliases, mailer, next hop, or the error);\n"
-		   "           as sent by a client in mynetworks unless --client IP names another\n");
+		   "           as sent by a client in mynetworks unless --client IP names another\n"
+		   "       mxgate scan [-c FILE] [--client-ip IP] [--json] MESSAGE\n"
+		   "           the scanning pipeline on a message file: verdict, findings, actions, headers, timings\n"
+		   "       mxgate quarantine [-c FILE] list|show ID|release ID|delete ID\n");
 }
 
 int main(int argc, char **argv)
@@ -42,7 +47,10 @@ int main(int argc, char **argv)
 	const char **ov = calloc((size_t)argc, sizeof *ov);
 	size_t nov = 0;
 	bool only_changed = false, doc = false, json = false;
-	const char *addr = NULL, *client = NULL;
+	const char *addr = NULL, *client = NULL, *arg2 = NULL;
+	const char **files = calloc((size_t)argc, sizeof *files);
+	size_t nfiles = 0;
+	bool positional = strcmp(cmd, "route") == 0 || strcmp(cmd, "scan") == 0 || strcmp(cmd, "quarantine") == 0;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
@@ -54,14 +62,20 @@ int main(int argc, char **argv)
 			doc = true;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-		} else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc) {
+		} else if ((strcmp(argv[i], "--client") == 0 || strcmp(argv[i], "--client-ip") == 0) && i + 1 < argc) {
 			client = argv[++i];
-		} else if (strcmp(cmd, "route") == 0 && argv[i][0] != '-' && !addr) {
+		} else if (strcmp(cmd, "scan") == 0 && argv[i][0] != '-') {
+			files[nfiles++] = argv[i];
+			addr = files[0];
+		} else if (positional && argv[i][0] != '-' && !addr) {
 			addr = argv[i];
+		} else if (strcmp(cmd, "quarantine") == 0 && argv[i][0] != '-' && !arg2) {
+			arg2 = argv[i];
 		} else {
 			fprintf(stderr, "mxgate: unknown argument \"%s\"\n", argv[i]);
 			usage(stderr);
 			free(ov);
+	free(files);
 			return 2;
 		}
 	}
@@ -73,12 +87,12 @@ int main(int argc, char **argv)
 		rc = ctl_check(path, ov, nov);
 	} else if (strcmp(cmd, "config") == 0) {
 		rc = ctl_config(path, ov, nov, only_changed, doc);
-	} else if (strcmp(cmd, "route") == 0 && !addr) {
-		fprintf(stderr, "mxgate: route needs an ADDRESS\n");
+	} else if (positional && !addr) {
+		fprintf(stderr, "mxgate: %s needs %s\n", cmd,
+			strcmp(cmd, "route") == 0 ? "an ADDRESS" : strcmp(cmd, "scan") == 0 ? "a MESSAGE file" : "list|show|release|delete");
 		usage(stderr);
 		rc = 2;
-	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || strcmp(cmd, "flush") == 0 ||
-		   strcmp(cmd, "route") == 0) {
+	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || strcmp(cmd, "flush") == 0 || positional) {
 		struct buf diag;
 		buf_init(&diag);
 		struct conf *c = conf_load(path, ov, nov, &diag);
@@ -88,6 +102,7 @@ int main(int argc, char **argv)
 		if (!c) {
 			fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
 			free(ov);
+	free(files);
 			return 1;
 		}
 		if (strcmp(cmd, "serve") == 0)
@@ -96,6 +111,10 @@ int main(int argc, char **argv)
 			rc = ctl_mailq(c);
 		else if (strcmp(cmd, "route") == 0)
 			rc = ctl_route(c, addr, client, json);
+		else if (strcmp(cmd, "scan") == 0)
+			rc = ctl_scan(c, files, nfiles, client, json);
+		else if (strcmp(cmd, "quarantine") == 0)
+			rc = ctl_quarantine(c, addr, arg2);
 		else
 			rc = ctl_flush(c);
 		conf_free(&c);
@@ -108,5 +127,6 @@ int main(int argc, char **argv)
 		rc = 2;
 	}
 	free(ov);
+	free(files);
 	return rc;
 }

@@ -323,6 +323,20 @@ static void set_typed_value(struct loader *L, struct conf *c, const struct conf_
 		*(int *)f = (int)n;
 		return;
 	}
+	case CONF_T_NUM: {
+		char *end = NULL;
+		double d = strtod(v, &end);
+		if (!v[0] || !end || *end || d != d) {
+			diag_err(L, line, "%s: \"%s\" is not a number", K->name, v);
+			return;
+		}
+		if (d < (double)K->min || d > (double)K->max) {
+			diag_err(L, line, "%s: %g is out of range %lld..%lld", K->name, d, K->min, K->max);
+			return;
+		}
+		*(double *)f = d;
+		return;
+	}
 	case CONF_T_SIZE: {
 		uint64_t u;
 		if (str_to_u64(v, &u) < 0)
@@ -477,6 +491,9 @@ static void value_str(const struct conf *c, size_t k, struct buf *out)
 	case CONF_T_SIZE:
 		buf_printf(out, "%llu", (unsigned long long)*(const uint64_t *)f);
 		break;
+	case CONF_T_NUM:
+		buf_printf(out, "%g", *(const double *)f);
+		break;
 	case CONF_T_CIDRS:
 		buf_puts(out, ((const struct conf_cidrs *)f)->text ? ((const struct conf_cidrs *)f)->text : "");
 		break;
@@ -501,12 +518,12 @@ void conf_dump(const struct conf *c, struct buf *out, bool only_set)
 void conf_doc(struct buf *out)
 {
 	static const char *tn[] = { "text", "number", "yes/no", "time", "octets", "addresses", "networks", "choice",
-				    "host name" };
+				    "host name", "decimal" };
 	buf_puts(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
 	for (size_t k = 0; k < conf_keys_n; k++) {
 		const struct conf_key *K = &conf_keys[k];
 		buf_printf(out, "| `%s` | %s", K->name, tn[K->type]);
-		if (K->type == CONF_T_INT || K->type == CONF_T_TIME)
+		if (K->type == CONF_T_INT || K->type == CONF_T_TIME || K->type == CONF_T_NUM)
 			buf_printf(out, " (%lld..%lld)", K->min, K->max);
 		if (K->type == CONF_T_ENUM)
 			buf_printf(out, " (%s)", K->enumv);

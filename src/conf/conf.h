@@ -32,7 +32,7 @@ struct conf_cidrs {
 	char *text; /* as configured, for conf_dump() */
 };
 
-#define CONF_KEYS_MAX 128
+#define CONF_KEYS_MAX 192
 
 struct conf {
 	char *source; /* file name or "(built-in defaults)" */
@@ -44,6 +44,19 @@ struct conf {
 	char *syslog_facility;
 	char *syslog_name;
 	char *log_level;
+	/* scanning (scan/, docs/CONFIG.md "Scanning") */
+	char *scan_stage;
+	int scan_workers, scan_timeout, scan_max_attempts;
+	char *scan_on_failure;
+	char *virus_scanner, *spam_scanner, *spam_rules, *scan_access_map;
+	uint64_t virus_max_size, spam_max_size;
+	double spam_threshold, spam_high_threshold;
+	char *clean_actions, *blocklisted_actions, *spam_actions, *high_spam_actions, *unscannable_actions,
+		*virus_actions;
+	char *blocklisted_subject_tag, *spam_subject_tag, *high_spam_subject_tag, *unscannable_subject_tag,
+		*virus_subject_tag;
+	bool scan_tag_subject, scan_headers_on_clean;
+	char *subject_tag_position, *scan_header_prefix, *spam_header_prefix;
 	/* inbound SMTP */
 	struct conf_listen *smtpd_listen;
 	size_t smtpd_listen_n;

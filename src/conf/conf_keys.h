@@ -16,6 +16,7 @@ enum conf_type {
 	CONF_T_CIDRS,  /* list of CIDR networks (struct conf_cidrs) */
 	CONF_T_ENUM,   /* one of enumv (space separated) */
 	CONF_T_HOST,   /* a host name (letters, digits, '-', '.') */
+	CONF_T_NUM,    /* decimal number with a fraction (5.0), within [min, max] */
 };
 
 struct conf_key {

@@ -20,6 +20,7 @@
 #include "conf/conf.h"
 #include "deliver/deliver.h"
 #include "gw/gw.h"
+#include "scan/scan.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
 #include "net/net_tls.h"
@@ -59,6 +60,20 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 		}
 		if (tls_policy)
 			map_free(&tls_policy);
+		/* scanning: action lists, then the scanners themselves (rules parse, virus DB loads) */
+		if (gw_scan_check(c, err, sizeof err) < 0) {
+			buf_printf(&diag, "%s: error: %s\n", where, err);
+			errors++;
+		} else {
+			struct scan_conf sc;
+			gw_scan_conf(c, &sc);
+			struct scan_engine *e = scan_engine_new(&sc, err, sizeof err);
+			if (!e) {
+				buf_printf(&diag, "%s: error: %s\n", where, err);
+				errors++;
+			}
+			scan_engine_free(&e);
+		}
 	}
 	fputs(diag.data ? diag.data : "", stderr);
 	buf_fini(&diag);

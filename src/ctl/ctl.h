@@ -27,4 +27,11 @@ int ctl_route(const struct conf *c, const char *addr, const char *client, bool j
 /* "mxgate flush": SIGUSR1 to the running gateway (via pid_file). */
 int ctl_flush(const struct conf *c);
 
+/* "mxgate scan MESSAGE...": the scanning pipeline on files, one engine for
+ * all (ctl_scan.c). Exit 0 a verdict for each, 1 no verdict for some (a
+ * scanner failed), 2 usage, setup or file errors. */
+int ctl_scan(const struct conf *c, const char *const *files, size_t nfiles, const char *client_ip, bool json);
+/* "mxgate quarantine list|show ID|release ID|delete ID" (ctl_quarantine.c). */
+int ctl_quarantine(const struct conf *c, const char *what, const char *qid);
+
 #endif

@@ -265,7 +265,14 @@ int gw_serve(const struct conf *c)
 		.delay_warning_s = c->delay_warning_time,
 		.bounce_size_limit = c->bounce_size_limit,
 	};
-	struct queue_sched_ops qops = { .ctx = g, .process = gw_route_process, .deliver = gw_route_deliver };
+	if (gw_scan_init(g, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"scanning: %s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
+	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_route_deliver };
 	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
 	/* our listeners: an MX pointing at them is a mail loop */
 	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
@@ -349,6 +356,7 @@ int gw_serve(const struct conf *c)
 
 	/* teardown: deliveries in flight end with 4xx and are retried later */
 	deliver_free(&g->dl);
+	gw_scan_free(g); /* scans in flight finish first: their results go to the queue */
 	queue_commit_free(&g->qc);
 	smtp_server_free(&g->smtpd);
 	struct queue_sched_stats st;
@@ -377,6 +385,7 @@ out:
 			xfree(v);
 		map_free(&g->attempts);
 	}
+	gw_scan_free(g);
 	route_maps_free(&g->maps);
 	if (tls_policy)
 		map_free(&tls_policy);

@@ -131,9 +131,9 @@ static bool is_identity(const struct gw *g, const struct mail_rcpt *r, const str
 	return strcmp(v, res->t[0].mailer) == 0;
 }
 
-void gw_route_process(void *ctx, const char *qid, const struct mail_env *env)
+int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, struct mail_env ***envs_out,
+		  size_t *n_out)
 {
-	struct gw *g = ctx;
 	struct mail_env **envs = NULL;
 	size_t nenv = 0, cap = 0;
 	bool same = true, retry = false;
@@ -196,21 +196,30 @@ void gw_route_process(void *ctx, const char *qid, const struct mail_env *env)
 	buf_fini(&o);
 	buf_fini(&key);
 	map_free(&seen);
-	if (retry) {
+	*envs_out = NULL;
+	*n_out = 0;
+	if (retry || same || nenv == 0) {
 		for (size_t i = 0; i < nenv; i++)
 			mail_env_free(&envs[i]);
 		xfree(envs);
-		queue_sched_processed(g->q, qid, QUEUE_RETRY);
+		return retry ? -1 : 0;
+	}
+	*envs_out = envs;
+	*n_out = nenv;
+	return 1;
+}
+
+void gw_route_process(void *ctx, const char *qid, const struct mail_env *env)
+{
+	struct gw *g = ctx;
+	struct mail_env **envs;
+	size_t n;
+	int rc = gw_route_envs(g, qid, env, &envs, &n);
+	if (rc <= 0) {
+		queue_sched_processed(g->q, qid, rc < 0 ? QUEUE_RETRY : QUEUE_PASS);
 		return;
 	}
-	if (same || nenv == 0) {
-		for (size_t i = 0; i < nenv; i++)
-			mail_env_free(&envs[i]);
-		xfree(envs);
-		queue_sched_processed(g->q, qid, QUEUE_PASS);
-		return;
-	}
-	queue_sched_processed_envs(g->q, qid, envs, nenv);
+	queue_sched_processed_envs(g->q, qid, envs, n);
 	xfree(envs);
 }
 

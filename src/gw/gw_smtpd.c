@@ -211,7 +211,8 @@ static void data_close(void *ctx, const struct smtp_client_info *ci, const struc
 	log_info("session=%llu queue=%s event=received host=%s client=%s from=<%s> nrcpt=%zu size=%llu proto=%s",
 		 (unsigned long long)ci->session_id, s->d.qid, g->conf->myhostname, ci->ip, env->sender, tx->nrcpt,
 		 (unsigned long long)tx->octets, tx->protocol);
-	queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, on_committed, g, ci->session_id);
+	if (!gw_scan_before_queue(g, ci->session_id, &s->d, env))
+		queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, on_committed, g, ci->session_id);
 	xfree(s);
 }
 

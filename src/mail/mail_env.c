@@ -34,6 +34,7 @@ struct mail_env *mail_env_new_like(const struct mail_env *src)
 	e->body = src->body;
 	e->smtputf8 = src->smtputf8;
 	e->flags = src->flags;
+	e->scan = src->scan ? mail_env_strdup(e, src->scan) : NULL;
 	return e;
 }
 

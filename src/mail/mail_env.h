@@ -36,7 +36,8 @@ struct mail_rcpt {
 	int64_t when_us;	 /* time of the last outcome */
 };
 
-#define MAIL_ENV_F_BOUNCE 0x1 /* a notification we generated (never bounced) */
+#define MAIL_ENV_F_BOUNCE 0x1   /* a notification we generated (never bounced) */
+#define MAIL_ENV_F_RELEASED 0x2 /* released from quarantine: routed, never scanned again */
 
 struct mail_env {
 	struct arena *arena; /* owned */
@@ -53,6 +54,8 @@ struct mail_env {
 	bool smtputf8;
 	unsigned flags; /* MAIL_ENV_F_* */
 	int64_t delay_warned_us; /* a "delayed" notice was queued then (0: none yet) */
+	char *scan;		 /* the scan verdict (scan/scan_report encoding) once scanned, or NULL */
+	int scan_attempts;	 /* scans started and never finished (crash, timeout): the poison guard */
 	struct mail_rcpt *rcpt; /* owned array */
 	size_t nrcpt;
 	size_t rcpt_cap;
@@ -60,7 +63,7 @@ struct mail_env {
 
 struct mail_env *mail_env_new(void);
 /* A new envelope with src's message data (sender, client, DSN options,
- * arrival time) and no recipients and no queue id. */
+ * arrival time, scan verdict) and no recipients and no queue id. */
 struct mail_env *mail_env_new_like(const struct mail_env *src);
 void mail_env_free(struct mail_env **env);
 char *mail_env_strdup(struct mail_env *env, const char *s);

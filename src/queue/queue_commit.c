@@ -25,6 +25,8 @@ struct commit_job {
 	enum queue_dir to;
 	enum queue_dir copy_from; /* QDIR_N: the draft is written already */
 	char copy_qid[IDS_QUEUE_SIZE];
+	char *content; /* copy_from == QDIR_TMP: the content to write (owned) */
+	size_t content_len;
 	queue_commit_fn fn;
 	void *arg;
 	uint64_t cookie;
@@ -37,7 +39,12 @@ static void commit_work(void *p)
 	struct commit_job *j = p;
 	char qid[IDS_QUEUE_SIZE];
 	memcpy(qid, j->d.qid, sizeof qid);
-	if (j->copy_from != QDIR_N && queue_store_draft_copy(j->qs, j->copy_from, j->copy_qid, &j->d) < 0) {
+	int rc = 0;
+	if (j->copy_from == QDIR_TMP)
+		rc = queue_store_draft_bytes(j->qs, j->content, j->content_len, &j->d);
+	else if (j->copy_from != QDIR_N)
+		rc = queue_store_draft_copy(j->qs, j->copy_from, j->copy_qid, &j->d);
+	if (rc < 0) {
 		j->err = errno ? errno : EIO;
 		memcpy(j->d.qid, qid, sizeof qid); /* for the callback */
 		return;
@@ -52,6 +59,7 @@ static void commit_done(void *p)
 		  (long long)(clock_mono_us() - j->t0));
 	j->fn(j->arg, j->cookie, j->d.qid, j->err);
 	mail_env_free(&j->env);
+	xfree(j->content);
 	xfree(j);
 }
 
@@ -93,6 +101,18 @@ void queue_commit_submit_copy(struct queue_commit *qc, enum queue_dir from, cons
 	struct commit_job *j = job_new(qc, env, to, fn, arg, cookie);
 	j->copy_from = from;
 	snprintf(j->copy_qid, sizeof j->copy_qid, "%s", src_qid);
+	snprintf(j->d.qid, sizeof j->d.qid, "%s", new_qid);
+	j->d.fd = -1;
+	ev_pool_submit(qc->pool, j, commit_work, commit_done);
+}
+
+void queue_commit_submit_bytes(struct queue_commit *qc, char *content, size_t len, const char *new_qid,
+			       struct mail_env *env, enum queue_dir to, queue_commit_fn fn, void *arg, uint64_t cookie)
+{
+	struct commit_job *j = job_new(qc, env, to, fn, arg, cookie);
+	j->copy_from = QDIR_TMP;
+	j->content = content;
+	j->content_len = len;
 	snprintf(j->d.qid, sizeof j->d.qid, "%s", new_qid);
 	j->d.fd = -1;
 	ev_pool_submit(qc->pool, j, commit_work, commit_done);

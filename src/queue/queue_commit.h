@@ -30,6 +30,9 @@ void queue_commit_submit(struct queue_commit *qc, const struct queue_draft *d, s
 void queue_commit_submit_copy(struct queue_commit *qc, enum queue_dir from, const char *src_qid,
 			      const char *new_qid, struct mail_env *env, enum queue_dir to, queue_commit_fn fn,
 			      void *arg, uint64_t cookie);
+/* The same for new content (taken: xmalloc'ed, freed after the callback). */
+void queue_commit_submit_bytes(struct queue_commit *qc, char *content, size_t len, const char *new_qid,
+			       struct mail_env *env, enum queue_dir to, queue_commit_fn fn, void *arg, uint64_t cookie);
 size_t queue_commit_pending(const struct queue_commit *qc);
 /* Waits for every submitted commit (callbacks run), then stops. */
 void queue_commit_free(struct queue_commit **qc);

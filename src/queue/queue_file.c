@@ -113,6 +113,8 @@ void queue_file_env_encode(const struct mail_env *env, struct buf *out)
 		buf_puts(out, "U 1\n");
 	if (env->flags)
 		buf_printf(out, "F %u\n", env->flags);
+	if (env->scan)
+		rec(out, 'C', env->scan);
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		const struct mail_rcpt *r = &env->rcpt[i];
 		buf_printf(out, "R %u ", r->notify);
@@ -294,6 +296,7 @@ int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char 
 			else
 				env->rcpt[env->nrcpt - 1].route = dup_val(env, &tmp, v, vl, &bad);
 			break;
+		case 'C': env->scan = dup_val(env, &tmp, v, vl, &bad); break;
 		case 'E': have_e = 1; break;
 		default:
 			snprintf(err, errlen, "envelope: unknown record '%c'", line[0]);
@@ -335,6 +338,14 @@ void queue_file_warned_encode(const struct mail_env *env, struct buf *out)
 	buf_printf(out, " %08" PRIx32 "\n", crc);
 }
 
+void queue_file_scan_attempt_encode(int delta, struct buf *out)
+{
+	size_t start = out->len;
+	buf_printf(out, "A %+d", delta > 0 ? 1 : -1);
+	uint32_t crc = crc32_update(0, out->data + start, out->len - start);
+	buf_printf(out, " %08" PRIx32 "\n", crc);
+}
+
 /* "W when_us" (CRC already checked and cut off). */
 static bool apply_warned(char **f, size_t n, struct mail_env *env)
 {
@@ -370,6 +381,13 @@ size_t queue_file_status_apply(const char *p, size_t len, struct mail_env *env)
 		*sp = '\0';
 		char *f[8];
 		size_t n = str_split(line, " ", f, 8);
+		if (n == 2 && strcmp(f[0], "A") == 0 && (strcmp(f[1], "+1") == 0 || strcmp(f[1], "-1") == 0)) {
+			env->scan_attempts += f[1][0] == '+' ? 1 : -1;
+			if (env->scan_attempts < 0)
+				env->scan_attempts = 0;
+			applied++;
+			continue;
+		}
 		if (n > 0 && strcmp(f[0], "W") == 0) {
 			if (!apply_warned(f, n, env))
 				break;

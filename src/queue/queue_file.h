@@ -5,7 +5,8 @@
  *   [0, 128)           header line, written last before fsync: the commit marker
  *   [128, 128+B)       message content exactly as accepted (CRLF lines)
  *   [E, E+L)           envelope records, one per line
- *   [E+L, EOF)         appended delivery-status records (each with a CRC)
+ *   [E+L, EOF)         appended status records (delivery, delay notice, scan
+ *                      attempt; each with a CRC)
  * The header "MXQ1 b=128:B e=E:L c=CRC" gives the offsets and the CRC-32 of
  * the envelope, so a file whose header or envelope is damaged is never
  * mistaken for a valid one. Status records are appended after commit
@@ -46,6 +47,10 @@ int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char 
 void queue_file_status_encode(size_t idx, const struct mail_rcpt *r, struct buf *out);
 /* The record saying a "delayed" notice was queued at env->delay_warned_us. */
 void queue_file_warned_encode(const struct mail_env *env, struct buf *out);
+/* A scan-attempt record: +1 before a scan starts, -1 when it ended without
+ * the message being at fault (a scanner unavailable). What is left counts
+ * the scans a crash or timeout interrupted (the poison-message guard). */
+void queue_file_scan_attempt_encode(int delta, struct buf *out);
 /* Apply status records (and delay-notice records) from p[0..len) to env;
  * stops at the first damaged record. Returns the number applied. */
 size_t queue_file_status_apply(const char *p, size_t len, struct mail_env *env);

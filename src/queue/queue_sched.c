@@ -507,61 +507,95 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 	schedule_pump(q);
 }
 
-/* A message whose envelope processing rewrote (alias expansion: docs/QUEUE.md
- * transition 3r). Copies with new ids first (owner- splits); then the copy
- * under the message's own id, whose commit is the point of no return: from
- * then on input/<qid> is stale (start-up recovery removes it too). Any
- * failure before that removes the copies made and retries the message. */
+/* A message that processing rewrote (alias expansion, scanning: docs/QUEUE.md
+ * transitions 3r, 3s, 3q). New messages (owner- splits, quarantine copies)
+ * are committed first; then the copy under the message's own id, whose
+ * commit is the point of no return: from then on input/<qid> is stale
+ * (start-up recovery removes it too). Any failure before that removes the
+ * copies made and retries the message. Without an own copy (dropped,
+ * quarantined only) input/<qid> is removed once the others are durable. */
 struct rewrite {
 	struct queue_sched *q;
 	char qid[IDS_QUEUE_SIZE];
-	struct mail_env *own; /* committed last, as qid */
+	struct queue_out own; /* committed last, as qid (env NULL: none) */
 	char (*split)[IDS_QUEUE_SIZE];
+	enum queue_dir *split_to;
 	size_t nsplit, waiting;
 	bool failed;
 };
+
+static void rewrite_free(struct rewrite *w)
+{
+	mail_env_free(&w->own.env);
+	xfree(w->own.content);
+	xfree(w->split);
+	xfree(w->split_to);
+	xfree(w);
+}
 
 static void rewrite_abort(struct rewrite *w, struct qmsg *m)
 {
 	struct queue_sched *q = w->q;
 	for (size_t i = 0; i < w->nsplit; i++)
 		if (w->split[i][0])
-			queue_store_remove(q->qs, QDIR_OUTPUT, w->split[i]);
-	mail_env_free(&w->own);
+			queue_store_remove(q->qs, w->split_to[i], w->split[i]);
 	q->n_processing--;
 	defer_unloaded(q, m, q->conf.min_backoff_s); /* stays in input/; processed again */
 	m->st = QM_DEFERRED;
+}
+
+/* The splits are durable and (own) the message's own copy too. */
+static void rewrite_finish(struct rewrite *w, bool own)
+{
+	struct queue_sched *q = w->q;
+	struct qmsg *m = map_gets(q->msgs, w->qid);
+	queue_store_remove(q->qs, QDIR_INPUT, w->qid);
+	q->n_processing--;
+	if (own) {
+		m->dir = QDIR_OUTPUT;
+		m->st = QM_READY;
+		fifo_push(&q->ready, m);
+	} else {
+		log_info("queue=%s event=removed reason=\"consumed by processing\"", w->qid);
+		forget(q, m);
+	}
+	for (size_t i = 0; i < w->nsplit; i++)
+		if (w->split_to[i] == QDIR_OUTPUT)
+			arrived_output(q, w->split[i]);
+	schedule_pump(q);
 }
 
 static void rewrite_own_done(void *arg, uint64_t cookie, const char *qid, int err)
 {
 	(void)cookie;
 	struct rewrite *w = arg;
-	struct queue_sched *q = w->q;
-	struct qmsg *m = map_gets(q->msgs, w->qid);
 	if (err) {
 		log_err("queue=%s event=rewrite_error error=\"%s\"", qid, strerror(err));
-		rewrite_abort(w, m);
+		rewrite_abort(w, map_gets(w->q->msgs, w->qid));
 	} else {
-		queue_store_remove(q->qs, QDIR_INPUT, w->qid);
-		q->n_processing--;
-		m->dir = QDIR_OUTPUT;
-		m->st = QM_READY;
-		fifo_push(&q->ready, m);
-		for (size_t i = 0; i < w->nsplit; i++)
-			arrived_output(q, w->split[i]);
-		schedule_pump(q);
+		rewrite_finish(w, true);
 	}
-	xfree(w->split);
-	xfree(w);
+	rewrite_free(w);
 }
 
 /* Every split is durable: commit the message's own new envelope. */
 static void rewrite_own(struct rewrite *w)
 {
-	struct mail_env *own = w->own;
-	w->own = NULL;
-	queue_commit_submit_copy(w->q->qc, QDIR_INPUT, w->qid, w->qid, own, QDIR_OUTPUT, rewrite_own_done, w, 0);
+	if (!w->own.env) {
+		rewrite_finish(w, false);
+		rewrite_free(w);
+		return;
+	}
+	struct mail_env *own = w->own.env;
+	w->own.env = NULL;
+	if (w->own.content) {
+		char *c = w->own.content;
+		w->own.content = NULL;
+		queue_commit_submit_bytes(w->q->qc, c, w->own.len, w->qid, own, QDIR_OUTPUT, rewrite_own_done, w, 0);
+	} else {
+		queue_commit_submit_copy(w->q->qc, QDIR_INPUT, w->qid, w->qid, own, QDIR_OUTPUT, rewrite_own_done, w,
+					 0);
+	}
 }
 
 static void rewrite_split_done(void *arg, uint64_t cookie, const char *qid, int err)
@@ -572,46 +606,78 @@ static void rewrite_split_done(void *arg, uint64_t cookie, const char *qid, int 
 		w->split[cookie][0] = '\0';
 		w->failed = true;
 	} else {
-		log_info("queue=%s event=split from=%s", qid, w->qid);
+		log_info("queue=%s event=%s from=%s", qid, w->split_to[cookie] == QDIR_QUARANTINE ? "quarantined" : "split",
+			 w->qid);
 	}
 	if (--w->waiting > 0)
 		return;
 	if (w->failed) {
 		rewrite_abort(w, map_gets(w->q->msgs, w->qid));
-		xfree(w->split);
-		xfree(w);
+		rewrite_free(w);
 		return;
 	}
 	rewrite_own(w);
 }
 
-void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct mail_env **envs, size_t n)
+static void outs_free(struct queue_out *outs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		mail_env_free(&outs[i].env);
+		xfree(outs[i].content);
+		outs[i].content = NULL;
+	}
+}
+
+void queue_sched_processed_out(struct queue_sched *q, const char *qid, struct queue_out *outs, size_t n)
 {
 	struct qmsg *m = map_gets(q->msgs, qid);
 	if (!m || m->st != QM_PROCESSING || n == 0) {
 		log_warn("queue=%s event=stray_processed", qid);
-		for (size_t i = 0; i < n; i++)
-			mail_env_free(&envs[i]);
+		outs_free(outs, n);
 		return;
 	}
 	unload(m); /* the rewrite works from the file */
 	struct rewrite *w = xcalloc(1, sizeof *w);
 	w->q = q;
 	snprintf(w->qid, sizeof w->qid, "%s", qid);
-	w->own = envs[0];
-	snprintf(w->own->qid, sizeof w->own->qid, "%s", qid);
+	w->own = outs[0];
+	if (w->own.env)
+		snprintf(w->own.env->qid, sizeof w->own.env->qid, "%s", qid);
 	w->nsplit = w->waiting = n - 1;
 	w->split = xcalloc(n, sizeof *w->split);
+	w->split_to = xcalloc(n, sizeof *w->split_to);
 	if (n == 1) {
 		rewrite_own(w);
 		return;
 	}
 	for (size_t i = 1; i < n; i++) {
+		struct queue_out *o = &outs[i];
 		ids_queue_new(w->split[i - 1]);
-		snprintf(envs[i]->qid, sizeof envs[i]->qid, "%s", w->split[i - 1]);
-		queue_commit_submit_copy(q->qc, QDIR_INPUT, qid, w->split[i - 1], envs[i], QDIR_OUTPUT,
-					 rewrite_split_done, w, i - 1);
+		w->split_to[i - 1] = o->to == QDIR_QUARANTINE ? QDIR_QUARANTINE : QDIR_OUTPUT;
+		snprintf(o->env->qid, sizeof o->env->qid, "%s", w->split[i - 1]);
+		if (o->content)
+			queue_commit_submit_bytes(q->qc, o->content, o->len, w->split[i - 1], o->env, w->split_to[i - 1],
+						  rewrite_split_done, w, i - 1);
+		else
+			queue_commit_submit_copy(q->qc, QDIR_INPUT, qid, w->split[i - 1], o->env, w->split_to[i - 1],
+						 rewrite_split_done, w, i - 1);
+		o->env = NULL;
+		o->content = NULL;
 	}
+}
+
+void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct mail_env **envs, size_t n)
+{
+	struct queue_out *outs = xcalloc(n ? n : 1, sizeof *outs);
+	for (size_t i = 0; i < n; i++)
+		outs[i] = (struct queue_out){ .env = envs[i], .to = QDIR_OUTPUT };
+	queue_sched_processed_out(q, qid, outs, n);
+	xfree(outs);
+}
+
+int queue_sched_append_scan_attempt(struct queue_sched *q, const char *qid, int delta)
+{
+	return queue_store_append_scan_attempt(q->qs, QDIR_INPUT, qid, delta);
 }
 
 void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
@@ -904,10 +970,35 @@ int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_
 	return queue_store_open_msg(q->qs, m->dir, qid);
 }
 
+/* A file that appeared in input/ or output/ while we run (a message released
+ * from quarantine by "mxgate quarantine release"): take it on. */
+static void adopt_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
+{
+	(void)mtime_s;
+	(void)size;
+	struct recover_ctx *c = arg;
+	struct qmsg *m = qmsg_new(c->q, qid, c->dir);
+	if (!m)
+		return; /* known */
+	c->n++;
+	if (c->dir == QDIR_INPUT) {
+		m->st = QM_INPUT;
+		fifo_push(&c->q->in, m);
+	} else {
+		m->st = QM_READY;
+		fifo_push(&c->q->ready, m);
+	}
+}
+
 void queue_sched_flush(struct queue_sched *q)
 {
 	size_t n = 0;
 	struct qmsg *m;
+	struct recover_ctx adopt[2] = { { q, QDIR_INPUT, 0, 0 }, { q, QDIR_OUTPUT, 0, 0 } };
+	for (int i = 0; i < 2; i++)
+		queue_store_list(q->qs, adopt[i].dir, adopt_one, &adopt[i]);
+	if (adopt[0].n + adopt[1].n)
+		log_info("event=adopted input=%ld output=%ld", adopt[0].n, adopt[1].n);
 	while ((m = heap_pop(q)) != NULL) {
 		make_due(q, m);
 		n++;

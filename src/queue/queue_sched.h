@@ -77,6 +77,20 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
  * message's envelope, envs[1..n) become new messages with the same
  * content (a different sender: owner-NAME). Takes the envelopes. */
 void queue_sched_processed_envs(struct queue_sched *q, const char *qid, struct mail_env **envs, size_t n);
+/* The general form: outs[0] replaces the message (its envelope, and its
+ * content unless content is NULL; env NULL: the message is consumed and
+ * removed once the others are durable); outs[1..n) become new messages
+ * in their directory (output/ or quarantine/), with the message's content
+ * unless content is given. Takes the envelopes and contents. */
+struct queue_out {
+	struct mail_env *env;
+	char *content; /* xmalloc'ed, or NULL */
+	size_t len;
+	int to; /* enum queue_dir: QDIR_OUTPUT or QDIR_QUARANTINE */
+};
+void queue_sched_processed_out(struct queue_sched *q, const char *qid, struct queue_out *outs, size_t n);
+/* The poison guard's record for a message being processed (input/). */
+int queue_sched_append_scan_attempt(struct queue_sched *q, const char *qid, int delta);
 void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
 			     unsigned flags);
 void queue_sched_attempt_done(struct queue_sched *q, const char *qid);

@@ -25,7 +25,7 @@
 #include "base/xalloc.h"
 #include "mail/mail_env.h"
 
-static const char *dir_names[QDIR_N] = { "tmp", "input", "output", "deferred", "hold", "corrupt" };
+static const char *dir_names[QDIR_N] = { "tmp", "input", "output", "deferred", "hold", "corrupt", "quarantine" };
 
 struct dirsync {
 	pthread_mutex_t lock;
@@ -204,6 +204,23 @@ out:
 		errno = e;
 		return -1;
 	}
+	return 0;
+}
+
+int queue_store_draft_bytes(struct queue_store *qs, const void *content, size_t len, struct queue_draft *d)
+{
+	d->body_len = 0;
+	d->err = 0;
+	d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (d->fd < 0)
+		return -1;
+	if (fs_pwrite_all(d->fd, content, len, QUEUE_BODY_OFF) < 0) {
+		int e = errno ? errno : EIO;
+		queue_store_draft_abort(qs, d);
+		errno = e;
+		return -1;
+	}
+	d->body_len = len;
 	return 0;
 }
 
@@ -423,6 +440,23 @@ int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const 
 		queue_file_status_encode(idx[i], &env->rcpt[idx[i]], &b);
 	if (warned)
 		queue_file_warned_encode(env, &b);
+	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
+	int rc = -1;
+	if (fd >= 0) {
+		rc = fs_write_all(fd, b.data, b.len);
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	buf_fini(&b);
+	return rc;
+}
+
+int queue_store_append_scan_attempt(struct queue_store *qs, enum queue_dir dir, const char *qid, int delta)
+{
+	struct buf b;
+	buf_init(&b);
+	queue_file_scan_attempt_encode(delta, &b);
 	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
 	int rc = -1;
 	if (fd >= 0) {

@@ -26,7 +26,7 @@
 struct mail_env;
 struct queue_store;
 
-enum queue_dir { QDIR_TMP, QDIR_INPUT, QDIR_OUTPUT, QDIR_DEFERRED, QDIR_HOLD, QDIR_CORRUPT, QDIR_N };
+enum queue_dir { QDIR_TMP, QDIR_INPUT, QDIR_OUTPUT, QDIR_DEFERRED, QDIR_HOLD, QDIR_CORRUPT, QDIR_QUARANTINE, QDIR_N };
 const char *queue_dir_name(enum queue_dir d);
 
 /* Open (creating missing directories) the spool at path. uid/gid: owner
@@ -55,6 +55,9 @@ void queue_store_draft_abort(struct queue_store *qs, struct queue_draft *d);
  * rewritten: docs/QUEUE.md, transition 3r). Blocking: for worker threads.
  * Returns 0 or -1 (errno) with nothing left behind. */
 int queue_store_draft_copy(struct queue_store *qs, enum queue_dir dir, const char *src_qid, struct queue_draft *d);
+/* A draft holding content[0..len) under the id in d->qid. Blocking: for
+ * worker threads. Returns 0 or -1 (errno) with nothing left behind. */
+int queue_store_draft_bytes(struct queue_store *qs, const void *content, size_t len, struct queue_draft *d);
 /* Commit a draft with its envelope: write envelope and header (commit
  * marker), fsync the file, rename tmp/<qid> -> <to>/<qid>, fsync <to>/
  * (shared with concurrent commits: group commit). Closes d->fd in every
@@ -75,6 +78,9 @@ int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *q
  * record of env->delay_warned_us (no fsync). */
 int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,
 			      const struct mail_env *env, const size_t *idx, size_t n, bool warned);
+/* Append a scan-attempt record (queue_file_scan_attempt_encode; no fsync:
+ * it must survive a crash of the process, not of the machine). */
+int queue_store_append_scan_attempt(struct queue_store *qs, enum queue_dir dir, const char *qid, int delta);
 /* Record the next attempt time as the file's mtime (seconds). */
 int queue_store_set_due(struct queue_store *qs, enum queue_dir dir, const char *qid, int64_t due_s);
 bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid);

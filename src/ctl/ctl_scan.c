@@ -1,0 +1,296 @@
+/*
+ * ctl_scan.c - "mxgate scan -c FILE MESSAGE [--client-ip IP] [--json]":
+ * the whole pipeline on one message file, as the gateway would run it.
+ *
+ * The file may have LF or CRLF line ends (the queue stores CRLF; LF is
+ * converted). With --client-ip the DNSBL zones are asked (through
+ * dns_servers, no self-test) as if that client had sent it; without it
+ * there is no DNSBL step. Prints the verdict, each scanner's findings, the
+ * actions, the resulting Subject and header section, and per-stage
+ * timings. Exit status: 0 a verdict, 1 a scanner failed (no verdict),
+ * 2 usage, configuration or file errors.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/fsutil.h"
+#include "base/xalloc.h"
+#include "conf/conf.h"
+#include "ctl/ctl.h"
+#include "dns/dns.h"
+#include "gw/gw.h"
+#include "net/net_addr.h"
+#include "scan/scan.h"
+#include "scan/scan_dnsbl.h"
+
+static int read_message(const char *file, struct buf *out)
+{
+	FILE *f = fopen(file, "rb");
+	if (!f)
+		return -1;
+	char chunk[65536];
+	size_t n;
+	char prev = 0;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (chunk[i] == '\n' && prev != '\r')
+				buf_putc(out, '\r');
+			buf_putc(out, chunk[i]);
+			prev = chunk[i];
+		}
+	}
+	int e = ferror(f) ? EIO : 0;
+	fclose(f);
+	if (out->len && prev != '\n')
+		buf_puts(out, "\r\n");
+	if (!out->data)
+		buf_puts(out, "");
+	errno = e;
+	return e ? -1 : 0;
+}
+
+struct dnsbl_wait {
+	struct scan_report *r;
+	struct event_base *base;
+	int64_t t0;
+};
+
+static void on_dnsbl(void *arg, const struct scan_dnsbl_result *res)
+{
+	struct dnsbl_wait *w = arg;
+	w->r->dnsbl_weight = res->weight;
+	w->r->dnsbl_incomplete = res->incomplete;
+	for (size_t i = 0; i < res->nhits; i++)
+		scan_report_add_dnsbl(w->r, res->hits[i].zone, res->hits[i].answer, res->hits[i].txt, res->hits[i].weight);
+	w->r->ms_dnsbl = (double)(clock_mono_us() - w->t0) / 1000.0;
+	event_base_loopbreak(w->base);
+}
+
+static int dnsbl_step(const struct conf *c, const char *ip, struct scan_report *r, char *err, size_t errlen)
+{
+	struct net_addr a;
+	if (net_addr_parse(ip, 0, &a) < 0) {
+		snprintf(err, errlen, "--client-ip %s: not an IP address", ip);
+		return -1;
+	}
+	if (!c->dnsbl_sites[0])
+		return 0;
+	int rc = -1;
+	struct event_base *base = event_base_new();
+	struct dns *d = dns_new(base, c->dns_servers, c->dns_timeout, err, errlen);
+	struct scan_dnsbl_conf dc = { .sites = c->dnsbl_sites,
+				      .ttl_min_s = c->dnsbl_ttl_min,
+				      .ttl_max_s = c->dnsbl_ttl_max,
+				      .timeout_s = c->dnsbl_timeout,
+				      .retest_s = c->dnsbl_retest_interval,
+				      .self_test = false };
+	struct scan_dnsbl *bl = d ? scan_dnsbl_new(base, d, &dc, err, errlen) : NULL;
+	if (bl) {
+		struct dnsbl_wait w = { r, base, clock_mono_us() };
+		scan_dnsbl_lookup(bl, &a, on_dnsbl, &w);
+		event_base_dispatch(base);
+		rc = 0;
+	}
+	scan_dnsbl_free(&bl);
+	dns_free(&d);
+	event_base_free(base);
+	return rc;
+}
+
+static size_t header_section(const char *m, size_t len)
+{
+	const char *e = memmem(m, len, "\r\n\r\n", 4);
+	return e ? (size_t)(e - m) + 2 : len;
+}
+
+static void print_text(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
+		       const char *msg, size_t mlen)
+{
+	printf("message: %s (%zu octets)\n", file, len);
+	printf("verdict: %s (categories:", scan_cat_name(r->cat));
+	for (int c = SCAN_NCAT - 1; c >= 0; c--)
+		if (r->cats & (1u << c))
+			printf(" %s", scan_cat_name((enum scan_cat)c));
+	printf(")\n");
+	if (r->access)
+		printf("access: %s (%s)\n", r->access == 1 ? "OK" : "SPAM", r->access_entry ? r->access_entry : "");
+	printf("dnsbl: weight %d%s\n", r->dnsbl_weight, r->dnsbl_incomplete ? " (incomplete: a zone did not answer)" : "");
+	for (size_t i = 0; i < r->ndnsbl; i++)
+		printf("  %s %s weight %d \"%s\"\n", r->dnsbl[i].zone, r->dnsbl[i].addr, r->dnsbl[i].weight, r->dnsbl[i].txt);
+	printf("virus: %s\n", r->nvirus ? "" : "none found");
+	for (size_t i = 0; i < r->nvirus; i++)
+		printf("  %s%s in %s%s%s%s\n", r->virus[i].name, r->virus[i].unscannable ? " (unscannable)" : "",
+		       r->virus[i].path[0] ? "part " : "the whole message", r->virus[i].path,
+		       r->virus[i].filename[0] ? " " : "", r->virus[i].filename);
+	if (r->spam_scanned)
+		printf("spam: score %.2f required %.2f -> %s\n", r->score, r->required, r->spam_yes ? "spam" : "not spam");
+	else
+		printf("spam: not scanned (%s)\n", r->spam_skipped ? r->spam_skipped : "no spam scanner");
+	if (r->nrules) {
+		printf("rules:");
+		for (size_t i = 0; i < r->nrules; i++)
+			printf(" %s", r->rules[i]);
+		printf("\n");
+	}
+	struct buf b;
+	buf_init(&b);
+	scan_actions_format(o->flags, o->redirect, &b);
+	printf("actions: %s%s\n", b.data, o->cleaned ? " (infected parts replaced)" : "");
+	buf_fini(&b);
+	size_t hl = header_section(msg, mlen);
+	printf("headers%s:\n", o->changed ? " (as delivered)" : " (unchanged)");
+	fwrite(msg, 1, hl, stdout);
+	printf("timings: dnsbl %.1f ms, parse %.1f ms, virus %.1f ms, spam %.1f ms, total %.1f ms\n", r->ms_dnsbl,
+	       r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total);
+}
+
+static void print_json(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
+		       const char *msg, size_t mlen)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "message", json_string(file));
+	json_object_set_new(j, "size", json_integer((json_int_t)len));
+	json_object_set_new(j, "verdict", json_string(scan_cat_name(r->cat)));
+	json_t *cats = json_array();
+	for (int c = SCAN_NCAT - 1; c >= 0; c--)
+		if (r->cats & (1u << c))
+			json_array_append_new(cats, json_string(scan_cat_name((enum scan_cat)c)));
+	json_object_set_new(j, "categories", cats);
+	if (r->access)
+		json_object_set_new(j, "access", json_string(r->access == 1 ? "OK" : "SPAM"));
+	json_t *dn = json_array();
+	for (size_t i = 0; i < r->ndnsbl; i++)
+		json_array_append_new(dn, json_pack("{s:s,s:s,s:s,s:i}", "zone", r->dnsbl[i].zone, "answer",
+						    r->dnsbl[i].addr, "txt", r->dnsbl[i].txt, "weight", r->dnsbl[i].weight));
+	json_object_set_new(j, "dnsbl", json_pack("{s:i,s:b,s:o}", "weight", r->dnsbl_weight, "incomplete",
+						  r->dnsbl_incomplete, "hits", dn));
+	json_t *vi = json_array();
+	for (size_t i = 0; i < r->nvirus; i++)
+		json_array_append_new(vi, json_pack("{s:s,s:s,s:s,s:b}", "name", r->virus[i].name, "part", r->virus[i].path,
+						    "filename", r->virus[i].filename, "unscannable",
+						    r->virus[i].unscannable));
+	json_object_set_new(j, "virus", vi);
+	json_t *rules = json_array();
+	for (size_t i = 0; i < r->nrules; i++)
+		json_array_append_new(rules, json_string(r->rules[i]));
+	json_object_set_new(j, "spam", json_pack("{s:b,s:b,s:f,s:f,s:o,s:s?}", "scanned", r->spam_scanned, "spam",
+						 r->spam_yes, "score", r->score, "required", r->required, "rules", rules,
+						 "skipped", r->spam_skipped));
+	struct buf b;
+	buf_init(&b);
+	scan_actions_format(o->flags, o->redirect, &b);
+	json_object_set_new(j, "actions", json_string(b.data));
+	buf_fini(&b);
+	json_object_set_new(j, "cleaned_parts", json_integer((json_int_t)o->cleaned));
+	size_t hl = header_section(msg, mlen);
+	json_object_set_new(j, "changed", json_boolean(o->changed));
+	json_object_set_new(j, "headers", json_stringn_nocheck(msg, hl));
+	/* the Subject as delivered */
+	const char *s = NULL;
+	for (const char *p = msg; p && p < msg + hl;) {
+		if ((p == msg || p[-1] == '\n') && strncasecmp(p, "Subject:", 8) == 0) {
+			s = p;
+			break;
+		}
+		const char *nl = memchr(p, '\n', (size_t)(msg + hl - p));
+		p = nl ? nl + 1 : NULL;
+	}
+	if (s) {
+		size_t e = (size_t)(s - msg);
+		while (e < hl && !(msg[e] == '\n' && (e + 1 >= hl || (msg[e + 1] != ' ' && msg[e + 1] != '\t'))))
+			e++;
+		json_object_set_new(j, "subject", json_stringn_nocheck(s + 8, e - (size_t)(s - msg) - 8));
+	}
+	json_object_set_new(j, "ms", json_pack("{s:f,s:f,s:f,s:f,s:f}", "dnsbl", r->ms_dnsbl, "parse", r->ms_parse,
+					       "virus", r->ms_virus, "spam", r->ms_spam, "total", r->ms_total));
+	char *out = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	printf("%s\n", out);
+	free(out);
+	json_decref(j);
+}
+
+static int scan_one(const struct conf *c, struct scan_engine *e, const struct scan_policy *pol, const char *file,
+		    const char *client_ip, bool json)
+{
+	char err[600];
+	struct buf msg;
+	buf_init(&msg);
+	int rc = 2;
+	struct scan_report r;
+	scan_report_init(&r);
+	if (read_message(file, &msg) < 0) {
+		fprintf(stderr, "mxgate: %s: %s\n", file, strerror(errno));
+		goto out;
+	}
+	if (client_ip && dnsbl_step(c, client_ip, &r, err, sizeof err) < 0) {
+		fprintf(stderr, "mxgate: %s\n", err);
+		goto out;
+	}
+	struct scan_input in = { .data = msg.data,
+				 .len = msg.len,
+				 .qid = "scan",
+				 .client_ip = client_ip ? client_ip : "",
+				 .helo = "",
+				 .sender = "" };
+	if (scan_run(e, &in, &r) < 0) {
+		fprintf(stderr, "mxgate: %s: no verdict: %s\n", file, r.error ? r.error : "scanner failure");
+		if (json)
+			printf("{\"message\":\"%s\",\"verdict\":null}\n", file);
+		rc = 1;
+		goto out;
+	}
+	struct buf content;
+	buf_init(&content);
+	struct scan_outcome o = { .content = &content };
+	scan_apply(pol, &r, msg.data, msg.len, &o);
+	const char *res = o.changed ? content.data : msg.data;
+	size_t rlen = o.changed ? content.len : msg.len;
+	if (json)
+		print_json(file, msg.len, &r, &o, res, rlen);
+	else
+		print_text(file, msg.len, &r, &o, res, rlen);
+	buf_fini(&content);
+	rc = 0;
+out:
+	fflush(stdout);
+	scan_report_fini(&r);
+	buf_fini(&msg);
+	return rc;
+}
+
+int ctl_scan(const struct conf *c, const char *const *files, size_t nfiles, const char *client_ip, bool json)
+{
+	char err[600];
+	struct scan_policy pol;
+	if (gw_scan_policy(c, &pol, err, sizeof err) < 0) {
+		fprintf(stderr, "mxgate: %s\n", err);
+		return 2;
+	}
+	struct scan_conf sc;
+	gw_scan_conf(c, &sc);
+	struct scan_engine *e = scan_engine_new(&sc, err, sizeof err);
+	if (!e) {
+		fprintf(stderr, "mxgate: %s\n", err);
+		gw_scan_policy_fini(&pol);
+		return 2;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		if (i && !json)
+			printf("\n");
+		int r = scan_one(c, e, &pol, files[i], client_ip, json);
+		if (r > rc)
+			rc = r;
+	}
+	scan_engine_free(&e);
+	gw_scan_policy_fini(&pol);
+	return rc;
+}

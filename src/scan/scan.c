@@ -1,0 +1,298 @@
+/*
+ * scan.c - the scanning engine: which scanners, and one message through
+ * them (access map, MIME parse, anti-virus, spam scoring, categories).
+ *
+ * Anti-virus: the whole message, then every decoded attachment (MIME leaf
+ * parts that are attachments or not text, uuencoded blocks, parts of
+ * attached messages); a part's finding names its MIME path so the cleaner
+ * can replace it. A finding in the whole message that a part explains is
+ * not repeated. A message larger than virus_max_size is unscannable.
+ *
+ * Spam: skipped for access-map OK; builtin rules see the DNSBL answers
+ * (check_rbl); spamd/rspamd get the envelope. Over spam_max_size: skipped
+ * and said so in the headers.
+ *
+ * Failures: a scanner that errs or times out gives no verdict (tempfail);
+ * "timeout" in its error marks a timeout, which the poison guard counts.
+ */
+#include "scan/scan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "scan/scan_access.h"
+#include "scan/scan_av.h"
+#include "scan/scan_msg.h"
+#include "scan/scan_rules.h"
+#include "scan/scan_spamc.h"
+
+enum spam_kind { SPAM_NONE, SPAM_BUILTIN, SPAM_DAEMON };
+
+struct scan_engine {
+	struct scan_av *av; /* NULL: none */
+	enum spam_kind spam;
+	char *spam_spec;
+	struct scan_rules *rules;
+	struct scan_access *access;
+	double spam_threshold, high_threshold;
+	int dnsbl_threshold;
+	int timeout_ms;
+	uint64_t spam_max_size, virus_max_size;
+};
+
+static int load_rules(struct scan_engine *e, const char *list, char *err, size_t errlen)
+{
+	char *copy = xstrdup(list && list[0] ? list : "builtin");
+	char *paths[64];
+	size_t n = str_split(copy, " \t,", paths, 64);
+	struct scan_rules_opts o = { .score_set = 0 };
+	e->rules = scan_rules_load((const char *const *)paths, n, &o, err, errlen);
+	xfree(copy);
+	return e->rules ? 0 : -1;
+}
+
+struct scan_engine *scan_engine_new(const struct scan_conf *c, char *err, size_t errlen)
+{
+	struct scan_engine *e = xcalloc(1, sizeof *e);
+	e->spam_threshold = c->spam_threshold;
+	e->high_threshold = c->spam_high_threshold;
+	e->dnsbl_threshold = c->dnsbl_threshold;
+	e->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 60000;
+	e->spam_max_size = c->spam_max_size;
+	e->virus_max_size = c->virus_max_size;
+	char why[400];
+	if (c->virus_scanner && c->virus_scanner[0] && strcmp(c->virus_scanner, "none") != 0) {
+		struct scan_av_opts o = { .timeout_ms = e->timeout_ms, .max_size = (size_t)c->virus_max_size };
+		e->av = scan_av_new(c->virus_scanner, &o, why, sizeof why);
+		if (!e->av) {
+			snprintf(err, errlen, "virus_scanner = %s: %s", c->virus_scanner, why);
+			goto fail;
+		}
+	}
+	const char *sp = c->spam_scanner ? c->spam_scanner : "none";
+	if (strcmp(sp, "builtin") == 0) {
+		e->spam = SPAM_BUILTIN;
+		if (load_rules(e, c->spam_rules, why, sizeof why) < 0) {
+			snprintf(err, errlen, "spam_rules: %s", why);
+			goto fail;
+		}
+	} else if (strcmp(sp, "none") != 0 && sp[0]) {
+		if (scan_spamc_spec_ok(sp, why, sizeof why) < 0) {
+			snprintf(err, errlen, "spam_scanner = %s: %s", sp, why);
+			goto fail;
+		}
+		e->spam = SPAM_DAEMON;
+		e->spam_spec = xstrdup(sp);
+	}
+	if (c->access_map && c->access_map[0]) {
+		e->access = scan_access_load(c->access_map, why, sizeof why);
+		if (!e->access) {
+			snprintf(err, errlen, "scan_access_map: %s", why);
+			goto fail;
+		}
+	}
+	return e;
+fail:
+	scan_engine_free(&e);
+	return NULL;
+}
+
+void scan_engine_free(struct scan_engine **ep)
+{
+	struct scan_engine *e = *ep;
+	if (!e)
+		return;
+	scan_av_free(&e->av);
+	scan_rules_free(&e->rules);
+	scan_access_free(&e->access);
+	xfree(e->spam_spec);
+	xfree(e);
+	*ep = NULL;
+}
+
+bool scan_engine_enabled(const struct scan_engine *e)
+{
+	return e && (e->av || e->spam != SPAM_NONE || e->access || e->dnsbl_threshold > 0);
+}
+
+void scan_engine_describe(const struct scan_engine *e, struct buf *out)
+{
+	buf_printf(out, "virus_scanner=\"%s\"", e->av ? scan_av_describe(e->av) : "none");
+	if (e->spam == SPAM_BUILTIN) {
+		struct scan_rules_stats s;
+		scan_rules_stats(e->rules, &s);
+		buf_printf(out,
+			   " spam_scanner=builtin rules=%zu enabled=%zu header=%zu body=%zu rawbody=%zu full=%zu uri=%zu "
+			   "meta=%zu eval_native=%zu eval_unsupported=%zu bad_regex=%zu files=%zu",
+			   s.rules, s.enabled, s.header, s.body, s.rawbody, s.full, s.uri, s.meta, s.eval_native,
+			   s.eval_unsupported, s.bad_regex, s.files);
+	} else {
+		buf_printf(out, " spam_scanner=\"%s\"", e->spam == SPAM_DAEMON ? e->spam_spec : "none");
+	}
+	if (e->access)
+		buf_puts(out, " access_map=yes");
+}
+
+/* ------------------------------------------------------------ running */
+
+static double ms_since(int64_t t0)
+{
+	return (double)(clock_mono_us() - t0) / 1000.0;
+}
+
+static void set_error(struct scan_report *r, const char *what, const char *why)
+{
+	r->tempfail = true;
+	if (strcasestr(why, "timeout") || strcasestr(why, "timed out"))
+		r->tempfail_timeout = true;
+	struct buf b;
+	buf_init(&b);
+	buf_printf(&b, "%s: %s", what, why);
+	xfree(r->error);
+	r->error = buf_steal(&b, NULL);
+}
+
+static bool part_worth_scanning(const struct scan_part *p)
+{
+	return p->len > 0 && (p->attachment || p->uuencoded || p->depth > 0);
+}
+
+/* Returns -1 when the scanner failed (r->tempfail set). */
+static int run_av(struct scan_engine *e, const struct scan_input *in, const struct scan_msg *m, struct scan_report *r)
+{
+	char name[256];
+	if (in->len > e->virus_max_size) {
+		snprintf(name, sizeof name, "Size.Limit.Exceeded (%zu > %llu octets)", in->len,
+			 (unsigned long long)e->virus_max_size);
+		scan_report_add_virus(r, "", "", name, true);
+		return 0;
+	}
+	enum scan_av_status st = scan_av_scan(e->av, in->data, in->len, name, sizeof name);
+	if (st == SCAN_AV_ERROR) {
+		set_error(r, "virus scanner", name);
+		return -1;
+	}
+	char whole[256] = "";
+	bool whole_unscannable = st == SCAN_AV_UNSCANNABLE;
+	if (st != SCAN_AV_CLEAN)
+		str_copy(whole, sizeof whole, name);
+	bool explained = false;
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct scan_part *p = &m->parts[i];
+		if (!part_worth_scanning(p))
+			continue;
+		st = scan_av_scan(e->av, p->data, p->len, name, sizeof name);
+		if (st == SCAN_AV_ERROR) {
+			set_error(r, "virus scanner", name);
+			return -1;
+		}
+		if (st == SCAN_AV_CLEAN)
+			continue;
+		scan_report_add_virus(r, p->path, p->filename, name, st == SCAN_AV_UNSCANNABLE);
+		if (whole[0] && strcmp(whole, name) == 0)
+			explained = true;
+	}
+	if (whole[0] && !explained)
+		scan_report_add_virus(r, "", "", whole, whole_unscannable);
+	return 0;
+}
+
+static int run_builtin(struct scan_engine *e, const struct scan_input *in, const struct scan_msg *m,
+		       struct scan_report *r)
+{
+	struct scan_rules_dnsbl *d = xcalloc(r->ndnsbl ? r->ndnsbl : 1, sizeof *d);
+	for (size_t i = 0; i < r->ndnsbl; i++)
+		d[i] = (struct scan_rules_dnsbl){ .zone = r->dnsbl[i].zone, .addr = r->dnsbl[i].addr,
+						  .txt = r->dnsbl[i].txt };
+	struct scan_rules_ctx ctx = { .dnsbl = d, .ndnsbl = r->ndnsbl, .client_ip = in->client_ip, .helo = in->helo,
+				      .env_from = in->sender };
+	struct scan_rules_result res;
+	int rc = scan_rules_check(e->rules, m, &ctx, &res);
+	xfree(d);
+	if (rc < 0) {
+		set_error(r, "rules", "check failed");
+		return -1;
+	}
+	r->spam_scanned = true;
+	r->score = res.score;
+	r->required = e->spam_threshold;
+	r->spam_yes = res.score >= e->spam_threshold;
+	for (size_t i = 0; i < res.nhits; i++)
+		scan_report_add_rule(r, res.hits[i].name);
+	scan_rules_result_fini(&res);
+	return 0;
+}
+
+static int run_daemon(struct scan_engine *e, const struct scan_input *in, struct scan_report *r)
+{
+	struct scan_spam_req q = { .data = in->data, .len = in->len, .client_ip = in->client_ip, .helo = in->helo,
+				   .env_from = in->sender, .rcpt = in->rcpt, .nrcpt = in->nrcpt, .qid = in->qid };
+	struct scan_spam_res res;
+	memset(&res, 0, sizeof res);
+	if (scan_spamc_check(e->spam_spec, &q, e->timeout_ms, (size_t)e->spam_max_size, &res) < 0) {
+		set_error(r, "spam scanner", res.err[0] ? res.err : "failed");
+		scan_spam_res_fini(&res);
+		return -1;
+	}
+	if (res.skipped_size) {
+		struct buf b;
+		buf_init(&b);
+		buf_printf(&b, "size %zu > %llu", in->len, (unsigned long long)e->spam_max_size);
+		r->spam_skipped = buf_steal(&b, NULL);
+	} else {
+		r->spam_scanned = true;
+		r->spam_yes = res.is_spam;
+		r->score = res.score;
+		r->required = res.required;
+		for (size_t i = 0; i < res.nsymbols; i++)
+			scan_report_add_rule(r, res.symbols[i]);
+	}
+	scan_spam_res_fini(&res);
+	return 0;
+}
+
+int scan_run(struct scan_engine *e, const struct scan_input *in, struct scan_report *r)
+{
+	int64_t t0 = clock_mono_us(), t;
+	if (e->access) {
+		char entry[300];
+		int a = scan_access_check(e->access, in->client_ip, in->sender, in->rcpt, in->nrcpt, entry,
+					  sizeof entry);
+		if (a != SCAN_ACCESS_NONE) {
+			r->access = a == SCAN_ACCESS_OK ? 1 : 2;
+			r->access_entry = xstrdup(entry);
+		}
+	}
+	t = clock_mono_us();
+	struct scan_msg *m = scan_msg_parse(in->data, in->len, NULL);
+	r->ms_parse = ms_since(t);
+	const struct scan_hdr *subj = scan_msg_header(m, "Subject");
+	r->subject = xstrdup(subj ? subj->value : "");
+	int rc = 0;
+	t = clock_mono_us();
+	if (e->av)
+		rc = run_av(e, in, m, r);
+	r->ms_virus = ms_since(t);
+	t = clock_mono_us();
+	if (rc == 0) {
+		if (r->access == 1) {
+			r->spam_skipped = xstrdup("access map OK");
+		} else if (e->spam == SPAM_BUILTIN) {
+			rc = run_builtin(e, in, m, r);
+		} else if (e->spam == SPAM_DAEMON) {
+			rc = run_daemon(e, in, r);
+		}
+	}
+	r->ms_spam = ms_since(t);
+	scan_msg_free(&m);
+	if (rc == 0)
+		scan_report_classify(r, e->high_threshold, e->dnsbl_threshold);
+	r->ms_total = ms_since(t0) + r->ms_dnsbl;
+	return rc;
+}
