@@ -229,6 +229,28 @@ static enum dns_status map_status(int status)
 	}
 }
 
+/* The start of an ares_query() callback: false when r was answered
+ * already (timeout), cancelled, or the query failed (r then finished). */
+static bool query_ok(struct dns_req *r, int status)
+{
+	if (!ares_release(r))
+		return false;
+	if (status != ARES_SUCCESS) {
+		finish(r, map_status(status), ares_strerror(status));
+		return false;
+	}
+	return true;
+}
+
+/* rc of an ares_parse_*_reply(): false (r finished) when it failed. */
+static bool parse_ok(struct dns_req *r, int rc)
+{
+	if (rc == ARES_SUCCESS)
+		return true;
+	finish(r, rc == ARES_ENODATA ? DNS_NOTFOUND : DNS_TEMPFAIL, ares_strerror(rc));
+	return false;
+}
+
 static int mx_cmp(const void *a, const void *b)
 {
 	const struct dns_mx *x = a, *y = b;
@@ -239,18 +261,11 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 {
 	(void)timeouts;
 	struct dns_req *r = arg;
-	if (!ares_release(r))
+	if (!query_ok(r, status))
 		return;
-	if (status != ARES_SUCCESS) {
-		finish(r, map_status(status), ares_strerror(status));
-		return;
-	}
 	struct ares_mx_reply *mx = NULL;
-	int rc = ares_parse_mx_reply(abuf, alen, &mx);
-	if (rc != ARES_SUCCESS) {
-		finish(r, rc == ARES_ENODATA ? DNS_NOTFOUND : DNS_TEMPFAIL, ares_strerror(rc));
+	if (!parse_ok(r, ares_parse_mx_reply(abuf, alen, &mx)))
 		return;
-	}
 	size_t n = 0;
 	for (struct ares_mx_reply *m = mx; m && n < DNS_MAX_RESULTS; m = m->next)
 		n++;
@@ -345,19 +360,12 @@ static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int a
 {
 	(void)timeouts;
 	struct dns_req *r = arg;
-	if (!ares_release(r))
+	if (!query_ok(r, status))
 		return;
-	if (status != ARES_SUCCESS) {
-		finish(r, map_status(status), ares_strerror(status));
-		return;
-	}
 	struct ares_addrttl at[DNS_A_MAX];
 	int n = DNS_A_MAX;
-	int rc = ares_parse_a_reply(abuf, alen, NULL, at, &n);
-	if (rc != ARES_SUCCESS) {
-		finish(r, rc == ARES_ENODATA ? DNS_NOTFOUND : DNS_TEMPFAIL, ares_strerror(rc));
+	if (!parse_ok(r, ares_parse_a_reply(abuf, alen, NULL, at, &n)))
 		return;
-	}
 	r->a = xcalloc(n > 0 ? (size_t)n : 1, sizeof *r->a);
 	for (int i = 0; i < n; i++) {
 		memcpy(r->a[i].ip, &at[i].ipaddr, 4);
@@ -410,18 +418,11 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 {
 	(void)timeouts;
 	struct dns_req *r = arg;
-	if (!ares_release(r))
+	if (!query_ok(r, status))
 		return;
-	if (status != ARES_SUCCESS) {
-		finish(r, map_status(status), ares_strerror(status));
-		return;
-	}
 	struct ares_txt_ext *txt = NULL;
-	int rc = ares_parse_txt_reply_ext(abuf, alen, &txt);
-	if (rc != ARES_SUCCESS) {
-		finish(r, rc == ARES_ENODATA ? DNS_NOTFOUND : DNS_TEMPFAIL, ares_strerror(rc));
+	if (!parse_ok(r, ares_parse_txt_reply_ext(abuf, alen, &txt)))
 		return;
-	}
 	size_t len = 0;
 	r->txt = xmalloc(DNS_TXT_MAX + 1);
 	for (struct ares_txt_ext *t = txt; t; t = t->next) {
