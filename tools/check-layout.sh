@@ -17,7 +17,7 @@ declare -A ALLOW=(
     [scan]="scan mail dns net ev base"
     [deliver]="deliver mail dns net ev base"
     [route]="route mail base"
-    [gw]="gw smtp queue route deliver conf mail dns net ev base"
+    [gw]="gw smtp queue scan route deliver conf mail dns net ev base"
     [ctl]="ctl gw smtp queue route deliver conf mail dns net ev base"
 )
 bad=0

@@ -8,23 +8,23 @@
 #include <stdint.h>
 
 #include "gw/gw.h"
+#include "smtp/smtp_server.h"
 
 struct conf;
 struct event_base;
 struct event;
 struct dns;
 struct map;
-struct smtp_server;
 struct queue_store;
 struct queue_commit;
 struct queue_sched;
 struct deliver;
-struct smtp_policy;
 struct queue_attempt;
 struct deliver_result;
 struct route_maps;
 struct mail_env;
 struct gw_attempt;
+struct scan_dnsbl;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct gw {
@@ -38,6 +38,8 @@ struct gw {
 	struct deliver *dl;
 	struct smtp_server *smtpd;
 	struct map *attempts; /* id -> struct gw_attempt */
+	struct scan_dnsbl *dnsbl;  /* NULL: no dnsbl_sites */
+	struct map *dnsbl_sess;	   /* session id -> gw_dnsbl.c's state */
 	struct route_maps *maps; /* swapped whole on SIGHUP */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
@@ -46,6 +48,19 @@ struct gw {
 
 /* gw_smtpd.c */
 void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
+/* Relay control and recipient validation of the formatted address a. */
+void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
+			 struct mail_reply *reply);
+
+/* gw_dnsbl.c */
+int gw_dnsbl_start(struct gw *g, char *err, size_t errlen);
+void gw_dnsbl_stop(struct gw *g);
+void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci);
+/* SMTP_HOOK_DONE with reply->code 0: go on with gw_smtpd_route_rcpt();
+ * with 554: refused; SMTP_HOOK_ASYNC: the answer comes by resume. */
+enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
+			     struct mail_reply *reply);
+void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 
 /* gw_route.c */
 void gw_route_deliver(void *ctx, const struct queue_attempt *a);

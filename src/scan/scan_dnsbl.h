@@ -105,7 +105,7 @@ size_t scan_dnsbl_zone_stats(const struct scan_dnsbl *d, struct scan_dnsbl_zone_
 
 /* ---- pure helpers (exposed for the tests) ---- */
 
-/* Parse dnsbl_sites; NULL with "dnsbl_sites item \"...\": reason" in err. */
+/* Parse dnsbl_sites; NULL with "dnsbl_sites item '...': reason" in err. */
 struct scan_dnsbl_sites *scan_dnsbl_sites_parse(const char *text, char *err, size_t errlen);
 void scan_dnsbl_sites_free(struct scan_dnsbl_sites **s);
 size_t scan_dnsbl_sites_nzones(const struct scan_dnsbl_sites *s);

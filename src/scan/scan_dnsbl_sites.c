@@ -32,7 +32,7 @@ struct perr {
 
 static int fail(struct perr *pe, const char *why)
 {
-	snprintf(pe->err, pe->errlen, "dnsbl_sites item \"%s\": %s", pe->item, why);
+	snprintf(pe->err, pe->errlen, "dnsbl_sites item '%s': %s", pe->item, why);
 	return -1;
 }
 

@@ -29,11 +29,11 @@ static const struct sites_case sites_cases[] = {
 	{ "case folded, trailing dot", "BL.Example.", 1, 1, "bl.example", NULL },
 	{ "list filter", "z.example=127.0.0.[2;4;9]", 1, 1, "z.example", NULL },
 	{ "list with ranges", "z.example=127.0.[0;2..3].[1;5..6]", 1, 1, "z.example", NULL },
-	{ "bad weight", "z.example*x", 0, .err = "dnsbl_sites item \"z.example*x\": the weight after '*' must be a whole number" },
+	{ "bad weight", "z.example*x", 0, .err = "dnsbl_sites item 'z.example*x': the weight after '*' must be a whole number" },
 	{ "empty weight", "z.example*", 0, .err = "whole number" },
 	{ "huge weight", "z.example*100000", 0, .err = "out of range" },
 	{ "no zone", "=127.0.0.2", 0, .err = "no zone name" },
-	{ "bad zone char", "bl!.example", 0, .err = "item \"bl!.example\": the zone is not a valid domain name" },
+	{ "bad zone char", "bl!.example", 0, .err = "item 'bl!.example': the zone is not a valid domain name" },
 	{ "double dot zone", "bl..example", 0, .err = "not a valid domain" },
 	{ "three octets", "z.example=127.0.0", 0, .err = "four octets" },
 	{ "five octets", "z.example=127.0.0.2.1", 0, .err = "after the filter's fourth octet" },
@@ -41,7 +41,7 @@ static const struct sites_case sites_cases[] = {
 	{ "backwards range", "z.example=127.0.0.[9..2]", 0, .err = "backwards" },
 	{ "unclosed range", "z.example=127.0.0.[2..9", 0, .err = "expected ';', '..' or ']'" },
 	{ "empty list", "z.example=127.0.0.[]", 0, .err = "needs numbers" },
-	{ "second item bad", "ok.example, bad.example=1.2", 0, .err = "item \"bad.example=1.2\"" },
+	{ "second item bad", "ok.example, bad.example=1.2", 0, .err = "item 'bad.example=1.2'" },
 	{ "too long zone", "{{200:a}}.example", 0, .err = "too long" },
 };
 
