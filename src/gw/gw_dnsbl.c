@@ -96,7 +96,7 @@ static void on_result(void *arg, const struct scan_dnsbl_result *r)
 	int best = 0;
 	for (size_t i = 0; i < r->nhits; i++) {
 		const struct scan_dnsbl_hit *h = &r->hits[i];
-		if (!strstr(zones.data ? zones.data : "", h->zone))
+		if (i == 0 || strcmp(r->hits[i - 1].zone, h->zone) != 0) /* hits come grouped by zone */
 			buf_printf(&zones, "%s%s", zones.len ? "," : "", h->zone);
 		if (h->weight > best) {
 			best = h->weight;
