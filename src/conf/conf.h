@@ -116,6 +116,15 @@ struct conf {
 	/* DNS */
 	char *dns_servers; /* "addr:port,..." for c-ares; "" = system resolver */
 	int dns_timeout;
+	/* DNS blocklists */
+	char *dnsbl_sites;
+	int dnsbl_threshold;
+	int dnsbl_reject_threshold;
+	bool dnsbl_check_private;
+	int dnsbl_ttl_min;
+	int dnsbl_ttl_max;
+	int dnsbl_timeout;
+	int dnsbl_retest_interval;
 	/* process */
 	int shutdown_timeout;
 };

@@ -225,6 +225,24 @@ const struct conf_key conf_keys[] = {
 	  "DNS servers for c-ares: addr[:port] list (IPv6 as [addr]:port); empty: the system resolver "
 	  "(/etc/resolv.conf)." },
 	{ "dns_timeout", CONF_T_TIME, O(dns_timeout), "10s", 1, 300, NULL, "Total time for one DNS lookup." },
+	/* DNS blocklists (scan/scan_dnsbl.h) */
+	{ "dnsbl_sites", CONF_T_STR, O(dnsbl_sites), "", 0, 0, NULL,
+	  "DNS blocklists for client addresses, as Postfix's postscreen_dnsbl_sites: zone[=filter][*weight] separated "
+	  "by commas or spaces, e.g. zen.example=127.0.0.[2..11]*3, allow.example*-2; empty: no DNSBL lookups." },
+	{ "dnsbl_threshold", CONF_T_INT, O(dnsbl_threshold), "1", 1, 100000, NULL,
+	  "Total DNSBL weight at which a client counts as listed (logged as listed=yes)." },
+	{ "dnsbl_reject_threshold", CONF_T_INT, O(dnsbl_reject_threshold), "0", 0, 100000, NULL,
+	  "Total DNSBL weight at which RCPT is refused with 554 5.7.1 (the session waits for the lookups); 0: never." },
+	{ "dnsbl_check_private", CONF_T_BOOL, O(dnsbl_check_private), "no", 0, 0, NULL,
+	  "Look up private, loopback and link-local clients too (DNSBLs never list them; for tests)." },
+	{ "dnsbl_ttl_min", CONF_T_TIME, O(dnsbl_ttl_min), "60s", 1, 86400, NULL,
+	  "Shortest time a DNSBL answer is cached (negative answers are cached this long)." },
+	{ "dnsbl_ttl_max", CONF_T_TIME, O(dnsbl_ttl_max), "1h", 1, 86400, NULL,
+	  "Longest time a DNSBL answer is cached, whatever its TTL." },
+	{ "dnsbl_timeout", CONF_T_TIME, O(dnsbl_timeout), "5s", 1, 300, NULL,
+	  "How long a session waits for the DNSBL zones; a zone that has not answered is left out (not listed)." },
+	{ "dnsbl_retest_interval", CONF_T_TIME, O(dnsbl_retest_interval), "10m", 1, 86400, NULL,
+	  "How often a DNSBL zone disabled for bad answers (or a failed RFC 5782 self-test) is tested again." },
 };
 
 const size_t conf_keys_n = sizeof conf_keys / sizeof conf_keys[0];

@@ -6,6 +6,8 @@
  * Each lookup is a struct dns_req in an id map. The c-ares callback only
  * stores the result; a zero-time event then hands it to the caller, so
  * callers are never re-entered. A per-request timer enforces dns_timeout.
+ * A-with-TTL and TXT lookups use ares_query() on the exact name; the TXT
+ * record's TTL is read from the raw answer (c-ares 1.18 does not give it).
  */
 #include "dns/dns.h"
 
@@ -26,7 +28,7 @@
 
 #define DNS_MAX_RESULTS 64
 
-enum req_kind { REQ_MX, REQ_ADDR, REQ_PTR };
+enum req_kind { REQ_MX, REQ_ADDR, REQ_PTR, REQ_A, REQ_TXT };
 
 struct dns_req {
 	uint64_t id;
@@ -44,6 +46,9 @@ struct dns_req {
 	size_t n;
 	struct dns_mx *mx;
 	struct net_addr *addrs;
+	struct dns_a *a;
+	char *txt;
+	uint32_t ttl;
 	char name[DNS_NAME_MAX + 1];
 };
 
@@ -115,6 +120,8 @@ static void req_free(struct dns_req *r)
 		event_free(r->ev);
 	xfree(r->mx);
 	xfree(r->addrs);
+	xfree(r->a);
+	xfree(r->txt);
 	xfree(r);
 }
 
@@ -135,6 +142,12 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
 			break;
 		case REQ_PTR:
 			((dns_name_fn)r->fn)(r->arg, r->st, r->name, why);
+			break;
+		case REQ_A:
+			((dns_a_fn)r->fn)(r->arg, r->st, r->a, r->n, why);
+			break;
+		case REQ_TXT:
+			((dns_txt_fn)r->fn)(r->arg, r->st, r->txt ? r->txt : "", r->ttl, why);
 			break;
 		}
 	}
@@ -216,6 +229,28 @@ static enum dns_status map_status(int status)
 	}
 }
 
+/* The start of an ares_query() callback: false when r was answered
+ * already (timeout), cancelled, or the query failed (r then finished). */
+static bool query_ok(struct dns_req *r, int status)
+{
+	if (!ares_release(r))
+		return false;
+	if (status != ARES_SUCCESS) {
+		finish(r, map_status(status), ares_strerror(status));
+		return false;
+	}
+	return true;
+}
+
+/* rc of an ares_parse_*_reply(): false (r finished) when it failed. */
+static bool parse_ok(struct dns_req *r, int rc)
+{
+	if (rc == ARES_SUCCESS)
+		return true;
+	finish(r, rc == ARES_ENODATA ? DNS_NOTFOUND : DNS_TEMPFAIL, ares_strerror(rc));
+	return false;
+}
+
 static int mx_cmp(const void *a, const void *b)
 {
 	const struct dns_mx *x = a, *y = b;
@@ -226,18 +261,11 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 {
 	(void)timeouts;
 	struct dns_req *r = arg;
-	if (!ares_release(r))
+	if (!query_ok(r, status))
 		return;
-	if (status != ARES_SUCCESS) {
-		finish(r, map_status(status), ares_strerror(status));
-		return;
-	}
 	struct ares_mx_reply *mx = NULL;
-	int rc = ares_parse_mx_reply(abuf, alen, &mx);
-	if (rc != ARES_SUCCESS) {
-		finish(r, rc == ARES_ENODATA ? DNS_NOTFOUND : DNS_TEMPFAIL, ares_strerror(rc));
+	if (!parse_ok(r, ares_parse_mx_reply(abuf, alen, &mx)))
 		return;
-	}
 	size_t n = 0;
 	for (struct ares_mx_reply *m = mx; m && n < DNS_MAX_RESULTS; m = m->next)
 		n++;
@@ -328,6 +356,88 @@ static void on_ptr(void *arg, int status, int timeouts, struct hostent *he)
 	finish(r, DNS_OK, NULL);
 }
 
+static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	(void)timeouts;
+	struct dns_req *r = arg;
+	if (!query_ok(r, status))
+		return;
+	struct ares_addrttl at[DNS_A_MAX];
+	int n = DNS_A_MAX;
+	if (!parse_ok(r, ares_parse_a_reply(abuf, alen, NULL, at, &n)))
+		return;
+	r->a = xcalloc(n > 0 ? (size_t)n : 1, sizeof *r->a);
+	for (int i = 0; i < n; i++) {
+		memcpy(r->a[i].ip, &at[i].ipaddr, 4);
+		r->a[i].ttl = at[i].ttl > 0 ? (uint32_t)at[i].ttl : 0;
+	}
+	r->n = (size_t)n;
+	finish(r, n > 0 ? DNS_OK : DNS_NOTFOUND, NULL);
+}
+
+/* Skip a (possibly compressed) name at p; returns the position after it or
+ * -1 when it runs past the message. */
+static int skip_name(const unsigned char *abuf, int alen, int p)
+{
+	while (p < alen) {
+		unsigned c = abuf[p];
+		if (c == 0)
+			return p + 1;
+		if ((c & 0xc0) == 0xc0)
+			return p + 2 <= alen ? p + 2 : -1;
+		p += 1 + (int)c;
+	}
+	return -1;
+}
+
+/* TTL of the first answer record of the given type (0 when none). */
+static uint32_t answer_ttl(const unsigned char *abuf, int alen, unsigned type)
+{
+	if (alen < 12)
+		return 0;
+	unsigned qd = (unsigned)abuf[4] << 8 | abuf[5], an = (unsigned)abuf[6] << 8 | abuf[7];
+	int p = 12;
+	for (unsigned i = 0; i < qd && p >= 0; i++) {
+		p = skip_name(abuf, alen, p);
+		p = p >= 0 ? p + 4 : -1;
+	}
+	for (unsigned i = 0; i < an && p >= 0; i++) {
+		p = skip_name(abuf, alen, p);
+		if (p < 0 || p + 10 > alen)
+			return 0;
+		const unsigned char *h = abuf + p;
+		unsigned t = (unsigned)h[0] << 8 | h[1];
+		if (t == type)
+			return (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+		p += 10 + ((int)h[8] << 8 | h[9]);
+	}
+	return 0;
+}
+
+static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	(void)timeouts;
+	struct dns_req *r = arg;
+	if (!query_ok(r, status))
+		return;
+	struct ares_txt_ext *txt = NULL;
+	if (!parse_ok(r, ares_parse_txt_reply_ext(abuf, alen, &txt)))
+		return;
+	size_t len = 0;
+	r->txt = xmalloc(DNS_TXT_MAX + 1);
+	for (struct ares_txt_ext *t = txt; t; t = t->next) {
+		if (t->record_start && t != txt)
+			break; /* the first record only */
+		size_t k = t->length < DNS_TXT_MAX - len ? t->length : DNS_TXT_MAX - len;
+		memcpy(r->txt + len, t->txt, k);
+		len += k;
+	}
+	r->txt[len] = '\0';
+	ares_free_data(txt);
+	r->ttl = answer_ttl(abuf, alen, 16 /* T_TXT */);
+	finish(r, DNS_OK, NULL);
+}
+
 struct dns *dns_new(struct event_base *base, const char *servers, int timeout_s, char *err, size_t errlen)
 {
 	static int lib_init;
@@ -414,13 +524,20 @@ void dns_free(struct dns **dp)
 	*dp = NULL;
 }
 
-uint64_t dns_lookup_mx(struct dns *d, const char *name, dns_mx_fn fn, void *arg)
+/* ares_query() of the exact name with one of our callbacks. */
+static uint64_t query(struct dns *d, enum req_kind kind, const char *name, int type, ares_callback cb, void *fn,
+		      void *arg)
 {
-	struct dns_req *r = req_new(d, REQ_MX, (void *)fn, arg);
+	struct dns_req *r = req_new(d, kind, fn, arg);
 	r->ares_busy = true;
-	ares_query(d->ch, name, 1 /* C_IN */, 15 /* T_MX */, on_mx, r);
+	ares_query(d->ch, name, 1 /* C_IN */, type, cb, r);
 	resched(d);
 	return r->id;
+}
+
+uint64_t dns_lookup_mx(struct dns *d, const char *name, dns_mx_fn fn, void *arg)
+{
+	return query(d, REQ_MX, name, 15 /* T_MX */, on_mx, (void *)fn, arg);
 }
 
 uint64_t dns_lookup_addr(struct dns *d, const char *name, int port, dns_addr_fn fn, void *arg)
@@ -460,6 +577,16 @@ uint64_t dns_lookup_ptr(struct dns *d, const struct net_addr *a, dns_name_fn fn,
 	ares_gethostbyaddr(d->ch, bin, fam == AF_INET ? 4 : 16, fam, on_ptr, r);
 	resched(d);
 	return r->id;
+}
+
+uint64_t dns_lookup_a_ttl(struct dns *d, const char *name, dns_a_fn fn, void *arg)
+{
+	return query(d, REQ_A, name, 1 /* T_A */, on_a, (void *)fn, arg);
+}
+
+uint64_t dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn fn, void *arg)
+{
+	return query(d, REQ_TXT, name, 16 /* T_TXT */, on_txt, (void *)fn, arg);
 }
 
 void dns_cancel(struct dns *d, uint64_t id)

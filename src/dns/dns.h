@@ -1,5 +1,6 @@
 /*
- * dns.h - the c-ares facade: MX, A/AAAA and PTR lookups on the event loop.
+ * dns.h - the c-ares facade: MX, A/AAAA, PTR, and (for DNS blocklists)
+ * A-with-TTL and TXT lookups on the event loop.
  *
  * Results are tri-state as Postfix's (DNS_OK / DNS_NOTFOUND / DNS_TEMPFAIL)
  * with NXDOMAIN kept apart from "no records of that type" because MX logic
@@ -52,6 +53,24 @@ uint64_t dns_lookup_addr(struct dns *d, const char *name, int port, dns_addr_fn 
 /* PTR of an address (first name only). */
 typedef void (*dns_name_fn)(void *arg, enum dns_status st, const char *name, const char *why);
 uint64_t dns_lookup_ptr(struct dns *d, const struct net_addr *a, dns_name_fn fn, void *arg);
+
+/* A records of name exactly as given (no literal shortcut, no search list,
+ * no AAAA), each with its answer TTL in seconds: what DNS blocklists need
+ * (RFC 5782). At most DNS_A_MAX records are returned. */
+#define DNS_A_MAX 16
+struct dns_a {
+	uint8_t ip[4];
+	uint32_t ttl;
+};
+typedef void (*dns_a_fn)(void *arg, enum dns_status st, const struct dns_a *a, size_t n, const char *why);
+uint64_t dns_lookup_a_ttl(struct dns *d, const char *name, dns_a_fn fn, void *arg);
+
+/* TXT of name: the character-strings of the first TXT record joined
+ * (RFC 7208 3.3 style, no separator), cut at DNS_TXT_MAX octets, as raw
+ * octets (callers sanitize), with the record's TTL. */
+#define DNS_TXT_MAX 512
+typedef void (*dns_txt_fn)(void *arg, enum dns_status st, const char *txt, uint32_t ttl, const char *why);
+uint64_t dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn fn, void *arg);
 
 void dns_cancel(struct dns *d, uint64_t id);
 

@@ -253,6 +253,13 @@ int gw_serve(const struct conf *c)
 		xfree(lfd);
 		goto out;
 	}
+	if (gw_dnsbl_start(g, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"%s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
 	g->attempts = map_new();
 	g->qc = queue_commit_new(g->base, g->qs, c->queue_commit_threads);
 	struct queue_sched_conf qconf = {
@@ -386,6 +393,7 @@ out:
 		map_free(&g->attempts);
 	}
 	gw_scan_free(g);
+	gw_dnsbl_stop(g);
 	route_maps_free(&g->maps);
 	if (tls_policy)
 		map_free(&tls_policy);

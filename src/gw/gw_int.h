@@ -9,18 +9,17 @@
 
 #include "gw/gw.h"
 #include "scan/scan.h"
+#include "smtp/smtp_server.h"
 
 struct conf;
 struct event_base;
 struct event;
 struct dns;
 struct map;
-struct smtp_server;
 struct queue_store;
 struct queue_commit;
 struct queue_sched;
 struct deliver;
-struct smtp_policy;
 struct queue_attempt;
 struct deliver_result;
 struct route_maps;
@@ -43,6 +42,8 @@ struct gw {
 	struct deliver *dl;
 	struct smtp_server *smtpd;
 	struct map *attempts; /* id -> struct gw_attempt */
+	struct scan_dnsbl *dnsbl;  /* NULL: no dnsbl_sites */
+	struct map *dnsbl_sess;	   /* session id -> gw_dnsbl.c's state */
 	struct route_maps *maps; /* swapped whole on SIGHUP */
 	/* scanning (gw_scan.c): NULL engine = off */
 	struct scan_engine *scan;
@@ -50,7 +51,6 @@ struct gw {
 	struct ev_pool *scan_pool;
 	bool before_queue;
 	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
-	struct scan_dnsbl *dnsbl; /* NULL: no dnsbl_sites */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
@@ -58,6 +58,19 @@ struct gw {
 
 /* gw_smtpd.c */
 void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
+/* Relay control and recipient validation of the formatted address a. */
+void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
+			 struct mail_reply *reply);
+
+/* gw_dnsbl.c */
+int gw_dnsbl_start(struct gw *g, char *err, size_t errlen);
+void gw_dnsbl_stop(struct gw *g);
+void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci);
+/* SMTP_HOOK_DONE with reply->code 0: go on with gw_smtpd_route_rcpt();
+ * with 554: refused; SMTP_HOOK_ASYNC: the answer comes by resume. */
+enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
+			     struct mail_reply *reply);
+void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 
 /* gw_scan.c */
 int gw_scan_init(struct gw *g, char *err, size_t errlen);

@@ -82,6 +82,7 @@ static enum smtp_hook on_connect(void *ctx, const struct smtp_client_info *ci, s
 {
 	struct gw *g = ctx;
 	(void)reply;
+	gw_dnsbl_connect(g, ci);
 	if (!g->conf->smtpd_peername_lookup)
 		return SMTP_HOOK_DONE;
 	struct ptr_lookup *p = xcalloc(1, sizeof *p);
@@ -90,6 +91,11 @@ static enum smtp_hook on_connect(void *ctx, const struct smtp_client_info *ci, s
 	p->addr = ci->addr;
 	dns_lookup_ptr(g->dns, &ci->addr, on_ptr, p);
 	return SMTP_HOOK_ASYNC;
+}
+
+static void on_disconnect(void *ctx, const struct smtp_client_info *ci)
+{
+	gw_dnsbl_disconnect(ctx, ci);
 }
 
 static enum smtp_hook on_mail(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
@@ -113,15 +119,28 @@ static enum smtp_hook on_rcpt(void *ctx, const struct smtp_client_info *ci, cons
 	else /* <postmaster> (RFC 5321 4.5.1): ours */
 		snprintf(a, sizeof a, "%s@%s", rcpt->addr.local, g->conf->myhostname);
 	bool trusted = net_cidr_list_match(&g->conf->mynetworks.list, &ci->addr);
+	enum smtp_hook h = gw_dnsbl_rcpt(g, ci, a, trusted, reply);
+	if (h == SMTP_HOOK_ASYNC)
+		return h;
+	if (reply->code)
+		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
+			 (unsigned long long)ci->session_id, ci->ip, a, reply->code, reply->enh, reply->text);
+	else
+		gw_smtpd_route_rcpt(g, ci->session_id, ci->ip, a, trusted, reply);
+	return SMTP_HOOK_DONE;
+}
+
+void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
+			 struct mail_reply *reply)
+{
 	struct route_result res;
 	route_result_init(&res, NULL);
 	route_expand(g->maps, a, trusted, &res);
 	*reply = res.reply;
 	if (!res.ok)
 		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
-			 (unsigned long long)ci->session_id, ci->ip, a, res.reply.code, res.reply.enh, res.reply.text);
+			 (unsigned long long)session, ip, a, res.reply.code, res.reply.enh, res.reply.text);
 	route_result_fini(&res);
-	return SMTP_HOOK_DONE;
 }
 
 static void *data_open(void *ctx, const struct smtp_client_info *ci, char id_out[32], struct mail_reply *reply)
@@ -227,4 +246,5 @@ void gw_smtpd_policy(struct gw *g, struct smtp_policy *p)
 	p->data_write = data_write;
 	p->data_abort = data_abort;
 	p->data_close = data_close;
+	p->on_disconnect = on_disconnect;
 }

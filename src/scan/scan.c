@@ -26,6 +26,7 @@
 #include "base/clock.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "net/net_addr.h"
 #include "scan/scan_access.h"
 #include "scan/scan_av.h"
 #include "scan/scan_msg.h"
@@ -261,12 +262,18 @@ int scan_run(struct scan_engine *e, const struct scan_input *in, struct scan_rep
 {
 	int64_t t0 = clock_mono_us(), t;
 	if (e->access) {
-		char entry[300];
-		int a = scan_access_check(e->access, in->client_ip, in->sender, in->rcpt, in->nrcpt, entry,
-					  sizeof entry);
+		struct net_addr ca;
+		bool have_ip = in->client_ip && in->client_ip[0] && net_addr_parse(in->client_ip, 0, &ca) == 0;
+		struct scan_access_match mt;
+		enum scan_access_verdict a = scan_access_check(e->access, have_ip ? &ca : NULL, in->sender, in->rcpt,
+							       in->nrcpt, &mt);
 		if (a != SCAN_ACCESS_NONE) {
 			r->access = a == SCAN_ACCESS_OK ? 1 : 2;
-			r->access_entry = xstrdup(entry);
+			struct buf b;
+			buf_init(&b);
+			buf_printf(&b, "%s %s (line %d)", mt.entry ? mt.entry : "", a == SCAN_ACCESS_OK ? "OK" : "SPAM",
+				   mt.line);
+			r->access_entry = buf_steal(&b, NULL);
 		}
 	}
 	t = clock_mono_us();

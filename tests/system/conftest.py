@@ -111,16 +111,37 @@ class Dns:
         "--mx-host=backup.test,self.loop.test,20",
         "--host-record=self.loop.test,127.0.0.1",
         "--host-record=other.loop.test,127.0.0.2",
+    ] + [
+        # DNS blocklists (test_dnsbl.py). Every zone lists 127.0.0.2 (RFC 5782 self-test) and not
+        # 127.0.0.1. bl.test lists the clients 127.0.0.9, .10 and .13 with a TXT reason;
+        # w.test answers 127.0.0.3 and 127.0.0.4 for 127.0.0.12 (weights by filter); allow.test
+        # lists 127.0.0.13 (an allow list: negative weight); err.test answers Spamhaus' error
+        # code 127.255.255.254 to everything; slow.test is forwarded to a port that never answers.
+        "--host-record=2.0.0.127.bl.test,127.0.0.2",
+        "--txt-record=2.0.0.127.bl.test,test entry",
+    ] + ["--host-record=%d.0.0.127.bl.test,127.0.0.2" % i for i in (9, 10, 13)] + [
+        "--txt-record=%d.0.0.127.bl.test,Listed by bl.test: see http://bl.test/q?ip=127.0.0.%d" % (i, i)
+        for i in (9, 10, 13)] + [
+        "--host-record=2.0.0.127.w.test,127.0.0.2",
+        "--address=/12.0.0.127.w.test/127.0.0.3",
+        "--address=/12.0.0.127.w.test/127.0.0.4",
+        "--host-record=2.0.0.127.allow.test,127.0.0.2",
+        "--host-record=13.0.0.127.allow.test,127.0.0.2",
+        "--address=/err.test/127.255.255.254",
     ]
 
     def __init__(self, basedir):
         self.port = free_port()
+        # a "DNS server" that reads nothing and never answers: dnsmasq forwards slow.test to it
+        self.blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.blackhole.bind(("127.0.0.1", 0))
         self.log = os.path.join(basedir, "dnsmasq-%d.log" % self.port)
         self.proc = subprocess.Popen(
             ["dnsmasq", "--keep-in-foreground", "--port=%d" % self.port, "--listen-address=127.0.0.1",
              "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--user=root",
              "--local=/test/", "--local=/in-addr.arpa/", "--log-queries", "--log-facility=" + self.log]
-            + self.RECORDS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            + self.RECORDS + ["--server=/slow.test/127.0.0.1#%d" % self.blackhole.getsockname()[1]],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.2)
         assert self.proc.poll() is None, "dnsmasq did not start"
 
@@ -134,6 +155,12 @@ class Dns:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.blackhole.close()
+
+    def queries(self, name, qtype="A"):
+        """How many times dnsmasq was asked for name (log lines "query[A] name from ...")."""
+        with open(self.log, errors="replace") as f:
+            return sum(1 for l in f if " query[%s] %s from " % (qtype, name) in l)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,168 @@
+/*
+ * gw_dnsbl.c - DNS blocklist checks of SMTP clients (scan/scan_dnsbl.h).
+ *
+ * At connect, clients outside mynetworks (and, unless dnsbl_check_private,
+ * outside private/loopback ranges) are looked up in every dnsbl_sites zone;
+ * the session goes on meanwhile. The result is logged once per session
+ * ("event=dnsbl"). With dnsbl_reject_threshold > 0, every RCPT waits for
+ * that result (at most dnsbl_timeout: a zone that is late is left out) and
+ * is refused with 554 5.7.1 when the weight reaches the threshold; else it
+ * goes on to relay control (gw_smtpd_route_rcpt). A session that ends
+ * cancels its lookup.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/map.h"
+#include "base/xalloc.h"
+#include "conf/conf.h"
+#include "gw/gw_int.h"
+#include "mail/mail_addr.h"
+#include "scan/scan_dnsbl.h"
+#include "smtp/smtp_server.h"
+
+struct dsess {
+	struct gw *g;
+	uint64_t session;
+	uint64_t lookup; /* scan_dnsbl id while pending */
+	bool done;
+	int weight;
+	char ip[NET_ADDR_STRLEN];
+	char zone[256]; /* the hit with the largest weight */
+	char txt[SCAN_DNSBL_TXT_MAX + 1];
+	bool rcpt_waiting; /* a RCPT waits for the result */
+	bool trusted;
+	char rcpt[MAIL_PATH_MAX + 8];
+};
+
+int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	if (!c->dnsbl_sites[0])
+		return 0;
+	struct scan_dnsbl_conf dc = {
+		.sites = c->dnsbl_sites,
+		.ttl_min_s = c->dnsbl_ttl_min,
+		.ttl_max_s = c->dnsbl_ttl_max,
+		.timeout_s = c->dnsbl_timeout,
+		.retest_s = c->dnsbl_retest_interval,
+		.self_test = true,
+	};
+	g->dnsbl = scan_dnsbl_new(g->base, g->dns, &dc, err, errlen);
+	if (!g->dnsbl)
+		return -1;
+	g->dnsbl_sess = map_new();
+	return 0;
+}
+
+void gw_dnsbl_stop(struct gw *g)
+{
+	if (!g->dnsbl)
+		return;
+	struct scan_dnsbl_stats st;
+	scan_dnsbl_stats(g->dnsbl, &st);
+	log_info("event=dnsbl_stats lookups=%llu cache_hits=%llu queries=%llu timeouts=%llu",
+		 (unsigned long long)st.lookups, (unsigned long long)st.cache_hits, (unsigned long long)st.queries,
+		 (unsigned long long)st.timeouts);
+	size_t pos = 0;
+	void *v;
+	while (map_next(g->dnsbl_sess, &pos, NULL, NULL, &v))
+		xfree(v);
+	map_free(&g->dnsbl_sess);
+	scan_dnsbl_free(&g->dnsbl);
+}
+
+/* 554 when s is listed at or above dnsbl_reject_threshold; else code 0. */
+static void verdict(const struct dsess *s, struct mail_reply *reply)
+{
+	int t = s->g->conf->dnsbl_reject_threshold;
+	memset(reply, 0, sizeof *reply);
+	if (t > 0 && s->weight >= t)
+		mail_reply_set(reply, 554, "5.7.1", "Service unavailable; client [%s] blocked using %s%s%s", s->ip, s->zone,
+			       s->txt[0] ? "; " : "", s->txt);
+}
+
+static void on_result(void *arg, const struct scan_dnsbl_result *r)
+{
+	struct dsess *s = arg;
+	struct gw *g = s->g;
+	s->lookup = 0;
+	s->done = true;
+	s->weight = r->weight;
+	struct buf zones;
+	buf_init(&zones);
+	int best = 0;
+	for (size_t i = 0; i < r->nhits; i++) {
+		const struct scan_dnsbl_hit *h = &r->hits[i];
+		if (i == 0 || strcmp(r->hits[i - 1].zone, h->zone) != 0) /* hits come grouped by zone */
+			buf_printf(&zones, "%s%s", zones.len ? "," : "", h->zone);
+		if (h->weight > best) {
+			best = h->weight;
+			snprintf(s->zone, sizeof s->zone, "%s", h->zone);
+			snprintf(s->txt, sizeof s->txt, "%s", h->txt);
+		}
+	}
+	log_info("session=%llu event=dnsbl client=%s weight=%d hits=%s listed=%s%s", (unsigned long long)s->session,
+		 s->ip, s->weight, zones.len ? zones.data : "-", s->weight >= g->conf->dnsbl_threshold ? "yes" : "no",
+		 r->incomplete ? " incomplete=yes" : "");
+	buf_fini(&zones);
+	if (!s->rcpt_waiting)
+		return;
+	s->rcpt_waiting = false;
+	struct mail_reply reply;
+	verdict(s, &reply);
+	if (reply.code)
+		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
+			 (unsigned long long)s->session, s->ip, s->rcpt, reply.code, reply.enh, reply.text);
+	else
+		gw_smtpd_route_rcpt(g, s->session, s->ip, s->rcpt, s->trusted, &reply);
+	smtp_server_resume(g->smtpd, s->session, &reply);
+}
+
+bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a)
+{
+	if (!g->dnsbl || net_cidr_list_match(&g->conf->mynetworks.list, a))
+		return false;
+	return g->conf->dnsbl_check_private || !scan_dnsbl_private(a);
+}
+
+void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci)
+{
+	if (!gw_dnsbl_wanted(g, &ci->addr))
+		return;
+	struct dsess *s = xcalloc(1, sizeof *s);
+	s->g = g;
+	s->session = ci->session_id;
+	snprintf(s->ip, sizeof s->ip, "%s", ci->ip);
+	map_putu(g->dnsbl_sess, s->session, s);
+	s->lookup = scan_dnsbl_lookup(g->dnsbl, &ci->addr, on_result, s);
+}
+
+enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
+			     struct mail_reply *reply)
+{
+	struct dsess *s = g->dnsbl_sess ? map_getu(g->dnsbl_sess, ci->session_id) : NULL;
+	memset(reply, 0, sizeof *reply);
+	if (!s || g->conf->dnsbl_reject_threshold <= 0)
+		return SMTP_HOOK_DONE;
+	if (s->done) {
+		verdict(s, reply);
+		return SMTP_HOOK_DONE;
+	}
+	s->rcpt_waiting = true;
+	s->trusted = trusted;
+	snprintf(s->rcpt, sizeof s->rcpt, "%s", rcpt);
+	return SMTP_HOOK_ASYNC;
+}
+
+void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci)
+{
+	struct dsess *s = g->dnsbl_sess ? map_delu(g->dnsbl_sess, ci->session_id) : NULL;
+	if (!s)
+		return;
+	if (s->lookup)
+		scan_dnsbl_cancel(g->dnsbl, s->lookup);
+	xfree(s);
+}
