@@ -41,6 +41,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%-replay)
+SCANPROBE := $(B)/tests/tools/scanprobe
 
 .PHONY: all run test bench fuzz asan deps clean check-layout unit-bins fuzz-replay-bins
 
@@ -66,7 +67,12 @@ $(B)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c fuzz/fuzz.h $(B)/libmxgate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS)
 
-unit-bins: $(UNIT_BIN)
+# scanprobe: the scanner clients from the command line (tests/system/test_scanners_ext.py)
+$(SCANPROBE): tests/tools/scanprobe.c $(B)/libmxgate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS)
+
+unit-bins: $(UNIT_BIN) $(SCANPROBE)
 fuzz-replay-bins: $(FUZZ_REPLAY)
 
 asan:

@@ -14,7 +14,7 @@ PKGS=(
     postfix swaks                                         # smtp-source, smtp-sink, swaks: real peers in tests
     python3 python3-pytest                                # system tests
     dnsmasq-base                                          # the test DNS server (MX zones)
-    clamav-daemon spamassassin spamc rspamd               # real scanners started by the tests (offline)
+    clamav-daemon spamassassin spamc spamd rspamd         # real scanners started by the tests (offline)
     procps iproute2 psmisc                                # ps, ss, fuser used by tests
 )
 

@@ -1,0 +1,159 @@
+/*
+ * scan_av_libclamav.c - in-process scanning with libclamav: cl_init() once
+ * per process, one engine per scan_av, loaded (CL_DB_STDOPT) and compiled
+ * once, then shared read-only by every scanning thread (libclamav engines
+ * are thread-safe for scanning after cl_engine_compile()).
+ *
+ * A message is scanned from memory (cl_fmap_open_memory +
+ * cl_scanmap_callback) with every parser on (mail, archives, documents...)
+ * and only these heuristics: encrypted archives, encrypted documents and
+ * exceeded limits, so Heuristics.Encrypted.* / Heuristics.Limits.Exceeded.*
+ * can appear (UNSCANNABLE, see scan_av.h).
+ *
+ * Engine limits, set explicitly: max file size = opts.max_size, max scan
+ * size (bytes read out of archives) = 4 x max_size, max scan time =
+ * opts.timeout_ms, recursion 16, files per container 10000. libclamav's own
+ * messages go to our log (errors and warnings as warnings, the rest debug).
+ * An engine with no signatures is refused: it would call everything clean.
+ */
+#include <clamav.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "scan/scan_av_int.h"
+
+#define LIB_RECURSION 16
+#define LIB_MAX_FILES 10000
+#define LIB_SCANSIZE_FACTOR 4
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static cl_error_t init_rc;
+
+static void on_msg(enum cl_msg severity, const char *fullmsg, const char *msg, void *ctx)
+{
+	(void)fullmsg;
+	(void)ctx;
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		n--;
+	if (severity == CL_MSG_ERROR || severity == CL_MSG_WARN)
+		log_warn("event=libclamav_message text=\"%.*s\"", (int)n, msg);
+	else
+		log_debug("event=libclamav_message text=\"%.*s\"", (int)n, msg);
+}
+
+static void lib_init(void)
+{
+	cl_set_clcb_msg(on_msg);
+	init_rc = cl_init(CL_INIT_DEFAULT);
+}
+
+static int set_num(struct cl_engine *e, enum cl_engine_field f, long long v, const char *what, char *err,
+		   size_t errlen)
+{
+	cl_error_t rc = cl_engine_set_num(e, f, v);
+	if (rc == CL_SUCCESS)
+		return 0;
+	snprintf(err, errlen, "libclamav: setting %s: %s", what, cl_strerror(rc));
+	return -1;
+}
+
+static int set_limits(struct cl_engine *e, const struct scan_av_opts *o, char *err, size_t errlen)
+{
+	long long size = (long long)o->max_size;
+	if (set_num(e, CL_ENGINE_MAX_FILESIZE, size, "max file size", err, errlen) < 0 ||
+	    set_num(e, CL_ENGINE_MAX_SCANSIZE, size * LIB_SCANSIZE_FACTOR, "max scan size", err, errlen) < 0 ||
+	    set_num(e, CL_ENGINE_MAX_SCANTIME, o->timeout_ms, "max scan time", err, errlen) < 0 ||
+	    set_num(e, CL_ENGINE_MAX_RECURSION, LIB_RECURSION, "max recursion", err, errlen) < 0 ||
+	    set_num(e, CL_ENGINE_MAX_FILES, LIB_MAX_FILES, "max files", err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int load(struct cl_engine *e, const char *dbdir, unsigned *sigs, char *err, size_t errlen)
+{
+	cl_error_t rc = cl_load(dbdir, e, sigs, CL_DB_STDOPT);
+	if (rc != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav: loading %s: %s", dbdir, cl_strerror(rc));
+		return -1;
+	}
+	if (*sigs == 0) {
+		snprintf(err, errlen, "libclamav: no signatures in %s", dbdir);
+		return -1;
+	}
+	rc = cl_engine_compile(e);
+	if (rc != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav: compiling %s: %s", dbdir, cl_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int scan_av_lib_open(struct scan_av *av, const char *dbdir, char *err, size_t errlen)
+{
+	if (dbdir[0] != '/') {
+		snprintf(err, errlen, "libclamav database directory \"%s\" must be an absolute path", dbdir);
+		return -1;
+	}
+	pthread_once(&init_once, lib_init);
+	if (init_rc != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav: cl_init: %s", cl_strerror(init_rc));
+		return -1;
+	}
+	struct cl_engine *e = cl_engine_new();
+	if (!e) {
+		snprintf(err, errlen, "libclamav: cannot create an engine");
+		return -1;
+	}
+	unsigned sigs = 0;
+	if (set_limits(e, &av->opts, err, errlen) < 0 || load(e, dbdir, &sigs, err, errlen) < 0) {
+		cl_engine_free(e);
+		return -1;
+	}
+	av->engine = e;
+	snprintf(av->desc, sizeof av->desc, "libclamav %s, %u signatures from %s", cl_retver(), sigs, dbdir);
+	return 0;
+}
+
+enum scan_av_status scan_av_lib_scan(struct scan_av *av, const void *data, size_t len, char *name, size_t namelen)
+{
+	struct cl_scan_options so = {
+		.general = CL_SCAN_GENERAL_HEURISTICS,
+		.parse = ~0u,
+		.heuristic = CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC |
+			     CL_SCAN_HEURISTIC_EXCEEDS_MAX,
+	};
+	cl_fmap_t *map = cl_fmap_open_memory(data, len);
+	if (!map) {
+		snprintf(name, namelen, "libclamav: cannot map %zu bytes", len);
+		return SCAN_AV_ERROR;
+	}
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	cl_error_t rc = cl_scanmap_callback(map, NULL, &virname, &scanned, av->engine, &so, NULL);
+	cl_fmap_close(map);
+	switch (rc) {
+	case CL_CLEAN:
+		return SCAN_AV_CLEAN;
+	case CL_VIRUS:
+		str_copy(name, namelen, virname ? virname : "unnamed");
+		return scan_av_classify(name);
+	case CL_ETIMEOUT:
+		str_copy(name, namelen, "Heuristics.Limits.Exceeded.MaxScanTime");
+		return SCAN_AV_UNSCANNABLE;
+	default:
+		snprintf(name, namelen, "libclamav: %s", cl_strerror(rc));
+		log_warn("event=av_error scanner=libclamav error=\"%s\"", name);
+		return SCAN_AV_ERROR;
+	}
+}
+
+void scan_av_lib_close(struct scan_av *av)
+{
+	if (av->engine)
+		cl_engine_free(av->engine);
+	av->engine = NULL;
+}
