@@ -66,6 +66,11 @@ $(B)/fuzz/%-replay: fuzz/%.c fuzz/replay_main.c fuzz/fuzz.h $(B)/libmxgate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/replay_main.c $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS)
 
+# the default rule set, embedded (the generated file is committed so that
+# fuzz/run.sh and plain compilers see it too)
+src/scan/scan_rules_default.c: rules/mxgate-default.cf mk/embed-text.sh
+	mk/embed-text.sh scan_rules_default_cf $< > $@.tmp && mv $@.tmp $@
+
 unit-bins: $(UNIT_BIN)
 fuzz-replay-bins: $(FUZZ_REPLAY)
 
