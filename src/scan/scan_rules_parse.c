@@ -234,6 +234,20 @@ static void bad_regex(struct loader *L, struct rule *r, const char *why)
 	r->enabled = false;
 }
 
+/* The rule's regex at *q: 0 compiled, 1 refused by PCRE2 (rule disabled),
+ * -1 malformed (load error). */
+static int rule_regex(struct loader *L, struct rule *r, const char **q)
+{
+	char why[300];
+	r->re = rules_regex(q, why, sizeof why);
+	if (r->re)
+		return 0;
+	if (strncmp(why, "regex refused", 13) != 0)
+		return fail(L, "rule %s: %s", r->name, why);
+	bad_regex(L, r, why);
+	return 1;
+}
+
 /* "[if-unset: STRING]" after a header regex. */
 static int header_tail(struct loader *L, struct rule *r, const char *p)
 {
@@ -297,7 +311,6 @@ static int define_eval(struct loader *L, struct rule *r, const char *call)
 
 static int define_header(struct loader *L, struct rule *r, char *def)
 {
-	char why[300];
 	if (strncmp(def, "eval:", 5) == 0)
 		return define_eval(L, r, def + 5);
 	if (strncmp(def, "exists:", 7) == 0) {
@@ -330,29 +343,18 @@ static int define_header(struct loader *L, struct rule *r, char *def)
 		return 0;
 	}
 	const char *q = p;
-	r->re = rules_regex(&q, why, sizeof why);
-	if (!r->re) {
-		if (strncmp(why, "regex refused", 13) != 0)
-			return fail(L, "rule %s: %s", r->name, why);
-		bad_regex(L, r, why);
-		return 0;
-	}
-	return header_tail(L, r, q);
+	int rc = rule_regex(L, r, &q);
+	return rc ? (rc < 0 ? -1 : 0) : header_tail(L, r, q);
 }
 
 static int define_pattern(struct loader *L, struct rule *r, char *def)
 {
-	char why[300];
 	if (strncmp(def, "eval:", 5) == 0)
 		return define_eval(L, r, def + 5);
 	const char *q = def;
-	r->re = rules_regex(&q, why, sizeof why);
-	if (!r->re) {
-		if (strncmp(why, "regex refused", 13) != 0)
-			return fail(L, "rule %s: %s", r->name, why);
-		bad_regex(L, r, why);
-		return 0;
-	}
+	int rc = rule_regex(L, r, &q);
+	if (rc)
+		return rc < 0 ? -1 : 0;
 	q += strspn(q, " \t");
 	if (*q)
 		return fail(L, "rule %s: unexpected text after the regex: \"%.40s\"", r->name, q);
@@ -404,15 +406,10 @@ static int directive_score(struct loader *L, char *rest)
 	size_t n = str_split(vals, " \t", f, 5);
 	if (!valid_name(name) || (n != 1 && n != 4))
 		return fail(L, "score needs a rule name and 1 or 4 numbers");
-	struct rule *r = &L->s->rules[rule_index(L->s, name)];
+	size_t idx = rule_index(L->s, name); /* may move rules[] */
+	struct rule *r = &L->s->rules[idx];
 	for (size_t i = 0; i < 4; i++) {
-		/* "(1.0)": SpamAssassin writes scores of the other sets in parentheses too */
 		char *v = f[n == 1 ? 0 : i];
-		size_t vl = strlen(v);
-		if (vl > 2 && v[0] == '(' && v[vl - 1] == ')') {
-			v[vl - 1] = '\0';
-			v++;
-		}
 		if (parse_number(v, &r->scores[i]) < 0)
 			return fail(L, "score %s: \"%s\" is not a number", name, v);
 	}
@@ -426,7 +423,8 @@ static int directive_describe(struct loader *L, char *rest)
 	char *text = split_word(rest, &name);
 	if (!valid_name(name))
 		return fail(L, "describe needs a rule name");
-	struct rule *r = &L->s->rules[rule_index(L->s, name)];
+	size_t idx = rule_index(L->s, name); /* may move rules[] */
+	struct rule *r = &L->s->rules[idx];
 	xfree(r->describe);
 	r->describe = xstrdup(text);
 	return 0;
@@ -438,7 +436,8 @@ static int directive_tflags(struct loader *L, char *rest)
 	char *flags = split_word(rest, &name);
 	if (!valid_name(name))
 		return fail(L, "tflags needs a rule name");
-	struct rule *r = &L->s->rules[rule_index(L->s, name)];
+	size_t idx = rule_index(L->s, name); /* may move rules[] */
+	struct rule *r = &L->s->rules[idx];
 	size_t n = str_split(flags, " \t", f, 16);
 	r->tflags = 0;
 	r->maxhits = 0;
@@ -786,7 +785,8 @@ static int load_dir(struct loader *L, const char *path, bool pre)
 		}
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_str);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_str);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = load_file(L, names[i]);
