@@ -101,10 +101,11 @@ static void first_addr(const char *v, struct buf *b, bool want_name)
 	if (lt) { /* display name: the text before '<', unquoted */
 		struct buf t;
 		buf_init(&t);
+		buf_puts(&t, ""); /* data is never NULL, even for "<addr>" alone */
 		for (const char *p = v; p < lt; p++)
 			if (*p != '"')
 				buf_putc(&t, *p);
-		char *n = str_trim(t.data ? t.data : (char *)"");
+		char *n = str_trim(t.data);
 		size_t nl = strlen(n);
 		if (nl >= 2 && n[0] == '\'' && n[nl - 1] == '\'') {
 			n++;

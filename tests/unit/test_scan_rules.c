@@ -148,6 +148,8 @@ static const struct check_case check_cases[] = {
 	{ "addr", "header A From:addr =~ /^alice\\@example\\.org$/\nheader B To:addr =~ /^bob\\@example\\.net$/",
 	  NULL, NULL, "A B", 2.0, 0, NULL },
 	{ "name", "header A From:name =~ /^Alice Example$/\nheader B To:name =~ /./", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "name of a bare <addr>", "header A From:name =~ /^$/\nheader B From:addr =~ /^a\\@b\\.example$/",
+	  "From: <a@b.example>\n\nx\n", NULL, "A B", 2.0, 0, NULL },
 	{ "raw keeps folding", "header A X-Folded:raw =~ /first\\n  second/\nheader B X-Folded =~ /first  second/",
 	  NULL, NULL, "A B", 2.0, 0, NULL },
 	{ "ALL", "header A ALL =~ /^Cc: carol/m\nheader B ALL:raw =~ /^X-Folded: first\\n  second$/m", NULL, NULL,
