@@ -72,6 +72,11 @@ $(SCANPROBE): tests/tools/scanprobe.c $(B)/libmxgate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libmxgate.a $(LDFLAGS_ALL) $(LIBS)
 
+# the default rule set, embedded (the generated file is committed so that
+# fuzz/run.sh and plain compilers see it too)
+src/scan/scan_rules_default.c: rules/mxgate-default.cf mk/embed-text.sh
+	mk/embed-text.sh scan_rules_default_cf $< > $@.tmp && mv $@.tmp $@
+
 unit-bins: $(UNIT_BIN) $(SCANPROBE)
 fuzz-replay-bins: $(FUZZ_REPLAY)
 

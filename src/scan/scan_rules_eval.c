@@ -1,0 +1,654 @@
+/*
+ * scan_rules_eval.c - "eval:" rules: the SpamAssassin eval functions
+ * implemented natively, chosen by the score they carry in Debian's rule
+ * set (see docs in the report: DNSBL, date shift, header counts, illegal
+ * characters, all-caps subject, missing To, upper case ratio, body length).
+ *
+ * Native functions and their meaning (as SpamAssassin 4.0.1):
+ *   check_rbl(set, zone[, sub])    an answer for the client from zone
+ *   check_rbl_sub(set, sub)        an answer from the zone of set
+ *   check_rbl_txt(set, zone[, re]) a TXT answer from zone (ctx txt)
+ *     sub: a number (bitmask on an answer within 127/8), an IPv4 address
+ *     (equality), else a regex; A answers outside 127/8 never count
+ *   check_header_count_range(h, min, max)  distinct fields of name h
+ *   check_for_shifted_date(min, max)       Date minus the Received date
+ *     closest to it, in hours, in [min, max) ('undef': open end)
+ *   check_illegal_chars(h, ratio, count)   control / 8-bit octets in the
+ *     raw header h (ALL: every field), not valid UTF-8
+ *   subject_is_all_caps()  check_for_missing_to_header()
+ *   check_for_uppercase(min, max)  upper-case share of body letters, in
+ *     (min, max] percent, bodies of 200 octets or more
+ *   check_body_length(n)   raw body of at most n octets
+ * Every other function is accepted, never hits, and is counted (stats and
+ * scan_rules_unsupported_eval()).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+#include "scan/scan_rules_int.h"
+
+#define EVAL_ARGS 8
+
+enum ev_fn {
+	EV_UNSUPPORTED,
+	EV_RBL,
+	EV_RBL_SUB,
+	EV_RBL_TXT,
+	EV_HDR_COUNT,
+	EV_SHIFTED_DATE,
+	EV_ILLEGAL,
+	EV_ALLCAPS,
+	EV_MISSING_TO,
+	EV_UPPERCASE,
+	EV_BODY_LEN,
+};
+
+static const struct {
+	const char *name;
+	enum ev_fn fn;
+	size_t min_args, max_args;
+} functions[] = {
+	{ "check_rbl", EV_RBL, 2, 3 },
+	{ "check_rbl_sub", EV_RBL_SUB, 2, 2 },
+	{ "check_rbl_txt", EV_RBL_TXT, 2, 3 },
+	{ "check_header_count_range", EV_HDR_COUNT, 3, 3 },
+	{ "check_for_shifted_date", EV_SHIFTED_DATE, 2, 2 },
+	{ "check_illegal_chars", EV_ILLEGAL, 3, 3 },
+	{ "subject_is_all_caps", EV_ALLCAPS, 0, 0 },
+	{ "check_for_missing_to_header", EV_MISSING_TO, 0, 0 },
+	{ "check_for_uppercase", EV_UPPERCASE, 2, 2 },
+	{ "check_body_length", EV_BODY_LEN, 1, 1 },
+};
+
+enum sub_kind { SUB_NONE, SUB_MASK, SUB_EQUAL, SUB_REGEX, SUB_NEVER };
+
+struct rule_eval {
+	enum ev_fn fn;
+	char *name;
+	char *args[EVAL_ARGS];
+	size_t nargs;
+	enum sub_kind sub;
+	unsigned long mask;
+	pcre2_code *re;
+	double a, b;
+	bool a_open, b_open;
+	const char *zone; /* check_rbl_sub: resolved after load */
+};
+
+/* ------------------------------------------------------------------ parsing */
+
+/* One argument: 'quoted', "quoted" or a bare word/number. */
+static const char *parse_arg(const char *p, char **out)
+{
+	p += strspn(p, " \t");
+	char q = *p;
+	if (q == '\'' || q == '"') {
+		const char *s = ++p;
+		while (*p && *p != q)
+			p += (*p == '\\' && p[1]) ? 2 : 1;
+		if (!*p)
+			return NULL;
+		char *v = xstrndup(s, (size_t)(p - s));
+		/* only \' \" and \\ are escapes here; regex escapes stay */
+		char *w = v;
+		for (char *r = v; *r; r++) {
+			if (*r == '\\' && (r[1] == q || r[1] == '\\'))
+				r++;
+			*w++ = *r;
+		}
+		*w = '\0';
+		*out = v;
+		return p + 1;
+	}
+	const char *s = p;
+	p += strcspn(p, ",) \t");
+	if (p == s)
+		return NULL;
+	*out = xstrndup(s, (size_t)(p - s));
+	return p;
+}
+
+static int parse_call(struct rule_eval *ev, const char *call, char *why, size_t whylen)
+{
+	const char *p = call;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	if (p == call) {
+		snprintf(why, whylen, "eval: needs a function name");
+		return -1;
+	}
+	ev->name = xstrndup(call, (size_t)(p - call));
+	p += strspn(p, " \t");
+	if (*p != '(') {
+		snprintf(why, whylen, "eval:%s needs an argument list in parentheses", ev->name);
+		return -1;
+	}
+	p++;
+	p += strspn(p, " \t");
+	while (*p && *p != ')') {
+		if (ev->nargs == EVAL_ARGS) {
+			snprintf(why, whylen, "eval:%s has more than %d arguments", ev->name, EVAL_ARGS);
+			return -1;
+		}
+		p = parse_arg(p, &ev->args[ev->nargs]);
+		if (!p) {
+			snprintf(why, whylen, "eval:%s: bad argument list", ev->name);
+			return -1;
+		}
+		ev->nargs++;
+		p += strspn(p, " \t");
+		if (*p == ',')
+			p++;
+		else if (*p != ')')
+			break;
+	}
+	if (*p != ')' || p[1 + strspn(p + 1, " \t")] != '\0') {
+		snprintf(why, whylen, "eval:%s: expected ')' at the end", ev->name);
+		return -1;
+	}
+	return 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* A DNSBL subtest: number, IPv4 address or regex. */
+static int parse_sub(struct rule_eval *ev, const char *sub, char *why, size_t whylen)
+{
+	unsigned a, b, c, d;
+	char tail;
+	if (strncmp(sub, "sb:", 3) == 0) {
+		ev->sub = SUB_NEVER; /* Spamhaus return-code sets: not emulated */
+	} else if (all_digits(sub, strlen(sub))) {
+		ev->sub = SUB_MASK;
+		ev->mask = strtoul(sub, NULL, 10);
+	} else if (sscanf(sub, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4) {
+		ev->sub = SUB_EQUAL;
+	} else {
+		ev->sub = SUB_REGEX;
+		ev->re = rules_regex_raw(sub, strlen(sub), 0, why, whylen);
+		if (!ev->re)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_num(const char *s, double *out, bool *open)
+{
+	char *end;
+	*open = strcmp(s, "undef") == 0;
+	if (*open)
+		return 0;
+	*out = strtod(s, &end);
+	return end == s || *end ? -1 : 0;
+}
+
+static int prepare(struct rule_eval *ev, char *why, size_t whylen)
+{
+	switch (ev->fn) {
+	case EV_RBL:
+	case EV_RBL_TXT:
+		return ev->nargs == 3 ? parse_sub(ev, ev->args[2], why, whylen) : 0;
+	case EV_RBL_SUB:
+		return parse_sub(ev, ev->args[1], why, whylen);
+	case EV_HDR_COUNT:
+	case EV_ILLEGAL:
+		if (parse_num(ev->args[1], &ev->a, &ev->a_open) < 0 || parse_num(ev->args[2], &ev->b, &ev->b_open) < 0)
+			break;
+		return 0;
+	case EV_SHIFTED_DATE:
+	case EV_UPPERCASE:
+		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || parse_num(ev->args[1], &ev->b, &ev->b_open) < 0)
+			break;
+		return 0;
+	case EV_BODY_LEN:
+		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || ev->a_open)
+			break;
+		return 0;
+	default:
+		return 0;
+	}
+	snprintf(why, whylen, "eval:%s: arguments must be numbers", ev->name);
+	return -1;
+}
+
+static void count_unsupported(struct scan_rules *s, const char *name)
+{
+	for (size_t i = 0; i < s->nunsup; i++)
+		if (strcmp(s->unsup[i].name, name) == 0) {
+			s->unsup[i].nrules++;
+			return;
+		}
+	s->unsup = xrealloc(s->unsup, (s->nunsup + 1) * sizeof *s->unsup);
+	s->unsup[s->nunsup].name = xstrdup(name);
+	s->unsup[s->nunsup++].nrules = 1;
+}
+
+int rules_eval_parse(struct scan_rules *s, struct rule *r, const char *call, char *why, size_t whylen)
+{
+	struct rule_eval *ev = xcalloc(1, sizeof *ev);
+	r->ev = ev;
+	if (parse_call(ev, call, why, whylen) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+		if (strcmp(ev->name, functions[i].name) != 0)
+			continue;
+		if (ev->nargs < functions[i].min_args || ev->nargs > functions[i].max_args) {
+			snprintf(why, whylen, "eval:%s takes %zu to %zu arguments, not %zu", ev->name,
+				 functions[i].min_args, functions[i].max_args, ev->nargs);
+			return -1;
+		}
+		ev->fn = functions[i].fn;
+		return prepare(ev, why, whylen);
+	}
+	/* header rules of unsupported evals never hit: not evaluated at all */
+	r->enabled = false;
+	s->st.eval_unsupported++;
+	count_unsupported(s, ev->name);
+	return 1;
+}
+
+const char *rules_eval_name(const struct rule_eval *ev)
+{
+	return ev->name;
+}
+
+bool rules_eval_native(const struct rule_eval *ev)
+{
+	return ev->fn != EV_UNSUPPORTED;
+}
+
+void rules_eval_free(struct rule_eval *ev)
+{
+	if (!ev)
+		return;
+	xfree(ev->name);
+	for (size_t i = 0; i < ev->nargs; i++)
+		xfree(ev->args[i]);
+	pcre2_code_free(ev->re);
+	xfree(ev);
+}
+
+/* "zen.spamhaus.org." == "ZEN.spamhaus.org" */
+static bool zone_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la && a[la - 1] == '.')
+		la--;
+	if (lb && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Sets are named by check_rbl; "-lastexternal" / "-firstexternal" name the
+ * same lookup (we only know the connecting client). */
+static size_t set_base_len(const char *set)
+{
+	const char *dash = strrchr(set, '-');
+	if (dash && (strcmp(dash, "-lastexternal") == 0 || strcmp(dash, "-firstexternal") == 0))
+		return (size_t)(dash - set);
+	return strlen(set);
+}
+
+void rules_eval_finish(struct scan_rules *s)
+{
+	for (size_t i = 0; i < s->nrules; i++) {
+		struct rule_eval *ev = s->rules[i].ev;
+		if (!ev || (ev->fn != EV_RBL && ev->fn != EV_RBL_TXT) || !s->rules[i].defined)
+			continue;
+		s->rbl_set = xrealloc(s->rbl_set, (s->nrbl + 1) * sizeof *s->rbl_set);
+		s->rbl_zone = xrealloc(s->rbl_zone, (s->nrbl + 1) * sizeof *s->rbl_zone);
+		s->rbl_set[s->nrbl] = xstrndup(ev->args[0], set_base_len(ev->args[0]));
+		s->rbl_zone[s->nrbl++] = xstrdup(ev->args[1]);
+	}
+	for (size_t i = 0; i < s->nrules; i++) {
+		struct rule_eval *ev = s->rules[i].ev;
+		if (!ev || ev->fn != EV_RBL_SUB)
+			continue;
+		size_t bl = set_base_len(ev->args[0]);
+		for (size_t k = 0; k < s->nrbl && !ev->zone; k++)
+			if (strlen(s->rbl_set[k]) == bl && strncmp(s->rbl_set[k], ev->args[0], bl) == 0)
+				ev->zone = s->rbl_zone[k];
+	}
+}
+
+/* ------------------------------------------------------------------ DNSBL */
+
+static bool sub_match(struct rules_run *run, const struct rule_eval *ev, const char *ans)
+{
+	unsigned a, b, c, d;
+	switch (ev->sub) {
+	case SUB_NONE:
+		return true;
+	case SUB_MASK:
+		if (sscanf(ans, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a != 127)
+			return false;
+		return (((unsigned long)a << 24 | b << 16 | c << 8 | d) & ev->mask) != 0;
+	case SUB_EQUAL:
+		return strcmp(ans, ev->nargs == 2 ? ev->args[1] : ev->args[2]) == 0;
+	case SUB_REGEX:
+		return rules_run_match(run, ev->re, ans, strlen(ans));
+	default:
+		return false;
+	}
+}
+
+static unsigned run_rbl(struct rules_run *run, const struct rule_eval *ev, const struct scan_rules_ctx *c,
+			const char *zone, bool txt)
+{
+	if (!c || !zone)
+		return 0;
+	for (size_t i = 0; i < c->ndnsbl; i++) {
+		const struct scan_rules_dnsbl *d = &c->dnsbl[i];
+		if (!d->zone || !zone_eq(d->zone, zone))
+			continue;
+		const char *ans = txt ? d->txt : d->addr;
+		if (!ans || (!txt && strncmp(ans, "127.", 4) != 0))
+			continue;
+		if (sub_match(run, ev, ans))
+			return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ dates */
+
+static int month_index(const char *s)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	char m[4] = { str_lc(s[0]), str_lc(s[1]), str_lc(s[2]), 0 };
+	const char *p = strstr(months, m);
+	return p && (p - months) % 3 == 0 ? (int)((p - months) / 3) : -1;
+}
+
+/* Zone names of RFC 822 and a few common ones, in minutes east of UTC. */
+static int zone_minutes(const char *z, bool *ok)
+{
+	static const struct {
+		const char *n;
+		int m;
+	} zones[] = { { "UT", 0 },	  { "UTC", 0 },	   { "GMT", 0 },     { "Z", 0 },       { "EST", -300 },
+		      { "EDT", -240 }, { "CST", -360 }, { "CDT", -300 }, { "MST", -420 }, { "MDT", -360 },
+		      { "PST", -480 }, { "PDT", -420 }, { "CET", 60 },   { "CEST", 120 }, { "BST", 60 } };
+	*ok = true;
+	if ((z[0] == '+' || z[0] == '-') && all_digits(z + 1, 4)) {
+		int v = ((z[1] - '0') * 10 + (z[2] - '0')) * 60 + (z[3] - '0') * 10 + (z[4] - '0');
+		return z[0] == '-' ? -v : v;
+	}
+	for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++)
+		if (str_caseeq(z, zones[i].n))
+			return zones[i].m;
+	*ok = false;
+	return 0;
+}
+
+/* "[Day,] DD Mon YYYY HH:MM[:SS] [zone]": Unix time, or -1. */
+static long long parse_date(const char *s)
+{
+	char buf[200];
+	str_copy(buf, sizeof buf, s);
+	char *f[12];
+	size_t n = str_split(buf, " \t,\n", f, 12);
+	size_t i = 0;
+	if (i < n && !(f[i][0] >= '0' && f[i][0] <= '9'))
+		i++; /* day name */
+	if (i + 3 >= n)
+		return -1;
+	int day = atoi(f[i]), mon = month_index(f[i + 1]), year = atoi(f[i + 2]);
+	int hh = 0, mm = 0, ss = 0;
+	if (mon < 0 || day < 1 || day > 31 || sscanf(f[i + 3], "%d:%d:%d", &hh, &mm, &ss) < 2)
+		return -1;
+	if (year < 50)
+		year += 2000;
+	else if (year < 1000)
+		year += 1900;
+	bool ok = true;
+	int zm = i + 4 < n ? zone_minutes(f[i + 4], &ok) : 0;
+	struct tm tm = { .tm_year = year - 1900, .tm_mon = mon, .tm_mday = day, .tm_hour = hh, .tm_min = mm, .tm_sec = ss };
+	return (long long)timegm(&tm) - zm * 60;
+}
+
+/* The date of a Received value: after its last ';'. */
+static long long received_time(const char *v)
+{
+	const char *semi = strrchr(v, ';');
+	return semi ? parse_date(semi + 1) : -1;
+}
+
+/* Date (or Resent-Date) minus the Received date closest to it, in seconds;
+ * 0 when either is missing (computed once per check). */
+static long long date_diff(struct rules_run *run, const struct scan_msg *m)
+{
+	if (run->date_diff_done)
+		return run->date_diff;
+	run->date_diff_done = true;
+	run->date_diff = 0;
+	long long date = -1;
+	const char *const names[] = { "Resent-Date", "Date" };
+	for (size_t k = 0; k < 2 && date < 0; k++)
+		for (size_t i = 0; i < m->nhdrs && date < 0; i++)
+			if (str_caseeq(m->hdrs[i].name, names[k]))
+				date = parse_date(m->hdrs[i].value);
+	if (date < 0)
+		return 0;
+	long long diffs[64];
+	size_t nd = 0;
+	for (size_t i = 0; i < m->nhdrs && nd < 64; i++) {
+		if (!str_caseeq(m->hdrs[i].name, "Received"))
+			continue;
+		long long t = received_time(m->hdrs[i].value);
+		if (t >= 0)
+			diffs[nd++] = date - t;
+	}
+	if (nd > 1 && diffs[nd - 1] == 0)
+		nd--;
+	for (size_t i = 0; i < nd; i++)
+		if (i == 0 || llabs(diffs[i]) < llabs(run->date_diff))
+			run->date_diff = diffs[i];
+	return run->date_diff;
+}
+
+static unsigned run_shifted_date(struct rules_run *run, const struct rule_eval *ev, const struct scan_msg *m)
+{
+	long long diff = date_diff(run, m);
+	return (ev->a_open || (double)diff >= 3600 * ev->a) && (ev->b_open || (double)diff < 3600 * ev->b);
+}
+
+/* ------------------------------------------------------------------ header checks */
+
+static bool valid_utf8(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+		if (k == 9 || (k == 1 && c < 0xc2) || i + k >= n + (k ? 0 : 1))
+			return false;
+		for (size_t j = 1; j <= k; j++)
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+static unsigned run_illegal(struct rules_run *run, const struct rule_eval *ev, const struct scan_msg *m)
+{
+	const char *h = ev->args[0];
+	struct buf all;
+	buf_init(&all);
+	const char *v;
+	if (strcmp(h, "ALL") == 0) { /* the raw header section */
+		for (size_t i = 0; i < m->nhdrs; i++)
+			buf_printf(&all, "%s:%s\n", m->hdrs[i].name, m->hdrs[i].raw);
+		v = all.data ? all.data : "";
+	} else {
+		bool present;
+		v = rules_run_header(run, h, HM_RAW, &present);
+	}
+	size_t n = strlen(v), ill = 0, hi = 0, ctl = 0, exempt = 0;
+	bool nonspace = false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		bool control = c <= 0x08 || c == 0x0b || c == 0x0c || (c >= 0x0e && c <= 0x1f);
+		nonspace |= c != ' ' && c != '\t' && c != '\n' && c != '\r';
+		hi += c >= 0x80;
+		ctl += control;
+		ill += control || c >= 0x7f;
+		exempt += c == 0xa2 || c == 0xa3 || c == 0xae;
+	}
+	unsigned hit = 0;
+	if (!nonspace || (hi && !ctl && valid_utf8((const unsigned char *)v, n)))
+		hit = 0;
+	else {
+		if (ill && str_caseeq(h, "Subject") && exempt == 1)
+			ill--;
+		hit = (double)ill / (double)n >= ev->a && (double)ill >= ev->b;
+	}
+	buf_fini(&all);
+	return hit;
+}
+
+static size_t distinct_fields(const struct scan_msg *m, const char *name)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		if (!str_caseeq(m->hdrs[i].name, name))
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = str_caseeq(m->hdrs[k].name, name) && strcmp(m->hdrs[k].value, m->hdrs[i].value) == 0;
+		n += !dup;
+	}
+	return n;
+}
+
+/* Subjects in charsets whose capitals are not shouting (as SpamAssassin's
+ * CHARSETS_LIKELY_TO_FP_AS_CAPS). */
+static bool caps_charset(const char *raw)
+{
+	static const char *const cs[] = { "=?iso-2022-jp", "=?euc-jp", "=?shift_jis", "=?sjis", "=?ks_c_5601",
+					  "=?euc-kr",	   "=?big5",   "=?gb2312",    "=?gbk",	 "=?koi8-r",
+					  "=?windows-1251" };
+	char low[512];
+	str_copy(low, sizeof low, raw);
+	str_lower(low);
+	for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+		if (strstr(low, cs[i]))
+			return true;
+	return false;
+}
+
+static unsigned run_allcaps(struct rules_run *run)
+{
+	bool present;
+	char *s = xstrdup(rules_run_header(run, "Subject", 0, &present));
+	char *p = str_trim(s);
+	size_t l = strlen(p);
+	while (l && (p[l - 1] == '\n' || p[l - 1] == ' '))
+		p[--l] = '\0';
+	/* Re: Fwd: ... prefixes */
+	static const char *const pre[] = { "re", "fwd", "fw", "aw", "antwort", "wg", "sv", "vb", "vs", "vl" };
+	for (bool again = true; again;) {
+		again = false;
+		for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+			size_t pl = strlen(pre[i]);
+			if (str_caseprefix(p, pre[i]) && p[pl] == ':') {
+				p += pl + 1;
+				p += strspn(p, " \t");
+				again = true;
+			}
+		}
+	}
+	unsigned hit = 0;
+	if (strpbrk(p, " \t") && strlen(p) >= 10 && !caps_charset(rules_run_header(run, "Subject", HM_RAW, &present))) {
+		size_t letters = 0, upper = 0;
+		for (; *p; p++) {
+			letters += (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+			upper += *p >= 'A' && *p <= 'Z';
+		}
+		hit = letters && letters == upper;
+	}
+	xfree(s);
+	return hit;
+}
+
+static unsigned run_missing_to(struct rules_run *run)
+{
+	bool present;
+	const char *to = rules_run_header(run, "To", 0, &present);
+	if (!*to)
+		to = rules_run_header(run, "Apparently-To", 0, &present);
+	return *to == '\0';
+}
+
+/* ------------------------------------------------------------------ body checks */
+
+static unsigned run_uppercase(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	size_t len = 0, lower = 0, upper = 0;
+	for (size_t i = 0; i < m->nbody; i++) {
+		const char *s = m->body[i].s;
+		size_t n = m->body[i].len;
+		bool words = false;
+		for (size_t k = 1; k + 1 < n && !words; k++)
+			words = (s[k] == ' ' || s[k] == '\t') && s[k - 1] != ' ' && s[k - 1] != '\t';
+		if (!words)
+			continue;
+		len += n;
+		for (size_t k = 0; k < n; k++) {
+			lower += (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9');
+			upper += s[k] >= 'A' && s[k] <= 'Z';
+		}
+	}
+	if (len < 200 || lower + upper == 0)
+		return 0;
+	double pct = 100.0 * (double)upper / (double)(lower + upper);
+	return pct > ev->a && pct <= ev->b;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
+			const struct scan_rules_ctx *c, struct rules_run *run)
+{
+	const struct rule_eval *ev = r->ev;
+	(void)s;
+	switch (ev->fn) {
+	case EV_RBL:
+		return run_rbl(run, ev, c, ev->args[1], false);
+	case EV_RBL_TXT:
+		return run_rbl(run, ev, c, ev->args[1], true);
+	case EV_RBL_SUB:
+		return run_rbl(run, ev, c, ev->zone, false);
+	case EV_HDR_COUNT: {
+		size_t n = distinct_fields(m, ev->args[0]);
+		return (double)n >= ev->a && (double)n <= ev->b;
+	}
+	case EV_SHIFTED_DATE:
+		return run_shifted_date(run, ev, m);
+	case EV_ILLEGAL:
+		return run_illegal(run, ev, m);
+	case EV_ALLCAPS:
+		return run_allcaps(run);
+	case EV_MISSING_TO:
+		return run_missing_to(run);
+	case EV_UPPERCASE:
+		return run_uppercase(ev, m);
+	case EV_BODY_LEN:
+		return m->raw_len >= m->body_off && (double)(m->raw_len - m->body_off) <= ev->a;
+	default:
+		return 0;
+	}
+}

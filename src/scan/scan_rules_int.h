@@ -1,0 +1,166 @@
+/*
+ * scan_rules_int.h - the rule set's internals, shared by the loader
+ * (scan_rules_parse.c, scan_rules_meta.c), the evaluator (scan_rules.c) and
+ * the native evals (scan_rules_eval.c). Not part of the API.
+ */
+#ifndef SCAN_SCAN_RULES_INT_H
+#define SCAN_SCAN_RULES_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "base/map.h"
+#include "scan/scan_rules.h"
+
+enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_META, RT_NTYPES };
+
+/* What a header rule reads. */
+enum hdr_kind {
+	HK_NAME,     /* one header field (all of that name) */
+	HK_ALL,	     /* every field, "Name: value\n" */
+	HK_TOCC,     /* To and Cc */
+	HK_MSGID,    /* X-Message-Id, Resent-Message-Id, X-Original-Message-ID, Message-Id */
+	HK_ENVFROM,  /* the envelope sender (ctx) */
+};
+
+#define HM_RAW 0x1  /* :raw */
+#define HM_ADDR 0x2 /* :addr */
+#define HM_NAME 0x4 /* :name */
+
+#define TF_MULTIPLE 0x1
+#define TF_NICE 0x2
+#define TF_NET 0x4
+#define TF_LEARN 0x8
+
+/* A meta expression in reverse Polish notation. */
+enum meta_op {
+	MO_RULE, /* push the hit count of rule arg */
+	MO_NUM,	 /* push num */
+	MO_NOT,
+	MO_NEG,
+	MO_MUL,
+	MO_DIV,
+	MO_ADD,
+	MO_SUB,
+	MO_LT,
+	MO_GT,
+	MO_LE,
+	MO_GE,
+	MO_EQ,
+	MO_NE,
+	MO_AND,
+	MO_OR,
+};
+
+struct meta_tok {
+	enum meta_op op;
+	size_t arg;	/* MO_RULE: rule index */
+	double num;	/* MO_NUM */
+};
+
+struct rule_eval; /* scan_rules_eval.c */
+
+struct rule {
+	char *name;
+	enum rule_type type;
+	char *describe;
+	char *src;	  /* the definition as written (after the name), for messages */
+	char *file;	  /* where defined: "file:line" */
+	double scores[4];
+	bool has_score;
+	unsigned tflags;
+	unsigned maxhits; /* 0: no limit (bounded by SCAN_RULES_MAXHITS_MAX) */
+	bool defined;	  /* a definition was seen (score/describe alone do not define) */
+	bool enabled;	  /* evaluated at check time */
+	bool scored;	  /* reported and added to the score (not "__", score != 0) */
+	double score;	  /* the score of the chosen set */
+	/* regex rules */
+	pcre2_code *re;
+	bool negate;	  /* !~ */
+	/* header rules */
+	enum hdr_kind hkind;
+	char *hname;
+	unsigned hmods;
+	bool exists;	  /* exists:Name */
+	char *if_unset;
+	/* eval rules */
+	struct rule_eval *ev;
+	/* meta rules */
+	struct meta_tok *meta;
+	size_t nmeta;
+	char *meta_src;
+};
+
+struct eval_unsup {
+	char *name;
+	size_t nrules;
+};
+
+struct scan_rules {
+	struct rule *rules; /* in definition order */
+	size_t nrules, cap;
+	struct map *byname; /* name -> index + 1 (as uintptr_t) */
+	size_t *meta_order; /* enabled metas, dependencies first */
+	size_t nmeta_order;
+	size_t *by_type[RT_NTYPES]; /* enabled non-meta rules of each type */
+	size_t nby_type[RT_NTYPES];
+	pcre2_match_context *mctx;
+	size_t max_ovec;
+	double required;
+	int score_set;
+	struct scan_rules_stats st;
+	struct eval_unsup *unsup;
+	size_t nunsup;
+	/* DNSBL sets: check_rbl('set', 'zone') */
+	char **rbl_set, **rbl_zone;
+	size_t nrbl;
+};
+
+/* scan_rules_parse.c */
+/* Compile a Perl-style /re/flags or m{re}flags at *p (advanced past it).
+ * Returns NULL with why set. */
+pcre2_code *rules_regex(const char **p, char *why, size_t whylen);
+/* Compile a bare pattern (no delimiters) with PCRE2 options. */
+pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
+
+/* scan_rules_meta.c */
+/* Parse expr into the meta rule idx (names become rule entries, defined
+ * or not). Returns -1 with why. */
+int rules_meta_parse(struct scan_rules *s, size_t idx, const char *expr, char *why, size_t whylen);
+/* The index of the rule named name, created (undefined) when new: may move
+ * s->rules. */
+size_t rules_lookup(struct scan_rules *s, const char *name);
+/* Resolve meta names, drop cycles, compute the evaluation order. */
+void rules_meta_finish(struct scan_rules *s);
+double rules_meta_eval(const struct rule *r, const unsigned *hits);
+
+/* scan_rules_eval.c */
+/* Parse "name(args)" for rule r: returns 0 (native), 1 (unsupported, r->ev
+ * names it) or -1 on a syntax error (why set). */
+int rules_eval_parse(struct scan_rules *s, struct rule *r, const char *call, char *why, size_t whylen);
+const char *rules_eval_name(const struct rule_eval *ev);
+bool rules_eval_native(const struct rule_eval *ev);
+void rules_eval_free(struct rule_eval *ev);
+/* After load: resolve DNSBL sets. */
+void rules_eval_finish(struct scan_rules *s);
+
+/* One check in progress (scan_rules.c). */
+struct rules_run {
+	const struct scan_rules *s;
+	const struct scan_msg *m;
+	const struct scan_rules_ctx *c;
+	pcre2_match_data *md;
+	unsigned *hits;
+	struct map *hcache; /* "kind:mods:name" -> header text */
+	size_t limited;
+	bool date_diff_done; /* check_for_shifted_date's cache */
+	long long date_diff;
+};
+/* Hits of an eval rule (0 or more). */
+unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
+			const struct scan_rules_ctx *c, struct rules_run *run);
+/* Helpers of scan_rules.c the evals use. */
+const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present);
+bool rules_run_match(struct rules_run *run, const pcre2_code *re, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,591 @@
+/*
+ * test_scan_rules.c - the rules engine (src/scan/scan_rules*.c), from
+ * tables: each case loads a rule text, scores a message built by hand (as
+ * scan_mime.c would fill struct scan_msg) and compares the scored hits,
+ * the score and the load statistics.
+ */
+#include <math.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "scan/scan_rules.h"
+#include "unit.h"
+
+/* ---------------------------------------------------------------- messages */
+
+#define T_MAX 64
+
+struct tmsg {
+	struct scan_msg m;
+	struct scan_hdr h[T_MAX];
+	struct scan_text body[T_MAX], rawbody[T_MAX];
+	const char *uris[T_MAX];
+	char names[T_MAX][64], raws[T_MAX][6000], vals[T_MAX][6000];
+	char bodies[T_MAX][512], rawlines[T_MAX][512];
+};
+
+/* raw: "Name: value\n" lines (continuations start with a space), a blank
+ * line, the body (paragraphs split on blank lines). uris: '|'-separated. */
+static void tmsg_build(struct tmsg *t, const char *raw, const char *uris)
+{
+	memset(t, 0, sizeof *t);
+	t->m.raw = raw;
+	t->m.raw_len = strlen(raw);
+	const char *p = raw;
+	while (*p && *p != '\n') {
+		const char *e = strchr(p, '\n');
+		while (e && (e[1] == ' ' || e[1] == '\t'))
+			e = strchr(e + 1, '\n');
+		if (!e)
+			e = p + strlen(p);
+		size_t i = t->m.nhdrs++;
+		const char *colon = memchr(p, ':', (size_t)(e - p));
+		str_ncopy(t->names[i], sizeof t->names[i], p, (size_t)(colon - p));
+		str_ncopy(t->raws[i], sizeof t->raws[i], colon + 1, (size_t)(e - colon - 1));
+		/* value: unfolded, leading space removed */
+		const char *v = colon + 1;
+		v += strspn(v, " \t");
+		size_t o = 0;
+		for (; v < e && o + 1 < sizeof t->vals[i]; v++)
+			if (*v != '\n')
+				t->vals[i][o++] = *v;
+		t->h[i] = (struct scan_hdr){ t->names[i], t->raws[i], t->vals[i] };
+		p = *e ? e + 1 : e;
+	}
+	t->m.hdrs = t->h;
+	if (*p == '\n')
+		p++;
+	t->m.body_off = (size_t)(p - raw);
+	/* body[0]: the subject */
+	const char *subj = "";
+	for (size_t i = 0; i < t->m.nhdrs; i++)
+		if (str_caseeq(t->names[i], "Subject"))
+			subj = t->vals[i];
+	str_copy(t->bodies[0], sizeof t->bodies[0], subj);
+	t->m.nbody = 1;
+	const char *q = p;
+	while (*q) {
+		const char *e = strstr(q, "\n\n");
+		size_t n = e ? (size_t)(e - q) : strlen(q);
+		char *b = t->bodies[t->m.nbody++];
+		str_ncopy(b, 512, q, n);
+		for (char *c = b; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		q += n;
+		q += strspn(q, "\n");
+	}
+	for (size_t i = 0; i < t->m.nbody; i++)
+		t->body[i] = (struct scan_text){ t->bodies[i], strlen(t->bodies[i]) };
+	t->m.body = t->body;
+	for (q = p; *q;) {
+		size_t n = strcspn(q, "\n");
+		if (q[n] == '\n')
+			n++;
+		char *r = t->rawlines[t->m.nrawbody];
+		str_ncopy(r, 512, q, n);
+		t->rawbody[t->m.nrawbody] = (struct scan_text){ r, strlen(r) };
+		t->m.nrawbody++;
+		q += n;
+	}
+	t->m.rawbody = t->rawbody;
+	static char ubuf[T_MAX][256];
+	if (uris)
+		for (const char *u = uris; *u;) {
+			size_t n = strcspn(u, "|");
+			str_ncopy(ubuf[t->m.nuris], 256, u, n);
+			t->uris[t->m.nuris] = ubuf[t->m.nuris];
+			t->m.nuris++;
+			u += n + (u[n] == '|');
+		}
+	t->m.uris = t->uris;
+}
+
+static const char *MSG = "From: \"Alice Example\" <alice@example.org>\n"
+			 "To: bob@example.net\n"
+			 "Cc: carol@example.com\n"
+			 "Subject: Hello there friend\n"
+			 "Received: from a by b; Tue, 12 Mar 2024 10:00:00 +0000\n"
+			 "Received: from c by d; Tue, 12 Mar 2024 09:59:00 +0000\n"
+			 "Date: Tue, 12 Mar 2024 09:58:00 +0000\n"
+			 "Message-Id: <1234@example.org>\n"
+			 "X-Folded: first\n  second\n"
+			 "\n"
+			 "Dear friend, click here to win money money money.\n"
+			 "\n"
+			 "Second paragraph. XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n";
+
+/* ---------------------------------------------------------------- scoring cases */
+
+struct check_case {
+	const char *name;
+	const char *rules;
+	const char *msg; /* NULL: MSG */
+	const char *uris;
+	const char *hits; /* scored hits "A B" in rule order, "" none */
+	double score;
+	int score_set;
+	const char *dnsbl; /* "zone=addr zone=addr" */
+};
+
+static const struct check_case check_cases[] = {
+	{ "header regex", "header A Subject =~ /hello/i\nheader B Subject =~ /nomatch/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "header negated", "header A Subject !~ /nomatch/\nheader B Subject !~ /Hello/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "absent header reads as empty", "header A X-None !~ /x/\nheader B X-None =~ /^$/\nheader C X-None =~ /./",
+	  NULL, NULL, "A B", 2.0, 0, NULL },
+	{ "if-unset", "header A X-None =~ /^dflt$/ [if-unset: dflt]\nheader B Subject =~ /dflt/ [if-unset: dflt]",
+	  NULL, NULL, "A", 1.0, 0, NULL },
+	{ "exists", "header A exists:Message-Id\nheader B exists:X-None\nheader C exists:message-id", NULL, NULL,
+	  "A C", 2.0, 0, NULL },
+	{ "header name case-insensitive", "header A SUBJECT =~ /Hello/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "value ends with newline", "header A Subject =~ /friend\\n$/\nheader B Subject =~ /friend$/", NULL, NULL,
+	  "A B", 2.0, 0, NULL },
+	{ "same-name headers joined", "header A Received =~ /\\+0000\\nfrom c/\nheader B Received =~ /^from c/m",
+	  NULL, NULL, "A B", 2.0, 0, NULL },
+	{ "addr", "header A From:addr =~ /^alice\\@example\\.org$/\nheader B To:addr =~ /^bob\\@example\\.net$/",
+	  NULL, NULL, "A B", 2.0, 0, NULL },
+	{ "name", "header A From:name =~ /^Alice Example$/\nheader B To:name =~ /./", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "name of a bare <addr>", "header A From:name =~ /^$/\nheader B From:addr =~ /^a\\@b\\.example$/",
+	  "From: <a@b.example>\n\nx\n", NULL, "A B", 2.0, 0, NULL },
+	{ "raw keeps folding", "header A X-Folded:raw =~ /first\\n  second/\nheader B X-Folded =~ /first  second/",
+	  NULL, NULL, "A B", 2.0, 0, NULL },
+	{ "ALL", "header A ALL =~ /^Cc: carol/m\nheader B ALL:raw =~ /^X-Folded: first\\n  second$/m", NULL, NULL,
+	  "A B", 2.0, 0, NULL },
+	{ "ToCc", "header A ToCc =~ /bob.*\\n.*carol/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "MESSAGEID", "header A MESSAGEID =~ /^<1234\\@example\\.org>$/m", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "EnvelopeFrom from ctx", "header A EnvelopeFrom =~ /^bounce\\@example\\.com$/\n"
+				   "header B EnvelopeFrom:addr =~ /bounce/",
+	  NULL, NULL, "A B", 2.0, 0, NULL },
+	{ "regex flags and delimiters", "header A Subject =~ m{HELLO}i\nheader B Subject =~ m!there!\n"
+					"header C Subject =~ /h e l l o/ix\nbody D m{click\\s+here}",
+	  NULL, NULL, "A B C D", 4.0, 0, NULL },
+	{ "escaped hash", "body A /money \\#?money/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "body subject is body[0]", "body A /^Hello there/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "body paragraphs", "body A /click here to win money money money\\. Second/\nbody B /win money/", NULL, NULL,
+	  "B", 1.0, 0, NULL },
+	{ "multiple", "body A /money/\ntflags A multiple\nbody B /money/", NULL, NULL, "A B", 4.0, 0, NULL },
+	{ "maxhits", "body A /money/\ntflags A multiple maxhits=2", NULL, NULL, "A", 2.0, 0, NULL },
+	{ "rawbody lines", "rawbody A /^Second paragraph/\nrawbody B /friend, click here to win money money money\\.\\n$/",
+	  NULL, NULL, "A B", 2.0, 0, NULL },
+	{ "full", "full A /^Subject: Hello.*\\n\\nDear/ms\nfull B /^Dear/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "uri", "uri A /^https?:\\/\\/evil\\.example\\//\nuri B /good/", NULL, "http://a.example/|https://evil.example/x",
+	  "A", 1.0, 0, NULL },
+	{ "GTUBE builtin", "include builtin", NULL, NULL, "GTUBE MX_CLICK_HERE", 1000.3, 0, NULL },
+	{ "score default T_ and __", "header A Subject =~ /Hello/\nheader T_B Subject =~ /Hello/\n"
+				     "header __C Subject =~ /Hello/",
+	  NULL, NULL, "A T_B", 1.01, 0, NULL },
+	{ "score set 0 of 4", "header A Subject =~ /Hello/\nscore A 2 3 4 5", NULL, NULL, "A", 2.0, 0, NULL },
+	{ "score set 1 of 4", "header A Subject =~ /Hello/\nscore A 2 3 4 5", NULL, NULL, "A", 3.0, 1, NULL },
+	{ "score before rule, negative", "score A -1.5\nheader A Subject =~ /Hello/", NULL, NULL, "A", -1.5, 0, NULL },
+	{ "nice default", "header A Subject =~ /Hello/\ntflags A nice", NULL, NULL, "A", -1.0, 0, NULL },
+	{ "score 0 disables", "header A Subject =~ /Hello/\nscore A 0\nheader B Subject =~ /Hello/", NULL, NULL, "B", 1.0, 0, NULL },
+	{ "score 0 rule still feeds a meta", "header A Subject =~ /Hello/\nscore A 0\nmeta M A", NULL, NULL, "M", 1.0, 0, NULL },
+	{ "redefinition replaces", "header A Subject =~ /nomatch/\nheader A Subject =~ /Hello/", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "meta and or not", "header __A Subject =~ /Hello/\nheader __B Subject =~ /nomatch/\n"
+			     "meta M1 __A && !__B\nmeta M2 __A && __B\nmeta M3 (__B || __A) && !(__B)",
+	  NULL, NULL, "M1 M3", 2.0, 0, NULL },
+	{ "meta arithmetic", "body __A /money/\ntflags __A multiple\nheader __B Subject =~ /Hello/\n"
+			     "meta M1 (__A + __B) > 3\nmeta M2 __A * 2 == 6\nmeta M3 __A - __B >= 3\nmeta M4 __A / 0",
+	  NULL, NULL, "M1 M2", 2.0, 0, NULL },
+	{ "meta precedence", "header __A Subject =~ /Hello/\nmeta M1 __A || 0 && 0\nmeta M2 1 + 2 * 3 == 7\n"
+			     "meta M3 -1 + 2 == 1\nmeta M4 !0 + 1 == 2",
+	  NULL, NULL, "M1 M2 M3 M4", 4.0, 0, NULL },
+	{ "meta of metas in any order", "meta M2 __M1 && __A\nmeta __M1 __A\nheader __A Subject =~ /Hello/", NULL,
+	  NULL, "M2", 1.0, 0, NULL },
+	{ "meta cycle disabled", "meta M1 M2 || __A\nmeta M2 M1\nmeta M3 __A\nheader __A Subject =~ /Hello/", NULL,
+	  NULL, "M3", 1.0, 0, NULL },
+	{ "meta unknown rule is 0", "meta M1 !NOSUCH\nmeta M2 NOSUCH", NULL, NULL, "M1", 1.0, 0, NULL },
+	{ "ifplugin absent", "ifplugin Mail::SpamAssassin::Plugin::DNSEval\nheader A Subject =~ /Hello/\nendif", NULL,
+	  NULL, "", 0, 0, NULL },
+	{ "ifplugin loaded", "loadplugin Mail::SpamAssassin::Plugin::DNSEval\n"
+			     "ifplugin Mail::SpamAssassin::Plugin::DNSEval\nheader A Subject =~ /Hello/\nendif",
+	  NULL, NULL, "A", 1.0, 0, NULL },
+	{ "ifplugin not emulated", "loadplugin Mail::SpamAssassin::Plugin::Bayes\n"
+				   "ifplugin Mail::SpamAssassin::Plugin::Bayes\nheader A Subject =~ /Hello/\nelse\n"
+				   "header B Subject =~ /Hello/\nendif",
+	  NULL, NULL, "B", 1.0, 0, NULL },
+	{ "if version and nesting", "if (version >= 3.004000)\n if !(version < 4)\n  header A Subject =~ /Hello/\n"
+				    " else\n  header B Subject =~ /Hello/\n endif\nelse\nheader C Subject =~ /Hello/\nendif\n"
+				    "if version > 5\nheader D Subject =~ /Hello/\nendif",
+	  NULL, NULL, "A", 1.0, 0, NULL },
+	{ "if can and plugin", "if can(Mail::SpamAssassin::Conf::feature_bug6558_free) && !plugin(X::Y)\n"
+			       "header A Subject =~ /Hello/\nendif\nif can(Mail::SpamAssassin::Conf::nosuch)\n"
+			       "header B Subject =~ /Hello/\nendif",
+	  NULL, NULL, "A", 1.0, 0, NULL },
+	{ "ignored directives", "lang de body A /Hello/\nrequire_version 4.000001\npriority A -100\n"
+				"report_safe 0\ntest A ok Hello\nheader A Subject =~ /Hello/",
+	  NULL, NULL, "A", 1.0, 0, NULL },
+	{ "bad regex disables its rule only", "body A /(?<!a+)b/\nbody B /\\x{0456}/\nheader C Subject =~ /Hello/",
+	  NULL, NULL, "C", 1.0, 0, NULL },
+	{ "check_rbl", "header A eval:check_rbl('zen', 'zen.spamhaus.org.')\n"
+		       "header B eval:check_rbl('zen-lastexternal', 'zen.spamhaus.org.', '^127\\.0\\.0\\.[4567]$')\n"
+		       "header C eval:check_rbl_sub('zen', '127.0.0.2')\nheader D eval:check_rbl_sub('zen', '127.0.0.3')\n"
+		       "header E eval:check_rbl('other', 'bl.example.')",
+	  NULL, NULL, "A B C", 3.0, 0, "zen.spamhaus.org=127.0.0.2 zen.spamhaus.org=127.0.0.4 bl.example=10.0.0.1" },
+	{ "check_rbl bitmask", "header A eval:check_rbl('rp', 'r.example.', '2')\nheader B eval:check_rbl_sub('rp', '4')\n"
+			       "header C eval:check_rbl_sub('rp', '8')",
+	  NULL, NULL, "A B", 2.0, 0, "r.example=127.0.0.6" },
+	{ "check_rbl no ctx", "header A eval:check_rbl('zen', 'zen.spamhaus.org.')", NULL, NULL, "", 0, 0, NULL },
+	{ "header count range", "header A eval:check_header_count_range('Received', '2', '3')\n"
+				"header B eval:check_header_count_range('Subject', '2', '999')",
+	  NULL, NULL, "A", 1.0, 0, NULL },
+	{ "shifted date", "header A eval:check_for_shifted_date('-6', '-3')\nheader B eval:check_for_shifted_date('-3', '3')\n"
+			  "header C eval:check_for_shifted_date('undef', '-6')",
+	  NULL, NULL, "B", 1.0, 0, NULL },
+	{ "shifted date future", "header A eval:check_for_shifted_date('24', 'undef')",
+	  "Received: x; Tue, 12 Mar 2024 10:00:00 +0000\nDate: Fri, 15 Mar 2024 10:00:00 +0200\n\nx\n", NULL, "A", 1.0, 0, NULL },
+	{ "missing To and all caps", "header A eval:check_for_missing_to_header()\nheader B eval:subject_is_all_caps()",
+	  "Subject: BUY CHEAP STUFF NOW\n\nx\n", NULL, "A B", 2.0, 0, NULL },
+	{ "illegal chars", "header A eval:check_illegal_chars('Subject', '0.00', '2')\n"
+			   "header B eval:check_illegal_chars('From', '0.20', '2')",
+	  "Subject: caf\xe9 na\xefve\nFrom: \xc3\xa9t\xc3\xa9 <a@b>\n\nx\n", NULL, "A", 1.0, 0, NULL },
+	{ "body length", "body A eval:check_body_length('10')\nbody B eval:check_body_length('5')", "Subject: x\n\nshort\n",
+	  NULL, "A", 1.0, 0, NULL },
+	{ "unsupported eval never hits", "header A eval:check_bayes('0.99', '1.00')\nmeta M !A", NULL, NULL, "M", 1.0, 0, NULL },
+	{ "uppercase", "body A eval:check_for_uppercase('50', '100')",
+	  "Subject: x\n\n{{30:WIN BIG NOW }}\n", NULL, "A", 1.0, 0, NULL },
+};
+
+static void run_check(const struct check_case *c)
+{
+	char rules[8192], raw[8192];
+	unit_expand(c->rules, strlen(c->rules), rules, sizeof rules);
+	const char *mt = c->msg ? c->msg : MSG;
+	unit_expand(mt, strlen(mt), raw, sizeof raw);
+	unit_case(c->name, rules, strlen(rules));
+	char err[512] = "";
+	struct scan_rules_opts o = { .score_set = c->score_set };
+	struct scan_rules *r = scan_rules_load_text("t.cf", rules, &o, err, sizeof err);
+	U_CHECK(r != NULL);
+	if (!r) {
+		print_error("     load error: %s\n", err);
+		return;
+	}
+	static struct tmsg t;
+	tmsg_build(&t, raw, c->uris);
+	struct scan_rules_dnsbl dl[8];
+	char dbuf[512];
+	size_t nd = 0;
+	if (c->dnsbl) {
+		str_copy(dbuf, sizeof dbuf, c->dnsbl);
+		char *f[8];
+		size_t n = str_split(dbuf, " ", f, 8);
+		for (size_t i = 0; i < n; i++) {
+			char *eq = strchr(f[i], '=');
+			*eq = '\0';
+			dl[nd++] = (struct scan_rules_dnsbl){ f[i], eq + 1, NULL };
+		}
+	}
+	struct scan_rules_ctx ctx = { .dnsbl = dl, .ndnsbl = nd, .env_from = "bounce@example.com" };
+	struct scan_rules_result res;
+	U_EQ_INT(scan_rules_check(r, &t.m, &ctx, &res), 0);
+	char got[1024] = "";
+	size_t o2 = 0;
+	for (size_t i = 0; i < res.nhits; i++)
+		o2 += (size_t)snprintf(got + o2, sizeof got - o2, "%s%s", i ? " " : "", res.hits[i].name);
+	U_EQ_STR(got, c->hits);
+	if (fabs(res.score - c->score) > 1e-9)
+		unit_failf(__FILE__, __LINE__, "score %.3f, want %.3f", res.score, c->score);
+	scan_rules_result_fini(&res);
+	scan_rules_free(&r);
+}
+
+static void test_check(void **state)
+{
+	(void)state;
+	UNIT_RUN_TABLE(check_cases, run_check);
+}
+
+/* ---------------------------------------------------------------- load errors */
+
+struct load_case {
+	const char *name, *rules;
+	const char *err; /* NULL: loads */
+};
+
+static const struct load_case load_cases[] = {
+	{ "endif without if", "endif", "t.cf:1: endif without if" },
+	{ "else without if", "header A Subject =~ /x/\nelse", "t.cf:2: else without if" },
+	{ "if not closed", "ifplugin X\nheader A Subject =~ /x/", "not closed by endif" },
+	{ "double else", "if 1\nelse\nelse\nendif", "t.cf:3: else without if" },
+	{ "bad if", "if version >=\nendif", "t.cf:1: cannot evaluate" },
+	{ "if unknown function", "if frobnicate(x)\nendif", "cannot evaluate" },
+	{ "missing regex", "header A Subject =~", "t.cf:1: rule A" },
+	{ "no operator", "header A Subject /x/", "expected =~ or !~" },
+	{ "unterminated", "body A /abc", "unterminated regex" },
+	{ "text after regex", "body A /abc/ junk", "unexpected text after the regex" },
+	{ "bad name", "body 9A /abc/", "bad rule name" },
+	{ "no definition", "body A", "has no definition" },
+	{ "bad score", "score A x", "is not a number" },
+	{ "score 2 values", "score A 1 2", "1 or 4 numbers" },
+	{ "bad meta", "meta M A &&", "malformed expression" },
+	{ "meta paren", "meta M (A", "unbalanced '('" },
+	{ "meta junk", "meta M A $ B", "unexpected" },
+	{ "bad maxhits", "tflags A multiple maxhits=x", "bad maxhits" },
+	{ "bad eval", "header A eval:check_rbl(", "expected ')' at the end" },
+	{ "eval args", "header A eval:check_rbl('x')", "takes 2 to 3 arguments" },
+	{ "eval number", "header A eval:check_for_shifted_date('a', 'b')", "must be numbers" },
+	{ "missing include", "include /nonexistent/x.cf", "t.cf:1: cannot read /nonexistent/x.cf" },
+	{ "bad required_score", "required_score lots", "is not a number" },
+	{ "unknown directives tolerated", "frobnicate 1 2\nbayes_auto_learn 0\nadd_header all X y", NULL },
+	{ "comments and blank lines", "# c\n\n   \n  header A Subject =~ /x/ # trailing\n", NULL },
+	{ "CRLF lines", "header A Subject =~ /x/\r\nscore A 2\r\n", NULL },
+};
+
+static void run_load(const struct load_case *c)
+{
+	unit_case(c->name, c->rules, strlen(c->rules));
+	char err[512] = "";
+	struct scan_rules *r = scan_rules_load_text("t.cf", c->rules, NULL, err, sizeof err);
+	if (c->err) {
+		U_CHECK(r == NULL);
+		U_CONTAINS(err, c->err);
+	} else {
+		U_CHECK(r != NULL);
+		if (!r)
+			print_error("     load error: %s\n", err);
+	}
+	scan_rules_free(&r);
+}
+
+static void test_load_errors(void **state)
+{
+	(void)state;
+	UNIT_RUN_TABLE(load_cases, run_load);
+}
+
+/* ---------------------------------------------------------------- statistics, files, limits */
+
+static void test_stats(void **state)
+{
+	(void)state;
+	unit_case("stats", NULL, 0);
+	const char *text = "loadplugin Mail::SpamAssassin::Plugin::Bayes\n"
+			   "ifplugin Mail::SpamAssassin::Plugin::Bayes\nbody X /x/\nendif\n"
+			   "header A Subject =~ /x/\nbody B /x/\nrawbody C /x/\nfull D /x/\nuri E /x/\n"
+			   "meta F A\nmeta G H\nmeta H G\nbody I /(?<!a+)b/\nheader J eval:check_bayes('0')\n"
+			   "header K eval:check_rbl('a', 'b.')\nheader L Subject =~ /x/\nscore L 0\n"
+			   "meta U NOSUCH\nrequired_score 6.5\nreport_safe 0\n";
+	char err[300];
+	struct scan_rules *r = scan_rules_load_text("s.cf", text, NULL, err, sizeof err);
+	U_CHECK(r != NULL);
+	if (!r)
+		return;
+	struct scan_rules_stats s;
+	scan_rules_stats(r, &s);
+	U_EQ_INT(s.rules, 13);
+	U_EQ_INT(s.header, 2); /* A K */
+	U_EQ_INT(s.body, 1);
+	U_EQ_INT(s.rawbody, 1);
+	U_EQ_INT(s.full, 1);
+	U_EQ_INT(s.uri, 1);
+	U_EQ_INT(s.meta, 2); /* F U */
+	U_EQ_INT(s.enabled, 8);
+	U_EQ_INT(s.eval_native, 1);
+	U_EQ_INT(s.eval_unsupported, 1);
+	U_EQ_INT(s.bad_regex, 1);
+	U_EQ_INT(s.meta_cycle, 2);
+	U_EQ_INT(s.meta_unknown, 1);
+	U_EQ_INT(s.zero_score, 1);
+	U_EQ_INT(s.skipped_plugin, 1);
+	U_EQ_INT(s.plugins_unknown, 1);
+	U_EQ_INT(s.ignored, 1);
+	U_CHECK(s.required == 6.5);
+	size_t n = 0;
+	U_EQ_STR(scan_rules_unsupported_eval(r, 0, &n), "check_bayes");
+	U_EQ_INT(n, 1);
+	U_CHECK(scan_rules_unsupported_eval(r, 1, NULL) == NULL);
+	scan_rules_free(&r);
+	UNIT_FINISH();
+}
+
+static void test_files(void **state)
+{
+	(void)state;
+	unit_case("files, directories, include", NULL, 0);
+	char dir[] = "/tmp/test_scan_rules.XXXXXX";
+	U_CHECK(mkdtemp(dir) != NULL);
+	char p[300];
+	FILE *f;
+	snprintf(p, sizeof p, "%s/b.cf", dir);
+	f = fopen(p, "w");
+	fputs("header B Subject =~ /Hello/\nscore A 3\ninclude sub/inc.txt\n", f);
+	fclose(f);
+	snprintf(p, sizeof p, "%s/a.cf", dir);
+	f = fopen(p, "w");
+	fputs("ifplugin Mail::SpamAssassin::Plugin::HeaderEval\nheader A Subject =~ /Hello/\nendif\n", f);
+	fclose(f);
+	snprintf(p, sizeof p, "%s/z.pre", dir);
+	f = fopen(p, "w");
+	fputs("loadplugin Mail::SpamAssassin::Plugin::HeaderEval\n", f);
+	fclose(f);
+	snprintf(p, sizeof p, "%s/sub", dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/sub/inc.txt", dir);
+	f = fopen(p, "w");
+	fputs("header C Subject =~ /Hello/\nscore C 0.5\n", f);
+	fclose(f);
+	const char *paths[] = { dir, "builtin" };
+	char err[300];
+	struct scan_rules *r = scan_rules_load(paths, 2, NULL, err, sizeof err);
+	U_CHECK(r != NULL);
+	if (r) {
+		struct tmsg *t = calloc(1, sizeof *t);
+		tmsg_build(t, MSG, NULL);
+		struct scan_rules_result res;
+		scan_rules_check(r, &t->m, NULL, &res);
+		U_CHECK(fabs(res.score - (3 + 1 + 0.5 + 1000 + 0.3)) < 1e-9);
+		U_CHECK(res.spam);
+		U_EQ_INT(res.nhits, 5);
+		scan_rules_result_fini(&res);
+		free(t);
+		struct scan_rules_stats s;
+		scan_rules_stats(r, &s);
+		U_EQ_INT(s.files, 5);
+	} else {
+		print_error("     load error: %s\n", err);
+	}
+	scan_rules_free(&r);
+	/* a directory without the .pre: the ifplugin block is skipped */
+	snprintf(p, sizeof p, "%s/z.pre", dir);
+	unlink(p);
+	const char *paths2[] = { dir };
+	r = scan_rules_load(paths2, 1, NULL, err, sizeof err);
+	U_CHECK(r != NULL);
+	if (r) {
+		struct scan_rules_stats s;
+		scan_rules_stats(r, &s);
+		U_EQ_INT(s.skipped_plugin, 1);
+	}
+	scan_rules_free(&r);
+	const char *missing[] = { "/nonexistent/rules" };
+	r = scan_rules_load(missing, 1, NULL, err, sizeof err);
+	U_CHECK(r == NULL);
+	U_CONTAINS(err, "cannot read /nonexistent/rules");
+	U_CHECK(scan_rules_load(NULL, 0, NULL, err, sizeof err) == NULL);
+	U_CONTAINS(err, "no rule files");
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	U_EQ_INT(system(cmd), 0);
+	UNIT_FINISH();
+}
+
+static void test_include_loop(void **state)
+{
+	(void)state;
+	unit_case("include loop", NULL, 0);
+	char p[] = "/tmp/test_scan_rules_loop.XXXXXX";
+	int fd = mkstemp(p);
+	U_CHECK(fd >= 0);
+	char line[100];
+	int n = snprintf(line, sizeof line, "include %s\n", p);
+	U_EQ_INT(write(fd, line, (size_t)n), n);
+	close(fd);
+	const char *paths[] = { p };
+	char err[300];
+	struct scan_rules *r = scan_rules_load(paths, 1, NULL, err, sizeof err);
+	U_CHECK(r == NULL);
+	U_CONTAINS(err, "includes nested deeper than");
+	unlink(p);
+	UNIT_FINISH();
+}
+
+/* A backtracking regex on a hostile header stops at the match limit. */
+static void test_match_limit(void **state)
+{
+	(void)state;
+	unit_case("match limit", NULL, 0);
+	static char raw[12000];
+	strcpy(raw, "Subject: ");
+	size_t o = strlen(raw);
+	for (int i = 0; i < 5000; i++)
+		raw[o++] = 'a';
+	strcpy(raw + o, "!\n\nbody\n");
+	char err[300];
+	struct scan_rules *r = scan_rules_load_text("l.cf", "header A Subject =~ /^(a|aa)+$/\nheader B Subject =~ /a!/",
+						    NULL, err, sizeof err);
+	U_CHECK(r != NULL);
+	if (!r)
+		return;
+	struct tmsg *t = calloc(1, sizeof *t);
+	tmsg_build(t, raw, NULL);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	struct scan_rules_result res;
+	scan_rules_check(r, &t->m, NULL, &res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	U_EQ_INT(res.nhits, 1);
+	U_EQ_STR(res.hits[0].name, "B");
+	U_CHECK(res.limited >= 1);
+	U_CHECK(ms < 2000);
+	scan_rules_result_fini(&res);
+	free(t);
+	scan_rules_free(&r);
+	UNIT_FINISH();
+}
+
+/* SpamAssassin's own rule files load (skipped when not installed). */
+static void test_debian_rules(void **state)
+{
+	(void)state;
+	struct stat st;
+	if (stat("/usr/share/spamassassin/50_scores.cf", &st) < 0) {
+		printf("[ SKIPPED  ] /usr/share/spamassassin not installed\n");
+		return;
+	}
+	unit_case("debian rules", NULL, 0);
+	const char *paths[] = { "/usr/share/spamassassin", "/etc/spamassassin" };
+	char err[512];
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	struct scan_rules *r = scan_rules_load(paths, stat("/etc/spamassassin", &st) == 0 ? 2 : 1, NULL, err, sizeof err);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	U_CHECK(r != NULL);
+	if (!r) {
+		print_error("     load error: %s\n", err);
+		UNIT_FINISH();
+		return;
+	}
+	struct scan_rules_stats s;
+	scan_rules_stats(r, &s);
+	printf("[ RULES    ] load %.0f ms: %zu rules, %zu enabled (header %zu body %zu rawbody %zu full %zu uri %zu "
+	       "meta %zu), eval native %zu unsupported %zu, bad regex %zu, meta cycles %zu, score 0 %zu, "
+	       "skipped in if blocks %zu, plugins not emulated %zu, other directives %zu, files %zu\n",
+	       (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6, s.rules, s.enabled,
+	       s.header, s.body, s.rawbody, s.full, s.uri, s.meta, s.eval_native, s.eval_unsupported, s.bad_regex,
+	       s.meta_cycle, s.zero_score, s.skipped_plugin, s.plugins_unknown, s.ignored, s.files);
+	U_CHECK(s.rules > 1000);
+	U_CHECK(s.bad_regex < 10);
+	U_CHECK(s.meta > 100);
+	U_CHECK(s.eval_native > 10);
+	/* a GTUBE message is spam with SpamAssassin's own rules too */
+	struct tmsg *t = calloc(1, sizeof *t);
+	tmsg_build(t, MSG, NULL);
+	struct scan_rules_result res;
+	scan_rules_check(r, &t->m, NULL, &res);
+	bool gtube = false;
+	for (size_t i = 0; i < res.nhits; i++)
+		gtube |= strcmp(res.hits[i].name, "GTUBE") == 0;
+	U_CHECK(gtube);
+	U_CHECK(res.spam);
+	scan_rules_result_fini(&res);
+	free(t);
+	scan_rules_free(&r);
+	UNIT_FINISH();
+}
+
+int main(void)
+{
+	log_init("test", -1, LOG_L_ERR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check),	       cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_stats),	       cmocka_unit_test(test_files),
+		cmocka_unit_test(test_include_loop),   cmocka_unit_test(test_match_limit),
+		cmocka_unit_test(test_debian_rules),
+	};
+	UNIT_MAIN(tests);
+}
