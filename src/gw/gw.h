@@ -12,17 +12,6 @@
 
 #ifndef MXGATE_VERSION
 #define MXGATE_VERSION "0.1.0"
-struct scan_conf;
-struct scan_policy;
-/* The scanning settings of the configuration (gw_scan.c): the engine's,
- * and the policy (action lists, tags, headers). gw_scan_policy() fails
- * with a message for a bad action list, or reject with scan_stage =
- * after-queue (a refusal after the 250 is backscatter). */
-void gw_scan_conf(const struct conf *c, struct scan_conf *sc);
-int gw_scan_policy(const struct conf *c, struct scan_policy *p, char *err, size_t errlen);
-void gw_scan_policy_fini(struct scan_policy *p);
-int gw_scan_check(const struct conf *c, char *err, size_t errlen);
-
 #endif
 
 struct conf;
@@ -36,5 +25,16 @@ struct route_maps;
  * myhostname and the listen addresses as implicitly local names. NULL with
  * "file:line: reason" in err. */
 struct route_maps *gw_maps_load(const struct conf *c, char *err, size_t errlen);
+
+struct scan_conf;
+struct scan_policy;
+/* The scanning settings of the configuration (gw_scan.c): the engine's,
+ * and the policy (action lists, tags, headers). gw_scan_policy() fails
+ * with a message for a bad action list, or reject with scan_stage =
+ * after-queue (a refusal after the 250 is backscatter). */
+void gw_scan_conf(const struct conf *c, struct scan_conf *sc);
+int gw_scan_policy(const struct conf *c, struct scan_policy *p, char *err, size_t errlen);
+void gw_scan_policy_fini(struct scan_policy *p);
+int gw_scan_check(const struct conf *c, char *err, size_t errlen);
 
 #endif

@@ -37,6 +37,7 @@
 #include "gw/gw_int.h"
 #include "mail/mail_env.h"
 #include "net/net_addr.h"
+#include "queue/queue_commit.h"
 #include "queue/queue_file.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"

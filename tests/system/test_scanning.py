@@ -64,6 +64,14 @@ def send(gw, msg, rcpts=("rcpt@dest.test",), sender="sender@client.test", source
             pass
 
 
+def msgs(sink):
+    return [m for _, m in sink.messages()]
+
+
+def envelopes(sink):
+    return [e for e, _ in sink.messages()]
+
+
 def headers_of(m):
     return m.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
 
@@ -117,14 +125,14 @@ def test_scan_cli_verdicts(mkgw, workdir):
     assert res[1]["subject"].strip() == "{Spam?} cheap offer"
     assert "X-Spam-Flag: YES" in res[1]["headers"]
     v = res[2]["virus"][0]
-    assert v["name"] == "Mxgate.Test.EICAR" and v["part"] == "2" and v["filename"] == "eicar.com", v
+    assert v["name"].startswith("Mxgate.Test.EICAR") and v["part"] == "2" and v["filename"] == "eicar.com", v
     assert res[2]["actions"] == "tag,deliver-cleaned,quarantine" and res[2]["cleaned_parts"] == 1
     assert res[2]["subject"].strip() == "{Virus?} invoice"
     for r in res:
         assert set(r["ms"]) == {"dnsbl", "parse", "virus", "spam", "total"}
     # text form names the same things
     rc, out, err = scancli(gw, files["virus"])
-    assert rc == 0 and "verdict: virus" in out and "Mxgate.Test.EICAR in part 2 eicar.com" in out, out
+    assert rc == 0 and "verdict: virus" in out and re.search(r"Mxgate.Test.EICAR\S* in part 2 eicar.com", out), out
     assert "timings:" in out
 
 
@@ -173,10 +181,10 @@ def test_after_queue_tag_clean_quarantine_release(mkgw, mksink):
     for m in (CLEAN(), SPAM(), VIRUS(), pre):
         assert send(gw, m)[0] == 250
     sink.wait_count(4, timeout=30 * SLOW)
-    got = {subject_of(m): m for m in sink.messages()}
+    got = {subject_of(m): m for m in msgs(sink)}
     assert set(got) == {"quarterly report", "{Spam?} cheap offer", "{Virus?} invoice", "{Spam?} already tagged"}, got.keys()
     h = headers_of(got["quarterly report"])
-    assert re.search(r"^X-mxgate-Scan: clean by mxgate on gw.test", h, re.M), h
+    assert re.search(r"^X-mxgate-Scan: clean \(score=0.00 required=5.00\) by mxgate on gw.test", h, re.M), h
     h = headers_of(got["{Spam?} cheap offer"])
     assert "X-Spam-Flag: YES" in h and re.search(r"X-Spam-Status: Yes, score=10\d\d", h), h
     # forged result headers from outside are gone, the tag is not doubled
@@ -186,7 +194,7 @@ def test_after_queue_tag_clean_quarantine_release(mkgw, mksink):
     v = got["{Virus?} invoice"]
     assert EICAR not in v and base64.b64encode(EICAR)[:40] not in v
     assert b"Mxgate.Test.EICAR" in v and b"see the attachment" in v
-    assert "X-mxgate-Virus: Mxgate.Test.EICAR in part 2 eicar.com" in headers_of(v)
+    assert re.search(r"X-mxgate-Virus: Mxgate.Test.EICAR\S* in part 2 eicar.com", headers_of(v)), headers_of(v)
     # the original is in quarantine, with its verdict
     gw.wait_log(r"event=quarantined from=")
     rc, out = quarantine(gw, "list")
@@ -198,13 +206,13 @@ def test_after_queue_tag_clean_quarantine_release(mkgw, mksink):
     rc, out = quarantine(gw, "release", qid)
     assert rc == 0 and "released as" in out, out
     sink.wait_count(5, timeout=30 * SLOW)
-    orig = [m for m in sink.messages() if subject_of(m) == "invoice"]
+    orig = [m for m in msgs(sink) if subject_of(m) == "invoice"]
     assert len(orig) == 1 and base64.encodebytes(EICAR).replace(b"\n", b"\r\n")[:60] in orig[0]
     assert qdir(gw, "quarantine") == []
     log = gw.log()
     for verdict in ("clean", "high-spam", "virus"):
         assert re.search(r"event=scanned verdict=%s .*ms_total=" % verdict, log), verdict
-    assert re.search(r"event=scanned verdict=virus virus=\"Mxgate.Test.EICAR\" part=2 .*actions=tag,deliver-cleaned,quarantine", log)
+    assert re.search(r"event=scanned verdict=virus .*virus=.Mxgate.Test.EICAR\S* part=2 .*actions=tag,deliver-cleaned,quarantine", log)
     assert quarantine(gw, "show", "0000000000000000")[0] != 0
 
 
@@ -218,14 +226,13 @@ def test_actions_redirect_drop_and_headers_only(mkgw, mksink):
     gw.wait_log(r"event=dropped verdict=virus")
     sink.wait_count(2, timeout=30 * SLOW)
     time.sleep(0.5)
-    msgs = sink.messages()
-    assert len(msgs) == 2
-    by = {subject_of(m): m for m in msgs}
+    got = msgs(sink)
+    assert len(got) == 2
+    by = {subject_of(m): m for m in got}
     assert by["quarterly report"].endswith(clean.split(b"\r\n\r\n", 1)[1])
     assert "X-mxgate-Scan" not in headers_of(by["quarterly report"])  # passed byte for byte
     assert "cheap offer" in by and "X-Spam-Flag: YES" in headers_of(by["cheap offer"])  # headers only
-    sessions = json.dumps(sink.sessions())
-    assert "spamtrap@trap.test" in sessions
+    assert "spamtrap@trap.test" in json.dumps(envelopes(sink))
     assert qdir(gw, "quarantine") == [] and gw.queue_files() == 0
 
 
@@ -239,7 +246,7 @@ def test_access_map_ok_and_spam(mkgw, mksink, workdir):
     assert send(gw, CLEAN(), sender="b@spammer.test")[0] == 250
     assert send(gw, VIRUS(), sender="c@partner.test")[0] == 250  # OK never skips virus checks
     sink.wait_count(3, timeout=30 * SLOW)
-    subs = sorted(subject_of(m) for m in sink.messages())
+    subs = sorted(subject_of(m) for m in msgs(sink))
     assert subs == ["cheap offer", "{Spam?} quarterly report", "{Virus?} invoice"], subs
 
 
@@ -249,7 +256,7 @@ def test_dnsbl_tags_blocklisted_client(mkgw, mksink):
               mynetworks="127.0.0.1/32", relay_domains="dest.test")
     assert send(gw, CLEAN(), source="127.0.0.9")[0] == 250
     sink.wait_count(1, timeout=30 * SLOW)
-    m = sink.messages()[0]
+    m = msgs(sink)[0]
     assert subject_of(m) == "{Blocklisted?} quarterly report"
     assert "X-mxgate-DNSBL: bl.test=127.0.0.2 (weight 3); total 3" in headers_of(m)
 
@@ -269,7 +276,7 @@ def test_before_queue_reject_and_tempfail(mkgw, mksink, basedir):
         code, text = send(gw, CLEAN())
         assert code == 250, text
         sink.wait_count(1, timeout=20 * SLOW)
-        assert "X-mxgate-Scan: clean" in headers_of(sink.messages()[0])
+        assert "X-mxgate-Scan: clean" in headers_of(msgs(sink)[0])
         assert re.search(r"event=scanned verdict=clean .*stage=before-queue", gw.log())
         # scanner gone: 451, nothing queued
         c.kill9()
@@ -329,9 +336,8 @@ def test_scanner_down_then_up_nothing_lost(mkgw, mksink, basedir):
         gw.flush()
         sink.wait_count(1, timeout=30 * SLOW)
         gw.wait_log(r"event=quarantined from=")
-        assert [subject_of(m) for m in sink.messages()] and len(sink.messages()) == 2 or True
         sink.wait_count(2, timeout=30 * SLOW)
-        subs = sorted(subject_of(m) for m in sink.messages())
+        subs = sorted(subject_of(m) for m in msgs(sink))
         assert subs == ["quarterly report", "{Virus?} invoice"], subs
     finally:
         c.stop()
@@ -356,7 +362,7 @@ def test_deliver_unscanned_when_configured(mkgw, mksink):
     gw = mkgw(sink, virus_scanner="clamd:inet:127.0.0.1:%d" % free_port(), scan_on_failure="deliver-unscanned")
     assert send(gw, CLEAN())[0] == 250
     sink.wait_count(1, timeout=30 * SLOW)
-    h = headers_of(sink.messages()[0])
+    h = headers_of(msgs(sink)[0])
     assert "not scanned: scanner failure" in h, h
     assert "action=deliver-unscanned" in gw.log()
 
@@ -369,7 +375,11 @@ def test_poison_message_crashing_the_process(mkgw, mksink):
     os.environ["MXGATE_TEST_SCAN_CRASH"] = "POISON-7b1e"
     try:
         gw.start()
-        assert send(gw, mail(b"poison", b"POISON-7b1e\r\n"))[0] == 250
+        try:
+            # committed before the 250; the crash may come before the 250 leaves (at-least-once)
+            send(gw, mail(b"poison", b"POISON-7b1e\r\n"))
+        except smtplib.SMTPServerDisconnected:
+            pass
         crashes = 0
         for _ in range(4):  # bounded: crash, restart, ...
             if not wait_until(lambda: gw.proc.poll() is not None, 20 * SLOW):
@@ -397,7 +407,7 @@ def test_spam_daemon_backends(kind, mkgw, mksink, basedir):
         assert send(gw, SPAM())[0] == 250
         assert send(gw, CLEAN())[0] == 250
         sink.wait_count(2, timeout=60 * SLOW)
-        by = {subject_of(m): m for m in sink.messages()}
+        by = {subject_of(m): m for m in msgs(sink)}
         assert "{Spam?} cheap offer" in by and "quarterly report" in by, by.keys()
         assert "X-Spam-Flag: YES" in headers_of(by["{Spam?} cheap offer"])
         assert "X-Spam-Status: No" in headers_of(by["quarterly report"])
