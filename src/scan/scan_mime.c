@@ -609,8 +609,11 @@ static bool is_space_at(const char *s, size_t n, size_t i, size_t *w)
 	return false;
 }
 
-/* SpamAssassin's white space handling: a run of white space holding two or
- * more newlines is a paragraph break ("\n"), any other run one space. */
+/* SpamAssassin's white space handling (s/\n+\s*\n+/\0/; s/\s+/ /;
+ * tr/\0/\n/): in a run of white space holding two or more newlines, the
+ * stretch from the first to the last newline is a paragraph break and the
+ * white space before and after it one space each; any other run is one
+ * space. */
 static void collapse_ws(const char *s, size_t n, struct buf *out)
 {
 	for (size_t i = 0; i < n;) {
@@ -619,12 +622,26 @@ static void collapse_ws(const char *s, size_t n, struct buf *out)
 			buf_putc(out, s[i++]);
 			continue;
 		}
+		size_t start = i, first = (size_t)-1, last = 0;
 		int newlines = 0;
 		while (i < n && is_space_at(s, n, i, &w)) {
-			newlines += s[i] == '\n';
+			if (s[i] == '\n') {
+				newlines++;
+				if (first == (size_t)-1)
+					first = i;
+				last = i;
+			}
 			i += w;
 		}
-		buf_putc(out, newlines >= 2 ? '\n' : ' ');
+		if (newlines < 2) {
+			buf_putc(out, ' ');
+			continue;
+		}
+		if (first > start)
+			buf_putc(out, ' ');
+		buf_putc(out, '\n');
+		if (last + 1 < i)
+			buf_putc(out, ' ');
 	}
 }
 

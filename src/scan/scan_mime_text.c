@@ -254,9 +254,12 @@ static void html_attrs(const char *s, size_t n, scan_mime_uri_fn fn, void *ctx)
 }
 
 /* Append a break ("\n" or "\n\n") unless the output already ends in one
- * at least as strong. */
-static void html_break(struct buf *out, bool para)
+ * at least as strong; none before the first text (out[0..base) is not
+ * ours). */
+static void html_break(struct buf *out, size_t base, bool para)
 {
+	if (out->len == base)
+		return;
 	size_t nl = 0;
 	while (nl < out->len && nl < 2 && out->data[out->len - 1 - nl] == '\n')
 		nl++;
@@ -271,7 +274,7 @@ static void html_break(struct buf *out, bool para)
 
 /* A tag at s[0] == '<': handles it and returns the bytes used (0: the '<'
  * is text). */
-static size_t html_tag(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx)
+static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, scan_mime_uri_fn fn, void *ctx)
 {
 	if (n >= 4 && memcmp(s, "<!--", 4) == 0) {
 		size_t e = find_ci(s, n, 4, "-->");
@@ -317,9 +320,9 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, scan_mime_uri_f
 		return gt ? (size_t)(gt - s) + 1 : n;
 	}
 	if (g_ascii_strcasecmp(name, "br") == 0)
-		html_break(out, false);
+		html_break(out, base, false);
 	else if (tag_in(name, block_tags))
-		html_break(out, true);
+		html_break(out, base, true);
 	else if (g_ascii_strcasecmp(name, "td") == 0 || g_ascii_strcasecmp(name, "th") == 0)
 		buf_putc(out, ' ');
 	return end;
@@ -327,11 +330,11 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, scan_mime_uri_f
 
 void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx)
 {
-	size_t i = 0;
+	size_t i = 0, base = out->len;
 	while (i < n) {
 		char c = s[i];
 		if (c == '<') {
-			size_t used = html_tag(s + i, n - i, out, fn, ctx);
+			size_t used = html_tag(s + i, n - i, out, base, fn, ctx);
 			if (used) {
 				i += used;
 				continue;
@@ -346,13 +349,17 @@ void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri
 			/* a run of white space in text is one space (not after a break) */
 			while (i < n && is_ws(s[i]))
 				i++;
-			if (out->len && out->data[out->len - 1] != ' ' && out->data[out->len - 1] != '\n')
+			if (out->len > base && out->data[out->len - 1] != ' ' && out->data[out->len - 1] != '\n')
 				buf_putc(out, ' ');
 			continue;
 		}
 		buf_putc(out, c);
 		i++;
 	}
+	while (out->len > base && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\n'))
+		out->len--; /* trailing breaks and space */
+	if (out->data)
+		out->data[out->len] = '\0';
 }
 
 bool scan_mime_text_looks_html(const char *s, size_t n)
