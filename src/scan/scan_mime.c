@@ -1,0 +1,750 @@
+/*
+ * scan_mime.c - parse a message once into the views the scanners read
+ * (scan_msg.h): header fields, leaf parts with decoded content, rendered
+ * body paragraphs, raw body lines, URIs.
+ *
+ * GMime 3 builds the MIME tree from a memory stream that wraps the caller's
+ * bytes (no copy; parts stay substreams of it), so memory is the decoded
+ * parts plus at most max_text of text per view. Every limit cuts the walk
+ * and sets SCAN_MSG_F_TRUNCATED; GMime's repair warnings set
+ * SCAN_MSG_F_MALFORMED. The struct owns all its memory (an arena for
+ * strings, decoded parts as separate blocks) until scan_msg_free().
+ * Does not scan, score or modify anything (the cleaner is scan_mime_clean.c).
+ */
+#include "scan/scan_mime_int.h"
+
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/str.h"
+#include "base/xalloc.h"
+
+#define MIME_DEFAULT_PARTS 1000
+#define MIME_DEFAULT_DEPTH 30
+#define MIME_DEFAULT_TEXT (2u << 20)
+#define MIME_BODY_LINE_MAX 2048 /* SpamAssassin's MAX_BODY_LINE_LENGTH */
+#define MIME_MAX_URIS 10000
+#define MIME_MAX_URI_LEN 8192
+
+static const char *bstr(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+void scan_mime_init(void)
+{
+	static GOnce once = G_ONCE_INIT;
+	g_once(&once, (GThreadFunc)(void (*)(void))g_mime_init, NULL);
+}
+
+/* ---- the document and the walk ---- */
+
+static void doc_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer user)
+{
+	struct scan_mime_doc *d = user;
+	(void)offset;
+	(void)item;
+	switch (code) {
+	case GMIME_WARN_MALFORMED_MULTIPART:
+	case GMIME_WARN_TRUNCATED_MESSAGE:
+	case GMIME_WARN_MALFORMED_MESSAGE:
+	case GMIME_WARN_INVALID_CONTENT_TYPE:
+	case GMIME_CRIT_INVALID_HEADER_NAME:
+	case GMIME_CRIT_CONFLICTING_HEADER:
+	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+	case GMIME_WARN_PART_WITHOUT_CONTENT:
+		d->flags |= SCAN_MSG_F_MALFORMED;
+		break;
+	case GMIME_CRIT_NESTING_OVERFLOW:
+		d->flags |= SCAN_MSG_F_MALFORMED | SCAN_MSG_F_TRUNCATED;
+		break;
+	default:
+		break;
+	}
+}
+
+void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	scan_mime_init();
+	d->opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(d->opts, doc_warning, d);
+	/* the stream only reads: the cast lends raw to GLib without a copy,
+	 * and scan_mime_doc_close() takes it back before GLib could free it */
+	d->ba = g_byte_array_new_take((guint8 *)(uintptr_t)raw, len);
+	d->stream = g_mime_stream_mem_new_with_byte_array(d->ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(d->stream), FALSE);
+	GMimeParser *p = g_mime_parser_new_with_stream(d->stream);
+	g_mime_parser_set_persist_stream(p, TRUE);
+	d->msg = g_mime_parser_construct_message(p, d->opts);
+	g_object_unref(p);
+}
+
+void scan_mime_doc_close(struct scan_mime_doc *d)
+{
+	if (d->msg)
+		g_object_unref(d->msg);
+	if (d->stream)
+		g_object_unref(d->stream);
+	if (d->ba)
+		g_byte_array_free(d->ba, FALSE); /* the wrapper only: raw is the caller's */
+	if (d->opts)
+		g_mime_parser_options_free(d->opts);
+	memset(d, 0, sizeof *d);
+}
+
+struct walk {
+	struct scan_mime_doc *d;
+	const struct scan_mime_limits *lim;
+	scan_mime_leaf_fn fn;
+	void *ctx;
+	size_t leaves;
+	bool stop;
+};
+
+/* Smallest header offset of o's fields (-1 when it has none). */
+static gint64 first_header(GMimeObject *o)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+	gint64 best = -1;
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+	for (int i = 0; i < n; i++) {
+		gint64 off = g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, i));
+		if (off >= 0 && (best < 0 || off < best))
+			best = off;
+	}
+	return best;
+}
+
+/* Where the leaf lies in raw; spliceable only if its content is a
+ * substream of our own stream. */
+static void leaf_bounds(struct walk *w, struct scan_mime_leaf *lf, GMimeObject *msg)
+{
+	GMimeDataWrapper *wr = g_mime_part_get_content(GMIME_PART(lf->obj));
+	GMimeStream *s = wr ? g_mime_data_wrapper_get_stream(wr) : NULL;
+	size_t len = w->d->ba->len;
+	if (!s || !GMIME_IS_STREAM_MEM(s) || g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s)) != w->d->ba ||
+	    s->bound_start < 0 || s->bound_end < s->bound_start || (guint64)s->bound_end > len)
+		return;
+	lf->body_begin = (size_t)s->bound_start;
+	lf->body_end = (size_t)s->bound_end;
+	gint64 h = first_header(lf->obj);
+	if (msg) {
+		gint64 mh = first_header(msg);
+		if (mh >= 0 && (h < 0 || mh < h))
+			h = mh;
+	}
+	if (lf->top)
+		h = 0;
+	if (h < 0) {
+		/* no header: the part starts with the blank line before its body */
+		size_t b = lf->body_begin;
+		if (b >= 1 && w->d->ba->data[b - 1] == '\n')
+			b--;
+		if (b >= 1 && w->d->ba->data[b - 1] == '\r')
+			b--;
+		h = (gint64)b;
+	}
+	if ((size_t)h > lf->body_begin)
+		return;
+	lf->hdr_begin = (size_t)h;
+	lf->spliceable = true;
+}
+
+static void walk_leaf(struct walk *w, GMimeObject *o, GMimeObject *msg, bool top, const char *path, int depth)
+{
+	if (!GMIME_IS_PART(o))
+		return; /* a message/rfc822 GMime could not open: nothing inside */
+	if (w->leaves >= w->lim->max_parts) {
+		w->d->flags |= SCAN_MSG_F_TRUNCATED;
+		w->stop = true;
+		return;
+	}
+	w->leaves++;
+	struct scan_mime_leaf lf = { .obj = o, .path = path, .depth = depth, .msg_body = msg != NULL, .top = top };
+	leaf_bounds(w, &lf, msg);
+	w->fn(w->ctx, &lf);
+}
+
+static void walk_object(struct walk *w, GMimeObject *o, GMimeObject *msg, bool top, const char *path, int depth,
+			int nest);
+
+static void walk_message(struct walk *w, GMimeMessage *m, bool top, const char *prefix, int depth, int nest)
+{
+	GMimeObject *body = g_mime_message_get_mime_part(m);
+	if (!body)
+		return;
+	char path[SCAN_MIME_PATH_MAX];
+	if (GMIME_IS_MULTIPART(body)) {
+		walk_object(w, body, NULL, false, prefix, depth, nest);
+		return;
+	}
+	if (prefix)
+		snprintf(path, sizeof path, "%s.1", prefix);
+	else
+		snprintf(path, sizeof path, "1");
+	walk_object(w, body, GMIME_OBJECT(m), top, path, depth, nest);
+}
+
+/* o is a multipart (path: its own number, NULL at the top), a message part
+ * or a leaf (path: its number). msg: the message whose body o is. */
+static void walk_object(struct walk *w, GMimeObject *o, GMimeObject *msg, bool top, const char *path, int depth,
+			int nest)
+{
+	if (w->stop)
+		return;
+	bool container = GMIME_IS_MULTIPART(o) || GMIME_IS_MESSAGE_PART(o);
+	if (container && (nest >= w->lim->max_depth || nest >= SCAN_MIME_HARD_DEPTH)) {
+		w->d->flags |= SCAN_MSG_F_TRUNCATED;
+		return;
+	}
+	if (GMIME_IS_MULTIPART(o)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(o);
+		int n = g_mime_multipart_get_count(mp);
+		for (int i = 0; i < n && !w->stop; i++) {
+			char child[SCAN_MIME_PATH_MAX];
+			int k = path ? snprintf(child, sizeof child, "%s.%d", path, i + 1)
+				     : snprintf(child, sizeof child, "%d", i + 1);
+			if (k < 0 || (size_t)k >= sizeof child) {
+				w->d->flags |= SCAN_MSG_F_TRUNCATED;
+				return;
+			}
+			walk_object(w, g_mime_multipart_get_part(mp, i), NULL, false, child, depth, nest + 1);
+		}
+		return;
+	}
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		if (inner)
+			walk_message(w, inner, false, path, depth + 1, nest + 1);
+		return;
+	}
+	walk_leaf(w, o, msg, top, path, depth);
+}
+
+void scan_mime_walk(struct scan_mime_doc *d, const struct scan_mime_limits *lim, scan_mime_leaf_fn fn, void *ctx)
+{
+	if (!d->msg)
+		return;
+	struct walk w = { .d = d, .lim = lim, .fn = fn, .ctx = ctx };
+	walk_message(&w, d->msg, true, NULL, 0, 0);
+}
+
+/* ---- header fields ---- */
+
+static bool field_name_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx)
+{
+	struct buf val;
+	buf_init(&val);
+	const char *name = NULL, *fstart = NULL;
+	size_t nlen = 0, pos = 0;
+	for (;;) {
+		const char *nl = pos < len ? memchr(raw + pos, '\n', len - pos) : NULL;
+		size_t next = nl ? (size_t)(nl - raw) + 1 : len;
+		size_t e = nl ? (size_t)(nl - raw) : len;
+		if (e > pos && raw[e - 1] == '\r')
+			e--;
+		bool end = pos >= len || e == pos;
+		bool cont = !end && (raw[pos] == ' ' || raw[pos] == '\t');
+		if (cont && name) {
+			buf_putc(&val, '\n');
+			buf_append(&val, raw + pos, e - pos);
+			pos = next;
+			continue;
+		}
+		if (name)
+			fn(ctx, name, nlen, fstart, (size_t)(raw + pos - fstart), bstr(&val), val.len);
+		name = NULL;
+		if (end) {
+			pos = pos >= len ? len : next;
+			break;
+		}
+		const char *colon = memchr(raw + pos, ':', e - pos);
+		size_t nl_len = colon ? (size_t)(colon - (raw + pos)) : 0;
+		while (nl_len > 0 && (raw[pos + nl_len - 1] == ' ' || raw[pos + nl_len - 1] == '\t'))
+			nl_len--; /* obsolete "Name :" syntax */
+		if (colon && field_name_ok(raw + pos, nl_len)) {
+			name = raw + pos;
+			nlen = nl_len;
+			fstart = raw + pos;
+			buf_reset(&val);
+			buf_append(&val, colon + 1, (size_t)(raw + e - (colon + 1)));
+		} else {
+			fn(ctx, NULL, 0, raw + pos, next - pos, NULL, 0);
+		}
+		pos = next;
+	}
+	buf_fini(&val);
+	return pos;
+}
+
+/* ---- building the views ---- */
+
+struct mime_priv {
+	struct arena *arena;
+	void **blobs; /* g_malloc'd decoded parts */
+	size_t nblobs, cap_blobs;
+	size_t cap_hdrs, cap_parts, cap_rawbody, cap_uris;
+	GHashTable *seen; /* URIs already listed (parse only) */
+	struct buf text;  /* rendered text of all parts (parse only) */
+	const struct scan_mime_limits *lim;
+	size_t raw_text; /* bytes put in rawbody */
+	struct scan_msg *m;
+	GMimeParserOptions *opts;
+};
+
+static void add_hdr(void *ctx, const char *name, size_t nlen, const char *line, size_t line_len, const char *value,
+		    size_t vlen)
+{
+	struct mime_priv *p = ctx;
+	struct scan_msg *m = p->m;
+	(void)line;
+	(void)line_len;
+	if (!name) {
+		/* an mbox "From " line is expected; anything else is broken */
+		if (!(m->nhdrs == 0 && line_len >= 5 && memcmp(line, "From ", 5) == 0))
+			m->flags |= SCAN_MSG_F_MALFORMED;
+		return;
+	}
+	m->hdrs = xgrow(m->hdrs, &p->cap_hdrs, m->nhdrs + 1, sizeof *m->hdrs);
+	struct scan_hdr *h = &m->hdrs[m->nhdrs++];
+	h->name = arena_strndup(p->arena, name, nlen);
+	h->raw = arena_strndup(p->arena, value, vlen);
+	/* unfold: drop the line breaks, keep the white space after them */
+	struct buf u;
+	buf_init(&u);
+	size_t i = 0;
+	while (i < vlen && (value[i] == ' ' || value[i] == '\t'))
+		i++;
+	for (; i < vlen; i++)
+		if (value[i] != '\n')
+			buf_putc(&u, value[i]);
+	bool ascii = true;
+	for (size_t k = 0; k < u.len; k++)
+		if ((unsigned char)u.data[k] >= 0x80)
+			ascii = false;
+	if (ascii || g_utf8_validate(u.data, (gssize)u.len, NULL)) {
+		char *dec = g_mime_utils_header_decode_text(p->opts, bstr(&u));
+		h->value = arena_strdup(p->arena, dec ? dec : bstr(&u));
+		g_free(dec);
+	} else {
+		h->value = arena_strndup(p->arena, bstr(&u), u.len); /* 8-bit legacy bytes kept */
+	}
+	buf_fini(&u);
+}
+
+static char *lower_dup(struct arena *a, const char *s)
+{
+	char *d = arena_strdup(a, s);
+	str_lower(d);
+	return d;
+}
+
+static unsigned char *part_decode(GMimePart *part, size_t *len_out)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	GMimeStream *src = w ? g_mime_data_wrapper_get_stream(w) : NULL;
+	gint64 est = src ? g_mime_stream_length(src) : 0;
+	GByteArray *arr = g_byte_array_sized_new(est > 0 ? (guint)est + 1 : 16);
+	if (w) {
+		GMimeStream *dst = g_mime_stream_mem_new_with_byte_array(arr);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(dst), FALSE);
+		g_mime_data_wrapper_write_to_stream(w, dst);
+		g_object_unref(dst);
+	}
+	*len_out = arr->len;
+	g_byte_array_append(arr, (const guint8 *)"", 1); /* NUL after the data */
+	return g_byte_array_free(arr, FALSE);
+}
+
+static struct scan_part *add_part(struct mime_priv *p, const char *path, int depth)
+{
+	struct scan_msg *m = p->m;
+	m->parts = xgrow(m->parts, &p->cap_parts, m->nparts + 1, sizeof *m->parts);
+	struct scan_part *sp = &m->parts[m->nparts++];
+	memset(sp, 0, sizeof *sp);
+	sp->path = arena_strdup(p->arena, path);
+	sp->depth = depth;
+	return sp;
+}
+
+static void keep_blob(struct mime_priv *p, void *b)
+{
+	p->blobs = xgrow(p->blobs, &p->cap_blobs, p->nblobs + 1, sizeof *p->blobs);
+	p->blobs[p->nblobs++] = b;
+}
+
+static void add_uri(void *ctx, const char *uri, size_t len)
+{
+	struct mime_priv *p = ctx;
+	struct scan_msg *m = p->m;
+	if (len == 0 || len > MIME_MAX_URI_LEN)
+		return;
+	if (m->nuris >= MIME_MAX_URIS) {
+		m->flags |= SCAN_MSG_F_TRUNCATED;
+		return;
+	}
+	char *u = arena_strndup(p->arena, uri, len);
+	if (g_hash_table_contains(p->seen, u))
+		return;
+	g_hash_table_add(p->seen, u);
+	m->uris = xgrow(m->uris, &p->cap_uris, m->nuris + 1, sizeof *m->uris);
+	m->uris[m->nuris++] = u;
+}
+
+/* rawbody: the decoded text, one element per line, newline kept. */
+static void add_rawbody(struct mime_priv *p, const char *s, size_t n)
+{
+	struct scan_msg *m = p->m;
+	size_t room = p->lim->max_text - p->raw_text;
+	if (n > room) {
+		n = room;
+		m->flags |= SCAN_MSG_F_TRUNCATED;
+	}
+	p->raw_text += n;
+	for (size_t pos = 0; pos < n;) {
+		const char *nl = memchr(s + pos, '\n', n - pos);
+		size_t e = nl ? (size_t)(nl - s) + 1 : n;
+		m->rawbody = xgrow(m->rawbody, &p->cap_rawbody, m->nrawbody + 1, sizeof *m->rawbody);
+		m->rawbody[m->nrawbody].s = arena_strndup(p->arena, s + pos, e - pos);
+		m->rawbody[m->nrawbody].len = e - pos;
+		m->nrawbody++;
+		pos = e;
+	}
+}
+
+/* The rendered text of one text part goes to p->text (parts separated by
+ * a newline, as SpamAssassin joins them). */
+static void add_rendered(struct mime_priv *p, const char *ctype, const char *charset, const char *s, size_t n)
+{
+	size_t room = p->lim->max_text > p->text.len ? p->lim->max_text - p->text.len : 0;
+	if (n > room) {
+		n = room;
+		p->m->flags |= SCAN_MSG_F_TRUNCATED;
+	}
+	struct buf u;
+	buf_init(&u);
+	scan_mime_text_to_utf8(charset, s, n, &u);
+	if (p->text.len)
+		buf_putc(&p->text, '\n');
+	if (strcmp(ctype, "text/html") == 0 || (strcmp(ctype, "text/plain") == 0 && scan_mime_text_looks_html(u.data, u.len))) {
+		scan_mime_text_html(u.data, u.len, &p->text, add_uri, p);
+	} else {
+		scan_mime_text_uris(u.data, u.len, add_uri, p);
+		buf_append(&p->text, u.data, u.len);
+	}
+	buf_fini(&u);
+}
+
+static void add_uu_parts(struct mime_priv *p, const struct scan_part *tp)
+{
+	struct buf name, data;
+	buf_init(&name);
+	buf_init(&data);
+	size_t pos = 0;
+	char *tpath = arena_strdup(p->arena, tp->path);
+	int depth = tp->depth;
+	const char *s = (const char *)tp->data;
+	size_t n = tp->len;
+	for (int k = 1;; k++) {
+		bool bad = false;
+		if (!scan_mime_text_uu_next(s, n, &pos, &name, &data, &bad))
+			break;
+		if (p->m->nparts >= p->lim->max_parts) {
+			p->m->flags |= SCAN_MSG_F_TRUNCATED;
+			break;
+		}
+		if (bad)
+			p->m->flags |= SCAN_MSG_F_MALFORMED;
+		char path[SCAN_MIME_PATH_MAX + 16];
+		snprintf(path, sizeof path, "%s.u%d", tpath, k);
+		struct scan_part *sp = add_part(p, path, depth);
+		sp->ctype = "application/octet-stream";
+		sp->filename = arena_strndup(p->arena, bstr(&name), name.len);
+		sp->attachment = true;
+		sp->uuencoded = true;
+		sp->len = data.len;
+		sp->data = (const unsigned char *)buf_steal(&data, NULL);
+		keep_blob(p, (void *)(uintptr_t)sp->data);
+	}
+	buf_fini(&name);
+	buf_fini(&data);
+}
+
+/* A text body that is itself a MIME entity ("Content-Type: multipart/..."
+ * as its first line: a message whose header block was cut by a stray
+ * blank line). Mail readers and ClamAV decode it, so the anti-virus walk
+ * must see its parts too: they are listed as "N.e1", "N.e2"... */
+static bool looks_embedded(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (s[i] == '\r' || s[i] == '\n'))
+		i++;
+	static const char ct[] = "content-type:";
+	if (n - i < sizeof ct - 1 || g_ascii_strncasecmp(s + i, ct, sizeof ct - 1) != 0)
+		return false;
+	i += sizeof ct - 1;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return n - i >= 10 && g_ascii_strncasecmp(s + i, "multipart/", 10) == 0;
+}
+
+struct embed {
+	struct mime_priv *p;
+	const char *prefix;
+	int depth;
+	int k;
+};
+
+static void embed_leaves(struct embed *e, GMimeObject *o, int nest)
+{
+	struct mime_priv *p = e->p;
+	if (GMIME_IS_MULTIPART(o)) {
+		if (nest >= p->lim->max_depth || nest >= SCAN_MIME_HARD_DEPTH) {
+			p->m->flags |= SCAN_MSG_F_TRUNCATED;
+			return;
+		}
+		int n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (int i = 0; i < n; i++)
+			embed_leaves(e, g_mime_multipart_get_part(GMIME_MULTIPART(o), i), nest + 1);
+		return;
+	}
+	if (!GMIME_IS_PART(o))
+		return;
+	if (p->m->nparts >= p->lim->max_parts) {
+		p->m->flags |= SCAN_MSG_F_TRUNCATED;
+		return;
+	}
+	char path[SCAN_MIME_PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s.e%d", e->prefix, ++e->k);
+	struct scan_part *sp = add_part(p, path, e->depth);
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+	sp->ctype = lower_dup(p->arena, mt ? mt : "text/plain");
+	g_free(mt);
+	const char *fn = g_mime_part_get_filename(GMIME_PART(o));
+	sp->filename = fn ? arena_strdup(p->arena, fn) : NULL;
+	sp->attachment = true;
+	size_t len;
+	unsigned char *data = part_decode(GMIME_PART(o), &len);
+	keep_blob(p, data);
+	sp->data = data;
+	sp->len = len;
+}
+
+static void add_embedded(struct mime_priv *p, const struct scan_part *tp)
+{
+	if (!looks_embedded((const char *)tp->data, tp->len))
+		return;
+	p->m->flags |= SCAN_MSG_F_MALFORMED;
+	GByteArray *ba = g_byte_array_new_take((guint8 *)(uintptr_t)tp->data, tp->len);
+	GMimeStream *st = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+	GMimeParser *parser = g_mime_parser_new_with_stream(st);
+	GMimeObject *o = g_mime_parser_construct_part(parser, p->opts);
+	struct embed e = { p, arena_strdup(p->arena, tp->path), tp->depth, 0 };
+	if (o) {
+		embed_leaves(&e, o, 0);
+		g_object_unref(o);
+	}
+	g_object_unref(parser);
+	g_object_unref(st);
+	g_byte_array_free(ba, FALSE);
+}
+
+static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
+{
+	struct mime_priv *p = ctx;
+	GMimeObject *o = lf->obj;
+	struct scan_part *sp = add_part(p, lf->path, lf->depth);
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+	sp->ctype = lower_dup(p->arena, mt ? mt : "text/plain");
+	g_free(mt);
+	const char *cs = g_mime_object_get_content_type_parameter(o, "charset");
+	sp->charset = cs ? arena_strdup(p->arena, cs) : NULL;
+	const char *fn = g_mime_part_get_filename(GMIME_PART(o));
+	sp->filename = fn ? arena_strdup(p->arena, fn) : NULL;
+	bool text = strncmp(sp->ctype, "text/", 5) == 0;
+	sp->attachment = g_mime_part_is_attachment(GMIME_PART(o)) || fn != NULL || !text;
+	size_t len;
+	unsigned char *data = part_decode(GMIME_PART(o), &len);
+	keep_blob(p, data);
+	sp->data = data;
+	sp->len = len;
+	bool textual = (text || strncmp(sp->ctype, "message/", 8) == 0) && strcmp(sp->ctype, "text/calendar") != 0;
+	if (!textual)
+		return;
+	add_rawbody(p, (const char *)data, len);
+	add_rendered(p, sp->ctype, sp->charset, (const char *)data, len);
+	if (text) {
+		struct scan_part copy = *sp; /* add_*_parts may move parts[] */
+		add_uu_parts(p, &copy);
+		add_embedded(p, &copy);
+	}
+}
+
+static bool is_space_at(const char *s, size_t n, size_t i, size_t *w)
+{
+	unsigned char c = (unsigned char)s[i];
+	*w = 1;
+	if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+		return true;
+	if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0xa0) { /* NBSP */
+		*w = 2;
+		return true;
+	}
+	return false;
+}
+
+/* SpamAssassin's white space handling (s/\n+\s*\n+/\0/; s/\s+/ /;
+ * tr/\0/\n/): in a run of white space holding two or more newlines, the
+ * stretch from the first to the last newline is a paragraph break and the
+ * white space before and after it one space each; any other run is one
+ * space. */
+static void collapse_ws(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n;) {
+		size_t w;
+		if (!is_space_at(s, n, i, &w)) {
+			buf_putc(out, s[i++]);
+			continue;
+		}
+		size_t start = i, first = (size_t)-1, last = 0;
+		int newlines = 0;
+		while (i < n && is_space_at(s, n, i, &w)) {
+			if (s[i] == '\n') {
+				newlines++;
+				if (first == (size_t)-1)
+					first = i;
+				last = i;
+			}
+			i += w;
+		}
+		if (newlines < 2) {
+			buf_putc(out, ' ');
+			continue;
+		}
+		if (first > start)
+			buf_putc(out, ' ');
+		buf_putc(out, '\n');
+		if (last + 1 < i)
+			buf_putc(out, ' ');
+	}
+}
+
+static void push_body(struct mime_priv *p, const char *s, size_t n, size_t *cap)
+{
+	struct scan_msg *m = p->m;
+	m->body = xgrow(m->body, cap, m->nbody + 1, sizeof *m->body);
+	m->body[m->nbody].s = arena_strndup(p->arena, s, n);
+	m->body[m->nbody].len = n;
+	m->nbody++;
+}
+
+/* body[]: the subject line, then the collapsed text split into lines
+ * (newline kept), lines over 2048 bytes cut at the last space before. */
+static void build_body(struct mime_priv *p)
+{
+	struct scan_msg *m = p->m;
+	size_t cap = 0;
+	const struct scan_hdr *subj = scan_msg_header(m, "Subject");
+	struct buf line;
+	buf_init(&line);
+	buf_puts(&line, subj ? subj->value : "");
+	buf_putc(&line, '\n');
+	push_body(p, line.data, line.len, &cap);
+	buf_reset(&line);
+	collapse_ws(bstr(&p->text), p->text.len, &line);
+	for (size_t pos = 0; pos < line.len;) {
+		const char *nl = memchr(line.data + pos, '\n', line.len - pos);
+		size_t e = nl ? (size_t)(nl - line.data) + 1 : line.len;
+		while (e - pos > MIME_BODY_LINE_MAX) {
+			size_t cut = pos + MIME_BODY_LINE_MAX;
+			while (cut > pos && line.data[cut - 1] != ' ')
+				cut--;
+			if (cut == pos)
+				cut = pos + MIME_BODY_LINE_MAX;
+			push_body(p, line.data + pos, cut - pos, &cap);
+			pos = cut;
+		}
+		push_body(p, line.data + pos, e - pos, &cap);
+		pos = e;
+	}
+	buf_fini(&line);
+}
+
+struct scan_msg *scan_msg_parse(const char *raw, size_t len, const struct scan_mime_limits *lim)
+{
+	struct scan_mime_limits l = { MIME_DEFAULT_PARTS, MIME_DEFAULT_DEPTH, MIME_DEFAULT_TEXT };
+	if (lim) {
+		l = *lim;
+		if (l.max_depth < 0)
+			l.max_depth = 0;
+	}
+	struct scan_msg *m = xcalloc(1, sizeof *m);
+	struct mime_priv *p = xcalloc(1, sizeof *p);
+	m->priv = p;
+	m->raw = raw;
+	m->raw_len = len;
+	p->m = m;
+	p->lim = &l;
+	p->arena = arena_new(16384);
+	buf_init(&p->text);
+	p->seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	struct scan_mime_doc d;
+	scan_mime_doc_open(&d, raw, len);
+	p->opts = d.opts;
+	m->body_off = scan_mime_fields(raw, len, add_hdr, p);
+	scan_mime_walk(&d, &l, on_leaf, p);
+	m->flags |= d.flags;
+	build_body(p);
+	p->opts = NULL;
+	p->lim = NULL;
+	scan_mime_doc_close(&d);
+	g_hash_table_destroy(p->seen);
+	p->seen = NULL;
+	buf_fini(&p->text);
+	return m;
+}
+
+void scan_msg_free(struct scan_msg **mp)
+{
+	struct scan_msg *m = *mp;
+	if (!m)
+		return;
+	struct mime_priv *p = m->priv;
+	for (size_t i = 0; i < p->nblobs; i++)
+		g_free(p->blobs[i]);
+	xfree(p->blobs);
+	arena_free(&p->arena);
+	xfree(p);
+	xfree(m->hdrs);
+	xfree(m->parts);
+	xfree(m->body);
+	xfree(m->rawbody);
+	xfree(m->uris);
+	xfree(m);
+	*mp = NULL;
+}
+
+const struct scan_hdr *scan_msg_header(const struct scan_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (str_caseeq(m->hdrs[i].name, name))
+			return &m->hdrs[i];
+	return NULL;
+}
