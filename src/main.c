@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "gw/gw.h"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+	/* the commands speak through their output; only warnings and errors are logged (serve sets its own level) */
+	log_init("mxgate", -1, LOG_L_WARN);
 	const char *path = NULL;
 	const char **ov = calloc((size_t)argc, sizeof *ov);
 	size_t nov = 0;
