@@ -6,6 +6,7 @@
  * Run from the repository root (as tests/run.py does).
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -471,12 +472,50 @@ static void test_libclamav_max_size(void **state)
 	UNIT_FINISH();
 }
 
+/* One engine shared by threads: every thread gets its own verdicts right. */
+#define THREADS 4
+#define ROUNDS 50
+
+static int thread_errors;
+
+static void *scan_thread(void *arg)
+{
+	struct scan_av *av = arg;
+	static const char *const in[] = { EICAR, "clean text", "x " MARKER " y" };
+	static const enum scan_av_status want[] = { SCAN_AV_INFECTED, SCAN_AV_CLEAN, SCAN_AV_INFECTED };
+	for (int r = 0; r < ROUNDS; r++) {
+		char name[200];
+		size_t k = (size_t)r % 3;
+		if (scan_av_scan(av, in[k], strlen(in[k]), name, sizeof name) != want[k])
+			__atomic_add_fetch(&thread_errors, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_libclamav_threads(void **state)
+{
+	(void)state;
+	unit_case("4 threads share one engine", NULL, 0);
+	struct scan_av *av = open_lib(0);
+	if (av) {
+		pthread_t t[THREADS];
+		for (int i = 0; i < THREADS; i++)
+			pthread_create(&t[i], NULL, scan_thread, av);
+		for (int i = 0; i < THREADS; i++)
+			pthread_join(t[i], NULL);
+		U_EQ_INT(thread_errors, 0);
+		scan_av_free(&av);
+	}
+	UNIT_FINISH();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clamd_table),  cmocka_unit_test(test_spamd_table),
 		cmocka_unit_test(test_rspamd_table), cmocka_unit_test(test_specs),
 		cmocka_unit_test(test_libclamav),    cmocka_unit_test(test_libclamav_max_size),
+		cmocka_unit_test(test_libclamav_threads),
 	};
 	UNIT_MAIN(tests);
 }
