@@ -53,12 +53,18 @@ static enum scan_av_status parse_found(const char *r, size_t len, char *name, si
 		vl = (size_t)(paren - v);
 	if (vl == 0)
 		return SCAN_AV_ERROR;
+	for (size_t i = 0; i < vl; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return SCAN_AV_ERROR;
 	str_ncopy(name, namelen, v, vl);
 	return scan_av_classify(name);
 }
 
 enum scan_av_status scan_av_parse_clamd(const char *reply, size_t len, char *name, size_t namelen)
 {
+	const char *nul = memchr(reply, '\0', len); /* the z-protocol's end of reply */
+	if (nul)
+		len = (size_t)(nul - reply);
 	while (len > 0 && (reply[len - 1] == '\0' || reply[len - 1] == '\n' || reply[len - 1] == '\r'))
 		len--;
 	name[0] = '\0';

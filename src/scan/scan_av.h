@@ -61,7 +61,8 @@ const char *scan_av_status_name(enum scan_av_status s); /* "clean", "infected", 
 enum scan_av_status scan_av_classify(const char *virname);
 /* One clamd zINSTREAM reply ("stream: Eicar-Test-Signature FOUND",
  * "stream: OK", "INSTREAM size limit exceeded. ERROR", "... ERROR");
- * trailing NUL/newline ignored. */
+ * it ends at the first NUL; trailing newlines are ignored; a name with
+ * control characters is an ERROR. */
 enum scan_av_status scan_av_parse_clamd(const char *reply, size_t len, char *name, size_t namelen);
 
 #endif

@@ -48,6 +48,14 @@ static int fail(struct scan_spam_res *res, const char *what, const char *s, size
 	return HTTP_ERR;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = str_lc(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* Decode a chunked body from p[0..n): HTTP_DONE, HTTP_MORE or HTTP_ERR. */
 static int dechunk(const char *p, size_t n, struct buf *out, struct scan_spam_res *res)
 {
@@ -58,17 +66,19 @@ static int dechunk(const char *p, size_t n, struct buf *out, struct scan_spam_re
 		if (!nl)
 			return n - i > CHUNK_LINE_MAX ? fail(res, "bad chunk line", p + i, n - i)
 						      : HTTP_MORE;
-		char *end;
-		unsigned long long sz = strtoull(p + i, &end, 16);
-		if (end == p + i || (*end != '\r' && *end != ';' && *end != '\n') || sz > SCAN_SPAM_REPLY_MAX)
+		size_t sz = 0, digits = 0;
+		for (const char *d = p + i; d < nl && hexval(*d) >= 0 && sz <= SCAN_SPAM_REPLY_MAX; d++, digits++)
+			sz = sz * 16 + (size_t)hexval(*d);
+		char after = p[i + digits];
+		if (digits == 0 || (after != '\r' && after != ';' && after != '\n') || sz > SCAN_SPAM_REPLY_MAX)
 			return fail(res, "bad chunk size", p + i, (size_t)(nl - (p + i)));
 		i = (size_t)(nl - p) + 1;
 		if (sz == 0)
 			return HTTP_DONE; /* trailers, if any, are not needed */
 		if (n - i < sz + 2)
 			return HTTP_MORE;
-		buf_append(out, p + i, (size_t)sz);
-		i += (size_t)sz;
+		buf_append(out, p + i, sz);
+		i += sz;
 		if (p[i] == '\r')
 			i++;
 		if (p[i] != '\n')

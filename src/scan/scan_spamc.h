@@ -79,7 +79,9 @@ int scan_spamd_parse(const char *reply, size_t len, struct scan_spam_res *res);
 int scan_rspamd_parse_http(const char *reply, size_t len, struct scan_spam_res *res);
 int scan_rspamd_parse_json(const char *body, size_t len, struct scan_spam_res *res);
 
-/* Shared by the two: add a symbol (copied), sort them at the end. */
+/* Shared by the two: add a symbol (copied; an empty one, one with control
+ * characters, or one past SCAN_SPAM_MAX_SYMBOLS is dropped), sort them at
+ * the end. */
 void scan_spam_res_add_symbol(struct scan_spam_res *res, const char *s, size_t n);
 void scan_spam_res_sort(struct scan_spam_res *res);
 

@@ -6,6 +6,7 @@
  * Run from the repository root (as tests/run.py does).
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -53,6 +54,9 @@ static const struct clamd_case clamd_cases[] = {
 	{ "empty", UNIT_S("\0"), SCAN_AV_ERROR, "without a reply" },
 	{ "found without name", "stream:  FOUND", 0, SCAN_AV_ERROR, "unexpected" },
 	{ "found without prefix", "Eicar FOUND", 0, SCAN_AV_ERROR, "unexpected" },
+	{ "nul inside the name", UNIT_S("stream: \0\0\x92 FOUND\0"), SCAN_AV_ERROR, "unexpected" },
+	{ "control char in name", "stream: a\x01b FOUND", 0, SCAN_AV_ERROR, "unexpected" },
+	{ "reply ends at nul", UNIT_S("stream: OK\0garbage"), SCAN_AV_CLEAN, "" },
 	{ "control chars hidden", "odd\x01reply", 0, SCAN_AV_ERROR, "odd?reply" },
 };
 
@@ -95,6 +99,8 @@ static const struct spam_case spamd_cases[] = {
 	{ "judged by True not score", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 2.0 / 5.0\r\n\r\n", 0, true, 2.0, 5.0, "", "" },
 	{ "bare LF and case", "SPAMD/1.5 0 EX_OK\nspam: yes ; 6 / 5\n\nB, A ,C\n", 0, true, 6, 5, "", "A,B,C" },
 	{ "no symbols body", "SPAMD/1.1 0 EX_OK\r\nSpam: False ; 0.0 / 5.0\r\n", 0, false, 0, 5, "", "" },
+	{ "odd symbols dropped", "SPAMD/1.1 0 EX_OK\r\nSpam: False ; 0 / 5\r\n\r\nA,,\x01X,B\r\n", 0, false, 0, 5, "",
+	  "A,B" },
 	{ "ex_protocol", "SPAMD/1.0 76 Bad header line: xyz\r\n", -1, .symbols = "error \"SPAMD/1.0 76 Bad header" },
 	{ "ex_usage", "SPAMD/1.0 64 EX_USAGE\r\n", -1, .symbols = "64 EX_USAGE" },
 	{ "not spamd", "HTTP/1.1 200 OK\r\n\r\n", -1, .symbols = "not a SPAMD reply" },
@@ -197,6 +203,10 @@ static const struct spam_case rspamd_cases[] = {
 	{ "headers never end", "HTTP/1.1 200 OK\r\nX: y", -1, .symbols = "incomplete HTTP reply" },
 	{ "not http", "SPAMD/1.1 0 EX_OK\r\n\r\n", -1, .symbols = "not an HTTP reply" },
 	{ "bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", -1, .symbols = "bad chunk size" },
+	{ "chunk size with space", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 2\r\n{}\r\n0\r\n\r\n", -1,
+	  .symbols = "bad chunk size" },
+	{ "chunk size too big", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", -1,
+	  .symbols = "bad chunk size" },
 	{ "chunk cut short", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", -1,
 	  .symbols = "chunked reply cut short" },
 	{ "chunk without crlf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}xx0\r\n\r\n", -1,
@@ -462,12 +472,50 @@ static void test_libclamav_max_size(void **state)
 	UNIT_FINISH();
 }
 
+/* One engine shared by threads: every thread gets its own verdicts right. */
+#define THREADS 4
+#define ROUNDS 50
+
+static int thread_errors;
+
+static void *scan_thread(void *arg)
+{
+	struct scan_av *av = arg;
+	static const char *const in[] = { EICAR, "clean text", "x " MARKER " y" };
+	static const enum scan_av_status want[] = { SCAN_AV_INFECTED, SCAN_AV_CLEAN, SCAN_AV_INFECTED };
+	for (int r = 0; r < ROUNDS; r++) {
+		char name[200];
+		size_t k = (size_t)r % 3;
+		if (scan_av_scan(av, in[k], strlen(in[k]), name, sizeof name) != want[k])
+			__atomic_add_fetch(&thread_errors, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_libclamav_threads(void **state)
+{
+	(void)state;
+	unit_case("4 threads share one engine", NULL, 0);
+	struct scan_av *av = open_lib(0);
+	if (av) {
+		pthread_t t[THREADS];
+		for (int i = 0; i < THREADS; i++)
+			pthread_create(&t[i], NULL, scan_thread, av);
+		for (int i = 0; i < THREADS; i++)
+			pthread_join(t[i], NULL);
+		U_EQ_INT(thread_errors, 0);
+		scan_av_free(&av);
+	}
+	UNIT_FINISH();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clamd_table),  cmocka_unit_test(test_spamd_table),
 		cmocka_unit_test(test_rspamd_table), cmocka_unit_test(test_specs),
 		cmocka_unit_test(test_libclamav),    cmocka_unit_test(test_libclamav_max_size),
+		cmocka_unit_test(test_libclamav_threads),
 	};
 	UNIT_MAIN(tests);
 }
