@@ -99,6 +99,12 @@ def qdir(gw, sub):
     return sorted(os.listdir(p)) if os.path.isdir(p) else []
 
 
+def scangw(mkgw, *args, **conf):
+    """A gateway with mxgate's default spam scanner (conftest turns scanning off for relay tests)."""
+    conf.setdefault("spam_scanner", "builtin")
+    return mkgw(*args, **conf)
+
+
 @pytest.fixture(scope="module")
 def clamd(basedir):
     c = Clamd(basedir).start()
@@ -109,7 +115,7 @@ def clamd(basedir):
 # --- mxgate scan ------------------------------------------------------------------------------
 
 def test_scan_cli_verdicts(mkgw, workdir):
-    gw = mkgw(start=False, virus_scanner=LIBCLAMAV)
+    gw = scangw(mkgw, start=False, virus_scanner=LIBCLAMAV)
     gw.write_conf()
     files = {}
     for k, m in (("clean", CLEAN()), ("spam", SPAM()), ("virus", VIRUS())):
@@ -140,7 +146,7 @@ def test_scan_cli_dnsbl_and_access_map(mkgw, workdir):
     amap = os.path.join(workdir, "access")
     with open(amap, "w") as f:
         f.write("# allow and deny\nFrom:partner.test OK\nFrom:spammer.test SPAM\n")
-    gw = mkgw(start=False, dnsbl_sites="bl.test*2", dnsbl_threshold=2, dnsbl_check_private="yes",
+    gw = scangw(mkgw, start=False, dnsbl_sites="bl.test*2", dnsbl_threshold=2, dnsbl_check_private="yes",
               scan_access_map=amap)
     gw.write_conf()
     path = os.path.join(workdir, "m.eml")
@@ -158,7 +164,7 @@ def test_scan_cli_dnsbl_and_access_map(mkgw, workdir):
 
 
 def test_check_refuses_reject_after_queue(mkgw):
-    gw = mkgw(start=False, high_spam_actions="reject")
+    gw = scangw(mkgw, start=False, high_spam_actions="reject")
     gw.write_conf()
     p = subprocess.run([BIN, "check", "-c", gw.cf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     out = p.stdout.decode()
@@ -174,7 +180,7 @@ def test_check_refuses_reject_after_queue(mkgw):
 
 def test_after_queue_tag_clean_quarantine_release(mkgw, mksink):
     sink = mksink()
-    gw = mkgw(sink, virus_scanner=LIBCLAMAV)
+    gw = scangw(mkgw, sink, virus_scanner=LIBCLAMAV)
     gw.wait_log(r"event=scanning_on stage=after-queue")
     pre = mail(b"{Spam?} already tagged", b"again " + GTUBE + b"\r\n",
                extra=b"X-Spam-Flag: NO\r\nX-mxgate-Scan: clean (forged)\r\n")
@@ -218,7 +224,7 @@ def test_after_queue_tag_clean_quarantine_release(mkgw, mksink):
 
 def test_actions_redirect_drop_and_headers_only(mkgw, mksink):
     sink = mksink()
-    gw = mkgw(sink, high_spam_actions="redirect:spamtrap@trap.test tag", virus_actions="drop",
+    gw = scangw(mkgw, sink, high_spam_actions="redirect:spamtrap@trap.test tag", virus_actions="drop",
               virus_scanner=LIBCLAMAV, scan_tag_subject="no", scan_headers_on_clean="no")
     clean = CLEAN()
     for m in (clean, SPAM(), VIRUS()):
@@ -241,7 +247,7 @@ def test_access_map_ok_and_spam(mkgw, mksink, workdir):
     with open(amap, "w") as f:
         f.write("From:partner.test OK\nFrom:spammer.test SPAM\n")
     sink = mksink()
-    gw = mkgw(sink, scan_access_map=amap, virus_scanner=LIBCLAMAV)
+    gw = scangw(mkgw, sink, scan_access_map=amap, virus_scanner=LIBCLAMAV)
     assert send(gw, SPAM(), sender="a@partner.test")[0] == 250
     assert send(gw, CLEAN(), sender="b@spammer.test")[0] == 250
     assert send(gw, VIRUS(), sender="c@partner.test")[0] == 250  # OK never skips virus checks
@@ -252,7 +258,7 @@ def test_access_map_ok_and_spam(mkgw, mksink, workdir):
 
 def test_dnsbl_tags_blocklisted_client(mkgw, mksink):
     sink = mksink()
-    gw = mkgw(sink, dnsbl_sites="bl.test*3", dnsbl_threshold=3, dnsbl_check_private="yes",
+    gw = scangw(mkgw, sink, dnsbl_sites="bl.test*3", dnsbl_threshold=3, dnsbl_check_private="yes",
               mynetworks="127.0.0.1/32", relay_domains="dest.test")
     assert send(gw, CLEAN(), source="127.0.0.9")[0] == 250
     sink.wait_count(1, timeout=30 * SLOW)
@@ -267,7 +273,7 @@ def test_before_queue_reject_and_tempfail(mkgw, mksink, basedir):
     sink = mksink()
     c = Clamd(os.path.join(basedir, "bq-clamd")).start()
     try:
-        gw = mkgw(sink, scan_stage="before-queue", virus_scanner="clamd:" + c.unix, virus_actions="reject",
+        gw = scangw(mkgw, sink, scan_stage="before-queue", virus_scanner="clamd:" + c.unix, virus_actions="reject",
                   high_spam_actions="reject", scan_timeout="5s")
         code, text = send(gw, VIRUS())
         assert code == 554 and "virus Mxgate.Test.EICAR" in text, text
@@ -325,7 +331,7 @@ def test_scanner_down_then_up_nothing_lost(mkgw, mksink, basedir):
     c = Clamd(os.path.join(basedir, "down-clamd"))
     c.start()
     c.stop()
-    gw = mkgw(sink, virus_scanner="clamd:" + c.unix, scan_max_attempts=2)
+    gw = scangw(mkgw, sink, virus_scanner="clamd:" + c.unix, scan_max_attempts=2)
     for m in (CLEAN(), VIRUS()):
         assert send(gw, m)[0] == 250
     gw.wait_log(r"event=scan_deferred .*timeout=no", count=4, timeout=30 * SLOW)
@@ -347,7 +353,7 @@ def test_scanner_never_answers_poison_guard(mkgw, mksink):
     sink = mksink()
     silent = Silent()
     try:
-        gw = mkgw(sink, virus_scanner="clamd:inet:127.0.0.1:%d" % silent.port, scan_timeout="1s",
+        gw = scangw(mkgw, sink, virus_scanner="clamd:inet:127.0.0.1:%d" % silent.port, scan_timeout="1s",
                   scan_max_attempts=2)
         assert send(gw, CLEAN())[0] == 250
         gw.wait_log(r"event=scan_deferred .*timeout=yes", count=2, timeout=30 * SLOW)
@@ -359,7 +365,7 @@ def test_scanner_never_answers_poison_guard(mkgw, mksink):
 
 def test_deliver_unscanned_when_configured(mkgw, mksink):
     sink = mksink()
-    gw = mkgw(sink, virus_scanner="clamd:inet:127.0.0.1:%d" % free_port(), scan_on_failure="deliver-unscanned")
+    gw = scangw(mkgw, sink, virus_scanner="clamd:inet:127.0.0.1:%d" % free_port(), scan_on_failure="deliver-unscanned")
     assert send(gw, CLEAN())[0] == 250
     sink.wait_count(1, timeout=30 * SLOW)
     h = headers_of(msgs(sink)[0])
@@ -371,7 +377,7 @@ def test_poison_message_crashing_the_process(mkgw, mksink):
     """A message whose scan crashes the process (fault injection: MXGATE_TEST_SCAN_CRASH) is
     scanned at most scan_max_attempts times across restarts, then held; other mail flows."""
     sink = mksink()
-    gw = mkgw(sink, start=False, scan_max_attempts=2)
+    gw = scangw(mkgw, sink, start=False, scan_max_attempts=2)
     os.environ["MXGATE_TEST_SCAN_CRASH"] = "POISON-7b1e"
     try:
         gw.start()
@@ -403,7 +409,7 @@ def test_spam_daemon_backends(kind, mkgw, mksink, basedir):
     d = (Spamd if kind == "spamd" else Rspamd)(os.path.join(basedir, "be-" + kind)).start()
     try:
         sink = mksink()
-        gw = mkgw(sink, spam_scanner="%s:%s" % (kind, d.address), scan_timeout="30s")
+        gw = scangw(mkgw, sink, spam_scanner="%s:%s" % (kind, d.address), scan_timeout="30s")
         assert send(gw, SPAM())[0] == 250
         assert send(gw, CLEAN())[0] == 250
         sink.wait_count(2, timeout=60 * SLOW)
