@@ -152,11 +152,55 @@ static void print_text(const char *file, size_t len, const struct scan_report *r
 	       r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total);
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t k = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+	if (!k || k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0; /* overlong, surrogate, beyond U+10FFFF */
+	return k;
+}
+
+/* A JSON string of s[0..n): invalid UTF-8 octets (8-bit headers in another charset) and NULs
+ * become U+FFFD, as JSON needs valid Unicode. */
+static json_t *jstr(const char *s, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t k = p[i] ? utf8_seq(p + i, n - i) : 0;
+		if (k) {
+			buf_append(&b, p + i, k);
+			i += k;
+		} else {
+			buf_puts(&b, "\xef\xbf\xbd");
+			i++;
+		}
+	}
+	json_t *j = json_stringn(b.data ? b.data : "", b.len);
+	buf_fini(&b);
+	return j ? j : json_string("");
+}
+
+static json_t *jz(const char *s)
+{
+	return jstr(s ? s : "", s ? strlen(s) : 0);
+}
+
 static void print_json(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
 		       const char *msg, size_t mlen)
 {
 	json_t *j = json_object();
-	json_object_set_new(j, "message", json_string(file));
+	json_object_set_new(j, "message", jz(file));
 	json_object_set_new(j, "size", json_integer((json_int_t)len));
 	json_object_set_new(j, "verdict", json_string(scan_cat_name(r->cat)));
 	json_t *cats = json_array();
@@ -164,26 +208,29 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 		if (r->cats & (1u << c))
 			json_array_append_new(cats, json_string(scan_cat_name((enum scan_cat)c)));
 	json_object_set_new(j, "categories", cats);
-	if (r->access)
+	if (r->access) {
 		json_object_set_new(j, "access", json_string(r->access == 1 ? "OK" : "SPAM"));
+		json_object_set_new(j, "access_entry", jz(r->access_entry));
+	}
 	json_t *dn = json_array();
 	for (size_t i = 0; i < r->ndnsbl; i++)
-		json_array_append_new(dn, json_pack("{s:s,s:s,s:s,s:i}", "zone", r->dnsbl[i].zone, "answer",
-						    r->dnsbl[i].addr, "txt", r->dnsbl[i].txt, "weight", r->dnsbl[i].weight));
+		json_array_append_new(dn, json_pack("{s:o,s:o,s:o,s:i}", "zone", jz(r->dnsbl[i].zone), "answer",
+						    jz(r->dnsbl[i].addr), "txt", jz(r->dnsbl[i].txt), "weight",
+						    r->dnsbl[i].weight));
 	json_object_set_new(j, "dnsbl", json_pack("{s:i,s:b,s:o}", "weight", r->dnsbl_weight, "incomplete",
 						  r->dnsbl_incomplete, "hits", dn));
 	json_t *vi = json_array();
 	for (size_t i = 0; i < r->nvirus; i++)
-		json_array_append_new(vi, json_pack("{s:s,s:s,s:s,s:b}", "name", r->virus[i].name, "part", r->virus[i].path,
-						    "filename", r->virus[i].filename, "unscannable",
+		json_array_append_new(vi, json_pack("{s:o,s:o,s:o,s:b}", "name", jz(r->virus[i].name), "part",
+						    jz(r->virus[i].path), "filename", jz(r->virus[i].filename), "unscannable",
 						    r->virus[i].unscannable));
 	json_object_set_new(j, "virus", vi);
 	json_t *rules = json_array();
 	for (size_t i = 0; i < r->nrules; i++)
-		json_array_append_new(rules, json_string(r->rules[i]));
-	json_object_set_new(j, "spam", json_pack("{s:b,s:b,s:f,s:f,s:o,s:s?}", "scanned", r->spam_scanned, "spam",
+		json_array_append_new(rules, jz(r->rules[i]));
+	json_object_set_new(j, "spam", json_pack("{s:b,s:b,s:f,s:f,s:o,s:o}", "scanned", r->spam_scanned, "spam",
 						 r->spam_yes, "score", r->score, "required", r->required, "rules", rules,
-						 "skipped", r->spam_skipped));
+						 "skipped", r->spam_skipped ? jz(r->spam_skipped) : json_null()));
 	struct buf b;
 	buf_init(&b);
 	scan_actions_format(o->flags, o->redirect, &b);
@@ -192,7 +239,7 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 	json_object_set_new(j, "cleaned_parts", json_integer((json_int_t)o->cleaned));
 	size_t hl = header_section(msg, mlen);
 	json_object_set_new(j, "changed", json_boolean(o->changed));
-	json_object_set_new(j, "headers", json_stringn_nocheck(msg, hl));
+	json_object_set_new(j, "headers", jstr(msg, hl));
 	/* the Subject as delivered */
 	const char *s = NULL;
 	for (const char *p = msg; p && p < msg + hl;) {
@@ -207,12 +254,12 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 		size_t e = (size_t)(s - msg);
 		while (e < hl && !(msg[e] == '\n' && (e + 1 >= hl || (msg[e + 1] != ' ' && msg[e + 1] != '\t'))))
 			e++;
-		json_object_set_new(j, "subject", json_stringn_nocheck(s + 8, e - (size_t)(s - msg) - 8));
+		json_object_set_new(j, "subject", jstr(s + 8, e - (size_t)(s - msg) - 8));
 	}
 	json_object_set_new(j, "ms", json_pack("{s:f,s:f,s:f,s:f,s:f}", "dnsbl", r->ms_dnsbl, "parse", r->ms_parse,
 					       "virus", r->ms_virus, "spam", r->ms_spam, "total", r->ms_total));
 	char *out = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-	printf("%s\n", out);
+	printf("%s\n", out ? out : "{\"verdict\":null,\"error\":\"json\"}");
 	free(out);
 	json_decref(j);
 }
@@ -242,8 +289,14 @@ static int scan_one(const struct conf *c, struct scan_engine *e, const struct sc
 				 .sender = "" };
 	if (scan_run(e, &in, &r) < 0) {
 		fprintf(stderr, "mxgate: %s: no verdict: %s\n", file, r.error ? r.error : "scanner failure");
-		if (json)
-			printf("{\"message\":\"%s\",\"verdict\":null}\n", file);
+		if (json) {
+			json_t *j = json_pack("{s:o,s:n,s:o}", "message", jz(file), "verdict", "error",
+					      jz(r.error ? r.error : "scanner failure"));
+			char *o = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+			printf("%s\n", o ? o : "{\"verdict\":null}");
+			free(o);
+			json_decref(j);
+		}
 		rc = 1;
 		goto out;
 	}

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BIN, SLOW, free_port, wait_until
+from conftest import BIN, SLOW, free_port, wait_port, wait_until
 from scanners import Clamd, Rspamd, Spamd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -387,15 +387,17 @@ def test_poison_message_crashing_the_process(mkgw, mksink):
         except smtplib.SMTPServerDisconnected:
             pass
         crashes = 0
-        for _ in range(4):  # bounded: crash, restart, ...
-            if not wait_until(lambda: gw.proc.poll() is not None, 20 * SLOW):
+        for _ in range(4):  # bounded: crash, restart (the restart may crash before it listens), ...
+            wait_until(lambda: gw.proc.poll() is not None or "event=poison_hold" in gw.log(), 20 * SLOW)
+            if gw.proc.poll() is None:
                 break
             crashes += 1
             gw.proc = None
-            gw.start()
+            gw.start(expect_ok=False)
         assert crashes == 2, gw.log()[-3000:]
         gw.wait_log(r"event=poison_hold attempts=2", timeout=20 * SLOW)
         assert len(qdir(gw, "hold")) == 1
+        assert wait_port(gw.port, gw.proc, 10 * SLOW)
         assert send(gw, CLEAN())[0] == 250
         sink.wait_count(1, timeout=20 * SLOW)
     finally:
