@@ -152,6 +152,53 @@ static void print_text(const char *file, size_t len, const struct scan_report *r
 	       r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n octets), 0 if there is none (as jansson
+ * checks it: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t k = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+	if (k == 0 || p[0] > 0xf4 || k > n)
+		return 0;
+	unsigned cp = p[0] & (0x7f >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return k;
+}
+
+/* Header text as a JSON string: raw 8-bit octets that are not UTF-8 (Latin-1, Big5, ...)
+ * become U+FFFD, since json_dumps() refuses strings that are not valid UTF-8. */
+static json_t *json_octets(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+	while (i < n && (k = utf8_seq(p + i, n - i)) > 0)
+		i += k;
+	if (i == n)
+		return json_stringn_nocheck(s, n);
+	struct buf b;
+	buf_init(&b);
+	for (i = 0; i < n;) {
+		k = utf8_seq(p + i, n - i);
+		if (k) {
+			buf_append(&b, s + i, k);
+			i += k;
+		} else {
+			buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	json_t *v = json_stringn_nocheck(b.data ? b.data : "", b.len);
+	buf_fini(&b);
+	return v;
+}
+
 static void print_json(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
 		       const char *msg, size_t mlen)
 {
@@ -192,7 +239,7 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 	json_object_set_new(j, "cleaned_parts", json_integer((json_int_t)o->cleaned));
 	size_t hl = header_section(msg, mlen);
 	json_object_set_new(j, "changed", json_boolean(o->changed));
-	json_object_set_new(j, "headers", json_stringn_nocheck(msg, hl));
+	json_object_set_new(j, "headers", json_octets(msg, hl));
 	/* the Subject as delivered */
 	const char *s = NULL;
 	for (const char *p = msg; p && p < msg + hl;) {
@@ -207,12 +254,16 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 		size_t e = (size_t)(s - msg);
 		while (e < hl && !(msg[e] == '\n' && (e + 1 >= hl || (msg[e + 1] != ' ' && msg[e + 1] != '\t'))))
 			e++;
-		json_object_set_new(j, "subject", json_stringn_nocheck(s + 8, e - (size_t)(s - msg) - 8));
+		json_object_set_new(j, "subject", json_octets(s + 8, e - (size_t)(s - msg) - 8));
 	}
 	json_object_set_new(j, "ms", json_pack("{s:f,s:f,s:f,s:f,s:f}", "dnsbl", r->ms_dnsbl, "parse", r->ms_parse,
 					       "virus", r->ms_virus, "spam", r->ms_spam, "total", r->ms_total));
 	char *out = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-	printf("%s\n", out);
+	if (out)
+		printf("%s\n", out);
+	else /* cannot happen with valid strings; never print NULL */
+		printf("{\"message\":null,\"verdict\":\"%s\",\"error\":\"json_dumps failed\"}\n",
+		       scan_cat_name(r->cat));
 	free(out);
 	json_decref(j);
 }
