@@ -18,21 +18,22 @@
 #
 # Reported per configuration: msgs/s (messages / wall seconds of the mxgate processes,
 # engine start included), CPU-seconds per 1,000 messages of the mxgate processes (user+sys,
-# getrusage of the children), CPU-s/1k of the daemon tree (c-e), the wall time of a run on
-# one small message (engine start-up), messages without a verdict, and the ratio to the
-# matching anchor (a, b: to rspamd and to spamd; c: spamd; d: rspamd; e: clamd).
+# getrusage of the children, bench/scan_run.py), CPU-s/1k of the daemon tree (c-e), the wall
+# time of a run on one small message (engine start-up), messages without a verdict, and the
+# ratio to the matching anchor (a, b: to rspamd and to spamd; c: spamd; d: rspamd; e: clamd).
 # mxgate scan is single-threaded: one message at a time, one daemon request at a time.
 # Before each mxgate run it waits (at most --quiet-wait s) until the machine is idle.
 #
 # Options: --corpus DIR (default ../shared/corpus; its MANIFEST.tsv lists the messages,
 # else every file), --dir SCANNERS_DIR, --configs "a b c d e", --anchors LIST ("" = none),
 # --batch N (0 = all files in one process), --out DIR (default mktemp), --max-seconds S
-# (per mxgate process, default 900), --quiet-wait S (default 30), MXGATE_BIN, SA_RULES.
+# (per configuration, default 900), --quiet-wait S (default 30), MXGATE_BIN, SA_RULES.
 # Output: the table on stdout; per-message JSON lines, stderr and configs under --out.
 # Needs root (the scanner daemons), python3, and the scripts in ../shared/bench.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHB=${SHARED_BENCH:-$ROOT/../shared/bench}
+export SHARED_BENCH=$SHB
 PY=/usr/bin/python3
 MXGATE=${MXGATE_BIN:-$ROOT/build/mxgate}
 CLAMDB=${CLAMDB:-$ROOT/tests/data/clamav}
@@ -68,13 +69,7 @@ mkdir -p "$OUT"
 
 # ---- the message list (absolute paths), shared with the anchors
 LIST=$OUT/corpus.list
-CORPUS=$(cd "$CORPUS" && pwd)
-if [ -f "$CORPUS/MANIFEST.tsv" ]; then
-	tail -n +2 "$CORPUS/MANIFEST.tsv" | cut -f1 | sed "s|^|$CORPUS/|" >"$LIST"
-else
-	find "$CORPUS" -type f -size +0 | LC_ALL=C sort >"$LIST"
-fi
-NMSG=$(wc -l <"$LIST")
+NMSG=$("$PY" "$ROOT/bench/scan_run.py" list "$CORPUS" "$LIST")
 [ "$NMSG" -gt 0 ] || die "empty corpus"
 SMALLEST=$(tr '\n' '\0' <"$LIST" | xargs -0 ls -S | tail -1)
 log "corpus: $NMSG messages from $CORPUS"
@@ -112,61 +107,10 @@ DESC[e]="(e) clamd back end (unix)"
 CONF[e]=$'spam_scanner = none\nvirus_scanner = clamd:unix:'"${CLAMD_SOCK:-}"
 DPID[e]=${CLAMD_PID:-}
 
-# run_mx NAME FILELIST: time mxgate scan on the files, write NAME.jsonl, NAME.err, NAME.run.json
+# run_mx NAME FILELIST: time mxgate scan on the files: NAME.jsonl, NAME.err, NAME.run.json
 run_mx() {
-	local n=$1 list=$2
-	"$PY" - "$MXGATE" "$OUT/$n.cf" "$list" "$BATCH" "$MAXS" "$OUT/$n" "$SHB/scanping.py" "${DPID[$n]:-}" <<'EOF'
-import json, os, subprocess, sys, time
-mx, conf, listf, batch, maxs, base, scanping, dpid = sys.argv[1:9]
-files = [l.rstrip("\n") for l in open(listf) if l.strip()]
-batch = int(batch) or len(files)
-def dcpu():
-    if not dpid:
-        return 0.0
-    return float(subprocess.run([sys.executable, scanping, "cpu", dpid], capture_output=True, text=True).stdout.split()[0])
-d0 = dcpu()
-out, err = open(base + ".jsonl", "w"), open(base + ".err", "w")
-user = syst = 0.0
-rcs, hung, crashed = [], [], []
-def done_in(path, pos):  # messages reported in the output after byte offset pos
-    with open(path) as f:
-        f.seek(pos)
-        return {json.loads(l).get("message") for l in f if l.startswith("{")}
-t0 = time.monotonic()
-deadline = t0 + float(maxs)
-i = 0
-while i < len(files):
-    part = files[i:i + batch]
-    out.flush(); pos = out.tell()
-    p = subprocess.Popen([mx, "scan", "-c", conf, "--json"] + part, stdout=out, stderr=err)
-    while True:
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            p.kill(); pid, status, ru = os.wait4(p.pid, 0); break
-        time.sleep(0.005)
-    user += ru.ru_utime; syst += ru.ru_stime
-    rc = os.waitstatus_to_exitcode(status)
-    rcs.append(rc)
-    out.seek(0, 2)
-    if rc < 0:  # killed by a signal: the message after the last one reported; go on after it
-        seen = done_in(base + ".jsonl", pos)
-        last = max([k for k, f in enumerate(part) if f in seen], default=-1)
-        bad = part[last + 1] if last + 1 < len(part) else part[-1]
-        if time.monotonic() > deadline:
-            hung.append(bad); break
-        crashed.append([bad, rc])
-        i += last + 2
-        continue
-    i += batch
-wall = time.monotonic() - t0
-d1 = dcpu()
-out.close(); err.close()
-json.dump(dict(messages=len(files), wall_s=wall, user_s=user, sys_s=syst, processes=len(rcs),
-               exit_codes=sorted(set(rcs)), killed_after_max_seconds=hung, crashed=crashed, daemon_cpu_s=d1 - d0),
-          open(base + ".run.json", "w"))
-EOF
+	"$PY" "$ROOT/bench/scan_run.py" run "$MXGATE" "$OUT/$1.cf" "$2" "$OUT/$1" --batch "$BATCH" \
+		--max-seconds "$MAXS" --daemon-pid "${DPID[$1]:-}"
 }
 
 for n in $CONFIGS; do
