@@ -142,6 +142,23 @@ def test_scan_cli_verdicts(mkgw, workdir):
     assert "timings:" in out
 
 
+def test_scan_cli_json_raw_8bit_headers(mkgw, workdir):
+    # raw Latin-1 / Big5 octets in the header section (seen in real corpora) must not crash
+    # the JSON output: they become U+FFFD, valid UTF-8 passes as it is
+    gw = mkgw(start=False)
+    gw.write_conf()
+    path = os.path.join(workdir, "8bit.eml")
+    with open(path, "wb") as f:
+        f.write(b"From: a@example.com\nTo: b@example.com\nSubject: Die Fr\xf6sche \xa4\xa4 \xc3\xa9t\xc3\xa9\n"
+                b"X-Raw: \xff\xfe\n\nhello\n")
+    rc, out, err = scancli(gw, "--json", path, path)
+    assert rc == 0, err
+    res = [json.loads(l) for l in out.splitlines()]
+    assert len(res) == 2 and res[0]["verdict"] == "clean", out
+    assert res[0]["subject"].strip() == "Die Fr\ufffdsche \ufffd\ufffd \u00e9t\u00e9"
+    assert "X-Raw: \ufffd\ufffd" in res[0]["headers"]
+
+
 def test_scan_cli_dnsbl_and_access_map(mkgw, workdir):
     amap = os.path.join(workdir, "access")
     with open(amap, "w") as f:
