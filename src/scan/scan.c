@@ -9,8 +9,8 @@
  * not repeated. A message larger than virus_max_size is unscannable.
  *
  * Spam: skipped for access-map OK; builtin rules see the DNSBL answers
- * (check_rbl); spamd/rspamd get the envelope. Over spam_max_size: skipped
- * and said so in the headers.
+ * (check_rbl); spamd/rspamd get the envelope. Over spam_max_size (any
+ * spam scanner, as spamc): skipped and said so in the headers.
  *
  * Failures: a scanner that errs or times out gives no verdict (tempfail);
  * "timeout" in its error marks a timeout, which the poison guard counts.
@@ -290,6 +290,11 @@ int scan_run(struct scan_engine *e, const struct scan_input *in, struct scan_rep
 	if (rc == 0) {
 		if (r->access == 1) {
 			r->spam_skipped = xstrdup("access map OK");
+		} else if (e->spam != SPAM_NONE && e->spam_max_size && in->len > e->spam_max_size) {
+			struct buf b;
+			buf_init(&b);
+			buf_printf(&b, "size %zu > %llu", in->len, (unsigned long long)e->spam_max_size);
+			r->spam_skipped = buf_steal(&b, NULL);
 		} else if (e->spam == SPAM_BUILTIN) {
 			rc = run_builtin(e, in, m, r);
 		} else if (e->spam == SPAM_DAEMON) {
