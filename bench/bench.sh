@@ -11,6 +11,8 @@
 #  5. delivery by MX lookup to 4 destination domains, one of them slow (bench/mx-bench.sh):
 #     msgs/s for the fast destinations and in all, CPU per 1,000 messages, and whether the
 #     slow one held the others back; both relays' configurations
+#  6. scanning (SCAN=0 skips it): the corpus through `mxgate scan` with the built-in engine
+#     and each daemon back end, next to spamd, rspamd and clamd alone (bench/scan-bench.sh)
 # Knobs (environment): N (messages per run, default 5000), R (runs, default 3),
 # QUIET (seconds to wait for a quiet machine before each run, default 20), FSYNC=1 adds
 # ../shared/bench/fsync-bench.sh (the disk's durable-create ceiling); MX_N (default 2000) and
@@ -91,8 +93,12 @@ grep -o 'event=stopped.*' "$W/mxgate.log" | tail -1
 "$SB/postfix-relay.sh" down "$PFDIR" >/dev/null 2>&1; PFDIR=""
 echo "## 5. delivery by MX to d1..d4.bench, d4 slow (bench/mx-bench.sh)"
 MX_R=$R MX_QUIET=$QUIET bench/mx-bench.sh
+if [ "${SCAN:-1}" = 1 ]; then
+    echo "## 6. scanning: the corpus through mxgate scan and the scanner daemons alone (bench/scan-bench.sh)"
+    bench/scan-bench.sh --quiet-wait "$QUIET"
+fi
 if [ "${FSYNC:-0}" = 1 ]; then
-    echo "## 6. disk ceilings (fsync-bench.sh)"
+    echo "## 7. disk ceilings (fsync-bench.sh)"
     "$SB/fsync-bench.sh" -R 1 -n 1000 -T 10 /tmp
 fi
 echo "# done $(date -u +%FT%TZ)"
