@@ -65,6 +65,33 @@ static void doc_warning(gint64 offset, GMimeParserWarning code, const gchar *ite
 	}
 }
 
+static GMimeMessage *doc_parse_at(struct scan_mime_doc *d, size_t off)
+{
+	g_mime_stream_seek(d->stream, (gint64)off, GMIME_STREAM_SEEK_SET);
+	GMimeParser *p = g_mime_parser_new_with_stream(d->stream);
+	g_mime_parser_set_persist_stream(p, TRUE);
+	GMimeMessage *m = g_mime_parser_construct_message(p, d->opts);
+	g_object_unref(p);
+	return m;
+}
+
+/* Offset of the first line that starts like a header field ("Name:"), or 0. */
+static size_t first_field_line(const char *raw, size_t len)
+{
+	for (size_t pos = 0; pos < len;) {
+		size_t i = pos;
+		while (i < len && raw[i] > ' ' && raw[i] < 0x7f && raw[i] != ':')
+			i++;
+		if (i > pos && i < len && raw[i] == ':')
+			return pos;
+		const char *nl = memchr(raw + pos, '\n', len - pos);
+		if (!nl)
+			break;
+		pos = (size_t)(nl - raw) + 1;
+	}
+	return 0;
+}
+
 void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len)
 {
 	memset(d, 0, sizeof *d);
@@ -76,10 +103,29 @@ void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len)
 	d->ba = g_byte_array_new_take((guint8 *)(uintptr_t)raw, len);
 	d->stream = g_mime_stream_mem_new_with_byte_array(d->ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(d->stream), FALSE);
-	GMimeParser *p = g_mime_parser_new_with_stream(d->stream);
-	g_mime_parser_set_persist_stream(p, TRUE);
-	d->msg = g_mime_parser_construct_message(p, d->opts);
-	g_object_unref(p);
+	d->msg = doc_parse_at(d, 0);
+	if (d->msg)
+		return;
+	/* GMime gives up on a message whose first line is not a field (a line
+	 * of blanks, a folded first field): start at the first field... */
+	if (len > 0)
+		d->flags |= SCAN_MSG_F_MALFORMED;
+	size_t off = first_field_line(raw, len);
+	if (off > 0 && off < len)
+		d->msg = doc_parse_at(d, off);
+	if (d->msg)
+		return;
+	/* ...or, without any, take it all as one text body so the scanners
+	 * still see every byte */
+	GMimeStream *sub = g_mime_stream_substream(d->stream, 0, (gint64)len);
+	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(sub, GMIME_CONTENT_ENCODING_DEFAULT);
+	GMimeTextPart *part = g_mime_text_part_new();
+	g_mime_part_set_content(GMIME_PART(part), w);
+	d->msg = g_mime_message_new(FALSE);
+	g_mime_message_set_mime_part(d->msg, GMIME_OBJECT(part));
+	g_object_unref(part);
+	g_object_unref(w);
+	g_object_unref(sub);
 }
 
 void scan_mime_doc_close(struct scan_mime_doc *d)
