@@ -436,7 +436,7 @@ static void add_uri(void *ctx, const char *uri, size_t len)
 {
 	struct mime_priv *p = ctx;
 	struct scan_msg *m = p->m;
-	if (len == 0 || len > MIME_MAX_URI_LEN)
+	if (len == 0 || len > MIME_MAX_URI_LEN || memchr(uri, '\0', len))
 		return;
 	if (m->nuris >= MIME_MAX_URIS) {
 		m->flags |= SCAN_MSG_F_TRUNCATED;
@@ -614,6 +614,10 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 {
 	struct mime_priv *p = ctx;
 	GMimeObject *o = lf->obj;
+	if (p->m->nparts >= p->lim->max_parts) { /* uuencoded blocks took the room */
+		p->m->flags |= SCAN_MSG_F_TRUNCATED;
+		return;
+	}
 	struct scan_part *sp = add_part(p, lf->path, lf->depth);
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
 	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;

@@ -56,8 +56,7 @@ struct scan_mime_doc {
 void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len);
 void scan_mime_doc_close(struct scan_mime_doc *d);
 /* Visit every leaf depth-first; stops after max_parts leaves (flag
- * TRUNCATED) and skips containers nested deeper than max_depth (TRUNCATED).
- * *budget_out (may be NULL) is what remains of max_parts. */
+ * TRUNCATED) and skips containers nested deeper than max_depth (TRUNCATED). */
 void scan_mime_walk(struct scan_mime_doc *d, const struct scan_mime_limits *lim, scan_mime_leaf_fn fn, void *ctx);
 
 /* The header block raw[0..len): call fn for each field (name, raw value

@@ -385,13 +385,13 @@ static bool uri_char(unsigned char c)
 {
 	if (c >= 0x80)
 		return true;
-	return g_ascii_isalnum(c) || strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+	return g_ascii_isalnum(c) || (c && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL);
 }
 
 static void text_uri_emit(const char *s, size_t n, const char *scheme_add, scan_mime_uri_fn fn, void *ctx)
 {
 	/* trailing punctuation belongs to the sentence, not the URI */
-	while (n > 0 && strchr(".,;:!?'\"", s[n - 1]))
+	while (n > 0 && s[n - 1] && strchr(".,;:!?'\"", s[n - 1]))
 		n--;
 	if (n > 0 && s[n - 1] == ')' && !memchr(s, '(', n))
 		n--;
