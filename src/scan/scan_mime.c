@@ -368,15 +368,24 @@ static void add_hdr(void *ctx, const char *name, size_t nlen, const char *line, 
 	struct scan_hdr *h = &m->hdrs[m->nhdrs++];
 	h->name = arena_strndup(p->arena, name, nlen);
 	h->raw = arena_strndup(p->arena, value, vlen);
-	/* unfold: drop the line breaks, keep the white space after them */
+	/* unfold as SpamAssassin does: a line break and the white space after
+	 * it are one space; no white space at either end */
 	struct buf u;
 	buf_init(&u);
 	size_t i = 0;
 	while (i < vlen && (value[i] == ' ' || value[i] == '\t'))
 		i++;
-	for (; i < vlen; i++)
-		if (value[i] != '\n')
+	for (; i < vlen; i++) {
+		if (value[i] != '\n') {
 			buf_putc(&u, value[i]);
+			continue;
+		}
+		while (i + 1 < vlen && (value[i + 1] == ' ' || value[i + 1] == '\t'))
+			i++;
+		buf_putc(&u, ' ');
+	}
+	while (u.len > 0 && (u.data[u.len - 1] == ' ' || u.data[u.len - 1] == '\t' || u.data[u.len - 1] == '\r'))
+		u.data[--u.len] = '\0';
 	bool ascii = true;
 	for (size_t k = 0; k < u.len; k++)
 		if ((unsigned char)u.data[k] >= 0x80)
@@ -464,8 +473,13 @@ static void add_rawbody(struct mime_priv *p, const char *s, size_t n)
 		const char *nl = memchr(s + pos, '\n', n - pos);
 		size_t e = nl ? (size_t)(nl - s) + 1 : n;
 		m->rawbody = xgrow(m->rawbody, &p->cap_rawbody, m->nrawbody + 1, sizeof *m->rawbody);
-		m->rawbody[m->nrawbody].s = arena_strndup(p->arena, s + pos, e - pos);
-		m->rawbody[m->nrawbody].len = e - pos;
+			size_t l = e - pos;
+		if (l >= 2 && s[e - 1] == '\n' && s[e - 2] == '\r')
+			l--; /* CRLF is "\n", as SpamAssassin decodes text */
+		char *line = arena_strndup(p->arena, s + pos, l);
+		line[l - 1] = s[e - 1];
+		m->rawbody[m->nrawbody].s = line;
+		m->rawbody[m->nrawbody].len = l;
 		m->nrawbody++;
 		pos = e;
 	}
@@ -475,6 +489,8 @@ static void add_rawbody(struct mime_priv *p, const char *s, size_t n)
  * a newline, as SpamAssassin joins them). */
 static void add_rendered(struct mime_priv *p, const char *ctype, const char *charset, const char *s, size_t n)
 {
+	if (strcmp(ctype, "text/plain") != 0 && strcmp(ctype, "text/html") != 0)
+		return; /* SpamAssassin renders no other type */
 	size_t room = p->lim->max_text > p->text.len ? p->lim->max_text - p->text.len : 0;
 	if (n > room) {
 		n = room;
@@ -483,8 +499,6 @@ static void add_rendered(struct mime_priv *p, const char *ctype, const char *cha
 	struct buf u;
 	buf_init(&u);
 	scan_mime_text_to_utf8(charset, s, n, &u);
-	if (p->text.len)
-		buf_putc(&p->text, '\n');
 	if (strcmp(ctype, "text/html") == 0 || (strcmp(ctype, "text/plain") == 0 && scan_mime_text_looks_html(u.data, u.len))) {
 		scan_mime_text_html(u.data, u.len, &p->text, add_uri, p);
 	} else {
@@ -610,6 +624,19 @@ static void add_embedded(struct mime_priv *p, const struct scan_part *tp)
 	g_byte_array_free(ba, FALSE);
 }
 
+/* SpamAssassin's /\.s?html?$/i on the part's name. */
+static bool html_name(const char *fn)
+{
+	size_t n = strlen(fn);
+	static const char *const ext[] = { ".htm", ".html", ".shtm", ".shtml" };
+	for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
+		size_t el = strlen(ext[i]);
+		if (n >= el && g_ascii_strcasecmp(fn + n - el, ext[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 {
 	struct mime_priv *p = ctx;
@@ -634,11 +661,27 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	keep_blob(p, data);
 	sp->data = data;
 	sp->len = len;
-	bool textual = (text || strncmp(sp->ctype, "message/", 8) == 0) && strcmp(sp->ctype, "text/calendar") != 0;
-	if (!textual)
+	/* SpamAssassin: every leaf puts a line break between the parts' texts;
+	 * a part named *.htm(l) is HTML whatever its type says */
+	if (p->text.len)
+		buf_putc(&p->text, '\n');
+	const char *eff = sp->ctype;
+	if (fn && html_name(fn))
+		eff = "text/html";
+	if (strncmp(eff, "text/", 5) != 0 && strncmp(eff, "message/", 8) != 0)
 		return;
-	add_rawbody(p, (const char *)data, len);
-	add_rendered(p, sp->ctype, sp->charset, (const char *)data, len);
+	/* SpamAssassin's text of a part keeps the line break that GMime gives
+	 * to the boundary after it (the text views only, not data) */
+	struct buf tv;
+	buf_init(&tv);
+	size_t tl = len > p->lim->max_text ? p->lim->max_text + 1 : len; /* +1: the cut still shows */
+	buf_append(&tv, data, tl);
+	if (tl == len && len > 0 && data[len - 1] != '\n' && !lf->top &&
+	    g_mime_part_get_content_encoding(GMIME_PART(o)) != GMIME_CONTENT_ENCODING_BASE64)
+		buf_putc(&tv, '\n');
+	add_rawbody(p, bstr(&tv), tv.len);
+	add_rendered(p, eff, sp->charset, bstr(&tv), tv.len);
+	buf_fini(&tv);
 	if (text) {
 		struct scan_part copy = *sp; /* add_*_parts may move parts[] */
 		add_uu_parts(p, &copy);

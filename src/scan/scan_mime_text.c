@@ -297,15 +297,18 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, sc
 	size_t nl = i - ns < sizeof name - 1 ? i - ns : sizeof name - 1;
 	memcpy(name, s + ns, nl);
 	name[nl] = '\0';
-	/* end of the tag, quotes respected */
+	/* end of the tag: a quote matters only where a value starts (after
+	 * "=" and white space), as in the HTML5 tokenizer */
 	size_t as = i;
-	char q = 0;
-	while (i < n && (q || s[i] != '>')) {
-		if (q && s[i] == q)
-			q = 0;
-		else if (!q && (s[i] == '"' || s[i] == '\''))
-			q = s[i];
-		i++;
+	while (i < n && s[i] != '>') {
+		if (s[i++] != '=')
+			continue;
+		while (i < n && is_ws(s[i]))
+			i++;
+		if (i < n && (s[i] == '"' || s[i] == '\'')) {
+			const char *qe = memchr(s + i + 1, s[i], n - i - 1);
+			i = qe ? (size_t)(qe - s) + 1 : n;
+		}
 	}
 	size_t end = i < n ? i + 1 : n;
 	if (!closing)

@@ -51,8 +51,8 @@ static const struct mime_case mime_cases[] = {
 	  "Subject==?bogus?x?abc?= y", NULL, NULL, NOCHECK },
 	{ "8-bit header kept as bytes", "X-Latin: caf\xe9\nX-Utf8: caf\xc3\xa9\n\nb\n", 0, { 0 }, 0, NULL, NULL, NULL,
 	  "X-Latin=caf\xe9", "X-Utf8= caf\xc3\xa9", NULL, NOCHECK },
-	{ "tab folding kept raw", "Subject: a\n\tb\n\nx\n", 0, { 0 }, 0, NULL, NULL, "a\tb\n|x ", "Subject=a\tb",
-	  "Subject= a\n\tb", NULL, NOCHECK },
+	{ "folding is one space, raw keeps it", "Subject: a\n\t b \n\nx\n", 0, { 0 }, 0, NULL, NULL, "a b\n|x ", "Subject=a b",
+	  "Subject= a\n\t b ", NULL, NOCHECK },
 	{ "header lookup is case-insensitive", "SUBJECT: up\n\n", 0, { 0 }, 0, NULL, NULL, NULL, "subject=up", NULL,
 	  NULL, NOCHECK },
 	{ "mbox From line skipped", "From a@b Mon Jan 1 00:00:00 2024\nSubject: s\n\nx\n", 0, { 0 }, 0, NULL, NULL,
@@ -66,7 +66,7 @@ static const struct mime_case mime_cases[] = {
 	  "--A\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\n" EICAR_B64
 	  "--A--\n",
 	  0, { 0 }, 0, "1.1 text/plain; 1.2 text/html; 2 application/pdf f=a.pdf A", "2=EICAR-STANDARD",
-	  "\n|plain html", NULL, NULL, "", 2 },
+	  "\n|plain\n|html ", NULL, NULL, "", 2 },
 	{ "message/rfc822 inside",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n\nouter\n--A\nContent-Type: message/rfc822\n\n"
 	  "Subject: inner\nContent-Type: multipart/mixed; boundary=C\n\n--C\n\ninner text\n--C\n"
@@ -127,7 +127,14 @@ static const struct mime_case mime_cases[] = {
 	{ "non-text parts are not in body",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n\nt1\n--A\nContent-Type: image/png\n\nPNGDATA\n"
 	  "--A\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--A\nContent-Type: text/plain\n\nt2\n--A--\n",
-	  0, { 0 }, 0, "1 text/plain; 2 image/png A; 3 text/calendar; 4 text/plain", NULL, "\n|t1 t2", NULL, NULL,
+	  0, { 0 }, 0, "1 text/plain; 2 image/png A; 3 text/calendar; 4 text/plain", NULL, "\n|t1\n|t2 ", NULL, NULL,
+	  NULL, 3 },
+	{ "a part named .html is rendered as HTML",
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: application/octet-stream; name=\"x.HTML\"\n\n"
+	  "<p>hi<a href=\"http://h.example/\">there</a></p>\n--A--\n",
+	  0, { 0 }, 0, "1 application/octet-stream f=x.HTML A", NULL, "\n|hithere", NULL, NULL, "http://h.example/",
+	  1 },
+	{ "rawbody lines end in LF", "Subject: r\r\n\r\na\r\nb\r\n", 0, { 0 }, 0, NULL, NULL, "r\n|a b ", NULL, NULL,
 	  NULL, 2 },
 	{ "uris from text",
 	  "Subject: u\n\nsee http://a.example/x, www.b.example. and (mailto:c@d.example) or ftp.e.example/f.\n"
