@@ -386,17 +386,11 @@ static void add_hdr(void *ctx, const char *name, size_t nlen, const char *line, 
 	}
 	while (u.len > 0 && (u.data[u.len - 1] == ' ' || u.data[u.len - 1] == '\t' || u.data[u.len - 1] == '\r'))
 		u.data[--u.len] = '\0';
-	bool ascii = true;
-	for (size_t k = 0; k < u.len; k++)
-		if ((unsigned char)u.data[k] >= 0x80)
-			ascii = false;
-	if (ascii || g_utf8_validate(u.data, (gssize)u.len, NULL)) {
-		char *dec = g_mime_utils_header_decode_text(p->opts, bstr(&u));
-		h->value = arena_strdup(p->arena, dec ? dec : bstr(&u));
-		g_free(dec);
-	} else {
-		h->value = arena_strndup(p->arena, bstr(&u), u.len); /* 8-bit legacy bytes kept */
-	}
+	struct buf dec;
+	buf_init(&dec);
+	scan_mime_text_hdr_decode(bstr(&u), u.len, &dec);
+	h->value = arena_strndup(p->arena, bstr(&dec), dec.len);
+	buf_fini(&dec);
 	buf_fini(&u);
 }
 
@@ -473,13 +467,8 @@ static void add_rawbody(struct mime_priv *p, const char *s, size_t n)
 		const char *nl = memchr(s + pos, '\n', n - pos);
 		size_t e = nl ? (size_t)(nl - s) + 1 : n;
 		m->rawbody = xgrow(m->rawbody, &p->cap_rawbody, m->nrawbody + 1, sizeof *m->rawbody);
-			size_t l = e - pos;
-		if (l >= 2 && s[e - 1] == '\n' && s[e - 2] == '\r')
-			l--; /* CRLF is "\n", as SpamAssassin decodes text */
-		char *line = arena_strndup(p->arena, s + pos, l);
-		line[l - 1] = s[e - 1];
-		m->rawbody[m->nrawbody].s = line;
-		m->rawbody[m->nrawbody].len = l;
+			m->rawbody[m->nrawbody].s = arena_strndup(p->arena, s + pos, e - pos);
+		m->rawbody[m->nrawbody].len = e - pos;
 		m->nrawbody++;
 		pos = e;
 	}
@@ -675,7 +664,9 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	struct buf tv;
 	buf_init(&tv);
 	size_t tl = len > p->lim->max_text ? p->lim->max_text + 1 : len; /* +1: the cut still shows */
-	buf_append(&tv, data, tl);
+	for (size_t i = 0; i < tl; i++) /* CRLF is "\n", as SpamAssassin decodes text */
+		if (!(data[i] == '\r' && i + 1 < tl && data[i + 1] == '\n'))
+			buf_putc(&tv, (char)data[i]);
 	if (tl == len && len > 0 && data[len - 1] != '\n' && !lf->top &&
 	    g_mime_part_get_content_encoding(GMIME_PART(o)) != GMIME_CONTENT_ENCODING_BASE64)
 		buf_putc(&tv, '\n');

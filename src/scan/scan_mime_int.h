@@ -78,6 +78,11 @@ void scan_mime_text_to_utf8(const char *charset, const char *s, size_t n, struct
  * <br> a line break, block elements a paragraph break. Link targets (href,
  * src, action, background) go to fn. */
 void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx);
+/* An unstructured header value s[0..n) with its RFC 2047 encoded words
+ * decoded to UTF-8, appended to out. Adjacent words of one charset are
+ * decoded as one byte run (a character may be split between them); other
+ * bytes, 8-bit ones included, and malformed words are kept as they are. */
+void scan_mime_text_hdr_decode(const char *s, size_t n, struct buf *out);
 /* Does a text/plain body start like HTML (SpamAssassin renders it so)? */
 bool scan_mime_text_looks_html(const char *s, size_t n);
 /* URIs written in plain text: scheme://..., mailto:, www.x and ftp.x

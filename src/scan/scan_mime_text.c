@@ -519,3 +519,128 @@ bool scan_mime_text_uu_next(const char *s, size_t n, size_t *pos, struct buf *na
 	*pos = n;
 	return false;
 }
+
+/* ---- RFC 2047 encoded words ---- */
+
+static void ew_b64(const char *s, size_t n, struct buf *out)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n && s[i] != '='; i++) {
+		const char *p = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", s[i]);
+		if (!p || !s[i])
+			continue;
+		acc = (acc << 6) | (unsigned)(p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_putc(out, (char)((acc >> bits) & 0xff));
+		}
+	}
+}
+
+static void ew_q(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '_') {
+			buf_putc(out, ' ');
+		} else if (s[i] == '=' && i + 2 < n && g_ascii_isxdigit(s[i + 1]) && g_ascii_isxdigit(s[i + 2])) {
+			buf_putc(out, (char)(g_ascii_xdigit_value(s[i + 1]) * 16 + g_ascii_xdigit_value(s[i + 2])));
+			i += 2;
+		} else {
+			buf_putc(out, s[i]);
+		}
+	}
+}
+
+/* An encoded word "=?charset?B|Q?payload?=" at s[0]: its length (0 if it
+ * is not one), the charset (RFC 2231 language dropped) in cs and the
+ * decoded bytes appended to bytes. */
+static size_t ew_parse(const char *s, size_t n, char *cs, size_t cs_size, struct buf *bytes)
+{
+	if (n < 8 || s[0] != '=' || s[1] != '?')
+		return 0;
+	size_t i = 2;
+	while (i < n && s[i] != '?' && !is_ws(s[i]))
+		i++;
+	size_t csl = i - 2;
+	if (i + 3 >= n || s[i] != '?' || csl == 0 || csl >= cs_size || s[i + 2] != '?')
+		return 0;
+	char enc = (char)g_ascii_tolower(s[i + 1]);
+	if (enc != 'b' && enc != 'q')
+		return 0;
+	size_t ps = i + 3, pe = ps;
+	while (pe + 1 < n && !(s[pe] == '?' && s[pe + 1] == '=')) {
+		if (is_ws(s[pe]))
+			return 0;
+		pe++;
+	}
+	if (pe + 1 >= n)
+		return 0;
+	memcpy(cs, s + 2, csl);
+	cs[csl] = '\0';
+	char *star = strchr(cs, '*');
+	if (star)
+		*star = '\0';
+	if (enc == 'b')
+		ew_b64(s + ps, pe - ps, bytes);
+	else
+		ew_q(s + ps, pe - ps, bytes);
+	return pe + 2;
+}
+
+static void ew_flush(const char *cs, struct buf *bytes, struct buf *out)
+{
+	if (bytes->len)
+		scan_mime_text_to_utf8(cs, bytes->data, bytes->len, out);
+	buf_reset(bytes);
+}
+
+static void put_buf(struct buf *out, struct buf *b)
+{
+	if (b->len)
+		buf_append(out, b->data, b->len);
+	buf_reset(b);
+}
+
+void scan_mime_text_hdr_decode(const char *s, size_t n, struct buf *out)
+{
+	char cs[64] = "", next_cs[64];
+	struct buf bytes, word, ws;
+	buf_init(&bytes);
+	buf_init(&word);
+	buf_init(&ws);
+	bool after_ew = false;
+	for (size_t i = 0; i < n;) {
+		size_t used = s[i] == '=' ? ew_parse(s + i, n - i, next_cs, sizeof next_cs, &word) : 0;
+		if (used) {
+			/* white space between two encoded words is dropped (RFC 2047
+			 * 6.2); words of one charset are one byte run, so a
+			 * character split over two words comes out whole */
+			if (!after_ew)
+				put_buf(out, &ws);
+			buf_reset(&ws);
+			if (after_ew && g_ascii_strcasecmp(cs, next_cs) != 0)
+				ew_flush(cs, &bytes, out);
+			put_buf(&bytes, &word);
+			snprintf(cs, sizeof cs, "%s", next_cs);
+			after_ew = true;
+			i += used;
+			continue;
+		}
+		buf_reset(&word);
+		if (is_ws(s[i])) {
+			buf_putc(&ws, s[i++]);
+			continue;
+		}
+		ew_flush(cs, &bytes, out);
+		after_ew = false;
+		put_buf(out, &ws);
+		buf_putc(out, s[i++]);
+	}
+	ew_flush(cs, &bytes, out);
+	put_buf(out, &ws);
+	buf_fini(&bytes);
+	buf_fini(&word);
+	buf_fini(&ws);
+}
