@@ -488,7 +488,7 @@ static void add_rendered(struct mime_priv *p, const char *ctype, const char *cha
 	struct buf u;
 	buf_init(&u);
 	scan_mime_text_to_utf8(charset, s, n, &u);
-	if (strcmp(ctype, "text/html") == 0 || (strcmp(ctype, "text/plain") == 0 && scan_mime_text_looks_html(u.data, u.len))) {
+	if (strcmp(ctype, "text/html") == 0) {
 		scan_mime_text_html(u.data, u.len, &p->text, add_uri, p);
 	} else {
 		scan_mime_text_uris(u.data, u.len, add_uri, p);
@@ -655,6 +655,9 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	if (p->text.len)
 		buf_putc(&p->text, '\n');
 	const char *eff = sp->ctype;
+	const char *ct_raw = g_mime_object_get_header(o, "Content-Type");
+	if (ct_raw && !strchr(ct_raw, '/'))
+		eff = "text/plain"; /* "text plain": GMime says octet-stream, RFC 2045 5.2 text/plain */
 	if (fn && html_name(fn))
 		eff = "text/html";
 	if (strncmp(eff, "text/", 5) != 0 && strncmp(eff, "message/", 8) != 0)

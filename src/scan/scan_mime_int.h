@@ -83,8 +83,6 @@ void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri
  * decoded as one byte run (a character may be split between them); other
  * bytes, 8-bit ones included, and malformed words are kept as they are. */
 void scan_mime_text_hdr_decode(const char *s, size_t n, struct buf *out);
-/* Does a text/plain body start like HTML (SpamAssassin renders it so)? */
-bool scan_mime_text_looks_html(const char *s, size_t n);
 /* URIs written in plain text: scheme://..., mailto:, www.x and ftp.x
  * (given http:// and ftp://). */
 void scan_mime_text_uris(const char *s, size_t n, scan_mime_uri_fn fn, void *ctx);

@@ -183,8 +183,7 @@ static bool tag_in(const char *name, const char *const *list)
 static const char *const block_tags[] = { "p",	"div", "tr",	   "li",  "table", "h1",	 "h2",
 					  "h3", "h4",  "h5",	   "h6",  "ul",	   "ol",	 "dl",
 					  "dd", "dt",  "blockquote", "pre", "hr",	   "title", "center",
-					  "form", "address", "section", "article", "header", "footer", "body",
-					  NULL };
+					  "form", "address", "section", "article", "header", "footer", NULL };
 static const char *const link_attrs[] = { "href", "src", "action", "background", NULL };
 
 /* Attributes of a tag s[0..n) (after the name): link targets go to fn. */
@@ -254,18 +253,14 @@ static void html_attrs(const char *s, size_t n, scan_mime_uri_fn fn, void *ctx)
 }
 
 /* Append a break ("\n" or "\n\n") unless the output already ends in one
- * at least as strong; none before the first text (out[0..base) is not
- * ours). */
-static void html_break(struct buf *out, size_t base, bool para)
+ * at least as strong. White space around it stays: SpamAssassin's body
+ * collapsing keeps one space on each side of a paragraph break. */
+static void html_break(struct buf *out, bool para)
 {
-	if (out->len == base)
-		return;
 	size_t nl = 0;
 	while (nl < out->len && nl < 2 && out->data[out->len - 1 - nl] == '\n')
 		nl++;
 	size_t want = para ? 2 : 1;
-	if (out->len && out->data[out->len - 1] == ' ' && nl == 0)
-		out->len--; /* no space before a break */
 	while (nl < want) {
 		buf_putc(out, '\n');
 		nl++;
@@ -274,7 +269,7 @@ static void html_break(struct buf *out, size_t base, bool para)
 
 /* A tag at s[0] == '<': handles it and returns the bytes used (0: the '<'
  * is text). */
-static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, scan_mime_uri_fn fn, void *ctx)
+static size_t html_tag(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx)
 {
 	if (n >= 4 && memcmp(s, "<!--", 4) == 0) {
 		size_t e = find_ci(s, n, 4, "-->");
@@ -322,10 +317,10 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, sc
 		const char *gt = memchr(s + c, '>', n - c);
 		return gt ? (size_t)(gt - s) + 1 : n;
 	}
-	if (g_ascii_strcasecmp(name, "br") == 0)
-		html_break(out, base, false);
+	if (!closing && g_ascii_strcasecmp(name, "br") == 0)
+		html_break(out, false);
 	else if (tag_in(name, block_tags))
-		html_break(out, base, true);
+		html_break(out, true); /* opening or closing */
 	else if (g_ascii_strcasecmp(name, "td") == 0 || g_ascii_strcasecmp(name, "th") == 0)
 		buf_putc(out, ' ');
 	return end;
@@ -333,11 +328,11 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, sc
 
 void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx)
 {
-	size_t i = 0, base = out->len;
+	size_t i = 0;
 	while (i < n) {
 		char c = s[i];
 		if (c == '<') {
-			size_t used = html_tag(s + i, n - i, out, base, fn, ctx);
+			size_t used = html_tag(s + i, n - i, out, fn, ctx);
 			if (used) {
 				i += used;
 				continue;
@@ -349,37 +344,16 @@ void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri
 				continue;
 			}
 		} else if (is_ws(c)) {
-			/* a run of white space in text is one space (not after a break) */
+			/* a run of white space in text is one space */
 			while (i < n && is_ws(s[i]))
 				i++;
-			if (out->len > base && out->data[out->len - 1] != ' ' && out->data[out->len - 1] != '\n')
+			if (out->len == 0 || out->data[out->len - 1] != ' ')
 				buf_putc(out, ' ');
 			continue;
 		}
 		buf_putc(out, c);
 		i++;
 	}
-	while (out->len > base && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\n'))
-		out->len--; /* trailing breaks and space */
-	if (out->data)
-		out->data[out->len] = '\0';
-}
-
-bool scan_mime_text_looks_html(const char *s, size_t n)
-{
-	/* SpamAssassin: /^.{0,18}?<(?:body|head|html|img|pre|table|title)(?:\s.{0,18}?)?>/is */
-	static const char *const tags[] = { "body", "head", "html", "img", "pre", "table", "title", NULL };
-	for (size_t i = 0; i < n && i <= 18; i++) {
-		if (s[i] != '<')
-			continue;
-		for (const char *const *t = tags; *t; t++) {
-			size_t tl = strlen(*t);
-			if (i + 1 + tl < n && g_ascii_strncasecmp(s + i + 1, *t, tl) == 0 &&
-			    (s[i + 1 + tl] == '>' || is_ws(s[i + 1 + tl])))
-				return true;
-		}
-	}
-	return false;
 }
 
 /* ---- URIs in plain text ---- */

@@ -1,7 +1,10 @@
 /*
  * test_scan_mime.c - the MIME walk (scan/scan_mime*.c): header fields,
  * the leaf parts with their decoded content and IMAP numbers, the
- * SpamAssassin views (body paragraphs, rawbody lines, URIs), the limits at
+ * SpamAssassin views (body paragraphs, rawbody lines, URIs; the body
+ * expectations of the HTML, multipart and message/rfc822 cases are what
+ * Mail::SpamAssassin 4.0's get_rendered_body_text_array gives for the same
+ * input, but the ".html name" case, which ends in one more " "), the limits at
  * N-1, N, N+1, and scan_msg_clean() on single-part and multipart messages
  * (every byte outside the replaced part kept, CRLF output, the result
  * parses again).
@@ -74,7 +77,7 @@ static const struct mime_case mime_cases[] = {
 	  "--A\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\n" EICAR_B64
 	  "--A--\n",
 	  0, { 0 }, 0, "1.1 text/plain; 1.2 text/html; 2 application/pdf f=a.pdf A", "2=EICAR-STANDARD",
-	  "\n|plain\n|html ", NULL, NULL, "", 2 },
+	  "\n|plain\n|html\n", NULL, NULL, "", 2 },
 	{ "message/rfc822 inside",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n\nouter\n--A\nContent-Type: message/rfc822\n\n"
 	  "Subject: inner\nContent-Type: multipart/mixed; boundary=C\n\n--C\n\ninner text\n--C\n"
@@ -84,7 +87,7 @@ static const struct mime_case mime_cases[] = {
 	  "2.2=" EICAR, NULL, NULL, NULL, NULL, NOCHECK },
 	{ "message/rfc822 as the body",
 	  "Subject: fwd\nContent-Type: message/rfc822\n\nSubject: in\nContent-Type: text/html\n\n<b>x</b>\n", 0,
-	  { 0 }, 0, "1.1 text/html d=1", NULL, "fwd\n|x", NULL, NULL, "", NOCHECK },
+	  { 0 }, 0, "1.1 text/html d=1", NULL, "fwd\n|x ", NULL, NULL, "", NOCHECK },
 	{ "single-part inner message is N.1",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/rfc822\n\nSubject: i\n\nbody\n"
 	  "--A--\n",
@@ -125,10 +128,10 @@ static const struct mime_case mime_cases[] = {
 	  "<script>var a='<p>';</script></head><body><p>Hello&nbsp;<b>World</b> &amp; you</p>"
 	  "<p>Second<br>line &#233;&#xe9; &bogus;</p><!-- <p>hidden</p> --><a href=\"http://ex.example/a?x=1&amp;y=2\">"
 	  "link</a><img src='cid:part1'></body></html>\n",
-	  0, { 0 }, 0, NULL, NULL, "\n|T\n|Hello World & you\n|Second line \xc3\xa9\xc3\xa9 &bogus;\n|link", NULL,
+	  0, { 0 }, 0, NULL, NULL, "\n|\n|T\n|Hello World & you\n|Second line \xc3\xa9\xc3\xa9 &bogus;\n|link ", NULL,
 	  NULL, "http://ex.example/a?x=1&y=2 cid:part1", 1 },
-	{ "text/plain that starts like html is rendered", "Subject: s\n\n<html><body>a<br>b</body></html>\n", 0,
-	  { 0 }, 0, NULL, NULL, "s\n|a b", NULL, NULL, NULL, NOCHECK },
+	{ "text/plain that starts like html is not rendered", "Subject: s\n\n<html><body>a<br>b</body></html>\n", 0,
+	  { 0 }, 0, NULL, NULL, "s\n|<html><body>a<br>b</body></html> ", NULL, NULL, NULL, NOCHECK },
 	{ "paragraphs as SpamAssassin splits them", "Subject: p\n\na  b\n\n\n c\nd\n \n \ne\t\tf\n", 0, { 0 }, 0,
 	  NULL, NULL, "p\n|a b\n| c d\n|e f ", NULL, NULL, NULL, 8 },
 	{ "no subject", "From: a\n\nx\n", 0, { 0 }, 0, NULL, NULL, "\n|x ", NULL, NULL, NULL, NOCHECK },
@@ -140,8 +143,10 @@ static const struct mime_case mime_cases[] = {
 	{ "a part named .html is rendered as HTML",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: application/octet-stream; name=\"x.HTML\"\n\n"
 	  "<p>hi<a href=\"http://h.example/\">there</a></p>\n--A--\n",
-	  0, { 0 }, 0, "1 application/octet-stream f=x.HTML A", NULL, "\n|hithere", NULL, NULL, "http://h.example/",
+	  0, { 0 }, 0, "1 application/octet-stream f=x.HTML A", NULL, "\n|\n|hithere\n| ", NULL, NULL, "http://h.example/",
 	  1 },
+	{ "invalid content type is text for the body", "Subject: b\nContent-Type: text plain\n\ntotally <br> natural\n", 0,
+	  { 0 }, F_M, NULL, NULL, "b\n|totally <br> natural ", NULL, NULL, NULL, 1 },
 	{ "rawbody lines end in LF", "Subject: r\r\n\r\na\r\nb\r\n", 0, { 0 }, 0, NULL, NULL, "r\n|a b ", NULL, NULL,
 	  NULL, 2 },
 	{ "uris from text",
