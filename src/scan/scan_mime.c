@@ -65,6 +65,33 @@ static void doc_warning(gint64 offset, GMimeParserWarning code, const gchar *ite
 	}
 }
 
+static GMimeMessage *doc_parse_at(struct scan_mime_doc *d, size_t off)
+{
+	g_mime_stream_seek(d->stream, (gint64)off, GMIME_STREAM_SEEK_SET);
+	GMimeParser *p = g_mime_parser_new_with_stream(d->stream);
+	g_mime_parser_set_persist_stream(p, TRUE);
+	GMimeMessage *m = g_mime_parser_construct_message(p, d->opts);
+	g_object_unref(p);
+	return m;
+}
+
+/* Offset of the first line that starts like a header field ("Name:"), or 0. */
+static size_t first_field_line(const char *raw, size_t len)
+{
+	for (size_t pos = 0; pos < len;) {
+		size_t i = pos;
+		while (i < len && raw[i] > ' ' && raw[i] < 0x7f && raw[i] != ':')
+			i++;
+		if (i > pos && i < len && raw[i] == ':')
+			return pos;
+		const char *nl = memchr(raw + pos, '\n', len - pos);
+		if (!nl)
+			break;
+		pos = (size_t)(nl - raw) + 1;
+	}
+	return 0;
+}
+
 void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len)
 {
 	memset(d, 0, sizeof *d);
@@ -76,10 +103,29 @@ void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len)
 	d->ba = g_byte_array_new_take((guint8 *)(uintptr_t)raw, len);
 	d->stream = g_mime_stream_mem_new_with_byte_array(d->ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(d->stream), FALSE);
-	GMimeParser *p = g_mime_parser_new_with_stream(d->stream);
-	g_mime_parser_set_persist_stream(p, TRUE);
-	d->msg = g_mime_parser_construct_message(p, d->opts);
-	g_object_unref(p);
+	d->msg = doc_parse_at(d, 0);
+	if (d->msg)
+		return;
+	/* GMime gives up on a message whose first line is not a field (a line
+	 * of blanks, a folded first field): start at the first field... */
+	if (len > 0)
+		d->flags |= SCAN_MSG_F_MALFORMED;
+	size_t off = first_field_line(raw, len);
+	if (off > 0 && off < len)
+		d->msg = doc_parse_at(d, off);
+	if (d->msg)
+		return;
+	/* ...or, without any, take it all as one text body so the scanners
+	 * still see every byte */
+	GMimeStream *sub = g_mime_stream_substream(d->stream, 0, (gint64)len);
+	GMimeDataWrapper *w = g_mime_data_wrapper_new_with_stream(sub, GMIME_CONTENT_ENCODING_DEFAULT);
+	GMimeTextPart *part = g_mime_text_part_new();
+	g_mime_part_set_content(GMIME_PART(part), w);
+	d->msg = g_mime_message_new(FALSE);
+	g_mime_message_set_mime_part(d->msg, GMIME_OBJECT(part));
+	g_object_unref(part);
+	g_object_unref(w);
+	g_object_unref(sub);
 }
 
 void scan_mime_doc_close(struct scan_mime_doc *d)
@@ -322,26 +368,29 @@ static void add_hdr(void *ctx, const char *name, size_t nlen, const char *line, 
 	struct scan_hdr *h = &m->hdrs[m->nhdrs++];
 	h->name = arena_strndup(p->arena, name, nlen);
 	h->raw = arena_strndup(p->arena, value, vlen);
-	/* unfold: drop the line breaks, keep the white space after them */
+	/* unfold as SpamAssassin does: a line break and the white space after
+	 * it are one space; no white space at either end */
 	struct buf u;
 	buf_init(&u);
 	size_t i = 0;
 	while (i < vlen && (value[i] == ' ' || value[i] == '\t'))
 		i++;
-	for (; i < vlen; i++)
-		if (value[i] != '\n')
+	for (; i < vlen; i++) {
+		if (value[i] != '\n') {
 			buf_putc(&u, value[i]);
-	bool ascii = true;
-	for (size_t k = 0; k < u.len; k++)
-		if ((unsigned char)u.data[k] >= 0x80)
-			ascii = false;
-	if (ascii || g_utf8_validate(u.data, (gssize)u.len, NULL)) {
-		char *dec = g_mime_utils_header_decode_text(p->opts, bstr(&u));
-		h->value = arena_strdup(p->arena, dec ? dec : bstr(&u));
-		g_free(dec);
-	} else {
-		h->value = arena_strndup(p->arena, bstr(&u), u.len); /* 8-bit legacy bytes kept */
+			continue;
+		}
+		while (i + 1 < vlen && (value[i + 1] == ' ' || value[i + 1] == '\t'))
+			i++;
+		buf_putc(&u, ' ');
 	}
+	while (u.len > 0 && (u.data[u.len - 1] == ' ' || u.data[u.len - 1] == '\t' || u.data[u.len - 1] == '\r'))
+		u.data[--u.len] = '\0';
+	struct buf dec;
+	buf_init(&dec);
+	scan_mime_text_hdr_decode(bstr(&u), u.len, &dec);
+	h->value = arena_strndup(p->arena, bstr(&dec), dec.len);
+	buf_fini(&dec);
 	buf_fini(&u);
 }
 
@@ -390,7 +439,7 @@ static void add_uri(void *ctx, const char *uri, size_t len)
 {
 	struct mime_priv *p = ctx;
 	struct scan_msg *m = p->m;
-	if (len == 0 || len > MIME_MAX_URI_LEN)
+	if (len == 0 || len > MIME_MAX_URI_LEN || memchr(uri, '\0', len))
 		return;
 	if (m->nuris >= MIME_MAX_URIS) {
 		m->flags |= SCAN_MSG_F_TRUNCATED;
@@ -418,7 +467,7 @@ static void add_rawbody(struct mime_priv *p, const char *s, size_t n)
 		const char *nl = memchr(s + pos, '\n', n - pos);
 		size_t e = nl ? (size_t)(nl - s) + 1 : n;
 		m->rawbody = xgrow(m->rawbody, &p->cap_rawbody, m->nrawbody + 1, sizeof *m->rawbody);
-		m->rawbody[m->nrawbody].s = arena_strndup(p->arena, s + pos, e - pos);
+			m->rawbody[m->nrawbody].s = arena_strndup(p->arena, s + pos, e - pos);
 		m->rawbody[m->nrawbody].len = e - pos;
 		m->nrawbody++;
 		pos = e;
@@ -429,6 +478,8 @@ static void add_rawbody(struct mime_priv *p, const char *s, size_t n)
  * a newline, as SpamAssassin joins them). */
 static void add_rendered(struct mime_priv *p, const char *ctype, const char *charset, const char *s, size_t n)
 {
+	if (strcmp(ctype, "text/plain") != 0 && strcmp(ctype, "text/html") != 0)
+		return; /* SpamAssassin renders no other type */
 	size_t room = p->lim->max_text > p->text.len ? p->lim->max_text - p->text.len : 0;
 	if (n > room) {
 		n = room;
@@ -437,9 +488,7 @@ static void add_rendered(struct mime_priv *p, const char *ctype, const char *cha
 	struct buf u;
 	buf_init(&u);
 	scan_mime_text_to_utf8(charset, s, n, &u);
-	if (p->text.len)
-		buf_putc(&p->text, '\n');
-	if (strcmp(ctype, "text/html") == 0 || (strcmp(ctype, "text/plain") == 0 && scan_mime_text_looks_html(u.data, u.len))) {
+	if (strcmp(ctype, "text/html") == 0) {
 		scan_mime_text_html(u.data, u.len, &p->text, add_uri, p);
 	} else {
 		scan_mime_text_uris(u.data, u.len, add_uri, p);
@@ -564,10 +613,27 @@ static void add_embedded(struct mime_priv *p, const struct scan_part *tp)
 	g_byte_array_free(ba, FALSE);
 }
 
+/* SpamAssassin's /\.s?html?$/i on the part's name. */
+static bool html_name(const char *fn)
+{
+	size_t n = strlen(fn);
+	static const char *const ext[] = { ".htm", ".html", ".shtm", ".shtml" };
+	for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
+		size_t el = strlen(ext[i]);
+		if (n >= el && g_ascii_strcasecmp(fn + n - el, ext[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 {
 	struct mime_priv *p = ctx;
 	GMimeObject *o = lf->obj;
+	if (p->m->nparts >= p->lim->max_parts) { /* uuencoded blocks took the room */
+		p->m->flags |= SCAN_MSG_F_TRUNCATED;
+		return;
+	}
 	struct scan_part *sp = add_part(p, lf->path, lf->depth);
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
 	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
@@ -584,11 +650,32 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	keep_blob(p, data);
 	sp->data = data;
 	sp->len = len;
-	bool textual = (text || strncmp(sp->ctype, "message/", 8) == 0) && strcmp(sp->ctype, "text/calendar") != 0;
-	if (!textual)
+	/* SpamAssassin: every leaf puts a line break between the parts' texts;
+	 * a part named *.htm(l) is HTML whatever its type says */
+	if (p->text.len)
+		buf_putc(&p->text, '\n');
+	const char *eff = sp->ctype;
+	const char *ct_raw = g_mime_object_get_header(o, "Content-Type");
+	if (ct_raw && !strchr(ct_raw, '/'))
+		eff = "text/plain"; /* "text plain": GMime says octet-stream, RFC 2045 5.2 text/plain */
+	if (fn && html_name(fn))
+		eff = "text/html";
+	if (strncmp(eff, "text/", 5) != 0 && strncmp(eff, "message/", 8) != 0)
 		return;
-	add_rawbody(p, (const char *)data, len);
-	add_rendered(p, sp->ctype, sp->charset, (const char *)data, len);
+	/* SpamAssassin's text of a part keeps the line break that GMime gives
+	 * to the boundary after it (the text views only, not data) */
+	struct buf tv;
+	buf_init(&tv);
+	size_t tl = len > p->lim->max_text ? p->lim->max_text + 1 : len; /* +1: the cut still shows */
+	for (size_t i = 0; i < tl; i++) /* CRLF is "\n", as SpamAssassin decodes text */
+		if (!(data[i] == '\r' && i + 1 < tl && data[i + 1] == '\n'))
+			buf_putc(&tv, (char)data[i]);
+	if (tl == len && len > 0 && data[len - 1] != '\n' && !lf->top &&
+	    g_mime_part_get_content_encoding(GMIME_PART(o)) != GMIME_CONTENT_ENCODING_BASE64)
+		buf_putc(&tv, '\n');
+	add_rawbody(p, bstr(&tv), tv.len);
+	add_rendered(p, eff, sp->charset, bstr(&tv), tv.len);
+	buf_fini(&tv);
 	if (text) {
 		struct scan_part copy = *sp; /* add_*_parts may move parts[] */
 		add_uu_parts(p, &copy);

@@ -56,8 +56,7 @@ struct scan_mime_doc {
 void scan_mime_doc_open(struct scan_mime_doc *d, const char *raw, size_t len);
 void scan_mime_doc_close(struct scan_mime_doc *d);
 /* Visit every leaf depth-first; stops after max_parts leaves (flag
- * TRUNCATED) and skips containers nested deeper than max_depth (TRUNCATED).
- * *budget_out (may be NULL) is what remains of max_parts. */
+ * TRUNCATED) and skips containers nested deeper than max_depth (TRUNCATED). */
 void scan_mime_walk(struct scan_mime_doc *d, const struct scan_mime_limits *lim, scan_mime_leaf_fn fn, void *ctx);
 
 /* The header block raw[0..len): call fn for each field (name, raw value
@@ -79,8 +78,11 @@ void scan_mime_text_to_utf8(const char *charset, const char *s, size_t n, struct
  * <br> a line break, block elements a paragraph break. Link targets (href,
  * src, action, background) go to fn. */
 void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx);
-/* Does a text/plain body start like HTML (SpamAssassin renders it so)? */
-bool scan_mime_text_looks_html(const char *s, size_t n);
+/* An unstructured header value s[0..n) with its RFC 2047 encoded words
+ * decoded to UTF-8, appended to out. Adjacent words of one charset are
+ * decoded as one byte run (a character may be split between them); other
+ * bytes, 8-bit ones included, and malformed words are kept as they are. */
+void scan_mime_text_hdr_decode(const char *s, size_t n, struct buf *out);
 /* URIs written in plain text: scheme://..., mailto:, www.x and ftp.x
  * (given http:// and ftp://). */
 void scan_mime_text_uris(const char *s, size_t n, scan_mime_uri_fn fn, void *ctx);

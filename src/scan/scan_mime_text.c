@@ -183,8 +183,7 @@ static bool tag_in(const char *name, const char *const *list)
 static const char *const block_tags[] = { "p",	"div", "tr",	   "li",  "table", "h1",	 "h2",
 					  "h3", "h4",  "h5",	   "h6",  "ul",	   "ol",	 "dl",
 					  "dd", "dt",  "blockquote", "pre", "hr",	   "title", "center",
-					  "form", "address", "section", "article", "header", "footer", "body",
-					  NULL };
+					  "form", "address", "section", "article", "header", "footer", NULL };
 static const char *const link_attrs[] = { "href", "src", "action", "background", NULL };
 
 /* Attributes of a tag s[0..n) (after the name): link targets go to fn. */
@@ -254,18 +253,14 @@ static void html_attrs(const char *s, size_t n, scan_mime_uri_fn fn, void *ctx)
 }
 
 /* Append a break ("\n" or "\n\n") unless the output already ends in one
- * at least as strong; none before the first text (out[0..base) is not
- * ours). */
-static void html_break(struct buf *out, size_t base, bool para)
+ * at least as strong. White space around it stays: SpamAssassin's body
+ * collapsing keeps one space on each side of a paragraph break. */
+static void html_break(struct buf *out, bool para)
 {
-	if (out->len == base)
-		return;
 	size_t nl = 0;
 	while (nl < out->len && nl < 2 && out->data[out->len - 1 - nl] == '\n')
 		nl++;
 	size_t want = para ? 2 : 1;
-	if (out->len && out->data[out->len - 1] == ' ' && nl == 0)
-		out->len--; /* no space before a break */
 	while (nl < want) {
 		buf_putc(out, '\n');
 		nl++;
@@ -274,7 +269,7 @@ static void html_break(struct buf *out, size_t base, bool para)
 
 /* A tag at s[0] == '<': handles it and returns the bytes used (0: the '<'
  * is text). */
-static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, scan_mime_uri_fn fn, void *ctx)
+static size_t html_tag(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx)
 {
 	if (n >= 4 && memcmp(s, "<!--", 4) == 0) {
 		size_t e = find_ci(s, n, 4, "-->");
@@ -297,15 +292,18 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, sc
 	size_t nl = i - ns < sizeof name - 1 ? i - ns : sizeof name - 1;
 	memcpy(name, s + ns, nl);
 	name[nl] = '\0';
-	/* end of the tag, quotes respected */
+	/* end of the tag: a quote matters only where a value starts (after
+	 * "=" and white space), as in the HTML5 tokenizer */
 	size_t as = i;
-	char q = 0;
-	while (i < n && (q || s[i] != '>')) {
-		if (q && s[i] == q)
-			q = 0;
-		else if (!q && (s[i] == '"' || s[i] == '\''))
-			q = s[i];
-		i++;
+	while (i < n && s[i] != '>') {
+		if (s[i++] != '=')
+			continue;
+		while (i < n && is_ws(s[i]))
+			i++;
+		if (i < n && (s[i] == '"' || s[i] == '\'')) {
+			const char *qe = memchr(s + i + 1, s[i], n - i - 1);
+			i = qe ? (size_t)(qe - s) + 1 : n;
+		}
 	}
 	size_t end = i < n ? i + 1 : n;
 	if (!closing)
@@ -319,10 +317,10 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, sc
 		const char *gt = memchr(s + c, '>', n - c);
 		return gt ? (size_t)(gt - s) + 1 : n;
 	}
-	if (g_ascii_strcasecmp(name, "br") == 0)
-		html_break(out, base, false);
+	if (!closing && g_ascii_strcasecmp(name, "br") == 0)
+		html_break(out, false);
 	else if (tag_in(name, block_tags))
-		html_break(out, base, true);
+		html_break(out, true); /* opening or closing */
 	else if (g_ascii_strcasecmp(name, "td") == 0 || g_ascii_strcasecmp(name, "th") == 0)
 		buf_putc(out, ' ');
 	return end;
@@ -330,11 +328,11 @@ static size_t html_tag(const char *s, size_t n, struct buf *out, size_t base, sc
 
 void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri_fn fn, void *ctx)
 {
-	size_t i = 0, base = out->len;
+	size_t i = 0;
 	while (i < n) {
 		char c = s[i];
 		if (c == '<') {
-			size_t used = html_tag(s + i, n - i, out, base, fn, ctx);
+			size_t used = html_tag(s + i, n - i, out, fn, ctx);
 			if (used) {
 				i += used;
 				continue;
@@ -346,37 +344,16 @@ void scan_mime_text_html(const char *s, size_t n, struct buf *out, scan_mime_uri
 				continue;
 			}
 		} else if (is_ws(c)) {
-			/* a run of white space in text is one space (not after a break) */
+			/* a run of white space in text is one space */
 			while (i < n && is_ws(s[i]))
 				i++;
-			if (out->len > base && out->data[out->len - 1] != ' ' && out->data[out->len - 1] != '\n')
+			if (out->len == 0 || out->data[out->len - 1] != ' ')
 				buf_putc(out, ' ');
 			continue;
 		}
 		buf_putc(out, c);
 		i++;
 	}
-	while (out->len > base && (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\n'))
-		out->len--; /* trailing breaks and space */
-	if (out->data)
-		out->data[out->len] = '\0';
-}
-
-bool scan_mime_text_looks_html(const char *s, size_t n)
-{
-	/* SpamAssassin: /^.{0,18}?<(?:body|head|html|img|pre|table|title)(?:\s.{0,18}?)?>/is */
-	static const char *const tags[] = { "body", "head", "html", "img", "pre", "table", "title", NULL };
-	for (size_t i = 0; i < n && i <= 18; i++) {
-		if (s[i] != '<')
-			continue;
-		for (const char *const *t = tags; *t; t++) {
-			size_t tl = strlen(*t);
-			if (i + 1 + tl < n && g_ascii_strncasecmp(s + i + 1, *t, tl) == 0 &&
-			    (s[i + 1 + tl] == '>' || is_ws(s[i + 1 + tl])))
-				return true;
-		}
-	}
-	return false;
 }
 
 /* ---- URIs in plain text ---- */
@@ -385,13 +362,13 @@ static bool uri_char(unsigned char c)
 {
 	if (c >= 0x80)
 		return true;
-	return g_ascii_isalnum(c) || strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+	return g_ascii_isalnum(c) || (c && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL);
 }
 
 static void text_uri_emit(const char *s, size_t n, const char *scheme_add, scan_mime_uri_fn fn, void *ctx)
 {
 	/* trailing punctuation belongs to the sentence, not the URI */
-	while (n > 0 && strchr(".,;:!?'\"", s[n - 1]))
+	while (n > 0 && s[n - 1] && strchr(".,;:!?'\"", s[n - 1]))
 		n--;
 	if (n > 0 && s[n - 1] == ')' && !memchr(s, '(', n))
 		n--;
@@ -515,4 +492,129 @@ bool scan_mime_text_uu_next(const char *s, size_t n, size_t *pos, struct buf *na
 	}
 	*pos = n;
 	return false;
+}
+
+/* ---- RFC 2047 encoded words ---- */
+
+static void ew_b64(const char *s, size_t n, struct buf *out)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n && s[i] != '='; i++) {
+		const char *p = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", s[i]);
+		if (!p || !s[i])
+			continue;
+		acc = (acc << 6) | (unsigned)(p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_putc(out, (char)((acc >> bits) & 0xff));
+		}
+	}
+}
+
+static void ew_q(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '_') {
+			buf_putc(out, ' ');
+		} else if (s[i] == '=' && i + 2 < n && g_ascii_isxdigit(s[i + 1]) && g_ascii_isxdigit(s[i + 2])) {
+			buf_putc(out, (char)(g_ascii_xdigit_value(s[i + 1]) * 16 + g_ascii_xdigit_value(s[i + 2])));
+			i += 2;
+		} else {
+			buf_putc(out, s[i]);
+		}
+	}
+}
+
+/* An encoded word "=?charset?B|Q?payload?=" at s[0]: its length (0 if it
+ * is not one), the charset (RFC 2231 language dropped) in cs and the
+ * decoded bytes appended to bytes. */
+static size_t ew_parse(const char *s, size_t n, char *cs, size_t cs_size, struct buf *bytes)
+{
+	if (n < 8 || s[0] != '=' || s[1] != '?')
+		return 0;
+	size_t i = 2;
+	while (i < n && s[i] != '?' && !is_ws(s[i]))
+		i++;
+	size_t csl = i - 2;
+	if (i + 3 >= n || s[i] != '?' || csl == 0 || csl >= cs_size || s[i + 2] != '?')
+		return 0;
+	char enc = (char)g_ascii_tolower(s[i + 1]);
+	if (enc != 'b' && enc != 'q')
+		return 0;
+	size_t ps = i + 3, pe = ps;
+	while (pe + 1 < n && !(s[pe] == '?' && s[pe + 1] == '=')) {
+		if (is_ws(s[pe]))
+			return 0;
+		pe++;
+	}
+	if (pe + 1 >= n)
+		return 0;
+	memcpy(cs, s + 2, csl);
+	cs[csl] = '\0';
+	char *star = strchr(cs, '*');
+	if (star)
+		*star = '\0';
+	if (enc == 'b')
+		ew_b64(s + ps, pe - ps, bytes);
+	else
+		ew_q(s + ps, pe - ps, bytes);
+	return pe + 2;
+}
+
+static void ew_flush(const char *cs, struct buf *bytes, struct buf *out)
+{
+	if (bytes->len)
+		scan_mime_text_to_utf8(cs, bytes->data, bytes->len, out);
+	buf_reset(bytes);
+}
+
+static void put_buf(struct buf *out, struct buf *b)
+{
+	if (b->len)
+		buf_append(out, b->data, b->len);
+	buf_reset(b);
+}
+
+void scan_mime_text_hdr_decode(const char *s, size_t n, struct buf *out)
+{
+	char cs[64] = "", next_cs[64];
+	struct buf bytes, word, ws;
+	buf_init(&bytes);
+	buf_init(&word);
+	buf_init(&ws);
+	bool after_ew = false;
+	for (size_t i = 0; i < n;) {
+		size_t used = s[i] == '=' ? ew_parse(s + i, n - i, next_cs, sizeof next_cs, &word) : 0;
+		if (used) {
+			/* white space between two encoded words is dropped (RFC 2047
+			 * 6.2); words of one charset are one byte run, so a
+			 * character split over two words comes out whole */
+			if (!after_ew)
+				put_buf(out, &ws);
+			buf_reset(&ws);
+			if (after_ew && g_ascii_strcasecmp(cs, next_cs) != 0)
+				ew_flush(cs, &bytes, out);
+			put_buf(&bytes, &word);
+			snprintf(cs, sizeof cs, "%s", next_cs);
+			after_ew = true;
+			i += used;
+			continue;
+		}
+		buf_reset(&word);
+		if (is_ws(s[i])) {
+			buf_putc(&ws, s[i++]);
+			continue;
+		}
+		ew_flush(cs, &bytes, out);
+		after_ew = false;
+		put_buf(out, &ws);
+		buf_putc(out, s[i++]);
+	}
+	ew_flush(cs, &bytes, out);
+	put_buf(out, &ws);
+	buf_fini(&bytes);
+	buf_fini(&word);
+	buf_fini(&ws);
 }

@@ -1,7 +1,10 @@
 /*
  * test_scan_mime.c - the MIME walk (scan/scan_mime*.c): header fields,
  * the leaf parts with their decoded content and IMAP numbers, the
- * SpamAssassin views (body paragraphs, rawbody lines, URIs), the limits at
+ * SpamAssassin views (body paragraphs, rawbody lines, URIs; the body
+ * expectations of the HTML, multipart and message/rfc822 cases are what
+ * Mail::SpamAssassin 4.0's get_rendered_body_text_array gives for the same
+ * input, but the ".html name" case, which ends in one more " "), the limits at
  * N-1, N, N+1, and scan_msg_clean() on single-part and multipart messages
  * (every byte outside the replaced part kept, CRLF output, the result
  * parses again).
@@ -47,12 +50,20 @@ static const struct mime_case mime_cases[] = {
 	  "Subject: =?iso-8859-1?q?caf=E9?=\r\n =?utf-8?b?w6k=?= x\r\nFrom: a@b\r\n\r\nhi\r\n", 0, { 0 }, 0,
 	  "1 text/plain", NULL, "caf\xc3\xa9\xc3\xa9 x\n|hi ", "Subject=caf\xc3\xa9\xc3\xa9 x",
 	  "Subject= =?iso-8859-1?q?caf=E9?=\n =?utf-8?b?w6k=?= x", "", 1 },
+	{ "character split over two encoded words", "Subject: =?UTF-8?Q?caf=C3?=\n =?UTF-8?Q?=A9?=!\n\n", 0, { 0 }, 0,
+	  NULL, NULL, NULL, "Subject=caf\xc3\xa9!", NULL, NULL, NOCHECK },
+	{ "padded base64 words run on", "Subject: =?UTF-8?B?YQ==?= =?UTF-8?B?Yg==?=\n\n", 0, { 0 }, 0, NULL, NULL, NULL,
+	  "Subject=ab", NULL, NULL, NOCHECK },
+	{ "white space before and between words", "Subject: Re:  =?utf-8?q?x?= y =?utf-8?q?z?=\t=?us-ascii?q?w?=\n\n", 0,
+	  { 0 }, 0, NULL, NULL, NULL, "Subject=Re:  x y zw", NULL, NULL, NOCHECK },
+	{ "encoded word in an unknown charset", "Subject: =?x-bogus?q?caf=E9?=\n\n", 0, { 0 }, 0, NULL, NULL, NULL,
+	  "Subject=caf\xc3\xa9", NULL, NULL, NOCHECK },
 	{ "invalid encoded word kept", "Subject: =?bogus?x?abc?= y\n\nb\n", 0, { 0 }, 0, NULL, NULL, NULL,
 	  "Subject==?bogus?x?abc?= y", NULL, NULL, NOCHECK },
 	{ "8-bit header kept as bytes", "X-Latin: caf\xe9\nX-Utf8: caf\xc3\xa9\n\nb\n", 0, { 0 }, 0, NULL, NULL, NULL,
 	  "X-Latin=caf\xe9", "X-Utf8= caf\xc3\xa9", NULL, NOCHECK },
-	{ "tab folding kept raw", "Subject: a\n\tb\n\nx\n", 0, { 0 }, 0, NULL, NULL, "a\tb\n|x ", "Subject=a\tb",
-	  "Subject= a\n\tb", NULL, NOCHECK },
+	{ "folding is one space, raw keeps it", "Subject: a\n\t b \n\nx\n", 0, { 0 }, 0, NULL, NULL, "a b\n|x ", "Subject=a b",
+	  "Subject= a\n\t b ", NULL, NOCHECK },
 	{ "header lookup is case-insensitive", "SUBJECT: up\n\n", 0, { 0 }, 0, NULL, NULL, NULL, "subject=up", NULL,
 	  NULL, NOCHECK },
 	{ "mbox From line skipped", "From a@b Mon Jan 1 00:00:00 2024\nSubject: s\n\nx\n", 0, { 0 }, 0, NULL, NULL,
@@ -66,7 +77,7 @@ static const struct mime_case mime_cases[] = {
 	  "--A\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\n" EICAR_B64
 	  "--A--\n",
 	  0, { 0 }, 0, "1.1 text/plain; 1.2 text/html; 2 application/pdf f=a.pdf A", "2=EICAR-STANDARD",
-	  "\n|plain html", NULL, NULL, "", 2 },
+	  "\n|plain\n|html\n", NULL, NULL, "", 2 },
 	{ "message/rfc822 inside",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n\nouter\n--A\nContent-Type: message/rfc822\n\n"
 	  "Subject: inner\nContent-Type: multipart/mixed; boundary=C\n\n--C\n\ninner text\n--C\n"
@@ -76,7 +87,7 @@ static const struct mime_case mime_cases[] = {
 	  "2.2=" EICAR, NULL, NULL, NULL, NULL, NOCHECK },
 	{ "message/rfc822 as the body",
 	  "Subject: fwd\nContent-Type: message/rfc822\n\nSubject: in\nContent-Type: text/html\n\n<b>x</b>\n", 0,
-	  { 0 }, 0, "1.1 text/html d=1", NULL, "fwd\n|x", NULL, NULL, "", NOCHECK },
+	  { 0 }, 0, "1.1 text/html d=1", NULL, "fwd\n|x ", NULL, NULL, "", NOCHECK },
 	{ "single-part inner message is N.1",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/rfc822\n\nSubject: i\n\nbody\n"
 	  "--A--\n",
@@ -117,17 +128,26 @@ static const struct mime_case mime_cases[] = {
 	  "<script>var a='<p>';</script></head><body><p>Hello&nbsp;<b>World</b> &amp; you</p>"
 	  "<p>Second<br>line &#233;&#xe9; &bogus;</p><!-- <p>hidden</p> --><a href=\"http://ex.example/a?x=1&amp;y=2\">"
 	  "link</a><img src='cid:part1'></body></html>\n",
-	  0, { 0 }, 0, NULL, NULL, "\n|T\n|Hello World & you\n|Second line \xc3\xa9\xc3\xa9 &bogus;\n|link", NULL,
+	  0, { 0 }, 0, NULL, NULL, "\n|\n|T\n|Hello World & you\n|Second line \xc3\xa9\xc3\xa9 &bogus;\n|link ", NULL,
 	  NULL, "http://ex.example/a?x=1&y=2 cid:part1", 1 },
-	{ "text/plain that starts like html is rendered", "Subject: s\n\n<html><body>a<br>b</body></html>\n", 0,
-	  { 0 }, 0, NULL, NULL, "s\n|a b", NULL, NULL, NULL, NOCHECK },
+	{ "text/plain that starts like html is not rendered", "Subject: s\n\n<html><body>a<br>b</body></html>\n", 0,
+	  { 0 }, 0, NULL, NULL, "s\n|<html><body>a<br>b</body></html> ", NULL, NULL, NULL, NOCHECK },
 	{ "paragraphs as SpamAssassin splits them", "Subject: p\n\na  b\n\n\n c\nd\n \n \ne\t\tf\n", 0, { 0 }, 0,
 	  NULL, NULL, "p\n|a b\n| c d\n|e f ", NULL, NULL, NULL, 8 },
 	{ "no subject", "From: a\n\nx\n", 0, { 0 }, 0, NULL, NULL, "\n|x ", NULL, NULL, NULL, NOCHECK },
 	{ "non-text parts are not in body",
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n\nt1\n--A\nContent-Type: image/png\n\nPNGDATA\n"
 	  "--A\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--A\nContent-Type: text/plain\n\nt2\n--A--\n",
-	  0, { 0 }, 0, "1 text/plain; 2 image/png A; 3 text/calendar; 4 text/plain", NULL, "\n|t1 t2", NULL, NULL,
+	  0, { 0 }, 0, "1 text/plain; 2 image/png A; 3 text/calendar; 4 text/plain", NULL, "\n|t1\n|t2 ", NULL, NULL,
+	  NULL, 3 },
+	{ "a part named .html is rendered as HTML",
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: application/octet-stream; name=\"x.HTML\"\n\n"
+	  "<p>hi<a href=\"http://h.example/\">there</a></p>\n--A--\n",
+	  0, { 0 }, 0, "1 application/octet-stream f=x.HTML A", NULL, "\n|\n|hithere\n| ", NULL, NULL, "http://h.example/",
+	  1 },
+	{ "invalid content type is text for the body", "Subject: b\nContent-Type: text plain\n\ntotally <br> natural\n", 0,
+	  { 0 }, F_M, NULL, NULL, "b\n|totally <br> natural ", NULL, NULL, NULL, 1 },
+	{ "rawbody lines end in LF", "Subject: r\r\n\r\na\r\nb\r\n", 0, { 0 }, 0, NULL, NULL, "r\n|a b ", NULL, NULL,
 	  NULL, 2 },
 	{ "uris from text",
 	  "Subject: u\n\nsee http://a.example/x, www.b.example. and (mailto:c@d.example) or ftp.e.example/f.\n"
