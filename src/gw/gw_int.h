@@ -58,6 +58,8 @@ struct gw {
 
 /* gw_smtpd.c */
 void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
+/* The commit callback of an accepted message: 250 (or 452) to the waiting session. */
+void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err);
 /* Relay control and recipient validation of the formatted address a. */
 void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
 			 struct mail_reply *reply);

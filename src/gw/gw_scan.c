@@ -414,22 +414,6 @@ static void failed_after_queue(struct scan_job *j)
 
 /* ------------------------------------------------------------ before-queue */
 
-static void on_bq_committed(void *arg, uint64_t session, const char *qid, int err)
-{
-	struct gw *g = arg;
-	struct mail_reply r;
-	if (err) {
-		log_err("queue=%s event=commit_error error=\"%s\" reply=452", qid, strerror(err));
-		mail_reply_set(&r, 452, "4.3.1", "Error: insufficient system storage");
-		g->rejected++;
-	} else {
-		mail_reply_set(&r, 250, "2.0.0", "Ok: queued as %s", qid);
-		g->accepted++;
-		queue_sched_arrived(g->q, qid);
-	}
-	smtp_server_resume(g->smtpd, session, &r);
-}
-
 static void finish_before_queue(struct scan_job *j)
 {
 	struct gw *g = j->g;
@@ -466,7 +450,7 @@ static void finish_before_queue(struct scan_job *j)
 	struct mail_env *env = j->own_env;
 	j->own_env = NULL;
 	set_scan(env, &j->rep);
-	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, on_bq_committed, g, j->session);
+	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, gw_smtpd_committed, g, j->session);
 }
 
 /* ------------------------------------------------------------ dispatch */

@@ -173,7 +173,7 @@ static void data_abort(void *ctx, void *sink)
 	xfree(s);
 }
 
-static void on_committed(void *arg, uint64_t session, const char *qid, int err)
+void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err)
 {
 	struct gw *g = arg;
 	struct mail_reply r;
@@ -231,7 +231,7 @@ static void data_close(void *ctx, const struct smtp_client_info *ci, const struc
 		 (unsigned long long)ci->session_id, s->d.qid, g->conf->myhostname, ci->ip, env->sender, tx->nrcpt,
 		 (unsigned long long)tx->octets, tx->protocol);
 	if (!gw_scan_before_queue(g, ci->session_id, &s->d, env))
-		queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, on_committed, g, ci->session_id);
+		queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, gw_smtpd_committed, g, ci->session_id);
 	xfree(s);
 }
 
