@@ -10,7 +10,9 @@
 #   spamd    spam_scanner = spamd:$SPAMD_ADDR, virus_scanner = none. spamd as started by
 #            ../shared/bench/scanners-up.sh is offline (-L: no network tests, no Bayes,
 #            no Razor/Pyzor/DCC), so it scores with score set 0, from /usr/share/spamassassin.
-#   builtin  spam_scanner = builtin, spam_rules = /usr/share/spamassassin (SA_RULES), virus none;
+#   builtin  spam_scanner = builtin, spam_rules = "/usr/share/spamassassin /etc/spamassassin" (SA_RULES:
+#            the rules and the site directory spamd reads too; its *.pre files load the plugins,
+#            without them every ifplugin block is skipped), virus none;
 #            the builtin engine uses score set 0 as well. Both use required score 5.0.
 # Prints: messages, how many both sides gave a verdict for, verdict agreement (spam / not spam)
 # as a count and percentage, both directions of disagreement, mean absolute score difference,
@@ -26,7 +28,7 @@ SHB=${SHARED_BENCH:-$ROOT/../shared/bench}
 export SHARED_BENCH=$SHB
 PY=/usr/bin/python3
 MXGATE=${MXGATE_BIN:-$ROOT/build/mxgate}
-SA_RULES=${SA_RULES:-/usr/share/spamassassin}
+SA_RULES=${SA_RULES:-/usr/share/spamassassin /etc/spamassassin}
 CORPUS=$ROOT/../shared/corpus
 SDIR=""
 OUT=""

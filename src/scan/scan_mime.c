@@ -13,6 +13,7 @@
  */
 #include "scan/scan_mime_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "base/arena.h"
@@ -290,8 +291,12 @@ static bool field_name_ok(const char *s, size_t n)
 	return true;
 }
 
-size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx)
+/* max_bad: how many lines that are neither fields nor continuations are
+ * passed over (an mbox "From " first line not counted); the next one, or a
+ * "--" boundary line, starts the body, as SpamAssassin parses a header. */
+static size_t fields_upto(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx, size_t max_bad)
 {
+	size_t bad = 0;
 	struct buf val;
 	buf_init(&val);
 	const char *name = NULL, *fstart = NULL;
@@ -328,12 +333,21 @@ size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void
 			buf_reset(&val);
 			buf_append(&val, colon + 1, (size_t)(raw + e - (colon + 1)));
 		} else {
+			bool mbox = pos == 0 && e - pos >= 5 && memcmp(raw, "From ", 5) == 0;
+			if ((!mbox && ++bad > max_bad) || (e - pos >= 2 && raw[pos] == '-' && raw[pos + 1] == '-' &&
+							   max_bad != SIZE_MAX))
+				break;
 			fn(ctx, NULL, 0, raw + pos, next - pos, NULL, 0);
 		}
 		pos = next;
 	}
 	buf_fini(&val);
 	return pos;
+}
+
+size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx)
+{
+	return fields_upto(raw, len, fn, ctx, SIZE_MAX);
 }
 
 /* ---- building the views ---- */
@@ -795,7 +809,7 @@ struct scan_msg *scan_msg_parse(const char *raw, size_t len, const struct scan_m
 	struct scan_mime_doc d;
 	scan_mime_doc_open(&d, raw, len);
 	p->opts = d.opts;
-	m->body_off = scan_mime_fields(raw, len, add_hdr, p);
+	m->body_off = fields_upto(raw, len, add_hdr, p, 3);
 	scan_mime_walk(&d, &l, on_leaf, p);
 	m->flags |= d.flags;
 	build_body(p);

@@ -202,6 +202,19 @@ static char *build_header(struct rules_run *run, enum hdr_kind kind, const char 
 		}
 		break;
 	default:
+		if (str_caseprefix(name, "X-Spam-Relays-")) {
+			/* SpamAssassin's metadata, replacing any such field */
+			const struct rules_relays *rl = rules_run_relays(run);
+			const char *w = name + 14;
+			if (str_caseeq(w, "Trusted") || str_caseeq(w, "Internal"))
+				buf_puts(&b, rl->trusted);
+			else if (str_caseeq(w, "Untrusted") || str_caseeq(w, "External"))
+				buf_puts(&b, rl->untrusted);
+			present = str_caseeq(w, "Trusted") || str_caseeq(w, "Internal") || str_caseeq(w, "Untrusted") ||
+				  str_caseeq(w, "External");
+			if (present)
+				break;
+		}
 		append_named(m, name, raw || (mods & HM_ADDR), &b, &present);
 		break;
 	}
@@ -237,6 +250,15 @@ static const char *header_text(struct rules_run *run, enum hdr_kind kind, const 
 	}
 	*present = hv->s != NULL;
 	return hv->s ? hv->s : "";
+}
+
+const struct rules_relays *rules_run_relays(struct rules_run *run)
+{
+	if (!run->relays_done) {
+		rules_relays_parse(run->m, &run->relays);
+		run->relays_done = true;
+	}
+	return &run->relays;
 }
 
 const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present)
@@ -355,6 +377,8 @@ int scan_rules_check(const struct scan_rules *s, const struct scan_msg *m, const
 	if (run.limited)
 		log_info("event=rules_match_limited count=%zu", run.limited);
 	free_hcache(&run.hcache);
+	if (run.relays_done)
+		rules_relays_free(&run.relays);
 	xfree(run.hits);
 	pcre2_match_data_free(run.md);
 	return 0;

@@ -19,6 +19,9 @@
  *   check_for_uppercase(min, max)  upper-case share of body letters, in
  *     (min, max] percent, bodies of 200 octets or more
  *   check_body_length(n)   raw body of at most n octets
+ *   check_no_relays()  check_all_trusted()  check_relays_unparseable()
+ *     the relays of scan_rules_relay.c: none at all (nothing parsed or
+ *     unparseable); all trusted and none unparseable; any unparseable
  * Every other function is accepted, never hits, and is counted (stats and
  * scan_rules_unsupported_eval()).
  */
@@ -46,6 +49,9 @@ enum ev_fn {
 	EV_MISSING_TO,
 	EV_UPPERCASE,
 	EV_BODY_LEN,
+	EV_NO_RELAYS,
+	EV_ALL_TRUSTED,
+	EV_RELAYS_UNPARSEABLE,
 };
 
 static const struct {
@@ -63,6 +69,9 @@ static const struct {
 	{ "check_for_missing_to_header", EV_MISSING_TO, 0, 0 },
 	{ "check_for_uppercase", EV_UPPERCASE, 2, 2 },
 	{ "check_body_length", EV_BODY_LEN, 1, 1 },
+	{ "check_no_relays", EV_NO_RELAYS, 0, 0 },
+	{ "check_all_trusted", EV_ALL_TRUSTED, 0, 0 },
+	{ "check_relays_unparseable", EV_RELAYS_UNPARSEABLE, 0, 0 },
 };
 
 enum sub_kind { SUB_NONE, SUB_MASK, SUB_EQUAL, SUB_REGEX, SUB_NEVER };
@@ -648,6 +657,16 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 		return run_uppercase(ev, m);
 	case EV_BODY_LEN:
 		return m->raw_len >= m->body_off && (double)(m->raw_len - m->body_off) <= ev->a;
+	case EV_NO_RELAYS: {
+		const struct rules_relays *rl = rules_run_relays(run);
+		return !rl->ntrusted && !rl->nuntrusted && !rl->nunparseable;
+	}
+	case EV_ALL_TRUSTED: {
+		const struct rules_relays *rl = rules_run_relays(run);
+		return rl->ntrusted && !rl->nuntrusted && !rl->nunparseable;
+	}
+	case EV_RELAYS_UNPARSEABLE:
+		return rules_run_relays(run)->nunparseable != 0;
 	default:
 		return 0;
 	}

@@ -144,6 +144,15 @@ void rules_eval_free(struct rule_eval *ev);
 /* After load: resolve DNSBL sets. */
 void rules_eval_finish(struct scan_rules *s);
 
+/* scan_rules_relay.c: the relays of the Received headers, split as
+ * SpamAssassin does without trusted_networks (internal = trusted). */
+struct rules_relays {
+	size_t ntrusted, nuntrusted, nunparseable;
+	char *trusted, *untrusted; /* X-Spam-Relays-Trusted / -Untrusted text */
+};
+void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out);
+void rules_relays_free(struct rules_relays *r);
+
 /* One check in progress (scan_rules.c). */
 struct rules_run {
 	const struct scan_rules *s;
@@ -155,7 +164,11 @@ struct rules_run {
 	size_t limited;
 	bool date_diff_done; /* check_for_shifted_date's cache */
 	long long date_diff;
+	bool relays_done;
+	struct rules_relays relays;
 };
+/* The relays, parsed on first use. */
+const struct rules_relays *rules_run_relays(struct rules_run *run);
 /* Hits of an eval rule (0 or more). */
 unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
 			const struct scan_rules_ctx *c, struct rules_run *run);

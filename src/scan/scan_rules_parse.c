@@ -294,8 +294,9 @@ static int header_target(struct rule *r, char *spec)
 		r->hkind = HK_MSGID;
 	else if (str_caseeq(spec, "EnvelopeFrom"))
 		r->hkind = HK_ENVFROM;
-	else if (strncmp(spec, "ALL-", 4) == 0 || strncmp(spec, "X-Spam-Relays-", 14) == 0)
-		return -1; /* needs the trusted-relays analysis */
+	else if (strncmp(spec, "ALL-", 4) == 0)
+		return -1; /* the fields of trusted / untrusted relays: not split */
+	/* X-Spam-Relays-*: the relays of scan_rules_relay.c */
 	r->hname = xstrdup(spec);
 	return 0;
 }

@@ -245,6 +245,41 @@ static const struct check_case check_cases[] = {
 	{ "body length", "body A eval:check_body_length('10')\nbody B eval:check_body_length('5')", "Subject: x\n\nshort\n",
 	  NULL, "A", 1.0, 0, NULL },
 	{ "unsupported eval never hits", "header A eval:check_bayes('0.99', '1.00')\nmeta M !A", NULL, NULL, "M", 1.0, 0, NULL },
+	{ "relays: none parsed", "header A eval:check_no_relays()\nheader B eval:check_all_trusted()\n"
+				 "header C eval:check_relays_unparseable()\nheader D exists:X-Spam-Relays-Untrusted",
+	  NULL, NULL, "A D", 2.0, 0, NULL },
+	{ "relays: postfix and sendmail, trust stops at a public address",
+	  "header A X-Spam-Relays-Untrusted =~ /^\\[ ip=192\\.0\\.2\\.1 rdns=mail\\.example\\.org helo=box by=mx\\.example\\.net "
+	  "ident= envfrom= intl=0 id=ABC123 auth= msa=0 \\] \\[ ip=10\\.1\\.1\\.1 rdns= helo=inner /\n"
+	  "header B X-Spam-Relays-Trusted =~ /^\\[ ip=127\\.0\\.0\\.1 rdns=localhost /\n"
+	  "header C X-Spam-Relays-External =~ /^[^\\]]+ rdns= /\nheader D X-Spam-Relays-Internal =~ /ip=127/\n"
+	  "header E eval:check_no_relays()\nheader F eval:check_all_trusted()",
+	  "Received: from localhost (localhost [127.0.0.1])\n by mx.example.net (Postfix) with ESMTP id LOC1;"
+	  " Tue, 12 Mar 2024 10:00:01 +0000\n"
+	  "Received: from box (mail.example.org. [192.0.2.1])\n by mx.example.net (Postfix) with ESMTP id ABC123;"
+	  " Tue, 12 Mar 2024 10:00:00 +0000\n"
+	  "Received: from inner ([10.1.1.1]) by box (8.14/8.14) with ESMTP id x1; Tue, 12 Mar 2024 09:59:00 +0000\n"
+	  "\nx\n",
+	  NULL, "A B D", 3.0, 0, NULL },
+	{ "relays: exim and qmail, rdns none", "header A X-Spam-Relays-Untrusted =~ /^\\[ ip=198\\.51\\.100\\.7 rdns= "
+					      "helo=spammer\\.example by=mx /\nheader B X-Spam-Relays-Untrusted =~ "
+					      "/ \\[ ip=203\\.0\\.113\\.9 rdns= helo=q\\.example by=relay /",
+	  "Received: from [198.51.100.7] (helo=spammer.example) by mx with esmtp (Exim 4.96) id 1abc-00;"
+	  " Tue, 12 Mar 2024 10:00:00 +0000\n"
+	  "Received: from unknown (HELO q.example) (203.0.113.9) by relay with SMTP; 12 Mar 2024 09:00:00 -0000\n\nx\n",
+	  NULL, "A B", 2.0, 0, NULL },
+	{ "relays: all trusted, unparseable", "header A eval:check_all_trusted()\nheader B eval:check_relays_unparseable()",
+	  "Received: from a (b [192.168.1.2]) by c (Postfix) with ESMTP id Q1; Tue, 12 Mar 2024 10:00:00 +0000\n\nx\n",
+	  NULL, "A", 1.0, 0, NULL },
+	{ "relays: unparseable", "header A eval:check_all_trusted()\nheader B eval:check_relays_unparseable()\n"
+				 "header C eval:check_no_relays()",
+	  "Received: from a (b [192.168.1.2]) by c (Postfix) with ESMTP id Q1; Tue, 12 Mar 2024 10:00:00 +0000\n"
+	  "Received: from somewhere (no address) by d with SMTP id Q2; Tue, 12 Mar 2024 09:00:00 +0000\n\nx\n",
+	  NULL, "B", 1.0, 0, NULL },
+	{ "relays: authenticated public relay is trusted", "header A eval:check_all_trusted()",
+	  "Received: from pc (dsl.example [198.51.100.1]) by smtp.example (Postfix) with ESMTPSA id Q3;"
+	  " Tue, 12 Mar 2024 10:00:00 +0000\n\nx\n",
+	  NULL, "A", 1.0, 0, NULL },
 	{ "uppercase", "body A eval:check_for_uppercase('50', '100')",
 	  "Subject: x\n\n{{30:WIN BIG NOW }}\n", NULL, "A", 1.0, 0, NULL },
 };
