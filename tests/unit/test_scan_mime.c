@@ -490,6 +490,34 @@ static void test_clean_twice(void **state)
 	UNIT_FINISH();
 }
 
+/* Where the top-level header ends, as SpamAssassin parses it: three lines that are not
+ * fields are passed over (raw SMTP transcripts before the header), the fourth, or a "--"
+ * line, starts the body. */
+static void test_header_end(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *in, *present, *absent;
+	} cases[] = {
+		{ "three junk lines passed over", "EHLO x\r\nMAIL FROM:<a@b>\r\nDATA\r\nFrom: a@b\r\nSubject: s\r\n\r\nbody\r\n",
+		  "Subject", NULL },
+		{ "the fourth ends the header", "l1\r\nl2\r\nl3\r\nl4\r\nSubject: late\r\n\r\nbody\r\n", NULL, "Subject" },
+		{ "a -- line ends the header", "Subject: x\r\n--b1\r\nFrom: y@z\r\n\r\nbody\r\n", "Subject", "From" },
+		{ "mbox From_ line not counted", "From a@b Mon Jan 1 00:00:00 2024\r\nx1\r\nx2\r\nx3\r\nSubject: s\r\n\r\n",
+		  "Subject", NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unit_case(cases[i].name, cases[i].in, strlen(cases[i].in));
+		struct scan_msg *m = scan_msg_parse(cases[i].in, strlen(cases[i].in), NULL);
+		if (cases[i].present)
+			U_CHECK(scan_msg_header(m, cases[i].present) != NULL);
+		if (cases[i].absent)
+			U_CHECK(scan_msg_header(m, cases[i].absent) == NULL);
+		scan_msg_free(&m);
+	}
+	UNIT_FINISH();
+}
+
 int main(void)
 {
 	scan_mime_init();
@@ -498,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_clean_twice),
+		cmocka_unit_test(test_header_end),
 	};
 	UNIT_MAIN(tests);
 }
