@@ -12,7 +12,8 @@
 #     msgs/s for the fast destinations and in all, CPU per 1,000 messages, and whether the
 #     slow one held the others back; both relays' configurations
 #  6. scanning (SCAN=0 skips it): the corpus through `mxgate scan` with the built-in engine
-#     and each daemon back end, next to spamd, rspamd and clamd alone (bench/scan-bench.sh)
+#     and each daemon back end, next to spamd, rspamd and clamd alone (bench/scan-bench.sh);
+#     then the corpus through the whole gateway with and without scanning (bench/scan_gw.py)
 # Knobs (environment): N (messages per run, default 5000), R (runs, default 3),
 # QUIET (seconds to wait for a quiet machine before each run, default 20), FSYNC=1 adds
 # ../shared/bench/fsync-bench.sh (the disk's durable-create ceiling); MX_N (default 2000) and
@@ -96,6 +97,8 @@ MX_R=$R MX_QUIET=$QUIET bench/mx-bench.sh
 if [ "${SCAN:-1}" = 1 ]; then
     echo "## 6. scanning: the corpus through mxgate scan and the scanner daemons alone (bench/scan-bench.sh)"
     bench/scan-bench.sh --quiet-wait "$QUIET"
+    echo "## 6b. the corpus through the whole gateway (SMTP, queue, scan, delivery to smtp-sink; bench/scan_gw.py)"
+    /usr/bin/python3 bench/scan_gw.py --configs none,builtin,sa
 fi
 if [ "${FSYNC:-0}" = 1 ]; then
     echo "## 7. disk ceilings (fsync-bench.sh)"
