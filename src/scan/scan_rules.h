@@ -58,7 +58,6 @@ struct scan_rules_ctx {
 	const char *client_ip;
 	const char *helo;
 	const char *env_from; /* MAIL FROM address, without <> */
-	long long now;	      /* Unix time of reception (0: time(NULL)) */
 };
 
 struct scan_rules_hit {
