@@ -15,6 +15,10 @@
  * the newline. ALL is "Name: value\n" for each field (ALL:raw with the
  * original folding).
  *
+ * Body rules read at most SCAN_RULES_BODY_SCAN_MAX octets of each body[]
+ * element, rawbody rules SCAN_RULES_RAWBODY_SCAN_MAX of each rawbody[] one
+ * (SpamAssassin's body_part_scan_size and rawbody_part_scan_size).
+ *
  * Match limits: a regex stopped by the match or depth limit counts as no
  * match (result.limited says how often).
  */
@@ -282,11 +286,12 @@ static unsigned run_header(struct rules_run *run, const struct rule *r)
 	return n;
 }
 
-static unsigned run_texts(struct rules_run *run, const struct rule *r, const struct scan_text *t, size_t nt)
+static unsigned run_texts(struct rules_run *run, const struct rule *r, const struct scan_text *t, size_t nt,
+			  size_t scan_max)
 {
 	unsigned max = rule_max(r), n = 0;
 	for (size_t i = 0; i < nt && n < max; i++)
-		n += count_matches(run, r->re, t[i].s, t[i].len, max - n);
+		n += count_matches(run, r->re, t[i].s, t[i].len < scan_max ? t[i].len : scan_max, max - n);
 	return n;
 }
 
@@ -306,9 +311,9 @@ static unsigned run_rule(struct rules_run *run, const struct rule *r)
 	case RT_HEADER:
 		return run_header(run, r);
 	case RT_BODY:
-		return run_texts(run, r, run->m->body, run->m->nbody);
+		return run_texts(run, r, run->m->body, run->m->nbody, SCAN_RULES_BODY_SCAN_MAX);
 	case RT_RAWBODY:
-		return run_texts(run, r, run->m->rawbody, run->m->nrawbody);
+		return run_texts(run, r, run->m->rawbody, run->m->nrawbody, SCAN_RULES_RAWBODY_SCAN_MAX);
 	case RT_FULL:
 		return count_matches(run, r->re, run->m->raw ? run->m->raw : "", run->m->raw_len, rule_max(r));
 	case RT_URI:

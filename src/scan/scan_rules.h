@@ -37,6 +37,8 @@
 #define SCAN_RULES_FILE_MAX (16u << 20) /* one rule file */
 #define SCAN_RULES_INCLUDE_DEPTH 10
 #define SCAN_RULES_IF_DEPTH 64
+#define SCAN_RULES_BODY_SCAN_MAX 50000u     /* octets of each body[] text body rules read */
+#define SCAN_RULES_RAWBODY_SCAN_MAX 500000u /* octets of each rawbody[] text */
 #define SCAN_RULES_MAXHITS_MAX 1000 /* a "multiple" rule counts at most this many hits */
 
 struct scan_rules; /* immutable after load, shared by threads */
@@ -56,7 +58,6 @@ struct scan_rules_ctx {
 	const char *client_ip;
 	const char *helo;
 	const char *env_from; /* MAIL FROM address, without <> */
-	long long now;	      /* Unix time of reception (0: time(NULL)) */
 };
 
 struct scan_rules_hit {

@@ -558,6 +558,18 @@ static void test_match_limit(void **state)
 	U_CHECK(res.limited >= 1);
 	U_CHECK(ms < 2000);
 	scan_rules_result_fini(&res);
+	scan_rules_free(&r);
+	/* body rules read SCAN_RULES_BODY_SCAN_MAX octets of each element */
+	r = scan_rules_load_text("l.cf", "body A /^x+$/\nbody B /END/\nbody C /^x{100}/", NULL, err, sizeof err);
+	static char big[SCAN_RULES_BODY_SCAN_MAX + 10];
+	memset(big, 'x', sizeof big - 4);
+	memcpy(big + sizeof big - 4, "END", 4);
+	t->body[1] = (struct scan_text){ big, sizeof big - 1 };
+	t->m.nbody = 2;
+	scan_rules_check(r, &t->m, NULL, &res);
+	U_EQ_INT(res.nhits, 2);
+	U_EQ_STR(res.nhits ? res.hits[0].name : "", "A");
+	scan_rules_result_fini(&res);
 	free(t);
 	scan_rules_free(&r);
 	UNIT_FINISH();
