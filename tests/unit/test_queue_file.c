@@ -262,6 +262,50 @@ static void test_route_record(void **state)
 	UNIT_FINISH();
 }
 
+/* The scan report (C) rides in the envelope; scan attempts (A +1/-1) are
+ * status records: the poison guard's count survives a crash. */
+static void test_scan_records(void **state)
+{
+	(void)state;
+	unit_case("scan report round trip", NULL, 0);
+	struct mail_env *e = mail_env_new(), *d = mail_env_new();
+	snprintf(e->qid, sizeof e->qid, "Q");
+	mail_env_add_rcpt(e, "a@x", NULL, 0);
+	e->scan = mail_env_strdup(e, "v=1 cat=virus subj=a%20b virus=2;x;Eicar;0");
+	struct buf b;
+	buf_init(&b);
+	queue_file_env_encode(e, &b);
+	char err[128] = "";
+	U_EQ_INT(queue_file_env_decode(b.data, b.len, d, err, sizeof err), 0);
+	U_EQ_STR(d->scan, e->scan);
+	U_EQ_INT(d->scan_attempts, 0);
+	buf_reset(&b);
+	unit_case("scan attempts: +1 +1 -1 +1 counts 2; torn last record ignored", NULL, 0);
+	queue_file_scan_attempt_encode(+1, &b);
+	queue_file_scan_attempt_encode(+1, &b);
+	queue_file_scan_attempt_encode(-1, &b);
+	queue_file_scan_attempt_encode(+5, &b); /* any positive delta is one attempt */
+	U_EQ_INT(queue_file_status_apply(b.data, b.len, d), 4);
+	U_EQ_INT(d->scan_attempts, 2);
+	d->scan_attempts = 0;
+	U_EQ_INT(queue_file_status_apply(b.data, b.len - 1, d), 3);
+	U_EQ_INT(d->scan_attempts, 1);
+	unit_case("never below zero", NULL, 0);
+	buf_reset(&b);
+	queue_file_scan_attempt_encode(-1, &b);
+	d->scan_attempts = 0;
+	U_EQ_INT(queue_file_status_apply(b.data, b.len, d), 1);
+	U_EQ_INT(d->scan_attempts, 0);
+	unit_case("a damaged A record stops the reading", "A +2 00000000\n", 14);
+	d->scan_attempts = 0;
+	U_EQ_INT(queue_file_status_apply("A +2 00000000\n", 14, d), 0);
+	U_EQ_INT(d->scan_attempts, 0);
+	buf_fini(&b);
+	mail_env_free(&e);
+	mail_env_free(&d);
+	UNIT_FINISH();
+}
+
 static void check_dec(const struct dec_case *c)
 {
 	size_t len = strlen(c->in);
@@ -678,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_hdr_decode_table),    cmocka_unit_test(test_hdr_damage),
 		cmocka_unit_test(test_status_apply),	    cmocka_unit_test(test_status_table),
 		cmocka_unit_test(test_warned_record),
+		cmocka_unit_test(test_scan_records),
 		cmocka_unit_test(test_escape_table),	    cmocka_unit_test(test_unescape_table),
 	};
 	UNIT_MAIN(tests);
