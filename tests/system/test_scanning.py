@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import signal
 import smtplib
 import socket
 import subprocess
@@ -362,6 +363,30 @@ def test_scanner_down_then_up_nothing_lost(mkgw, mksink, basedir):
         sink.wait_count(2, timeout=30 * SLOW)
         subs = sorted(subject_of(m) for m in msgs(sink))
         assert subs == ["quarterly report", "{Virus?} invoice"], subs
+    finally:
+        c.stop()
+
+
+def test_clamd_killed_mid_scan_nothing_lost(mkgw, mksink, basedir):
+    """clamd stopped while the gateway's scan waits on it, then killed: the scan ends with an
+    error (not the message's fault), the message waits in input/, and is delivered, cleaned,
+    once clamd is back."""
+    sink = mksink()
+    c = Clamd(os.path.join(basedir, "killed-clamd")).start()
+    try:
+        gw = scangw(mkgw, sink, spam_scanner="none", virus_scanner="clamd:" + c.unix, scan_timeout="30s")
+        c.signal(signal.SIGSTOP)
+        assert send(gw, VIRUS())[0] == 250
+        time.sleep(1)  # the scan now waits on the stopped clamd (if not yet, it finds it dead)
+        c.kill9()
+        gw.wait_log(r"event=scan_deferred .*timeout=no", timeout=30 * SLOW)
+        assert sink.count() == 0 and len(qdir(gw, "input")) == 1 and qdir(gw, "quarantine") == []
+        c.start()
+        gw.flush()
+        sink.wait_count(1, timeout=30 * SLOW)
+        assert subject_of(msgs(sink)[0]) == "{Virus?} invoice"
+        gw.wait_log(r"event=quarantined from=")
+        assert "poison_hold" not in gw.log()
     finally:
         c.stop()
 
