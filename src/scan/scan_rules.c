@@ -311,6 +311,8 @@ static unsigned run_rule(struct rules_run *run, const struct rule *r)
 	case RT_HEADER:
 		return run_header(run, r);
 	case RT_BODY:
+		if ((r->tflags & TF_NOSUBJECT) && run->m->nbody > 0)
+			return run_texts(run, r, run->m->body + 1, run->m->nbody - 1, SCAN_RULES_BODY_SCAN_MAX);
 		return run_texts(run, r, run->m->body, run->m->nbody, SCAN_RULES_BODY_SCAN_MAX);
 	case RT_RAWBODY:
 		return run_texts(run, r, run->m->rawbody, run->m->nrawbody, SCAN_RULES_RAWBODY_SCAN_MAX);

@@ -22,15 +22,31 @@
  *   check_no_relays()  check_all_trusted()  check_relays_unparseable()
  *     the relays of scan_rules_relay.c: none at all (nothing parsed or
  *     unparseable); all trusted and none unparseable; any unparseable
+ *   check_for_mime(test)  MIMEEval's counters over every MIME entity
+ *     (scan_msg entities): mime_attachment (a Content-Disposition holding
+ *     "attachment"), mime_base64_count, mime_qp_count (by
+ *     Content-Transfer-Encoding), mime_body_html_count, mime_body_text_count,
+ *     mime_multipart_alternative; other tests are unsupported
+ *   check_for_mime_html()  check_for_mime_html_only()  a top-level
+ *     Content-Type text/html, or text/html entities (and no other text type)
+ *   html_test('html')  a leaf rendered as HTML (HTML_MESSAGE); other
+ *     tests are unsupported
+ *   html_tag_exists(tag)   "<tag" or "</tag" in a leaf rendered as HTML
+ *   multipart_alternative_difference(min, max) and _count(ratio, minhtml)
+ *     per multipart/alternative entity, the share of its HTML leaves'
+ *     distinct words its text leaves lack (or have fewer times)
  * Every other function is accepted, never hits, and is counted (stats and
  * scan_rules_unsupported_eval()).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/scan_rules_int.h"
@@ -52,6 +68,13 @@ enum ev_fn {
 	EV_NO_RELAYS,
 	EV_ALL_TRUSTED,
 	EV_RELAYS_UNPARSEABLE,
+	EV_MIME,
+	EV_MIME_HTML,
+	EV_MIME_HTML_ONLY,
+	EV_HTML_TEST,
+	EV_HTML_TAG,
+	EV_MADIFF,
+	EV_MADIFF_COUNT,
 };
 
 static const struct {
@@ -72,7 +95,19 @@ static const struct {
 	{ "check_no_relays", EV_NO_RELAYS, 0, 0 },
 	{ "check_all_trusted", EV_ALL_TRUSTED, 0, 0 },
 	{ "check_relays_unparseable", EV_RELAYS_UNPARSEABLE, 0, 0 },
+	{ "check_for_mime", EV_MIME, 1, 1 },
+	{ "check_for_mime_html", EV_MIME_HTML, 0, 0 },
+	{ "check_for_mime_html_only", EV_MIME_HTML_ONLY, 0, 0 },
+	{ "html_test", EV_HTML_TEST, 1, 1 },
+	{ "html_tag_exists", EV_HTML_TAG, 1, 1 },
+	{ "multipart_alternative_difference", EV_MADIFF, 2, 2 },
+	{ "multipart_alternative_difference_count", EV_MADIFF_COUNT, 2, 2 },
 };
+
+/* check_for_mime() tests computed here (others are unsupported). */
+enum mime_test { MT_ATTACHMENT, MT_BASE64_COUNT, MT_QP_COUNT, MT_HTML_COUNT, MT_TEXT_COUNT, MT_ALTERNATIVE };
+static const char *const mime_tests[] = { "mime_attachment",	   "mime_base64_count",	   "mime_qp_count",
+					  "mime_body_html_count", "mime_body_text_count", "mime_multipart_alternative" };
 
 enum sub_kind { SUB_NONE, SUB_MASK, SUB_EQUAL, SUB_REGEX, SUB_NEVER };
 
@@ -87,6 +122,7 @@ struct rule_eval {
 	double a, b;
 	bool a_open, b_open;
 	const char *zone; /* check_rbl_sub: resolved after load */
+	int test;	  /* check_for_mime: enum mime_test */
 };
 
 /* ------------------------------------------------------------------ parsing */
@@ -226,6 +262,24 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || ev->a_open)
 			break;
 		return 0;
+	case EV_MADIFF:
+	case EV_MADIFF_COUNT:
+		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || ev->a_open ||
+		    parse_num(ev->args[1], &ev->b, &ev->b_open) < 0 || (ev->b_open && ev->fn == EV_MADIFF_COUNT))
+			break;
+		return 0;
+	case EV_MIME:
+		ev->fn = EV_UNSUPPORTED;
+		for (size_t i = 0; i < sizeof mime_tests / sizeof mime_tests[0]; i++)
+			if (strcmp(ev->args[0], mime_tests[i]) == 0) {
+				ev->fn = EV_MIME;
+				ev->test = (int)i;
+			}
+		return 0;
+	case EV_HTML_TEST:
+		if (strcmp(ev->args[0], "html") != 0)
+			ev->fn = EV_UNSUPPORTED; /* only HTML_MESSAGE's test */
+		return 0;
 	default:
 		return 0;
 	}
@@ -260,7 +314,11 @@ int rules_eval_parse(struct scan_rules *s, struct rule *r, const char *call, cha
 			return -1;
 		}
 		ev->fn = functions[i].fn;
-		return prepare(ev, why, whylen);
+		if (prepare(ev, why, whylen) < 0)
+			return -1;
+		if (ev->fn != EV_UNSUPPORTED)
+			return 0;
+		break; /* an argument this engine does not compute */
 	}
 	/* header rules of unsupported evals never hit: not evaluated at all */
 	r->enabled = false;
@@ -627,6 +685,187 @@ static unsigned run_uppercase(const struct rule_eval *ev, const struct scan_msg 
 	return pct > ev->a && pct <= ev->b;
 }
 
+
+/* ------------------------------------------------------------------ MIME and HTML (MIMEEval, HTMLEval, BodyEval) */
+
+/* MIMEEval's counters over every entity (containers included). */
+static unsigned run_mime(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nentities; i++) {
+		const struct scan_entity *e = &m->entities[i];
+		switch ((enum mime_test)ev->test) {
+		case MT_ATTACHMENT:
+			n += strstr(e->cd, "attachment") != NULL;
+			break;
+		case MT_BASE64_COUNT:
+			n += strstr(e->cte, "base64") != NULL;
+			break;
+		case MT_QP_COUNT:
+			n += !strstr(e->cte, "base64") && strstr(e->cte, "quoted-printable");
+			break;
+		case MT_HTML_COUNT:
+			n += strcmp(e->ctype, "text/html") == 0;
+			break;
+		case MT_TEXT_COUNT:
+			n += strcmp(e->ctype, "text/html") != 0 && strncmp(e->ctype, "text", 4) == 0;
+			break;
+		case MT_ALTERNATIVE:
+			n += strcmp(e->ctype, "multipart/alternative") == 0;
+			break;
+		}
+	}
+	return n > 0;
+}
+
+/* check_for_mime_html(_only): a top-level Content-Type of text/html, or
+ * text/html entities (and, for _only, no other text entity). */
+static unsigned run_mime_html(struct rules_run *run, const struct scan_msg *m, bool only)
+{
+	bool present;
+	const char *ct = rules_run_header(run, "Content-Type", 0, &present);
+	if (strncasecmp(ct, "text/html", 9) == 0)
+		return 1;
+	size_t html = 0, text = 0;
+	for (size_t i = 0; i < m->nentities; i++) {
+		if (strcmp(m->entities[i].ctype, "text/html") == 0)
+			html++;
+		else if (strncmp(m->entities[i].ctype, "text", 4) == 0)
+			text++;
+	}
+	return html > 0 && (!only || text == 0);
+}
+
+/* HTML_MESSAGE: any leaf rendered as HTML. */
+static unsigned run_html_test(const struct scan_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].html)
+			return 1;
+	return 0;
+}
+
+static bool tag_end(unsigned char c)
+{
+	return c == '>' || c == '/' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
+}
+
+/* "<tag" or "</tag" (any case) followed by white space, '>' or '/'. */
+static bool has_tag(const unsigned char *d, size_t n, const char *tag)
+{
+	size_t tl = strlen(tag);
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (d[i] != '<')
+			continue;
+		size_t k = i + 1 + (d[i + 1] == '/');
+		if (k + tl < n && strncasecmp((const char *)d + k, tag, tl) == 0 && tag_end(d[k + tl]))
+			return true;
+	}
+	return false;
+}
+
+/* html_tag_exists(tag): a part rendered as HTML holds the tag. */
+static unsigned run_html_tag(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].html && has_tag(m->parts[i].data, m->parts[i].len, ev->args[0]))
+			return 1;
+	return 0;
+}
+
+static bool ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Count the white-space separated words of s holding a word character
+ * (ASCII alnum, '_', or any non-ASCII byte) into words (word -> count). */
+static void count_words(struct map *words, const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && ws((unsigned char)s[i]))
+			i++;
+		size_t b = i;
+		bool w = false;
+		for (; i < n && !ws((unsigned char)s[i]); i++) {
+			unsigned char c = (unsigned char)s[i];
+			w = w || c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+		}
+		if (!w)
+			continue;
+		uintptr_t v = (uintptr_t)map_get(words, s + b, i - b);
+		map_put(words, s + b, i - b, (void *)(v + 1));
+	}
+}
+
+static bool is_text_ctype(const char *ct)
+{
+	return strncmp(ct, "text", 4) == 0 && !((ct[4] >= 'a' && ct[4] <= 'z') || (ct[4] >= '0' && ct[4] <= '9') || ct[4] == '_');
+}
+
+/* BodyEval's madiff: for each multipart/alternative entity, the share of
+ * its HTML parts' distinct words that its text parts do not have as often;
+ * the largest share (percent) and the word counts of the last such entity. */
+static void madiff(struct rules_run *run, const struct scan_msg *m)
+{
+	if (run->madiff_done)
+		return;
+	run->madiff_done = true;
+	const struct scan_entity *E = m->entities;
+	size_t ne = m->nentities;
+	/* multipart/alternative with exactly text/html and text/calendar: none */
+	if (ne == 3 && strcmp(E[0].ctype, "multipart/alternative") == 0 && strcmp(E[1].ctype, "text/html") == 0 &&
+	    strcmp(E[2].ctype, "text/calendar") == 0)
+		return;
+	for (size_t a = 0; a < ne; a++) {
+		if (strcmp(E[a].ctype, "multipart/alternative") != 0)
+			continue;
+		struct map *html = map_new(), *text = map_new();
+		bool img = false;
+		for (size_t i = a + 1; i < ne; i++) {
+			/* descendants of a: entities whose parent chain reaches a */
+			int up = E[i].parent;
+			while (up > (int)a)
+				up = E[up].parent;
+			if (up != (int)a)
+				continue;
+			if (!E[i].leaf || E[i].part < 0 || !is_text_ctype(E[i].ctype))
+				continue;
+			const struct scan_part *p = &m->parts[E[i].part];
+			if (!p->text)
+				continue;
+			if (p->html) {
+				count_words(html, p->text, p->text_len);
+				img = img || has_tag(p->data, p->len, "img");
+				if (!map_count(html) && img)
+					map_put(html, "\n", 1, (void *)(uintptr_t)1);
+			} else {
+				count_words(text, p->text, p->text_len);
+			}
+		}
+		size_t orig = map_count(html);
+		if (orig) {
+			run->madiff_html = orig;
+			run->madiff_text = map_count(text);
+			size_t left = 0, pos = 0;
+			const void *k;
+			size_t kl;
+			void *v;
+			while (map_next(html, &pos, &k, &kl, &v)) {
+				uintptr_t t = (uintptr_t)map_get(text, k, kl);
+				if (!t || (uintptr_t)v > t)
+					left++;
+			}
+			double d = 100.0 * (double)left / (double)orig;
+			if (d > run->madiff)
+				run->madiff = d;
+		}
+		map_free(&html);
+		map_free(&text);
+	}
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
@@ -667,6 +906,22 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 	}
 	case EV_RELAYS_UNPARSEABLE:
 		return rules_run_relays(run)->nunparseable != 0;
+	case EV_MIME:
+		return run_mime(ev, m);
+	case EV_MIME_HTML:
+		return run_mime_html(run, m, false);
+	case EV_MIME_HTML_ONLY:
+		return run_mime_html(run, m, true);
+	case EV_HTML_TEST:
+		return run_html_test(m);
+	case EV_HTML_TAG:
+		return run_html_tag(ev, m);
+	case EV_MADIFF:
+		madiff(run, m);
+		return (ev->a == 0 || run->madiff > ev->a) && (ev->b_open || run->madiff <= ev->b);
+	case EV_MADIFF_COUNT:
+		madiff(run, m);
+		return run->madiff_html > ev->b && (double)run->madiff_text / (double)run->madiff_html > ev->a;
 	default:
 		return 0;
 	}

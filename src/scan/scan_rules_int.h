@@ -31,6 +31,7 @@ enum hdr_kind {
 #define TF_NICE 0x2
 #define TF_NET 0x4
 #define TF_LEARN 0x8
+#define TF_NOSUBJECT 0x10 /* body rules: not the Subject line (body[0]) */
 
 /* A meta expression in reverse Polish notation. */
 enum meta_op {
@@ -166,6 +167,9 @@ struct rules_run {
 	long long date_diff;
 	bool relays_done;
 	struct rules_relays relays;
+	bool madiff_done; /* multipart_alternative_difference's cache */
+	double madiff;
+	size_t madiff_html, madiff_text;
 };
 /* The relays, parsed on first use. */
 const struct rules_relays *rules_run_relays(struct rules_run *run);

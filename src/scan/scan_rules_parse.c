@@ -452,6 +452,8 @@ static int directive_tflags(struct loader *L, char *rest)
 			r->tflags |= TF_NET;
 		else if (strcmp(f[i], "learn") == 0)
 			r->tflags |= TF_LEARN;
+		else if (strcmp(f[i], "nosubject") == 0)
+			r->tflags |= TF_NOSUBJECT;
 		else if (strncmp(f[i], "maxhits=", 8) == 0) {
 			if (str_to_u64(f[i] + 8, &v) < 0 || v == 0)
 				return fail(L, "tflags %s: bad %s", name, f[i]);

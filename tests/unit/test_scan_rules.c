@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "scan/scan_msg.h"
 #include "scan/scan_rules.h"
 #include "unit.h"
 
@@ -284,6 +285,63 @@ static const struct check_case check_cases[] = {
 	  "Subject: x\n\n{{30:WIN BIG NOW }}\n", NULL, "A", 1.0, 0, NULL },
 };
 
+/* Messages through scan_msg_parse() (MIME parts and entities). */
+static const struct check_case parsed_cases[] = {
+	{ "nosubject", "body A /\\S/\ntflags A nosubject\nbody B /\\S/\nmeta EMPTY !A", "Subject: x\n\n \n", NULL,
+	  "B EMPTY", 2.0, 0, NULL },
+	{ "check_for_mime attachment and EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
+	  "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\nmeta EMPTY !__ATT && !__NONEMPTY\n"
+	  "body B64 eval:check_for_mime('mime_base64_count')\nbody QP eval:check_for_mime('mime_qp_count')\n"
+	  "body NOHTML eval:check_for_mime_html()\nbody UNSUP eval:check_for_mime('mime_base64_blanks')\n"
+	  "meta NOTUNSUP !UNSUP",
+	  "Subject: report\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+	  "Content-Type: text/plain\n\n\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; "
+	  "filename=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n",
+	  NULL, "B64 NOTUNSUP", 2.0, 0, NULL, },
+	{ "empty single part is EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
+	  "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\nmeta EMPTY !__ATT && !__NONEMPTY",
+	  "Subject: hello\nContent-Type: text/plain\n\n\n", NULL, "EMPTY", 1.0, 0, NULL, },
+	{ "HTML only: html_test, tags, mime_html_only", "body HM eval:html_test('html')\n"
+	  "body ONLY eval:check_for_mime_html_only()\nbody ANY eval:check_for_mime_html()\n"
+	  "body TH eval:html_tag_exists('html')\nbody TB eval:html_tag_exists('body')\n"
+	  "body TS eval:html_tag_exists('script')\nbody UNS eval:html_test('font_face_bad')\n"
+	  "body QP eval:check_for_mime('mime_qp_count')",
+	  "Subject: x\nContent-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\n"
+	  "<HTML><Body bgcolor=3D\"#fff\"><p>hi <b>there</b></p></BODY></html>\n",
+	  NULL, "HM ONLY ANY TH TB QP", 6.0, 0, NULL, },
+	{ "text only: no HTML rule", "body HM eval:html_test('html')\nbody ONLY eval:check_for_mime_html_only()\n"
+	  "body ANY eval:check_for_mime_html()\nbody TH eval:html_tag_exists('html')",
+	  "Subject: x\nContent-Type: text/plain\n\n<html> is not a tag here\n", NULL, "", 0.0, 0, NULL, },
+	{ "HTML part without html tag, and beside text", "body HM eval:html_test('html')\n"
+	  "body ONLY eval:check_for_mime_html_only()\nbody ANY eval:check_for_mime_html()\n"
+	  "body TH eval:html_tag_exists('html')\nbody TP eval:html_tag_exists('p')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\n"
+	  "Content-Type: text/html\n\n<p>hi</p><htmlx>\n--b--\n", NULL, "HM ANY TP", 3.0, 0, NULL, },
+	{ "multipart_alternative_difference", "body D1 eval:multipart_alternative_difference('49', '50')\n"
+	  "body D2 eval:multipart_alternative_difference('50', '100')\n"
+	  "body D3 eval:multipart_alternative_difference('0', 'undef')\n"
+	  "body C1 eval:multipart_alternative_difference_count('0.4', '3')\n"
+	  "body C2 eval:multipart_alternative_difference_count('0.5', '3')\n"
+	  "body ALT eval:check_for_mime('mime_multipart_alternative')\nbody ONLY eval:check_for_mime_html_only()",
+	  "Subject: x\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+	  "hello world -- !!\n--b\nContent-Type: text/html\n\n<p>hello world</p><p>buy now -- hello</p>\n--b--\n",
+	  NULL, "D2 D3 C1 ALT", 4.0, 0, NULL, },
+	{ "madiff: text repeats cover HTML words, image-only HTML",
+	  "body D0 eval:multipart_alternative_difference('0', '0')\n"
+	  "body D99 eval:multipart_alternative_difference('99', '100')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=o\n\n--o\n"
+	  "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nsale sale\n--b\n"
+	  "Content-Type: text/html\n\n<p>sale SALE sale</p>\n--b--\n--o\n"
+	  "Content-Type: multipart/alternative; boundary=c\n\n--c\nContent-Type: text/plain\n\nsee the picture\n--c\n"
+	  "Content-Type: text/html\n\n<img src=\"cid:x\">\n--c--\n--o--\n",
+	  NULL, "D99", 1.0, 0, NULL, },
+	{ "madiff: text/html + text/calendar only", "body D eval:multipart_alternative_difference('1', 'undef')",
+	  "Subject: x\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>meet</p>\n"
+	  "--b\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--b--\n", NULL, "", 0.0, 0, NULL, },
+};
+
+static bool parse_msg;
+
 static void run_check(const struct check_case *c)
 {
 	char rules[8192], raw[8192];
@@ -301,6 +359,7 @@ static void run_check(const struct check_case *c)
 	}
 	static struct tmsg t;
 	tmsg_build(&t, raw, c->uris);
+	struct scan_msg *pm = parse_msg ? scan_msg_parse(raw, strlen(raw), NULL) : NULL;
 	struct scan_rules_dnsbl dl[8];
 	char dbuf[512];
 	size_t nd = 0;
@@ -316,7 +375,7 @@ static void run_check(const struct check_case *c)
 	}
 	struct scan_rules_ctx ctx = { .dnsbl = dl, .ndnsbl = nd, .env_from = "bounce@example.com" };
 	struct scan_rules_result res;
-	U_EQ_INT(scan_rules_check(r, &t.m, &ctx, &res), 0);
+	U_EQ_INT(scan_rules_check(r, pm ? pm : &t.m, &ctx, &res), 0);
 	char got[1024] = "";
 	size_t o2 = 0;
 	for (size_t i = 0; i < res.nhits; i++)
@@ -326,12 +385,26 @@ static void run_check(const struct check_case *c)
 		unit_failf(__FILE__, __LINE__, "score %.3f, want %.3f", res.score, c->score);
 	scan_rules_result_fini(&res);
 	scan_rules_free(&r);
+	scan_msg_free(&pm);
 }
 
 static void test_check(void **state)
 {
 	(void)state;
 	UNIT_RUN_TABLE(check_cases, run_check);
+}
+
+static void run_parsed(const struct check_case *c)
+{
+	parse_msg = true;
+	run_check(c);
+	parse_msg = false;
+}
+
+static void test_check_parsed(void **state)
+{
+	(void)state;
+	UNIT_RUN_TABLE(parsed_cases, run_parsed);
 }
 
 /* ---------------------------------------------------------------- load errors */
@@ -628,8 +701,10 @@ static void test_debian_rules(void **state)
 int main(void)
 {
 	log_init("test", -1, LOG_L_ERR);
+	scan_mime_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check),	       cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_check),	       cmocka_unit_test(test_check_parsed),
+		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_stats),	       cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include_loop),   cmocka_unit_test(test_match_limit),
 		cmocka_unit_test(test_debian_rules),
