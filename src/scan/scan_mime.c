@@ -732,6 +732,33 @@ static void add_entities(struct mime_priv *p, GMimeObject *o, int parent, int ne
 	e->parent = parent;
 	e->part = -1;
 	e->leaf = false;
+	e->hdrs = NULL;
+	e->nhdrs = 0;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+	int nh = hl ? g_mime_header_list_get_count(hl) : 0;
+	if (nh > 0) {
+		struct scan_hdr *hs = arena_alloc(p->arena, (size_t)nh * sizeof *hs);
+		for (int i = 0; i < nh; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			const char *n = g_mime_header_get_name(h), *v = g_mime_header_get_value(h);
+			const char *rv = g_mime_header_get_raw_value(h);
+			struct buf r;
+			buf_init(&r);
+			for (const char *c = rv ? rv : ""; *c; c++)
+				if (*c != '\r')
+					buf_putc(&r, *c);
+			while (r.len && r.data[r.len - 1] == '\n')
+				r.data[--r.len] = '\0';
+			v = v ? v : "";
+			v += strspn(v, " \t");
+			hs[i].name = arena_strdup(p->arena, n ? n : "");
+			hs[i].raw = arena_strndup(p->arena, bstr(&r), r.len);
+			hs[i].value = arena_strdup(p->arena, v);
+			buf_fini(&r);
+		}
+		e->hdrs = hs;
+		e->nhdrs = (size_t)nh;
+	}
 	if (container && (nest >= p->lim->max_depth || nest >= SCAN_MIME_HARD_DEPTH))
 		return; /* the walk skips what is inside */
 	if (GMIME_IS_MULTIPART(o)) {

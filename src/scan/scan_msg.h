@@ -90,6 +90,10 @@ struct scan_entity {
 	int parent;	   /* index in entities, -1 for the first */
 	int part;	   /* a leaf: its index in parts (-1: not listed, or a container) */
 	bool leaf;
+	/* its own fields in order, as in hdrs (the body of a message: the
+	 * Content-* fields GMime gives that part) */
+	const struct scan_hdr *hdrs;
+	size_t nhdrs;
 };
 
 #define SCAN_MSG_F_TRUNCATED 0x1 /* a limit stopped the walk: parts or text missing */

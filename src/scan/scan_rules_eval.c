@@ -35,9 +35,18 @@
  *   multipart_alternative_difference(min, max) and _count(ratio, minhtml)
  *     per multipart/alternative entity, the share of its HTML leaves'
  *     distinct words its text leaves lack (or have fewer times)
+ *   check_freemail_from([re])  check_freemail_header(h[, re])  FreeMail:
+ *     an address (From and the other sender fields; h's first address) in
+ *     freemail_domains (names, or patterns: '*' no dot, '?' one
+ *     character), not in freemail_welcomelist nor FreeMail's own address
+ *     welcomelist, matching re when given; never without freemail_domains
+ *   check_equal_from_domains()  From and EnvelopeFrom (the session's
+ *     sender, else X-Envelope-From / Envelope-Sender / Return-Path above
+ *     the Received fields) differ in their last two domain labels
  * Every other function is accepted, never hits, and is counted (stats and
  * scan_rules_unsupported_eval()).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +58,7 @@
 #include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "scan/scan_msg.h"
 #include "scan/scan_rules_int.h"
 
 #define EVAL_ARGS 8
@@ -75,6 +85,9 @@ enum ev_fn {
 	EV_HTML_TAG,
 	EV_MADIFF,
 	EV_MADIFF_COUNT,
+	EV_FM_FROM,
+	EV_FM_HEADER,
+	EV_EQUAL_FROM_DOMAINS,
 };
 
 static const struct {
@@ -102,6 +115,9 @@ static const struct {
 	{ "html_tag_exists", EV_HTML_TAG, 1, 1 },
 	{ "multipart_alternative_difference", EV_MADIFF, 2, 2 },
 	{ "multipart_alternative_difference_count", EV_MADIFF_COUNT, 2, 2 },
+	{ "check_freemail_from", EV_FM_FROM, 0, 1 },
+	{ "check_freemail_header", EV_FM_HEADER, 1, 2 },
+	{ "check_equal_from_domains", EV_EQUAL_FROM_DOMAINS, 0, 0 },
 };
 
 /* check_for_mime() tests computed here (others are unsupported). */
@@ -276,6 +292,16 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 				ev->test = (int)i;
 			}
 		return 0;
+	case EV_FM_FROM:
+	case EV_FM_HEADER: {
+		size_t ri = ev->fn == EV_FM_FROM ? 0 : 1;
+		if (ev->nargs > ri) {
+			ev->re = rules_regex_raw(ev->args[ri], strlen(ev->args[ri]), 0, why, whylen);
+			if (!ev->re)
+				return -1;
+		}
+		return 0;
+	}
 	case EV_HTML_TEST:
 		if (strcmp(ev->args[0], "html") != 0)
 			ev->fn = EV_UNSUPPORTED; /* only HTML_MESSAGE's test */
@@ -371,6 +397,13 @@ static size_t set_base_len(const char *set)
 
 void rules_eval_finish(struct scan_rules *s)
 {
+	static const char email_wl[] =
+		"^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*"
+		"|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-"
+		"[a-f0-9]{12})|.+=.+=.+)@";
+	char why[200];
+	if ((s->fm_domains || s->nfm_wild) && !s->fm_email_wl)
+		s->fm_email_wl = rules_regex_raw(email_wl, sizeof email_wl - 1, PCRE2_CASELESS, why, sizeof why);
 	for (size_t i = 0; i < s->nrules; i++) {
 		struct rule_eval *ev = s->rules[i].ev;
 		if (!ev || (ev->fn != EV_RBL && ev->fn != EV_RBL_TXT) || !s->rules[i].defined)
@@ -866,6 +899,211 @@ static void madiff(struct rules_run *run, const struct scan_msg *m)
 	}
 }
 
+
+/* ------------------------------------------------------------------ FreeMail, check_equal_from_domains */
+
+void rules_freemail_directive(struct scan_rules *s, const char *key, const char *value)
+{
+	bool domains = strcmp(key, "freemail_domains") == 0;
+	char *v = xstrdup(value);
+	str_lower(v);
+	for (char *w = strtok(v, " \t"); w; w = strtok(NULL, " \t")) {
+		if (domains) {
+			if (w[strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789.*?-")])
+				continue; /* FreeMail refuses it */
+			if (strpbrk(w, "*?")) {
+				s->fm_wild = xrealloc(s->fm_wild, (s->nfm_wild + 1) * sizeof *s->fm_wild);
+				s->fm_wild[s->nfm_wild++] = xstrdup(w);
+			} else {
+				if (!s->fm_domains)
+					s->fm_domains = map_new();
+				map_puts(s->fm_domains, w, (void *)1);
+			}
+		} else {
+			/* an address or a domain: \w[.@]\w somewhere */
+			bool ok = false;
+			for (const char *c = w; c[0] && c[1] && c[2] && !ok; c++)
+				ok = (c[1] == '.' || c[1] == '@') && (isalnum((unsigned char)c[0]) || c[0] == '_') &&
+				     (isalnum((unsigned char)c[2]) || c[2] == '_');
+			if (!ok)
+				continue;
+			if (!s->fm_welcome)
+				s->fm_welcome = map_new();
+			map_puts(s->fm_welcome, w, (void *)1);
+		}
+	}
+	xfree(v);
+}
+
+void rules_freemail_free(struct scan_rules *s)
+{
+	map_free(&s->fm_domains);
+	map_free(&s->fm_welcome);
+	for (size_t i = 0; i < s->nfm_wild; i++)
+		xfree(s->fm_wild[i]);
+	xfree(s->fm_wild);
+	pcre2_code_free(s->fm_email_wl);
+}
+
+/* FreeMail's wildcards: '*' any run without a dot, '?' any one character. */
+static bool wild_match(const char *p, const char *s)
+{
+	for (; *p; p++, s++) {
+		if (*p == '*') {
+			for (const char *t = s;; t++) {
+				if (wild_match(p + 1, t))
+					return true;
+				if (!*t || *t == '.')
+					return false;
+			}
+		}
+		if (!*s || (*p != '?' && *p != *s))
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* email: lower case. */
+static bool is_freemail(struct rules_run *run, const char *email)
+{
+	const struct scan_rules *s = run->s;
+	if (!*email)
+		return false;
+	const char *at = strrchr(email, '@');
+	const char *dom = at ? at + 1 : email;
+	if (s->fm_welcome && (map_gets(s->fm_welcome, email) || map_gets(s->fm_welcome, dom)))
+		return false;
+	if (s->fm_email_wl && rules_run_match(run, s->fm_email_wl, email, strlen(email)))
+		return false;
+	if (!at)
+		return false;
+	if (s->fm_domains && map_gets(s->fm_domains, dom))
+		return true;
+	for (size_t i = 0; i < s->nfm_wild; i++)
+		if (wild_match(s->fm_wild[i], dom))
+			return true;
+	return false;
+}
+
+/* The first address of the first field name (NULL: no such field). */
+static const char *first_addr_of(struct rules_run *run, const char *name)
+{
+	bool present;
+	const char *v = rules_run_header(run, name, HM_ADDR, &present);
+	return present ? v : NULL;
+}
+
+/* Field name before the Received fields (SpamAssassin ignores a relay's
+ * own X-Envelope-From / Envelope-Sender / Return-Path). */
+static bool before_received(const struct scan_msg *m, const char *name, bool *present)
+{
+	*present = false;
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		if (str_caseeq(m->hdrs[i].name, "Received"))
+			return false;
+		if (str_caseeq(m->hdrs[i].name, name)) {
+			*present = true;
+			return true;
+		}
+	}
+	*present = scan_msg_header(m, name) != NULL;
+	return false;
+}
+
+/* SpamAssassin's EnvelopeFrom:addr: the session's sender, else (no
+ * envelope_sender_header here) X-Envelope-From, Envelope-Sender or
+ * Return-Path written above every Received field. "" when unknown. */
+static const char *envelope_from(struct rules_run *run)
+{
+	if (run->c && run->c->env_from && *run->c->env_from)
+		return run->c->env_from;
+	static const char *const names[] = { "X-Envelope-From", "Envelope-Sender", "Return-Path" };
+	for (size_t i = 0; i < 3; i++) {
+		bool present;
+		bool ok = before_received(run->m, names[i], &present);
+		if (!present)
+			continue;
+		if (!ok && i == 0)
+			return ""; /* SpamAssassin gives up */
+		if (ok)
+			return first_addr_of(run, names[i]);
+	}
+	return "";
+}
+
+/* lower-cased copy with runs of dots squeezed (all_from_addrs) */
+static char *addr_norm(const char *a, bool squeeze)
+{
+	char *d = xstrdup(a), *w = d;
+	for (const char *c = a; *c; c++) {
+		if (squeeze && *c == '.' && w > d && w[-1] == '.')
+			continue;
+		*w++ = (char)tolower((unsigned char)*c);
+	}
+	*w = '\0';
+	return d;
+}
+
+static bool fm_check(struct rules_run *run, const struct rule_eval *ev, const char *addr, bool squeeze)
+{
+	if (!addr || !*addr)
+		return false;
+	char *e = addr_norm(addr, squeeze);
+	bool hit = is_freemail(run, e) && (!ev->re || rules_run_match(run, ev->re, e, strlen(e)));
+	xfree(e);
+	return hit;
+}
+
+static unsigned run_fm_from(struct rules_run *run, const struct rule_eval *ev)
+{
+	const char *resent = first_addr_of(run, "Resent-From");
+	if (resent && *resent)
+		return fm_check(run, ev, resent, true);
+	static const char *const names[] = { "From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From" };
+	for (size_t i = 0; i < 4; i++)
+		if (fm_check(run, ev, first_addr_of(run, names[i]), true))
+			return 1;
+	return fm_check(run, ev, envelope_from(run), true);
+}
+
+static unsigned run_fm_header(struct rules_run *run, const struct rule_eval *ev)
+{
+	char name[128];
+	str_copy(name, sizeof name, ev->args[0]);
+	char *colon = strchr(name, ':');
+	if (colon)
+		*colon = '\0'; /* "Reply-To:addr" is Reply-To:addr */
+	if (str_caseeq(name, "EnvelopeFrom"))
+		return fm_check(run, ev, envelope_from(run), false);
+	return fm_check(run, ev, first_addr_of(run, name), false);
+}
+
+/* The domain of addr, cut to its last two labels. */
+static bool second_level(const char *addr, char *out, size_t outlen)
+{
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+	if (!at || !at[1])
+		return false;
+	const char *d = at + 1, *last = strrchr(d, '.');
+	if (last && last > d) {
+		const char *p = last - 1;
+		while (p > d && *p != '.')
+			p--;
+		if (*p == '.' && p > d && p[1] != '.')
+			d = p + 1;
+	}
+	str_copy(out, outlen, d);
+	return true;
+}
+
+static unsigned run_equal_from_domains(struct rules_run *run)
+{
+	char a[256], b[256];
+	if (!second_level(first_addr_of(run, "From"), a, sizeof a) || !second_level(envelope_from(run), b, sizeof b))
+		return 0;
+	return !str_caseeq(a, b);
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
@@ -919,6 +1157,12 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 	case EV_MADIFF:
 		madiff(run, m);
 		return (ev->a == 0 || run->madiff > ev->a) && (ev->b_open || run->madiff <= ev->b);
+	case EV_FM_FROM:
+		return run->s->fm_domains || run->s->nfm_wild ? run_fm_from(run, ev) : 0;
+	case EV_FM_HEADER:
+		return run->s->fm_domains || run->s->nfm_wild ? run_fm_header(run, ev) : 0;
+	case EV_EQUAL_FROM_DOMAINS:
+		return run_equal_from_domains(run);
 	case EV_MADIFF_COUNT:
 		madiff(run, m);
 		return run->madiff_html > ev->b && (double)run->madiff_text / (double)run->madiff_html > ev->a;

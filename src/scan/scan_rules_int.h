@@ -12,7 +12,7 @@
 #include "base/map.h"
 #include "scan/scan_rules.h"
 
-enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_META, RT_NTYPES };
+enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_MIMEHEADER, RT_META, RT_NTYPES };
 
 /* What a header rule reads. */
 enum hdr_kind {
@@ -115,6 +115,12 @@ struct scan_rules {
 	/* DNSBL sets: check_rbl('set', 'zone') */
 	char **rbl_set, **rbl_zone;
 	size_t nrbl;
+	/* FreeMail: freemail_domains (names; patterns with * and ?) and
+	 * freemail_welcomelist (addresses or domains), lower case */
+	struct map *fm_domains, *fm_welcome; /* name -> (void *)1 */
+	char **fm_wild;
+	size_t nfm_wild;
+	pcre2_code *fm_email_wl; /* FreeMail's built-in address welcomelist */
 };
 
 /* scan_rules_parse.c */
@@ -144,6 +150,9 @@ bool rules_eval_native(const struct rule_eval *ev);
 void rules_eval_free(struct rule_eval *ev);
 /* After load: resolve DNSBL sets. */
 void rules_eval_finish(struct scan_rules *s);
+/* freemail_domains / freemail_welcomelist (freemail_whitelist) values. */
+void rules_freemail_directive(struct scan_rules *s, const char *key, const char *value);
+void rules_freemail_free(struct scan_rules *s);
 
 /* scan_rules_relay.c: the relays of the Received headers, split as
  * SpamAssassin does without trusted_networks (internal = trusted). */

@@ -283,10 +283,47 @@ static const struct check_case check_cases[] = {
 	  NULL, "A", 1.0, 0, NULL },
 	{ "uppercase", "body A eval:check_for_uppercase('50', '100')",
 	  "Subject: x\n\n{{30:WIN BIG NOW }}\n", NULL, "A", 1.0, 0, NULL },
+	{ "FreeMail", "loadplugin Mail::SpamAssassin::Plugin::FreeMail\nifplugin Mail::SpamAssassin::Plugin::FreeMail\n"
+	  "freemail_domains gmail.com yahoo.* *.free.hr bad_dom.com\nfreemail_welcomelist friend@gmail.com\n"
+	  "header FF eval:check_freemail_from()\nheader FFD eval:check_freemail_from('\\d@')\n"
+	  "header FR eval:check_freemail_header('Reply-To')\nheader FRD eval:check_freemail_header('Reply-To:addr', '\\d@')\n"
+	  "header FE eval:check_freemail_header('EnvelopeFrom')\nheader HD eval:check_equal_from_domains()\nendif",
+	  "From: Bob <Bob.Smith@GMail.com>\nReply-To: a7@yahoo.de\nSubject: x\n\nx\n", NULL, "FF FR FRD HD", 4.0, 0, NULL },
+	{ "FreeMail welcomelists", "freemail_domains gmail.com yahoo.* *.free.hr\n"
+	  "freemail_welcomelist friend@gmail.com\nheader FF eval:check_freemail_from()\n"
+	  "header FR eval:check_freemail_header('Reply-To')\nheader FW eval:check_freemail_header('Cc')\n"
+	  "header HD eval:check_equal_from_domains()",
+	  "From: friend@gmail.com\nReply-To: info@yahoo.de\nCc: x@mail.free.hr\nSender: a@b.mail.example.com\n\nx\n", NULL,
+	  "FW HD", 2.0, 0, NULL },
+	{ "FreeMail wildcards; no list, no hit", "freemail_domains *.free.hr\nheader FF eval:check_freemail_from()\n"
+	  "header FR eval:check_freemail_header('Reply-To')\nheader HD eval:check_equal_from_domains()",
+	  "From: x@sub.mail.free.hr\nReply-To: x@free.hr\n\nx\n", NULL, "HD", 1.0, 0, NULL },
+	{ "FreeMail: no freemail_domains", "header FF eval:check_freemail_from()\nheader HD eval:check_equal_from_domains()",
+	  "From: x@gmail.com\n\nx\n", NULL, "HD", 1.0, 0, NULL },
+	{ "equal from domains: second level", "header HD eval:check_equal_from_domains()",
+	  "From: x@mail.Example.COM\n\nx\n", NULL, "", 0.0, 0, NULL },
 };
 
 /* Messages through scan_msg_parse() (MIME parts and entities). */
 static const struct check_case parsed_cases[] = {
+	{ "mimeheader", "loadplugin Mail::SpamAssassin::Plugin::MIMEHeader\n"
+	  "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\nmimeheader GIF Content-Type =~ /^image\\/gif\\b/i\nendif\n"
+	  "mimeheader TXT Content-Type =~ /text\\/\\w+/i\nmimeheader NOPDF Content-Type !~ /pdf/\n"
+	  "mimeheader NOZIP Content-Type !~ /zip/\nmimeheader CID Content-ID =~ /^<img1\\@x>$/\n"
+	  "mimeheader RAW Content-Disposition:raw =~ /inline;\\n\\tfilename/\n"
+	  "mimeheader UNSET X-None =~ /^none$/ [if-unset: none]\nmimeheader ALLX ALL =~ /x/\n"
+	  "mimeheader MULTI Content-Type =~ /^(?:multipart|image)\\//\ntflags MULTI multiple\n"
+	  "meta NOTEXT !TXT",
+	  "Subject: x\nContent-Type: multipart/related; boundary=b\n\n--b\nContent-Type: application/pdf\n\nx\n--b\n"
+	  "Content-Type: IMAGE/GIF; name=a.gif\nContent-ID: <img1@x>\nContent-Disposition: inline;\n\tfilename=a.gif\n"
+	  "Content-Transfer-Encoding: base64\n\nR0lGODlh\n--b--\n",
+	  NULL, "GIF NOZIP CID RAW UNSET MULTI NOTEXT", 7.0, 0, NULL }, /* MULTI: IMAGE/GIF is upper case */
+	{ "mimeheader: single part, message/rfc822 inside", "mimeheader TXT Content-Type =~ /text\\/plain/\n"
+	  "mimeheader N Content-Type =~ /message\\/rfc822/\nmimeheader H Content-Type =~ /text\\/html/\n"
+	  "tflags TXT multiple",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\n"
+	  "Content-Type: message/rfc822\n\nSubject: in\nContent-Type: text/html\n\n<p>x</p>\n--b--\n",
+	  NULL, "TXT N H", 3.0, 0, NULL },
 	{ "nosubject", "body A /\\S/\ntflags A nosubject\nbody B /\\S/\nmeta EMPTY !A", "Subject: x\n\n \n", NULL,
 	  "B EMPTY", 2.0, 0, NULL },
 	{ "check_for_mime attachment and EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
