@@ -43,6 +43,9 @@
  *   check_equal_from_domains()  From and EnvelopeFrom (the session's
  *     sender, else X-Envelope-From / Envelope-Sender / Return-Path above
  *     the Received fields) differ in their last two domain labels
+ *   check_for_forged_gmail_received_headers()  a gmail.com From without
+ *     Google's X-Received / Received traces or long X-Gm-Message-State and
+ *     X-Google-Smtp-Source fields
  * Every other function is accepted, never hits, and is counted (stats and
  * scan_rules_unsupported_eval()).
  */
@@ -88,6 +91,7 @@ enum ev_fn {
 	EV_FM_FROM,
 	EV_FM_HEADER,
 	EV_EQUAL_FROM_DOMAINS,
+	EV_FORGED_GMAIL,
 };
 
 static const struct {
@@ -118,6 +122,7 @@ static const struct {
 	{ "check_freemail_from", EV_FM_FROM, 0, 1 },
 	{ "check_freemail_header", EV_FM_HEADER, 1, 2 },
 	{ "check_equal_from_domains", EV_EQUAL_FROM_DOMAINS, 0, 0 },
+	{ "check_for_forged_gmail_received_headers", EV_FORGED_GMAIL, 0, 0 },
 };
 
 /* check_for_mime() tests computed here (others are unsupported). */
@@ -139,6 +144,7 @@ struct rule_eval {
 	bool a_open, b_open;
 	const char *zone; /* check_rbl_sub: resolved after load */
 	int test;	  /* check_for_mime: enum mime_test */
+	pcre2_code *res[4]; /* fixed patterns of a function */
 };
 
 /* ------------------------------------------------------------------ parsing */
@@ -302,6 +308,15 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 		}
 		return 0;
 	}
+	case EV_FORGED_GMAIL: {
+		static const char *const pats[4] = { "\\bgmail\\.com$", "by 10\\.\\S+ with SMTP id \\S+",
+						     "by 2002:a\\d\\d:\\w+:\\S+ with SMTP id \\S+",
+						     "by smtp\\.googlemail\\.com with ESMTPSA id \\S+" };
+		for (size_t i = 0; i < 4; i++)
+			if (!(ev->res[i] = rules_regex_raw(pats[i], strlen(pats[i]), i ? 0 : PCRE2_CASELESS, why, whylen)))
+				return -1;
+		return 0;
+	}
 	case EV_HTML_TEST:
 		if (strcmp(ev->args[0], "html") != 0)
 			ev->fn = EV_UNSUPPORTED; /* only HTML_MESSAGE's test */
@@ -371,6 +386,8 @@ void rules_eval_free(struct rule_eval *ev)
 	for (size_t i = 0; i < ev->nargs; i++)
 		xfree(ev->args[i]);
 	pcre2_code_free(ev->re);
+	for (size_t i = 0; i < 4; i++)
+		pcre2_code_free(ev->res[i]);
 	xfree(ev);
 }
 
@@ -1096,6 +1113,24 @@ static bool second_level(const char *addr, char *out, size_t outlen)
 	return true;
 }
 
+/* HeaderEval: a gmail.com From without Google's own relay traces. */
+static unsigned run_forged_gmail(struct rules_run *run, const struct rule_eval *ev)
+{
+	bool present;
+	const char *from = rules_run_header(run, "From", HM_ADDR, &present);
+	if (!rules_run_match(run, ev->res[0], from, strlen(from)))
+		return 0;
+	const char *xr = rules_run_header(run, "X-Received", 0, &present);
+	if (rules_run_match(run, ev->res[1], xr, strlen(xr)) || rules_run_match(run, ev->res[2], xr, strlen(xr)))
+		return 0;
+	const char *rc = rules_run_header(run, "Received", 0, &present);
+	if (rules_run_match(run, ev->res[3], rc, strlen(rc)))
+		return 0;
+	size_t gms = strlen(rules_run_header(run, "X-Gm-Message-State", 0, &present));
+	size_t gss = strlen(rules_run_header(run, "X-Google-Smtp-Source", 0, &present));
+	return !(gms >= 60 && gss >= 60);
+}
+
 static unsigned run_equal_from_domains(struct rules_run *run)
 {
 	char a[256], b[256];
@@ -1163,6 +1198,8 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 		return run->s->fm_domains || run->s->nfm_wild ? run_fm_header(run, ev) : 0;
 	case EV_EQUAL_FROM_DOMAINS:
 		return run_equal_from_domains(run);
+	case EV_FORGED_GMAIL:
+		return run_forged_gmail(run, ev);
 	case EV_MADIFF_COUNT:
 		madiff(run, m);
 		return run->madiff_html > ev->b && (double)run->madiff_text / (double)run->madiff_html > ev->a;

@@ -300,6 +300,17 @@ static const struct check_case check_cases[] = {
 	  "From: x@sub.mail.free.hr\nReply-To: x@free.hr\n\nx\n", NULL, "HD", 1.0, 0, NULL },
 	{ "FreeMail: no freemail_domains", "header FF eval:check_freemail_from()\nheader HD eval:check_equal_from_domains()",
 	  "From: x@gmail.com\n\nx\n", NULL, "HD", 1.0, 0, NULL },
+	{ "forged gmail", "header G eval:check_for_forged_gmail_received_headers()",
+	  "From: x@GMail.com\nReceived: from a by mx.example with ESMTP id 1\n\nx\n", NULL, "G", 1.0, 0, NULL },
+	{ "gmail with Google traces", "header G eval:check_for_forged_gmail_received_headers()\n"
+	  "header G2 eval:check_for_forged_gmail_received_headers()",
+	  "From: x@gmail.com\nX-Received: by 10.1.2.3 with SMTP id abc; Tue, 12 Mar 2024 10:00:00 +0000\n\nx\n", NULL, "",
+	  0.0, 0, NULL },
+	{ "gmail: long state fields, ESMTPSA", "header G eval:check_for_forged_gmail_received_headers()",
+	  "From: x@gmail.com\nX-Gm-Message-State: {{60:a}}\nX-Google-Smtp-Source: {{60:b}}\n\nx\n", NULL, "", 0.0, 0,
+	  NULL },
+	{ "not gmail", "header G eval:check_for_forged_gmail_received_headers()",
+	  "From: x@notgmail.com.example\n\nx\n", NULL, "", 0.0, 0, NULL },
 	{ "equal from domains: second level", "header HD eval:check_equal_from_domains()",
 	  "From: x@mail.Example.COM\n\nx\n", NULL, "", 0.0, 0, NULL },
 };
