@@ -780,6 +780,88 @@ static void add_entities(struct mime_priv *p, GMimeObject *o, int parent, int ne
 	e->part = p->leaf_part[(*leaves)++];
 }
 
+/* A top-level multipart whose opening boundary never comes (GMime: no
+ * subpart): SpamAssassin reads the whole body as one part, its leading
+ * field lines as that part's header. Its text joins the text views and the
+ * entities (not parts: the anti-virus walk and the cleaner see GMime's
+ * tree). */
+static void add_boundaryless(struct mime_priv *p, GMimeMessage *msg)
+{
+	struct scan_msg *m = p->m;
+	GMimeObject *body = g_mime_message_get_mime_part(msg);
+	if (!body || !GMIME_IS_MULTIPART(body) || g_mime_multipart_get_count(GMIME_MULTIPART(body)) > 0 || p->nleaves ||
+	    m->nentities != 1 || m->body_off >= m->raw_len)
+		return;
+	struct buf t;
+	buf_init(&t);
+	for (size_t i = m->body_off; i < m->raw_len; i++)
+		if (!(m->raw[i] == '\r' && i + 1 < m->raw_len && m->raw[i + 1] == '\n'))
+			buf_putc(&t, m->raw[i]);
+	const char *s = bstr(&t), *end = s + t.len;
+	struct scan_hdr *hs = NULL;
+	size_t nh = 0, cap = 0;
+	const char *ct = NULL;
+	size_t ctlen = 0;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *le = nl ? nl : end;
+		size_t k = 0;
+		while (s + k < le && s[k] >= 0x21 && s[k] <= 0x7e && s[k] != ':')
+			k++;
+		size_t c = k;
+		while (s + c < le && (s[c] == ' ' || s[c] == '\t'))
+			c++;
+		bool field = k > 0 && s + c < le && s[c] == ':';
+		bool cont = !field && nh > 0 && s < le && (*s == ' ' || *s == '\t');
+		if (!field && !cont) {
+			if (le == s)
+				s = nl ? nl + 1 : end; /* the blank line ending the fields */
+			break;
+		}
+		if (field) {
+			const char *v = s + c + 1;
+			v += strspn(v, " \t");
+			if (v > le)
+				v = le;
+			hs = xgrow(hs, &cap, nh + 1, sizeof *hs);
+			hs[nh].name = arena_strndup(p->arena, s, k);
+			hs[nh].raw = hs[nh].value = arena_strndup(p->arena, v, (size_t)(le - v));
+			if (g_ascii_strcasecmp(hs[nh].name, "Content-Type") == 0) {
+				ct = hs[nh].value;
+				ctlen = strcspn(ct, "; \t");
+			}
+			nh++;
+		}
+		s = nl ? nl + 1 : end;
+	}
+	char type[128] = "text/plain";
+	if (ct && ctlen > 0 && ctlen < sizeof type && memchr(ct, '/', ctlen)) {
+		memcpy(type, ct, ctlen);
+		type[ctlen] = '\0';
+		str_lower(type);
+	}
+	m->entities = xgrow(m->entities, &p->cap_ent, m->nentities + 1, sizeof *m->entities);
+	struct scan_entity *e = &m->entities[m->nentities++];
+	memset(e, 0, sizeof *e);
+	e->ctype = arena_strdup(p->arena, type);
+	e->cte = e->cd = "";
+	e->parent = 0;
+	e->part = -1;
+	e->leaf = true;
+	if (nh) {
+		struct scan_hdr *keep = arena_alloc(p->arena, nh * sizeof *keep);
+		memcpy(keep, hs, nh * sizeof *keep);
+		e->hdrs = keep;
+		e->nhdrs = nh;
+	}
+	xfree(hs);
+	if (strcmp(type, "text/plain") == 0 || strcmp(type, "text/html") == 0) {
+		add_rawbody(p, s, (size_t)(end - s));
+		add_rendered(p, type, NULL, s, (size_t)(end - s));
+	}
+	buf_fini(&t);
+}
+
 static bool is_space_at(const char *s, size_t n, size_t i, size_t *w)
 {
 	unsigned char c = (unsigned char)s[i];
@@ -897,6 +979,7 @@ struct scan_msg *scan_msg_parse(const char *raw, size_t len, const struct scan_m
 	if (d.msg) {
 		size_t leaves = 0;
 		add_entities(p, g_mime_message_get_mime_part(d.msg), -1, 0, &leaves);
+		add_boundaryless(p, d.msg);
 	}
 	xfree(p->leaf_part);
 	p->leaf_part = NULL;

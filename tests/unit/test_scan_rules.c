@@ -335,6 +335,16 @@ static const struct check_case parsed_cases[] = {
 	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\n"
 	  "Content-Type: message/rfc822\n\nSubject: in\nContent-Type: text/html\n\n<p>x</p>\n--b--\n",
 	  NULL, "TXT N H", 3.0, 0, NULL },
+	{ "multipart without its boundary: one text part", "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\n"
+	  "meta EMPTY !__NONEMPTY\nbody T /message 1 --BOUNDARY Content/\nrawbody R /^message 2$/\n"
+	  "mimeheader TXT Content-Type =~ /text\\/plain/\nbody HM eval:html_test('html')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=BOUNDARY_\n\n--BOUNDARY\nContent-Type: text/plain\n\n"
+	  "message 1\n--BOUNDARY\nContent-Type: text/plain\n\nmessage 2\n--BOUNDARY--\n",
+	  NULL, "T R", 2.0, 0, NULL },
+	{ "multipart without boundary, field lines first", "body T /^hello there/\nmimeheader H Content-Type =~ /html/\n"
+	  "body HM eval:html_test('html')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=zz\n\nContent-Type: text/html\n\n<p>hello there</p>\n",
+	  NULL, "T H", 2.0, 0, NULL },
 	{ "nosubject", "body A /\\S/\ntflags A nosubject\nbody B /\\S/\nmeta EMPTY !A", "Subject: x\n\n \n", NULL,
 	  "B EMPTY", 2.0, 0, NULL },
 	{ "check_for_mime attachment and EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
