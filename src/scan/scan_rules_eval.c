@@ -32,6 +32,8 @@
  *   html_test('html')  a leaf rendered as HTML (HTML_MESSAGE); other
  *     tests are unsupported
  *   html_tag_exists(tag)   "<tag" or "</tag" in a leaf rendered as HTML
+ *   html_image_only(min, max)  such a leaf with <img> whose source (as
+ *     decoded: characters for UTF-8) is in (min, max] long
  *   multipart_alternative_difference(min, max) and _count(ratio, minhtml)
  *     per multipart/alternative entity, the share of its HTML leaves'
  *     distinct words its text leaves lack (or have fewer times)
@@ -92,6 +94,7 @@ enum ev_fn {
 	EV_FM_HEADER,
 	EV_EQUAL_FROM_DOMAINS,
 	EV_FORGED_GMAIL,
+	EV_HTML_IMAGE_ONLY,
 };
 
 static const struct {
@@ -123,6 +126,7 @@ static const struct {
 	{ "check_freemail_header", EV_FM_HEADER, 1, 2 },
 	{ "check_equal_from_domains", EV_EQUAL_FROM_DOMAINS, 0, 0 },
 	{ "check_for_forged_gmail_received_headers", EV_FORGED_GMAIL, 0, 0 },
+	{ "html_image_only", EV_HTML_IMAGE_ONLY, 2, 2 },
 };
 
 /* check_for_mime() tests computed here (others are unsupported). */
@@ -277,6 +281,7 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 		return 0;
 	case EV_SHIFTED_DATE:
 	case EV_UPPERCASE:
+	case EV_HTML_IMAGE_ONLY:
 		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || parse_num(ev->args[1], &ev->b, &ev->b_open) < 0)
 			break;
 		return 0;
@@ -823,6 +828,35 @@ static unsigned run_html_tag(const struct rule_eval *ev, const struct scan_msg *
 	return 0;
 }
 
+/* The length of HTML source as SpamAssassin's parser counts it: characters
+ * when it decodes the part (UTF-8 or US-ASCII declared, or none, and valid
+ * UTF-8), else octets. */
+static size_t html_length(const struct scan_part *p)
+{
+	bool chars = !p->charset || strcasecmp(p->charset, "utf-8") == 0 || strcasecmp(p->charset, "us-ascii") == 0;
+	if (!chars || !valid_utf8(p->data, p->len))
+		return p->len;
+	size_t n = 0;
+	for (size_t i = 0; i < p->len; i++)
+		n += (p->data[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* html_image_only(min, max): an HTML part with an <img> tag whose source
+ * is longer than min and at most max. */
+static unsigned run_html_image_only(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct scan_part *p = &m->parts[i];
+		if (!p->html || !has_tag(p->data, p->len, "img"))
+			continue;
+		double len = (double)html_length(p);
+		if (len > ev->a && len <= ev->b)
+			return 1;
+	}
+	return 0;
+}
+
 static bool ws(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -1200,6 +1234,8 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 		return run_equal_from_domains(run);
 	case EV_FORGED_GMAIL:
 		return run_forged_gmail(run, ev);
+	case EV_HTML_IMAGE_ONLY:
+		return run_html_image_only(ev, m);
 	case EV_MADIFF_COUNT:
 		madiff(run, m);
 		return run->madiff_html > ev->b && (double)run->madiff_text / (double)run->madiff_html > ev->a;

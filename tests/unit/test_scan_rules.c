@@ -345,6 +345,13 @@ static const struct check_case parsed_cases[] = {
 	  "body HM eval:html_test('html')",
 	  "Subject: x\nContent-Type: multipart/mixed; boundary=zz\n\nContent-Type: text/html\n\n<p>hello there</p>\n",
 	  NULL, "T H", 2.0, 0, NULL },
+	{ "html_image_only", "body I04 eval:html_image_only('0000','0040')\nbody I08 eval:html_image_only('0040','0080')\n"
+	  "body U eval:html_image_only('0020','0040')",
+	  "Subject: x\nContent-Type: text/html; charset=utf-8\n\n<IMG src=\"a.gif\"> \xc3\xa9t\xc3\xa9 caf\xc3\xa9 ok\n",
+	  NULL, "I04 U", 2.0, 0, NULL },
+	{ "html_image_only: no img, plain text", "body I eval:html_image_only('0','100')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>imgs</p>\n--b\n"
+	  "Content-Type: text/plain\n\n<img src=x>\n--b--\n", NULL, "", 0.0, 0, NULL },
 	{ "nosubject", "body A /\\S/\ntflags A nosubject\nbody B /\\S/\nmeta EMPTY !A", "Subject: x\n\n \n", NULL,
 	  "B EMPTY", 2.0, 0, NULL },
 	{ "check_for_mime attachment and EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
