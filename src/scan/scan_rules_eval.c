@@ -45,6 +45,8 @@
  *   check_equal_from_domains()  From and EnvelopeFrom (the session's
  *     sender, else X-Envelope-From / Envelope-Sender / Return-Path above
  *     the Received fields) differ in their last two domain labels
+ *   check_for_matching_env_and_hdr_from()  EnvelopeFrom and From's
+ *     address are equal (both empty included)
  *   check_for_forged_gmail_received_headers()  a gmail.com From without
  *     Google's X-Received / Received traces or long X-Gm-Message-State and
  *     X-Google-Smtp-Source fields
@@ -95,6 +97,7 @@ enum ev_fn {
 	EV_EQUAL_FROM_DOMAINS,
 	EV_FORGED_GMAIL,
 	EV_HTML_IMAGE_ONLY,
+	EV_ENV_HDR_FROM_MATCH,
 };
 
 static const struct {
@@ -127,6 +130,7 @@ static const struct {
 	{ "check_equal_from_domains", EV_EQUAL_FROM_DOMAINS, 0, 0 },
 	{ "check_for_forged_gmail_received_headers", EV_FORGED_GMAIL, 0, 0 },
 	{ "html_image_only", EV_HTML_IMAGE_ONLY, 2, 2 },
+	{ "check_for_matching_env_and_hdr_from", EV_ENV_HDR_FROM_MATCH, 0, 0 },
 };
 
 /* check_for_mime() tests computed here (others are unsupported). */
@@ -1234,6 +1238,10 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 		return run_equal_from_domains(run);
 	case EV_FORGED_GMAIL:
 		return run_forged_gmail(run, ev);
+	case EV_ENV_HDR_FROM_MATCH: {
+		const char *from = first_addr_of(run, "From");
+		return str_caseeq(envelope_from(run), from ? from : "");
+	}
 	case EV_HTML_IMAGE_ONLY:
 		return run_html_image_only(ev, m);
 	case EV_MADIFF_COUNT:

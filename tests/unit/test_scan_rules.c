@@ -311,6 +311,10 @@ static const struct check_case check_cases[] = {
 	  NULL },
 	{ "not gmail", "header G eval:check_for_forged_gmail_received_headers()",
 	  "From: x@notgmail.com.example\n\nx\n", NULL, "", 0.0, 0, NULL },
+	{ "env and header from match", "header M eval:check_for_matching_env_and_hdr_from()",
+	  "From: Bounce <BOUNCE@example.com>\n\nx\n", NULL, "M", 1.0, 0, NULL },
+	{ "env and header from differ", "header M eval:check_for_matching_env_and_hdr_from()",
+	  "From: other@example.com\n\nx\n", NULL, "", 0.0, 0, NULL },
 	{ "equal from domains: second level", "header HD eval:check_equal_from_domains()",
 	  "From: x@mail.Example.COM\n\nx\n", NULL, "", 0.0, 0, NULL },
 };
