@@ -363,6 +363,8 @@ struct mime_priv {
 	size_t raw_text; /* bytes put in rawbody */
 	struct scan_msg *m;
 	GMimeParserOptions *opts;
+	int *leaf_part; /* per leaf of the walk: its index in parts, or -1 */
+	size_t nleaves, cap_leaves, cap_ent;
 };
 
 static void add_hdr(void *ctx, const char *name, size_t nlen, const char *line, size_t line_len, const char *value,
@@ -644,10 +646,13 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 {
 	struct mime_priv *p = ctx;
 	GMimeObject *o = lf->obj;
+	p->leaf_part = xgrow(p->leaf_part, &p->cap_leaves, p->nleaves + 1, sizeof *p->leaf_part);
+	p->leaf_part[p->nleaves++] = -1;
 	if (p->m->nparts >= p->lim->max_parts) { /* uuencoded blocks took the room */
 		p->m->flags |= SCAN_MSG_F_TRUNCATED;
 		return;
 	}
+	p->leaf_part[p->nleaves - 1] = (int)p->m->nparts;
 	struct scan_part *sp = add_part(p, lf->path, lf->depth);
 	GMimeContentType *ct = g_mime_object_get_content_type(o);
 	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
@@ -688,13 +693,173 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	    g_mime_part_get_content_encoding(GMIME_PART(o)) != GMIME_CONTENT_ENCODING_BASE64)
 		buf_putc(&tv, '\n');
 	add_rawbody(p, bstr(&tv), tv.len);
+	size_t t0 = p->text.len;
 	add_rendered(p, eff, sp->charset, bstr(&tv), tv.len);
+	if (strcmp(eff, "text/plain") == 0 || strcmp(eff, "text/html") == 0) {
+		sp->text = arena_strndup(p->arena, bstr(&p->text) + t0, p->text.len - t0);
+		sp->text_len = p->text.len - t0;
+		sp->html = strcmp(eff, "text/html") == 0 && tv.len > 0;
+	}
 	buf_fini(&tv);
 	if (text) {
 		struct scan_part copy = *sp; /* add_*_parts may move parts[] */
 		add_uu_parts(p, &copy);
 		add_embedded(p, &copy);
 	}
+}
+
+/* The entity list (scan_msg.h): the same tree as scan_mime_walk, whose
+ * k-th leaf is the k-th leaf here. */
+static void add_entities(struct mime_priv *p, GMimeObject *o, int parent, int nest, size_t *leaves)
+{
+	struct scan_msg *m = p->m;
+	if (!o || m->nentities >= 4 * p->lim->max_parts + 16)
+		return;
+	bool container = GMIME_IS_MULTIPART(o) || GMIME_IS_MESSAGE_PART(o);
+	if (!container && GMIME_IS_PART(o) && *leaves >= p->nleaves)
+		return; /* the walk stopped before this leaf */
+	m->entities = xgrow(m->entities, &p->cap_ent, m->nentities + 1, sizeof *m->entities);
+	int idx = (int)m->nentities++;
+	struct scan_entity *e = &m->entities[idx];
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+	e->ctype = lower_dup(p->arena, mt ? mt : "text/plain");
+	g_free(mt);
+	const char *cte = g_mime_object_get_header(o, "Content-Transfer-Encoding");
+	const char *cd = g_mime_object_get_header(o, "Content-Disposition");
+	e->cte = lower_dup(p->arena, cte ? cte : "");
+	e->cd = lower_dup(p->arena, cd ? cd : "");
+	e->parent = parent;
+	e->part = -1;
+	e->leaf = false;
+	e->hdrs = NULL;
+	e->nhdrs = 0;
+	GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+	int nh = hl ? g_mime_header_list_get_count(hl) : 0;
+	if (nh > 0) {
+		struct scan_hdr *hs = arena_alloc(p->arena, (size_t)nh * sizeof *hs);
+		for (int i = 0; i < nh; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			const char *n = g_mime_header_get_name(h), *v = g_mime_header_get_value(h);
+			const char *rv = g_mime_header_get_raw_value(h);
+			struct buf r;
+			buf_init(&r);
+			for (const char *c = rv ? rv : ""; *c; c++)
+				if (*c != '\r')
+					buf_putc(&r, *c);
+			while (r.len && r.data[r.len - 1] == '\n')
+				r.data[--r.len] = '\0';
+			v = v ? v : "";
+			v += strspn(v, " \t");
+			hs[i].name = arena_strdup(p->arena, n ? n : "");
+			hs[i].raw = arena_strndup(p->arena, bstr(&r), r.len);
+			hs[i].value = arena_strdup(p->arena, v);
+			buf_fini(&r);
+		}
+		e->hdrs = hs;
+		e->nhdrs = (size_t)nh;
+	}
+	if (container && (nest >= p->lim->max_depth || nest >= SCAN_MIME_HARD_DEPTH))
+		return; /* the walk skips what is inside */
+	if (GMIME_IS_MULTIPART(o)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(o);
+		int n = g_mime_multipart_get_count(mp);
+		for (int i = 0; i < n; i++)
+			add_entities(p, g_mime_multipart_get_part(mp, i), idx, nest + 1, leaves);
+		return;
+	}
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		if (inner)
+			add_entities(p, g_mime_message_get_mime_part(inner), idx, nest + 1, leaves);
+		return;
+	}
+	if (!GMIME_IS_PART(o))
+		return;
+	e->leaf = true;
+	e->part = p->leaf_part[(*leaves)++];
+}
+
+/* A top-level multipart whose opening boundary never comes (GMime: no
+ * subpart): SpamAssassin reads the whole body as one part, its leading
+ * field lines as that part's header. Its text joins the text views and the
+ * entities (not parts: the anti-virus walk and the cleaner see GMime's
+ * tree). */
+static void add_boundaryless(struct mime_priv *p, GMimeMessage *msg)
+{
+	struct scan_msg *m = p->m;
+	GMimeObject *body = g_mime_message_get_mime_part(msg);
+	if (!body || !GMIME_IS_MULTIPART(body) || g_mime_multipart_get_count(GMIME_MULTIPART(body)) > 0 || p->nleaves ||
+	    m->nentities != 1 || m->body_off >= m->raw_len)
+		return;
+	struct buf t;
+	buf_init(&t);
+	for (size_t i = m->body_off; i < m->raw_len; i++)
+		if (!(m->raw[i] == '\r' && i + 1 < m->raw_len && m->raw[i + 1] == '\n'))
+			buf_putc(&t, m->raw[i]);
+	const char *s = bstr(&t), *end = s + t.len;
+	struct scan_hdr *hs = NULL;
+	size_t nh = 0, cap = 0;
+	const char *ct = NULL;
+	size_t ctlen = 0;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *le = nl ? nl : end;
+		size_t k = 0;
+		while (s + k < le && s[k] >= 0x21 && s[k] <= 0x7e && s[k] != ':')
+			k++;
+		size_t c = k;
+		while (s + c < le && (s[c] == ' ' || s[c] == '\t'))
+			c++;
+		bool field = k > 0 && s + c < le && s[c] == ':';
+		bool cont = !field && nh > 0 && s < le && (*s == ' ' || *s == '\t');
+		if (!field && !cont) {
+			if (le == s)
+				s = nl ? nl + 1 : end; /* the blank line ending the fields */
+			break;
+		}
+		if (field) {
+			const char *v = s + c + 1;
+			v += strspn(v, " \t");
+			if (v > le)
+				v = le;
+			hs = xgrow(hs, &cap, nh + 1, sizeof *hs);
+			hs[nh].name = arena_strndup(p->arena, s, k);
+			hs[nh].raw = hs[nh].value = arena_strndup(p->arena, v, (size_t)(le - v));
+			if (g_ascii_strcasecmp(hs[nh].name, "Content-Type") == 0) {
+				ct = hs[nh].value;
+				ctlen = strcspn(ct, "; \t");
+			}
+			nh++;
+		}
+		s = nl ? nl + 1 : end;
+	}
+	char type[128] = "text/plain";
+	if (ct && ctlen > 0 && ctlen < sizeof type && memchr(ct, '/', ctlen)) {
+		memcpy(type, ct, ctlen);
+		type[ctlen] = '\0';
+		str_lower(type);
+	}
+	m->entities = xgrow(m->entities, &p->cap_ent, m->nentities + 1, sizeof *m->entities);
+	struct scan_entity *e = &m->entities[m->nentities++];
+	memset(e, 0, sizeof *e);
+	e->ctype = arena_strdup(p->arena, type);
+	e->cte = e->cd = "";
+	e->parent = 0;
+	e->part = -1;
+	e->leaf = true;
+	if (nh) {
+		struct scan_hdr *keep = arena_alloc(p->arena, nh * sizeof *keep);
+		memcpy(keep, hs, nh * sizeof *keep);
+		e->hdrs = keep;
+		e->nhdrs = nh;
+	}
+	xfree(hs);
+	if (strcmp(type, "text/plain") == 0 || strcmp(type, "text/html") == 0) {
+		add_rawbody(p, s, (size_t)(end - s));
+		add_rendered(p, type, NULL, s, (size_t)(end - s));
+	}
+	buf_fini(&t);
 }
 
 static bool is_space_at(const char *s, size_t n, size_t i, size_t *w)
@@ -811,6 +976,13 @@ struct scan_msg *scan_msg_parse(const char *raw, size_t len, const struct scan_m
 	p->opts = d.opts;
 	m->body_off = fields_upto(raw, len, add_hdr, p, 3);
 	scan_mime_walk(&d, &l, on_leaf, p);
+	if (d.msg) {
+		size_t leaves = 0;
+		add_entities(p, g_mime_message_get_mime_part(d.msg), -1, 0, &leaves);
+		add_boundaryless(p, d.msg);
+	}
+	xfree(p->leaf_part);
+	p->leaf_part = NULL;
 	m->flags |= d.flags;
 	build_body(p);
 	p->opts = NULL;
@@ -838,6 +1010,7 @@ void scan_msg_free(struct scan_msg **mp)
 	xfree(m->body);
 	xfree(m->rawbody);
 	xfree(m->uris);
+	xfree(m->entities);
 	xfree(m);
 	*mp = NULL;
 }

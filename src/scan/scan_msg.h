@@ -72,6 +72,28 @@ struct scan_part {
 	bool uuencoded;       /* found as a "begin NNN name" block in a text part */
 	const unsigned char *data; /* decoded content (transfer encoding removed) */
 	size_t len;
+	/* SpamAssassin's rendered() of the leaf: parts whose effective type is
+	 * text/plain or text/html (named *.htm(l): html), as put in body */
+	const char *text; /* UTF-8 rendered text, or NULL (other types, uuencoded, embedded) */
+	size_t text_len;
+	bool html;	  /* rendered as HTML, from non-empty content (HTML_MESSAGE) */
+};
+
+/* Every MIME entity of the tree, SpamAssassin's find_parts(qr/./) order:
+ * the message's body (multipart or leaf) first, containers before their
+ * children, an attached message/rfc822 part followed by its message's body.
+ * Attributes come from the entity's own fields (lower case). */
+struct scan_entity {
+	const char *ctype; /* "type/subtype" ("text/plain" when absent) */
+	const char *cte;   /* Content-Transfer-Encoding or "" */
+	const char *cd;	   /* Content-Disposition (whole value) or "" */
+	int parent;	   /* index in entities, -1 for the first */
+	int part;	   /* a leaf: its index in parts (-1: not listed, or a container) */
+	bool leaf;
+	/* its own fields in order, as in hdrs (the body of a message: the
+	 * Content-* fields GMime gives that part) */
+	const struct scan_hdr *hdrs;
+	size_t nhdrs;
 };
 
 #define SCAN_MSG_F_TRUNCATED 0x1 /* a limit stopped the walk: parts or text missing */
@@ -91,6 +113,8 @@ struct scan_msg {
 	size_t nrawbody;
 	const char **uris;
 	size_t nuris;
+	struct scan_entity *entities; /* empty when GMime could not read the message */
+	size_t nentities;
 	unsigned flags; /* SCAN_MSG_F_* */
 	void *priv;	/* owned memory */
 };

@@ -303,6 +303,30 @@ static unsigned run_uris(struct rules_run *run, const struct rule *r)
 	return n;
 }
 
+/* MIMEHeader: the first field of the name in each entity (if-unset when
+ * none); a negated rule hits when no entity matches. */
+static unsigned run_mimeheader(struct rules_run *run, const struct rule *r)
+{
+	const struct scan_msg *m = run->m;
+	unsigned max = rule_max(r), n = 0;
+	for (size_t i = 0; i < m->nentities && n < max; i++) {
+		const struct scan_entity *e = &m->entities[i];
+		const char *v = NULL;
+		for (size_t k = 0; k < e->nhdrs && !v; k++)
+			if (str_caseeq(e->hdrs[k].name, r->hname))
+				v = (r->hmods & HM_RAW) ? e->hdrs[k].raw : e->hdrs[k].value;
+		if (!v)
+			v = r->if_unset;
+		if (!v)
+			continue;
+		unsigned c = count_matches(run, r->re, v, strlen(v), max - n);
+		if (c && r->negate)
+			return 0;
+		n += c;
+	}
+	return r->negate ? 1 : n;
+}
+
 static unsigned run_rule(struct rules_run *run, const struct rule *r)
 {
 	if (r->ev)
@@ -311,6 +335,8 @@ static unsigned run_rule(struct rules_run *run, const struct rule *r)
 	case RT_HEADER:
 		return run_header(run, r);
 	case RT_BODY:
+		if ((r->tflags & TF_NOSUBJECT) && run->m->nbody > 0)
+			return run_texts(run, r, run->m->body + 1, run->m->nbody - 1, SCAN_RULES_BODY_SCAN_MAX);
 		return run_texts(run, r, run->m->body, run->m->nbody, SCAN_RULES_BODY_SCAN_MAX);
 	case RT_RAWBODY:
 		return run_texts(run, r, run->m->rawbody, run->m->nrawbody, SCAN_RULES_RAWBODY_SCAN_MAX);
@@ -318,6 +344,8 @@ static unsigned run_rule(struct rules_run *run, const struct rule *r)
 		return count_matches(run, r->re, run->m->raw ? run->m->raw : "", run->m->raw_len, rule_max(r));
 	case RT_URI:
 		return run_uris(run, r);
+	case RT_MIMEHEADER:
+		return run_mimeheader(run, r);
 	default:
 		return 0;
 	}

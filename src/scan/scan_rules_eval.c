@@ -22,17 +22,50 @@
  *   check_no_relays()  check_all_trusted()  check_relays_unparseable()
  *     the relays of scan_rules_relay.c: none at all (nothing parsed or
  *     unparseable); all trusted and none unparseable; any unparseable
+ *   check_for_mime(test)  MIMEEval's counters over every MIME entity
+ *     (scan_msg entities): mime_attachment (a Content-Disposition holding
+ *     "attachment"), mime_base64_count, mime_qp_count (by
+ *     Content-Transfer-Encoding), mime_body_html_count, mime_body_text_count,
+ *     mime_multipart_alternative; other tests are unsupported
+ *   check_for_mime_html()  check_for_mime_html_only()  a top-level
+ *     Content-Type text/html, or text/html entities (and no other text type)
+ *   html_test('html')  a leaf rendered as HTML (HTML_MESSAGE); other
+ *     tests are unsupported
+ *   html_tag_exists(tag)   "<tag" or "</tag" in a leaf rendered as HTML
+ *   html_image_only(min, max)  such a leaf with <img> whose source (as
+ *     decoded: characters for UTF-8) is in (min, max] long
+ *   multipart_alternative_difference(min, max) and _count(ratio, minhtml)
+ *     per multipart/alternative entity, the share of its HTML leaves'
+ *     distinct words its text leaves lack (or have fewer times)
+ *   check_freemail_from([re])  check_freemail_header(h[, re])  FreeMail:
+ *     an address (From and the other sender fields; h's first address) in
+ *     freemail_domains (names, or patterns: '*' no dot, '?' one
+ *     character), not in freemail_welcomelist nor FreeMail's own address
+ *     welcomelist, matching re when given; never without freemail_domains
+ *   check_equal_from_domains()  From and EnvelopeFrom (the session's
+ *     sender, else X-Envelope-From / Envelope-Sender / Return-Path above
+ *     the Received fields) differ in their last two domain labels
+ *   check_for_matching_env_and_hdr_from()  EnvelopeFrom and From's
+ *     address are equal (both empty included)
+ *   check_for_forged_gmail_received_headers()  a gmail.com From without
+ *     Google's X-Received / Received traces or long X-Gm-Message-State and
+ *     X-Google-Smtp-Source fields
  * Every other function is accepted, never hits, and is counted (stats and
  * scan_rules_unsupported_eval()).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "scan/scan_msg.h"
 #include "scan/scan_rules_int.h"
 
 #define EVAL_ARGS 8
@@ -52,6 +85,19 @@ enum ev_fn {
 	EV_NO_RELAYS,
 	EV_ALL_TRUSTED,
 	EV_RELAYS_UNPARSEABLE,
+	EV_MIME,
+	EV_MIME_HTML,
+	EV_MIME_HTML_ONLY,
+	EV_HTML_TEST,
+	EV_HTML_TAG,
+	EV_MADIFF,
+	EV_MADIFF_COUNT,
+	EV_FM_FROM,
+	EV_FM_HEADER,
+	EV_EQUAL_FROM_DOMAINS,
+	EV_FORGED_GMAIL,
+	EV_HTML_IMAGE_ONLY,
+	EV_ENV_HDR_FROM_MATCH,
 };
 
 static const struct {
@@ -72,7 +118,25 @@ static const struct {
 	{ "check_no_relays", EV_NO_RELAYS, 0, 0 },
 	{ "check_all_trusted", EV_ALL_TRUSTED, 0, 0 },
 	{ "check_relays_unparseable", EV_RELAYS_UNPARSEABLE, 0, 0 },
+	{ "check_for_mime", EV_MIME, 1, 1 },
+	{ "check_for_mime_html", EV_MIME_HTML, 0, 0 },
+	{ "check_for_mime_html_only", EV_MIME_HTML_ONLY, 0, 0 },
+	{ "html_test", EV_HTML_TEST, 1, 1 },
+	{ "html_tag_exists", EV_HTML_TAG, 1, 1 },
+	{ "multipart_alternative_difference", EV_MADIFF, 2, 2 },
+	{ "multipart_alternative_difference_count", EV_MADIFF_COUNT, 2, 2 },
+	{ "check_freemail_from", EV_FM_FROM, 0, 1 },
+	{ "check_freemail_header", EV_FM_HEADER, 1, 2 },
+	{ "check_equal_from_domains", EV_EQUAL_FROM_DOMAINS, 0, 0 },
+	{ "check_for_forged_gmail_received_headers", EV_FORGED_GMAIL, 0, 0 },
+	{ "html_image_only", EV_HTML_IMAGE_ONLY, 2, 2 },
+	{ "check_for_matching_env_and_hdr_from", EV_ENV_HDR_FROM_MATCH, 0, 0 },
 };
+
+/* check_for_mime() tests computed here (others are unsupported). */
+enum mime_test { MT_ATTACHMENT, MT_BASE64_COUNT, MT_QP_COUNT, MT_HTML_COUNT, MT_TEXT_COUNT, MT_ALTERNATIVE };
+static const char *const mime_tests[] = { "mime_attachment",	   "mime_base64_count",	   "mime_qp_count",
+					  "mime_body_html_count", "mime_body_text_count", "mime_multipart_alternative" };
 
 enum sub_kind { SUB_NONE, SUB_MASK, SUB_EQUAL, SUB_REGEX, SUB_NEVER };
 
@@ -87,6 +151,8 @@ struct rule_eval {
 	double a, b;
 	bool a_open, b_open;
 	const char *zone; /* check_rbl_sub: resolved after load */
+	int test;	  /* check_for_mime: enum mime_test */
+	pcre2_code *res[4]; /* fixed patterns of a function */
 };
 
 /* ------------------------------------------------------------------ parsing */
@@ -219,12 +285,50 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 		return 0;
 	case EV_SHIFTED_DATE:
 	case EV_UPPERCASE:
+	case EV_HTML_IMAGE_ONLY:
 		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || parse_num(ev->args[1], &ev->b, &ev->b_open) < 0)
 			break;
 		return 0;
 	case EV_BODY_LEN:
 		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || ev->a_open)
 			break;
+		return 0;
+	case EV_MADIFF:
+	case EV_MADIFF_COUNT:
+		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || ev->a_open ||
+		    parse_num(ev->args[1], &ev->b, &ev->b_open) < 0 || (ev->b_open && ev->fn == EV_MADIFF_COUNT))
+			break;
+		return 0;
+	case EV_MIME:
+		ev->fn = EV_UNSUPPORTED;
+		for (size_t i = 0; i < sizeof mime_tests / sizeof mime_tests[0]; i++)
+			if (strcmp(ev->args[0], mime_tests[i]) == 0) {
+				ev->fn = EV_MIME;
+				ev->test = (int)i;
+			}
+		return 0;
+	case EV_FM_FROM:
+	case EV_FM_HEADER: {
+		size_t ri = ev->fn == EV_FM_FROM ? 0 : 1;
+		if (ev->nargs > ri) {
+			ev->re = rules_regex_raw(ev->args[ri], strlen(ev->args[ri]), 0, why, whylen);
+			if (!ev->re)
+				return -1;
+		}
+		return 0;
+	}
+	case EV_FORGED_GMAIL: {
+		static const char *const pats[4] = { "\\bgmail\\.com$", "by 10\\.\\S+ with SMTP id \\S+",
+						     "by 2002:a\\d\\d:\\w+:\\S+ with SMTP id \\S+",
+						     "by smtp\\.googlemail\\.com with ESMTPSA id \\S+" };
+		for (size_t i = 0; i < 4; i++)
+			if (!(ev->res[i] = rules_regex_raw(pats[i], strlen(pats[i]), i ? 0 : PCRE2_CASELESS, why, whylen)))
+				return -1;
+		return 0;
+	}
+	case EV_HTML_TEST:
+		if (strcmp(ev->args[0], "html") != 0)
+			ev->fn = EV_UNSUPPORTED; /* only HTML_MESSAGE's test */
 		return 0;
 	default:
 		return 0;
@@ -260,7 +364,11 @@ int rules_eval_parse(struct scan_rules *s, struct rule *r, const char *call, cha
 			return -1;
 		}
 		ev->fn = functions[i].fn;
-		return prepare(ev, why, whylen);
+		if (prepare(ev, why, whylen) < 0)
+			return -1;
+		if (ev->fn != EV_UNSUPPORTED)
+			return 0;
+		break; /* an argument this engine does not compute */
 	}
 	/* header rules of unsupported evals never hit: not evaluated at all */
 	r->enabled = false;
@@ -287,6 +395,8 @@ void rules_eval_free(struct rule_eval *ev)
 	for (size_t i = 0; i < ev->nargs; i++)
 		xfree(ev->args[i]);
 	pcre2_code_free(ev->re);
+	for (size_t i = 0; i < 4; i++)
+		pcre2_code_free(ev->res[i]);
 	xfree(ev);
 }
 
@@ -313,6 +423,13 @@ static size_t set_base_len(const char *set)
 
 void rules_eval_finish(struct scan_rules *s)
 {
+	static const char email_wl[] =
+		"^(?:abuse|support|sales|info|helpdesk|contact|kontakt|(?:post|host|domain)master|undisclosed.*"
+		"|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-"
+		"[a-f0-9]{12})|.+=.+=.+)@";
+	char why[200];
+	if ((s->fm_domains || s->nfm_wild) && !s->fm_email_wl)
+		s->fm_email_wl = rules_regex_raw(email_wl, sizeof email_wl - 1, PCRE2_CASELESS, why, sizeof why);
 	for (size_t i = 0; i < s->nrules; i++) {
 		struct rule_eval *ev = s->rules[i].ev;
 		if (!ev || (ev->fn != EV_RBL && ev->fn != EV_RBL_TXT) || !s->rules[i].defined)
@@ -627,6 +744,439 @@ static unsigned run_uppercase(const struct rule_eval *ev, const struct scan_msg 
 	return pct > ev->a && pct <= ev->b;
 }
 
+
+/* ------------------------------------------------------------------ MIME and HTML (MIMEEval, HTMLEval, BodyEval) */
+
+/* MIMEEval's counters over every entity (containers included). */
+static unsigned run_mime(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nentities; i++) {
+		const struct scan_entity *e = &m->entities[i];
+		switch ((enum mime_test)ev->test) {
+		case MT_ATTACHMENT:
+			n += strstr(e->cd, "attachment") != NULL;
+			break;
+		case MT_BASE64_COUNT:
+			n += strstr(e->cte, "base64") != NULL;
+			break;
+		case MT_QP_COUNT:
+			n += !strstr(e->cte, "base64") && strstr(e->cte, "quoted-printable");
+			break;
+		case MT_HTML_COUNT:
+			n += strcmp(e->ctype, "text/html") == 0;
+			break;
+		case MT_TEXT_COUNT:
+			n += strcmp(e->ctype, "text/html") != 0 && strncmp(e->ctype, "text", 4) == 0;
+			break;
+		case MT_ALTERNATIVE:
+			n += strcmp(e->ctype, "multipart/alternative") == 0;
+			break;
+		}
+	}
+	return n > 0;
+}
+
+/* check_for_mime_html(_only): a top-level Content-Type of text/html, or
+ * text/html entities (and, for _only, no other text entity). */
+static unsigned run_mime_html(struct rules_run *run, const struct scan_msg *m, bool only)
+{
+	bool present;
+	const char *ct = rules_run_header(run, "Content-Type", 0, &present);
+	if (strncasecmp(ct, "text/html", 9) == 0)
+		return 1;
+	size_t html = 0, text = 0;
+	for (size_t i = 0; i < m->nentities; i++) {
+		if (strcmp(m->entities[i].ctype, "text/html") == 0)
+			html++;
+		else if (strncmp(m->entities[i].ctype, "text", 4) == 0)
+			text++;
+	}
+	return html > 0 && (!only || text == 0);
+}
+
+/* HTML_MESSAGE: any leaf rendered as HTML. */
+static unsigned run_html_test(const struct scan_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].html)
+			return 1;
+	return 0;
+}
+
+static bool tag_end(unsigned char c)
+{
+	return c == '>' || c == '/' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
+}
+
+/* "<tag" or "</tag" (any case) followed by white space, '>' or '/'. */
+static bool has_tag(const unsigned char *d, size_t n, const char *tag)
+{
+	size_t tl = strlen(tag);
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (d[i] != '<')
+			continue;
+		size_t k = i + 1 + (d[i + 1] == '/');
+		if (k + tl < n && strncasecmp((const char *)d + k, tag, tl) == 0 && tag_end(d[k + tl]))
+			return true;
+	}
+	return false;
+}
+
+/* html_tag_exists(tag): a part rendered as HTML holds the tag. */
+static unsigned run_html_tag(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].html && has_tag(m->parts[i].data, m->parts[i].len, ev->args[0]))
+			return 1;
+	return 0;
+}
+
+/* The length of HTML source as SpamAssassin's parser counts it: characters
+ * when it decodes the part (UTF-8 or US-ASCII declared, or none, and valid
+ * UTF-8), else octets. */
+static size_t html_length(const struct scan_part *p)
+{
+	bool chars = !p->charset || strcasecmp(p->charset, "utf-8") == 0 || strcasecmp(p->charset, "us-ascii") == 0;
+	if (!chars || !valid_utf8(p->data, p->len))
+		return p->len;
+	size_t n = 0;
+	for (size_t i = 0; i < p->len; i++)
+		n += (p->data[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* html_image_only(min, max): an HTML part with an <img> tag whose source
+ * is longer than min and at most max. */
+static unsigned run_html_image_only(const struct rule_eval *ev, const struct scan_msg *m)
+{
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct scan_part *p = &m->parts[i];
+		if (!p->html || !has_tag(p->data, p->len, "img"))
+			continue;
+		double len = (double)html_length(p);
+		if (len > ev->a && len <= ev->b)
+			return 1;
+	}
+	return 0;
+}
+
+static bool ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Count the white-space separated words of s holding a word character
+ * (ASCII alnum, '_', or any non-ASCII byte) into words (word -> count). */
+static void count_words(struct map *words, const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && ws((unsigned char)s[i]))
+			i++;
+		size_t b = i;
+		bool w = false;
+		for (; i < n && !ws((unsigned char)s[i]); i++) {
+			unsigned char c = (unsigned char)s[i];
+			w = w || c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+		}
+		if (!w)
+			continue;
+		uintptr_t v = (uintptr_t)map_get(words, s + b, i - b);
+		map_put(words, s + b, i - b, (void *)(v + 1));
+	}
+}
+
+static bool is_text_ctype(const char *ct)
+{
+	return strncmp(ct, "text", 4) == 0 && !((ct[4] >= 'a' && ct[4] <= 'z') || (ct[4] >= '0' && ct[4] <= '9') || ct[4] == '_');
+}
+
+/* BodyEval's madiff: for each multipart/alternative entity, the share of
+ * its HTML parts' distinct words that its text parts do not have as often;
+ * the largest share (percent) and the word counts of the last such entity. */
+static void madiff(struct rules_run *run, const struct scan_msg *m)
+{
+	if (run->madiff_done)
+		return;
+	run->madiff_done = true;
+	const struct scan_entity *E = m->entities;
+	size_t ne = m->nentities;
+	/* multipart/alternative with exactly text/html and text/calendar: none */
+	if (ne == 3 && strcmp(E[0].ctype, "multipart/alternative") == 0 && strcmp(E[1].ctype, "text/html") == 0 &&
+	    strcmp(E[2].ctype, "text/calendar") == 0)
+		return;
+	for (size_t a = 0; a < ne; a++) {
+		if (strcmp(E[a].ctype, "multipart/alternative") != 0)
+			continue;
+		struct map *html = map_new(), *text = map_new();
+		bool img = false;
+		for (size_t i = a + 1; i < ne; i++) {
+			/* descendants of a: entities whose parent chain reaches a */
+			int up = E[i].parent;
+			while (up > (int)a)
+				up = E[up].parent;
+			if (up != (int)a)
+				continue;
+			if (!E[i].leaf || E[i].part < 0 || !is_text_ctype(E[i].ctype))
+				continue;
+			const struct scan_part *p = &m->parts[E[i].part];
+			if (!p->text)
+				continue;
+			if (p->html) {
+				count_words(html, p->text, p->text_len);
+				img = img || has_tag(p->data, p->len, "img");
+				if (!map_count(html) && img)
+					map_put(html, "\n", 1, (void *)(uintptr_t)1);
+			} else {
+				count_words(text, p->text, p->text_len);
+			}
+		}
+		size_t orig = map_count(html);
+		if (orig) {
+			run->madiff_html = orig;
+			run->madiff_text = map_count(text);
+			size_t left = 0, pos = 0;
+			const void *k;
+			size_t kl;
+			void *v;
+			while (map_next(html, &pos, &k, &kl, &v)) {
+				uintptr_t t = (uintptr_t)map_get(text, k, kl);
+				if (!t || (uintptr_t)v > t)
+					left++;
+			}
+			double d = 100.0 * (double)left / (double)orig;
+			if (d > run->madiff)
+				run->madiff = d;
+		}
+		map_free(&html);
+		map_free(&text);
+	}
+}
+
+
+/* ------------------------------------------------------------------ FreeMail, check_equal_from_domains */
+
+void rules_freemail_directive(struct scan_rules *s, const char *key, const char *value)
+{
+	bool domains = strcmp(key, "freemail_domains") == 0;
+	char *v = xstrdup(value);
+	str_lower(v);
+	for (char *w = strtok(v, " \t"); w; w = strtok(NULL, " \t")) {
+		if (domains) {
+			if (w[strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789.*?-")])
+				continue; /* FreeMail refuses it */
+			if (strpbrk(w, "*?")) {
+				s->fm_wild = xrealloc(s->fm_wild, (s->nfm_wild + 1) * sizeof *s->fm_wild);
+				s->fm_wild[s->nfm_wild++] = xstrdup(w);
+			} else {
+				if (!s->fm_domains)
+					s->fm_domains = map_new();
+				map_puts(s->fm_domains, w, (void *)1);
+			}
+		} else {
+			/* an address or a domain: \w[.@]\w somewhere */
+			bool ok = false;
+			for (const char *c = w; c[0] && c[1] && c[2] && !ok; c++)
+				ok = (c[1] == '.' || c[1] == '@') && (isalnum((unsigned char)c[0]) || c[0] == '_') &&
+				     (isalnum((unsigned char)c[2]) || c[2] == '_');
+			if (!ok)
+				continue;
+			if (!s->fm_welcome)
+				s->fm_welcome = map_new();
+			map_puts(s->fm_welcome, w, (void *)1);
+		}
+	}
+	xfree(v);
+}
+
+void rules_freemail_free(struct scan_rules *s)
+{
+	map_free(&s->fm_domains);
+	map_free(&s->fm_welcome);
+	for (size_t i = 0; i < s->nfm_wild; i++)
+		xfree(s->fm_wild[i]);
+	xfree(s->fm_wild);
+	pcre2_code_free(s->fm_email_wl);
+}
+
+/* FreeMail's wildcards: '*' any run without a dot, '?' any one character. */
+static bool wild_match(const char *p, const char *s)
+{
+	for (; *p; p++, s++) {
+		if (*p == '*') {
+			for (const char *t = s;; t++) {
+				if (wild_match(p + 1, t))
+					return true;
+				if (!*t || *t == '.')
+					return false;
+			}
+		}
+		if (!*s || (*p != '?' && *p != *s))
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* email: lower case. */
+static bool is_freemail(struct rules_run *run, const char *email)
+{
+	const struct scan_rules *s = run->s;
+	if (!*email)
+		return false;
+	const char *at = strrchr(email, '@');
+	const char *dom = at ? at + 1 : email;
+	if (s->fm_welcome && (map_gets(s->fm_welcome, email) || map_gets(s->fm_welcome, dom)))
+		return false;
+	if (s->fm_email_wl && rules_run_match(run, s->fm_email_wl, email, strlen(email)))
+		return false;
+	if (!at)
+		return false;
+	if (s->fm_domains && map_gets(s->fm_domains, dom))
+		return true;
+	for (size_t i = 0; i < s->nfm_wild; i++)
+		if (wild_match(s->fm_wild[i], dom))
+			return true;
+	return false;
+}
+
+/* The first address of the first field name (NULL: no such field). */
+static const char *first_addr_of(struct rules_run *run, const char *name)
+{
+	bool present;
+	const char *v = rules_run_header(run, name, HM_ADDR, &present);
+	return present ? v : NULL;
+}
+
+/* Field name before the Received fields (SpamAssassin ignores a relay's
+ * own X-Envelope-From / Envelope-Sender / Return-Path). */
+static bool before_received(const struct scan_msg *m, const char *name, bool *present)
+{
+	*present = false;
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		if (str_caseeq(m->hdrs[i].name, "Received"))
+			return false;
+		if (str_caseeq(m->hdrs[i].name, name)) {
+			*present = true;
+			return true;
+		}
+	}
+	*present = scan_msg_header(m, name) != NULL;
+	return false;
+}
+
+/* SpamAssassin's EnvelopeFrom:addr: the session's sender, else (no
+ * envelope_sender_header here) X-Envelope-From, Envelope-Sender or
+ * Return-Path written above every Received field. "" when unknown. */
+static const char *envelope_from(struct rules_run *run)
+{
+	if (run->c && run->c->env_from && *run->c->env_from)
+		return run->c->env_from;
+	static const char *const names[] = { "X-Envelope-From", "Envelope-Sender", "Return-Path" };
+	for (size_t i = 0; i < 3; i++) {
+		bool present;
+		bool ok = before_received(run->m, names[i], &present);
+		if (!present)
+			continue;
+		if (!ok && i == 0)
+			return ""; /* SpamAssassin gives up */
+		if (ok)
+			return first_addr_of(run, names[i]);
+	}
+	return "";
+}
+
+/* lower-cased copy with runs of dots squeezed (all_from_addrs) */
+static char *addr_norm(const char *a, bool squeeze)
+{
+	char *d = xstrdup(a), *w = d;
+	for (const char *c = a; *c; c++) {
+		if (squeeze && *c == '.' && w > d && w[-1] == '.')
+			continue;
+		*w++ = (char)tolower((unsigned char)*c);
+	}
+	*w = '\0';
+	return d;
+}
+
+static bool fm_check(struct rules_run *run, const struct rule_eval *ev, const char *addr, bool squeeze)
+{
+	if (!addr || !*addr)
+		return false;
+	char *e = addr_norm(addr, squeeze);
+	bool hit = is_freemail(run, e) && (!ev->re || rules_run_match(run, ev->re, e, strlen(e)));
+	xfree(e);
+	return hit;
+}
+
+static unsigned run_fm_from(struct rules_run *run, const struct rule_eval *ev)
+{
+	const char *resent = first_addr_of(run, "Resent-From");
+	if (resent && *resent)
+		return fm_check(run, ev, resent, true);
+	static const char *const names[] = { "From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From" };
+	for (size_t i = 0; i < 4; i++)
+		if (fm_check(run, ev, first_addr_of(run, names[i]), true))
+			return 1;
+	return fm_check(run, ev, envelope_from(run), true);
+}
+
+static unsigned run_fm_header(struct rules_run *run, const struct rule_eval *ev)
+{
+	char name[128];
+	str_copy(name, sizeof name, ev->args[0]);
+	char *colon = strchr(name, ':');
+	if (colon)
+		*colon = '\0'; /* "Reply-To:addr" is Reply-To:addr */
+	if (str_caseeq(name, "EnvelopeFrom"))
+		return fm_check(run, ev, envelope_from(run), false);
+	return fm_check(run, ev, first_addr_of(run, name), false);
+}
+
+/* The domain of addr, cut to its last two labels. */
+static bool second_level(const char *addr, char *out, size_t outlen)
+{
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+	if (!at || !at[1])
+		return false;
+	const char *d = at + 1, *last = strrchr(d, '.');
+	if (last && last > d) {
+		const char *p = last - 1;
+		while (p > d && *p != '.')
+			p--;
+		if (*p == '.' && p > d && p[1] != '.')
+			d = p + 1;
+	}
+	str_copy(out, outlen, d);
+	return true;
+}
+
+/* HeaderEval: a gmail.com From without Google's own relay traces. */
+static unsigned run_forged_gmail(struct rules_run *run, const struct rule_eval *ev)
+{
+	bool present;
+	const char *from = rules_run_header(run, "From", HM_ADDR, &present);
+	if (!rules_run_match(run, ev->res[0], from, strlen(from)))
+		return 0;
+	const char *xr = rules_run_header(run, "X-Received", 0, &present);
+	if (rules_run_match(run, ev->res[1], xr, strlen(xr)) || rules_run_match(run, ev->res[2], xr, strlen(xr)))
+		return 0;
+	const char *rc = rules_run_header(run, "Received", 0, &present);
+	if (rules_run_match(run, ev->res[3], rc, strlen(rc)))
+		return 0;
+	size_t gms = strlen(rules_run_header(run, "X-Gm-Message-State", 0, &present));
+	size_t gss = strlen(rules_run_header(run, "X-Google-Smtp-Source", 0, &present));
+	return !(gms >= 60 && gss >= 60);
+}
+
+static unsigned run_equal_from_domains(struct rules_run *run)
+{
+	char a[256], b[256];
+	if (!second_level(first_addr_of(run, "From"), a, sizeof a) || !second_level(envelope_from(run), b, sizeof b))
+		return 0;
+	return !str_caseeq(a, b);
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
@@ -667,6 +1217,36 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 	}
 	case EV_RELAYS_UNPARSEABLE:
 		return rules_run_relays(run)->nunparseable != 0;
+	case EV_MIME:
+		return run_mime(ev, m);
+	case EV_MIME_HTML:
+		return run_mime_html(run, m, false);
+	case EV_MIME_HTML_ONLY:
+		return run_mime_html(run, m, true);
+	case EV_HTML_TEST:
+		return run_html_test(m);
+	case EV_HTML_TAG:
+		return run_html_tag(ev, m);
+	case EV_MADIFF:
+		madiff(run, m);
+		return (ev->a == 0 || run->madiff > ev->a) && (ev->b_open || run->madiff <= ev->b);
+	case EV_FM_FROM:
+		return run->s->fm_domains || run->s->nfm_wild ? run_fm_from(run, ev) : 0;
+	case EV_FM_HEADER:
+		return run->s->fm_domains || run->s->nfm_wild ? run_fm_header(run, ev) : 0;
+	case EV_EQUAL_FROM_DOMAINS:
+		return run_equal_from_domains(run);
+	case EV_FORGED_GMAIL:
+		return run_forged_gmail(run, ev);
+	case EV_ENV_HDR_FROM_MATCH: {
+		const char *from = first_addr_of(run, "From");
+		return str_caseeq(envelope_from(run), from ? from : "");
+	}
+	case EV_HTML_IMAGE_ONLY:
+		return run_html_image_only(ev, m);
+	case EV_MADIFF_COUNT:
+		madiff(run, m);
+		return run->madiff_html > ev->b && (double)run->madiff_text / (double)run->madiff_html > ev->a;
 	default:
 		return 0;
 	}

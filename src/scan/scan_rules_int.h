@@ -12,7 +12,7 @@
 #include "base/map.h"
 #include "scan/scan_rules.h"
 
-enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_META, RT_NTYPES };
+enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_MIMEHEADER, RT_META, RT_NTYPES };
 
 /* What a header rule reads. */
 enum hdr_kind {
@@ -31,6 +31,7 @@ enum hdr_kind {
 #define TF_NICE 0x2
 #define TF_NET 0x4
 #define TF_LEARN 0x8
+#define TF_NOSUBJECT 0x10 /* body rules: not the Subject line (body[0]) */
 
 /* A meta expression in reverse Polish notation. */
 enum meta_op {
@@ -114,6 +115,12 @@ struct scan_rules {
 	/* DNSBL sets: check_rbl('set', 'zone') */
 	char **rbl_set, **rbl_zone;
 	size_t nrbl;
+	/* FreeMail: freemail_domains (names; patterns with * and ?) and
+	 * freemail_welcomelist (addresses or domains), lower case */
+	struct map *fm_domains, *fm_welcome; /* name -> (void *)1 */
+	char **fm_wild;
+	size_t nfm_wild;
+	pcre2_code *fm_email_wl; /* FreeMail's built-in address welcomelist */
 };
 
 /* scan_rules_parse.c */
@@ -143,6 +150,9 @@ bool rules_eval_native(const struct rule_eval *ev);
 void rules_eval_free(struct rule_eval *ev);
 /* After load: resolve DNSBL sets. */
 void rules_eval_finish(struct scan_rules *s);
+/* freemail_domains / freemail_welcomelist (freemail_whitelist) values. */
+void rules_freemail_directive(struct scan_rules *s, const char *key, const char *value);
+void rules_freemail_free(struct scan_rules *s);
 
 /* scan_rules_relay.c: the relays of the Received headers, split as
  * SpamAssassin does without trusted_networks (internal = trusted). */
@@ -166,6 +176,9 @@ struct rules_run {
 	long long date_diff;
 	bool relays_done;
 	struct rules_relays relays;
+	bool madiff_done; /* multipart_alternative_difference's cache */
+	double madiff;
+	size_t madiff_html, madiff_text;
 };
 /* The relays, parsed on first use. */
 const struct rules_relays *rules_run_relays(struct rules_run *run);

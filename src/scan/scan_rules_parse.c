@@ -13,7 +13,9 @@
  * ("/usr/share/spamassassin", "/etc/spamassassin") reads like SpamAssassin.
  * A plugin is present only when loaded with loadplugin/tryplugin AND
  * emulated here (table below); can() is true only for the features this
- * engine really has.
+ * engine really has. "mimeheader" rules (MIMEHeader) read each MIME
+ * entity's own fields; freemail_domains and freemail_welcomelist feed
+ * FreeMail's evals (check_freemail_replyto and _body stay unsupported).
  *
  * Errors that stop a load (NULL + "file:line: what"): unreadable files,
  * if/else/endif mismatches, include depth, malformed rule definitions.
@@ -47,6 +49,7 @@ static const char *const emulated_plugins[] = {
 	"Mail::SpamAssassin::Plugin::DNSEval",	  "Mail::SpamAssassin::Plugin::RelayEval",
 	"Mail::SpamAssassin::Plugin::URIEval",	  "Mail::SpamAssassin::Plugin::HTMLEval",
 	"Mail::SpamAssassin::Plugin::WLBLEval",	  "Mail::SpamAssassin::Plugin::Rule2XSBody",
+	"Mail::SpamAssassin::Plugin::MIMEHeader", "Mail::SpamAssassin::Plugin::FreeMail",
 };
 #define NPLUGINS (sizeof emulated_plugins / sizeof emulated_plugins[0])
 
@@ -348,6 +351,23 @@ static int define_header(struct loader *L, struct rule *r, char *def)
 	return rc ? (rc < 0 ? -1 : 0) : header_tail(L, r, q);
 }
 
+/* MIMEHeader: "Name[:raw] =~ /re/ [if-unset: x]" over each MIME entity;
+ * ALL, eval: and exists: are not emulated. */
+static int define_mimeheader(struct loader *L, struct rule *r, char *def)
+{
+	if (strncmp(def, "eval:", 5) == 0 || strncmp(def, "exists:", 7) == 0 || strncmp(def, "ALL", 3) == 0) {
+		L->s->st.eval_unsupported++;
+		r->enabled = false;
+		return 0;
+	}
+	int rc = define_header(L, r, def);
+	if (rc == 0 && r->enabled && (r->hkind != HK_NAME || (r->hmods & ~HM_RAW))) {
+		L->s->st.eval_unsupported++;
+		r->enabled = false;
+	}
+	return rc;
+}
+
 static int define_pattern(struct loader *L, struct rule *r, char *def)
 {
 	if (strncmp(def, "eval:", 5) == 0)
@@ -386,6 +406,8 @@ static int define_rule(struct loader *L, enum rule_type type, char *rest)
 	}
 	if (type == RT_HEADER)
 		return define_header(L, r, def);
+	if (type == RT_MIMEHEADER)
+		return define_mimeheader(L, r, def);
 	return define_pattern(L, r, def);
 }
 
@@ -452,6 +474,8 @@ static int directive_tflags(struct loader *L, char *rest)
 			r->tflags |= TF_NET;
 		else if (strcmp(f[i], "learn") == 0)
 			r->tflags |= TF_LEARN;
+		else if (strcmp(f[i], "nosubject") == 0)
+			r->tflags |= TF_NOSUBJECT;
 		else if (strncmp(f[i], "maxhits=", 8) == 0) {
 			if (str_to_u64(f[i] + 8, &v) < 0 || v == 0)
 				return fail(L, "tflags %s: bad %s", name, f[i]);
@@ -631,13 +655,13 @@ static char *clean_line(char *s)
 	return str_trim(s);
 }
 
-static const char *const ignored_rule_types[] = { "mimeheader", "uri_detail", "askdns", "full_eval", "urirhsbl",
+static const char *const ignored_rule_types[] = { "uri_detail", "askdns", "full_eval", "urirhsbl",
 						  "urirhssub", "urinsrhsbl", "urinsrhssub", "urifullnsrhsbl",
 						  "urifullnsrhssub", "uridnsbl", "uridnssub", "hashbl_acl_freemail" };
 
 static int directive(struct loader *L, char *key, char *rest)
 {
-	static const char *const types[] = { "header", "body", "rawbody", "full", "uri", "meta" };
+	static const char *const types[] = { "header", "body", "rawbody", "full", "uri", "mimeheader", "meta" };
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
 		if (strcmp(key, types[i]) == 0)
 			return define_rule(L, (enum rule_type)i, rest);
@@ -675,6 +699,11 @@ static int directive(struct loader *L, char *key, char *rest)
 		L->s->st.plugins_unknown++;
 		return 0;
 	}
+	if (strcmp(key, "freemail_domains") == 0 || strcmp(key, "freemail_welcomelist") == 0 ||
+	    strcmp(key, "freemail_whitelist") == 0) {
+		rules_freemail_directive(L->s, key, rest);
+		return 0;
+	}
 	/* priority, lang, require_version, test, every other SpamAssassin setting */
 	for (size_t i = 0; i < sizeof ignored_rule_types / sizeof ignored_rule_types[0]; i++)
 		if (strcmp(key, ignored_rule_types[i]) == 0)
@@ -686,7 +715,7 @@ static int directive(struct loader *L, char *key, char *rest)
 static bool rule_directive(const char *key)
 {
 	return !strcmp(key, "header") || !strcmp(key, "body") || !strcmp(key, "rawbody") || !strcmp(key, "full") ||
-	       !strcmp(key, "uri") || !strcmp(key, "meta");
+	       !strcmp(key, "uri") || !strcmp(key, "mimeheader") || !strcmp(key, "meta");
 }
 
 static int load_text(struct loader *L, const char *name, char *text)
@@ -845,7 +874,8 @@ static void finish(struct scan_rules *s)
 		if (!r->enabled)
 			continue;
 		s->st.enabled++;
-		size_t *cnt[] = { &s->st.header, &s->st.body, &s->st.rawbody, &s->st.full, &s->st.uri, &s->st.meta };
+		size_t *cnt[] = { &s->st.header, &s->st.body, &s->st.rawbody, &s->st.full,
+				  &s->st.uri,	 &s->st.header, &s->st.meta }; /* mimeheader: in header */
 		(*cnt[r->type])++;
 		if (r->ev && rules_eval_native(r->ev))
 			s->st.eval_native++;
@@ -942,6 +972,7 @@ void scan_rules_free(struct scan_rules **sp)
 	}
 	xfree(s->rbl_set);
 	xfree(s->rbl_zone);
+	rules_freemail_free(s);
 	xfree(s);
 	*sp = NULL;
 }

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "scan/scan_msg.h"
 #include "scan/scan_rules.h"
 #include "unit.h"
 
@@ -282,7 +283,133 @@ static const struct check_case check_cases[] = {
 	  NULL, "A", 1.0, 0, NULL },
 	{ "uppercase", "body A eval:check_for_uppercase('50', '100')",
 	  "Subject: x\n\n{{30:WIN BIG NOW }}\n", NULL, "A", 1.0, 0, NULL },
+	{ "FreeMail", "loadplugin Mail::SpamAssassin::Plugin::FreeMail\nifplugin Mail::SpamAssassin::Plugin::FreeMail\n"
+	  "freemail_domains gmail.com yahoo.* *.free.hr bad_dom.com\nfreemail_welcomelist friend@gmail.com\n"
+	  "header FF eval:check_freemail_from()\nheader FFD eval:check_freemail_from('\\d@')\n"
+	  "header FR eval:check_freemail_header('Reply-To')\nheader FRD eval:check_freemail_header('Reply-To:addr', '\\d@')\n"
+	  "header FE eval:check_freemail_header('EnvelopeFrom')\nheader HD eval:check_equal_from_domains()\nendif",
+	  "From: Bob <Bob.Smith@GMail.com>\nReply-To: a7@yahoo.de\nSubject: x\n\nx\n", NULL, "FF FR FRD HD", 4.0, 0, NULL },
+	{ "FreeMail welcomelists", "freemail_domains gmail.com yahoo.* *.free.hr\n"
+	  "freemail_welcomelist friend@gmail.com\nheader FF eval:check_freemail_from()\n"
+	  "header FR eval:check_freemail_header('Reply-To')\nheader FW eval:check_freemail_header('Cc')\n"
+	  "header HD eval:check_equal_from_domains()",
+	  "From: friend@gmail.com\nReply-To: info@yahoo.de\nCc: x@mail.free.hr\nSender: a@b.mail.example.com\n\nx\n", NULL,
+	  "FW HD", 2.0, 0, NULL },
+	{ "FreeMail wildcards; no list, no hit", "freemail_domains *.free.hr\nheader FF eval:check_freemail_from()\n"
+	  "header FR eval:check_freemail_header('Reply-To')\nheader HD eval:check_equal_from_domains()",
+	  "From: x@sub.mail.free.hr\nReply-To: x@free.hr\n\nx\n", NULL, "HD", 1.0, 0, NULL },
+	{ "FreeMail: no freemail_domains", "header FF eval:check_freemail_from()\nheader HD eval:check_equal_from_domains()",
+	  "From: x@gmail.com\n\nx\n", NULL, "HD", 1.0, 0, NULL },
+	{ "forged gmail", "header G eval:check_for_forged_gmail_received_headers()",
+	  "From: x@GMail.com\nReceived: from a by mx.example with ESMTP id 1\n\nx\n", NULL, "G", 1.0, 0, NULL },
+	{ "gmail with Google traces", "header G eval:check_for_forged_gmail_received_headers()\n"
+	  "header G2 eval:check_for_forged_gmail_received_headers()",
+	  "From: x@gmail.com\nX-Received: by 10.1.2.3 with SMTP id abc; Tue, 12 Mar 2024 10:00:00 +0000\n\nx\n", NULL, "",
+	  0.0, 0, NULL },
+	{ "gmail: long state fields, ESMTPSA", "header G eval:check_for_forged_gmail_received_headers()",
+	  "From: x@gmail.com\nX-Gm-Message-State: {{60:a}}\nX-Google-Smtp-Source: {{60:b}}\n\nx\n", NULL, "", 0.0, 0,
+	  NULL },
+	{ "not gmail", "header G eval:check_for_forged_gmail_received_headers()",
+	  "From: x@notgmail.com.example\n\nx\n", NULL, "", 0.0, 0, NULL },
+	{ "env and header from match", "header M eval:check_for_matching_env_and_hdr_from()",
+	  "From: Bounce <BOUNCE@example.com>\n\nx\n", NULL, "M", 1.0, 0, NULL },
+	{ "env and header from differ", "header M eval:check_for_matching_env_and_hdr_from()",
+	  "From: other@example.com\n\nx\n", NULL, "", 0.0, 0, NULL },
+	{ "equal from domains: second level", "header HD eval:check_equal_from_domains()",
+	  "From: x@mail.Example.COM\n\nx\n", NULL, "", 0.0, 0, NULL },
 };
+
+/* Messages through scan_msg_parse() (MIME parts and entities). */
+static const struct check_case parsed_cases[] = {
+	{ "mimeheader", "loadplugin Mail::SpamAssassin::Plugin::MIMEHeader\n"
+	  "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\nmimeheader GIF Content-Type =~ /^image\\/gif\\b/i\nendif\n"
+	  "mimeheader TXT Content-Type =~ /text\\/\\w+/i\nmimeheader NOPDF Content-Type !~ /pdf/\n"
+	  "mimeheader NOZIP Content-Type !~ /zip/\nmimeheader CID Content-ID =~ /^<img1\\@x>$/\n"
+	  "mimeheader RAW Content-Disposition:raw =~ /inline;\\n\\tfilename/\n"
+	  "mimeheader UNSET X-None =~ /^none$/ [if-unset: none]\nmimeheader ALLX ALL =~ /x/\n"
+	  "mimeheader MULTI Content-Type =~ /^(?:multipart|image)\\//\ntflags MULTI multiple\n"
+	  "meta NOTEXT !TXT",
+	  "Subject: x\nContent-Type: multipart/related; boundary=b\n\n--b\nContent-Type: application/pdf\n\nx\n--b\n"
+	  "Content-Type: IMAGE/GIF; name=a.gif\nContent-ID: <img1@x>\nContent-Disposition: inline;\n\tfilename=a.gif\n"
+	  "Content-Transfer-Encoding: base64\n\nR0lGODlh\n--b--\n",
+	  NULL, "GIF NOZIP CID RAW UNSET MULTI NOTEXT", 7.0, 0, NULL }, /* MULTI: IMAGE/GIF is upper case */
+	{ "mimeheader: single part, message/rfc822 inside", "mimeheader TXT Content-Type =~ /text\\/plain/\n"
+	  "mimeheader N Content-Type =~ /message\\/rfc822/\nmimeheader H Content-Type =~ /text\\/html/\n"
+	  "tflags TXT multiple",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\n"
+	  "Content-Type: message/rfc822\n\nSubject: in\nContent-Type: text/html\n\n<p>x</p>\n--b--\n",
+	  NULL, "TXT N H", 3.0, 0, NULL },
+	{ "multipart without its boundary: one text part", "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\n"
+	  "meta EMPTY !__NONEMPTY\nbody T /message 1 --BOUNDARY Content/\nrawbody R /^message 2$/\n"
+	  "mimeheader TXT Content-Type =~ /text\\/plain/\nbody HM eval:html_test('html')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=BOUNDARY_\n\n--BOUNDARY\nContent-Type: text/plain\n\n"
+	  "message 1\n--BOUNDARY\nContent-Type: text/plain\n\nmessage 2\n--BOUNDARY--\n",
+	  NULL, "T R", 2.0, 0, NULL },
+	{ "multipart without boundary, field lines first", "body T /^hello there/\nmimeheader H Content-Type =~ /html/\n"
+	  "body HM eval:html_test('html')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=zz\n\nContent-Type: text/html\n\n<p>hello there</p>\n",
+	  NULL, "T H", 2.0, 0, NULL },
+	{ "html_image_only", "body I04 eval:html_image_only('0000','0040')\nbody I08 eval:html_image_only('0040','0080')\n"
+	  "body U eval:html_image_only('0020','0040')",
+	  "Subject: x\nContent-Type: text/html; charset=utf-8\n\n<IMG src=\"a.gif\"> \xc3\xa9t\xc3\xa9 caf\xc3\xa9 ok\n",
+	  NULL, "I04 U", 2.0, 0, NULL },
+	{ "html_image_only: no img, plain text", "body I eval:html_image_only('0','100')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>imgs</p>\n--b\n"
+	  "Content-Type: text/plain\n\n<img src=x>\n--b--\n", NULL, "", 0.0, 0, NULL },
+	{ "nosubject", "body A /\\S/\ntflags A nosubject\nbody B /\\S/\nmeta EMPTY !A", "Subject: x\n\n \n", NULL,
+	  "B EMPTY", 2.0, 0, NULL },
+	{ "check_for_mime attachment and EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
+	  "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\nmeta EMPTY !__ATT && !__NONEMPTY\n"
+	  "body B64 eval:check_for_mime('mime_base64_count')\nbody QP eval:check_for_mime('mime_qp_count')\n"
+	  "body NOHTML eval:check_for_mime_html()\nbody UNSUP eval:check_for_mime('mime_base64_blanks')\n"
+	  "meta NOTUNSUP !UNSUP",
+	  "Subject: report\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+	  "Content-Type: text/plain\n\n\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; "
+	  "filename=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n--b--\n",
+	  NULL, "B64 NOTUNSUP", 2.0, 0, NULL, },
+	{ "empty single part is EMPTY_MESSAGE", "body __ATT eval:check_for_mime('mime_attachment')\n"
+	  "body __NONEMPTY /\\S/\ntflags __NONEMPTY nosubject\nmeta EMPTY !__ATT && !__NONEMPTY",
+	  "Subject: hello\nContent-Type: text/plain\n\n\n", NULL, "EMPTY", 1.0, 0, NULL, },
+	{ "HTML only: html_test, tags, mime_html_only", "body HM eval:html_test('html')\n"
+	  "body ONLY eval:check_for_mime_html_only()\nbody ANY eval:check_for_mime_html()\n"
+	  "body TH eval:html_tag_exists('html')\nbody TB eval:html_tag_exists('body')\n"
+	  "body TS eval:html_tag_exists('script')\nbody UNS eval:html_test('font_face_bad')\n"
+	  "body QP eval:check_for_mime('mime_qp_count')",
+	  "Subject: x\nContent-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\n"
+	  "<HTML><Body bgcolor=3D\"#fff\"><p>hi <b>there</b></p></BODY></html>\n",
+	  NULL, "HM ONLY ANY TH TB QP", 6.0, 0, NULL, },
+	{ "text only: no HTML rule", "body HM eval:html_test('html')\nbody ONLY eval:check_for_mime_html_only()\n"
+	  "body ANY eval:check_for_mime_html()\nbody TH eval:html_tag_exists('html')",
+	  "Subject: x\nContent-Type: text/plain\n\n<html> is not a tag here\n", NULL, "", 0.0, 0, NULL, },
+	{ "HTML part without html tag, and beside text", "body HM eval:html_test('html')\n"
+	  "body ONLY eval:check_for_mime_html_only()\nbody ANY eval:check_for_mime_html()\n"
+	  "body TH eval:html_tag_exists('html')\nbody TP eval:html_tag_exists('p')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\n"
+	  "Content-Type: text/html\n\n<p>hi</p><htmlx>\n--b--\n", NULL, "HM ANY TP", 3.0, 0, NULL, },
+	{ "multipart_alternative_difference", "body D1 eval:multipart_alternative_difference('49', '50')\n"
+	  "body D2 eval:multipart_alternative_difference('50', '100')\n"
+	  "body D3 eval:multipart_alternative_difference('0', 'undef')\n"
+	  "body C1 eval:multipart_alternative_difference_count('0.4', '3')\n"
+	  "body C2 eval:multipart_alternative_difference_count('0.5', '3')\n"
+	  "body ALT eval:check_for_mime('mime_multipart_alternative')\nbody ONLY eval:check_for_mime_html_only()",
+	  "Subject: x\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+	  "hello world -- !!\n--b\nContent-Type: text/html\n\n<p>hello world</p><p>buy now -- hello</p>\n--b--\n",
+	  NULL, "D2 D3 C1 ALT", 4.0, 0, NULL, },
+	{ "madiff: text repeats cover HTML words, image-only HTML",
+	  "body D0 eval:multipart_alternative_difference('0', '0')\n"
+	  "body D99 eval:multipart_alternative_difference('99', '100')",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=o\n\n--o\n"
+	  "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nsale sale\n--b\n"
+	  "Content-Type: text/html\n\n<p>sale SALE sale</p>\n--b--\n--o\n"
+	  "Content-Type: multipart/alternative; boundary=c\n\n--c\nContent-Type: text/plain\n\nsee the picture\n--c\n"
+	  "Content-Type: text/html\n\n<img src=\"cid:x\">\n--c--\n--o--\n",
+	  NULL, "D99", 1.0, 0, NULL, },
+	{ "madiff: text/html + text/calendar only", "body D eval:multipart_alternative_difference('1', 'undef')",
+	  "Subject: x\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>meet</p>\n"
+	  "--b\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--b--\n", NULL, "", 0.0, 0, NULL, },
+};
+
+static bool parse_msg;
 
 static void run_check(const struct check_case *c)
 {
@@ -301,6 +428,7 @@ static void run_check(const struct check_case *c)
 	}
 	static struct tmsg t;
 	tmsg_build(&t, raw, c->uris);
+	struct scan_msg *pm = parse_msg ? scan_msg_parse(raw, strlen(raw), NULL) : NULL;
 	struct scan_rules_dnsbl dl[8];
 	char dbuf[512];
 	size_t nd = 0;
@@ -316,7 +444,7 @@ static void run_check(const struct check_case *c)
 	}
 	struct scan_rules_ctx ctx = { .dnsbl = dl, .ndnsbl = nd, .env_from = "bounce@example.com" };
 	struct scan_rules_result res;
-	U_EQ_INT(scan_rules_check(r, &t.m, &ctx, &res), 0);
+	U_EQ_INT(scan_rules_check(r, pm ? pm : &t.m, &ctx, &res), 0);
 	char got[1024] = "";
 	size_t o2 = 0;
 	for (size_t i = 0; i < res.nhits; i++)
@@ -326,12 +454,26 @@ static void run_check(const struct check_case *c)
 		unit_failf(__FILE__, __LINE__, "score %.3f, want %.3f", res.score, c->score);
 	scan_rules_result_fini(&res);
 	scan_rules_free(&r);
+	scan_msg_free(&pm);
 }
 
 static void test_check(void **state)
 {
 	(void)state;
 	UNIT_RUN_TABLE(check_cases, run_check);
+}
+
+static void run_parsed(const struct check_case *c)
+{
+	parse_msg = true;
+	run_check(c);
+	parse_msg = false;
+}
+
+static void test_check_parsed(void **state)
+{
+	(void)state;
+	UNIT_RUN_TABLE(parsed_cases, run_parsed);
 }
 
 /* ---------------------------------------------------------------- load errors */
@@ -628,8 +770,10 @@ static void test_debian_rules(void **state)
 int main(void)
 {
 	log_init("test", -1, LOG_L_ERR);
+	scan_mime_init();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check),	       cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_check),	       cmocka_unit_test(test_check_parsed),
+		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_stats),	       cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include_loop),   cmocka_unit_test(test_match_limit),
 		cmocka_unit_test(test_debian_rules),
