@@ -390,8 +390,7 @@ static int skip_name(const unsigned char *abuf, int alen, int p)
 	return -1;
 }
 
-/* TTL of the first answer record of the given type (0 when none). */
-static uint32_t answer_ttl(const unsigned char *abuf, int alen, unsigned type)
+uint32_t dns_answer_ttl(const unsigned char *abuf, int alen, unsigned type)
 {
 	if (alen < 12)
 		return 0;
@@ -434,7 +433,7 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 	}
 	r->txt[len] = '\0';
 	ares_free_data(txt);
-	r->ttl = answer_ttl(abuf, alen, 16 /* T_TXT */);
+	r->ttl = dns_answer_ttl(abuf, alen, 16 /* T_TXT */);
 	finish(r, DNS_OK, NULL);
 }
 

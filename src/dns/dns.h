@@ -74,4 +74,9 @@ uint64_t dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn fn, void *ar
 
 void dns_cancel(struct dns *d, uint64_t id);
 
+/* TTL of the first answer record of the given type in a raw DNS answer
+ * (0 when there is none or the answer is damaged; c-ares does not report
+ * TXT TTLs). Pure, for any bytes: fuzz/fuzz_dns_answer.c. */
+uint32_t dns_answer_ttl(const unsigned char *abuf, int alen, unsigned type);
+
 #endif
