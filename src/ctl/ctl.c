@@ -172,22 +172,35 @@ int ctl_mailq(const struct conf *c)
 	return 0;
 }
 
-int ctl_flush(const struct conf *c)
+int ctl_signal_gateway(const struct conf *c, long *pid_out, char *err, size_t errlen)
 {
+	*pid_out = 0;
 	if (!c->pid_file[0]) {
-		fprintf(stderr, "mxgate: flush needs pid_file to find the running gateway (or send it SIGUSR1)\n");
-		return 1;
+		snprintf(err, errlen, "no pid_file to find the running gateway");
+		return -1;
 	}
 	char *text;
 	size_t len;
 	if (fs_read_file(c->pid_file, 64, &text, &len) < 0) {
-		fprintf(stderr, "mxgate: cannot read %s: %s\n", c->pid_file, strerror(errno));
-		return 1;
+		snprintf(err, errlen, "cannot read %s: %s", c->pid_file, strerror(errno));
+		return -1;
 	}
 	long pid = strtol(text, NULL, 10);
 	xfree(text);
+	*pid_out = pid;
 	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) < 0) {
-		fprintf(stderr, "mxgate: cannot signal pid %ld: %s\n", pid, strerror(errno));
+		snprintf(err, errlen, "cannot signal pid %ld: %s", pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_flush(const struct conf *c)
+{
+	char err[300];
+	long pid;
+	if (ctl_signal_gateway(c, &pid, err, sizeof err) < 0) {
+		fprintf(stderr, "mxgate: flush: %s (or send the gateway SIGUSR1)\n", err);
 		return 1;
 	}
 	printf("mxgate: flush requested (pid %ld)\n", pid);

@@ -10,7 +10,6 @@
  * Works on the spool directly, as the spool's owner (root switches to it).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,21 +131,12 @@ static int show(struct queue_store *qs, const char *qid)
 
 static void poke_gateway(const struct conf *c)
 {
-	if (!c->pid_file[0]) {
-		printf("mxgate: no pid_file: the gateway picks the message up at its next start or flush\n");
-		return;
-	}
-	FILE *f = fopen(c->pid_file, "r");
-	long pid = 0;
-	if (f) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
-	if (pid > 1 && kill((pid_t)pid, SIGUSR1) == 0)
+	char err[300];
+	long pid;
+	if (ctl_signal_gateway(c, &pid, err, sizeof err) == 0)
 		printf("mxgate: gateway (pid %ld) asked to pick it up\n", pid);
 	else
-		printf("mxgate: gateway not running: the message waits in input/ for its next start\n");
+		printf("mxgate: %s: the message waits in input/ for the gateway's next start or flush\n", err);
 }
 
 static int release(const struct conf *c, struct queue_store *qs, const char *qid)

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -30,6 +29,7 @@
 #include "net/net_addr.h"
 #include "scan/scan.h"
 #include "scan/scan_dnsbl.h"
+#include "scan/scan_msg.h"
 
 static int read_message(const char *file, struct buf *out)
 {
@@ -66,10 +66,7 @@ struct dnsbl_wait {
 static void on_dnsbl(void *arg, const struct scan_dnsbl_result *res)
 {
 	struct dnsbl_wait *w = arg;
-	w->r->dnsbl_weight = res->weight;
-	w->r->dnsbl_incomplete = res->incomplete;
-	for (size_t i = 0; i < res->nhits; i++)
-		scan_report_add_dnsbl(w->r, res->hits[i].zone, res->hits[i].answer, res->hits[i].txt, res->hits[i].weight);
+	scan_report_set_dnsbl(w->r, res);
 	w->r->ms_dnsbl = (double)(clock_mono_us() - w->t0) / 1000.0;
 	event_base_loopbreak(w->base);
 }
@@ -86,12 +83,9 @@ static int dnsbl_step(const struct conf *c, const char *ip, struct scan_report *
 	int rc = -1;
 	struct event_base *base = event_base_new();
 	struct dns *d = dns_new(base, c->dns_servers, c->dns_timeout, err, errlen);
-	struct scan_dnsbl_conf dc = { .sites = c->dnsbl_sites,
-				      .ttl_min_s = c->dnsbl_ttl_min,
-				      .ttl_max_s = c->dnsbl_ttl_max,
-				      .timeout_s = c->dnsbl_timeout,
-				      .retest_s = c->dnsbl_retest_interval,
-				      .self_test = false };
+	struct scan_dnsbl_conf dc;
+	gw_dnsbl_conf(c, &dc);
+	dc.self_test = false; /* one lookup, no start-up test */
 	struct scan_dnsbl *bl = d ? scan_dnsbl_new(base, d, &dc, err, errlen) : NULL;
 	if (bl) {
 		struct dnsbl_wait w = { r, base, clock_mono_us() };
@@ -105,14 +99,8 @@ static int dnsbl_step(const struct conf *c, const char *ip, struct scan_report *
 	return rc;
 }
 
-static size_t header_section(const char *m, size_t len)
-{
-	const char *e = memmem(m, len, "\r\n\r\n", 4);
-	return e ? (size_t)(e - m) + 2 : len;
-}
-
 static void print_text(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
-		       const char *msg, size_t mlen)
+		       const struct scan_msg *m)
 {
 	printf("message: %s (%zu octets)\n", file, len);
 	printf("verdict: %s (categories:", scan_cat_name(r->cat));
@@ -145,9 +133,8 @@ static void print_text(const char *file, size_t len, const struct scan_report *r
 	scan_actions_format(o->flags, o->redirect, &b);
 	printf("actions: %s%s\n", b.data, o->cleaned ? " (infected parts replaced)" : "");
 	buf_fini(&b);
-	size_t hl = header_section(msg, mlen);
 	printf("headers%s:\n", o->changed ? " (as delivered)" : " (unchanged)");
-	fwrite(msg, 1, hl, stdout);
+	fwrite(m->raw, 1, m->body_off, stdout);
 	printf("timings: dnsbl %.1f ms, parse %.1f ms, virus %.1f ms, spam %.1f ms, total %.1f ms\n", r->ms_dnsbl,
 	       r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total);
 }
@@ -197,7 +184,7 @@ static json_t *jz(const char *s)
 }
 
 static void print_json(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
-		       const char *msg, size_t mlen)
+		       const struct scan_msg *m)
 {
 	json_t *j = json_object();
 	json_object_set_new(j, "message", jz(file));
@@ -237,25 +224,11 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 	json_object_set_new(j, "actions", json_string(b.data));
 	buf_fini(&b);
 	json_object_set_new(j, "cleaned_parts", json_integer((json_int_t)o->cleaned));
-	size_t hl = header_section(msg, mlen);
 	json_object_set_new(j, "changed", json_boolean(o->changed));
-	json_object_set_new(j, "headers", jstr(msg, hl));
-	/* the Subject as delivered */
-	const char *s = NULL;
-	for (const char *p = msg; p && p < msg + hl;) {
-		if ((p == msg || p[-1] == '\n') && strncasecmp(p, "Subject:", 8) == 0) {
-			s = p;
-			break;
-		}
-		const char *nl = memchr(p, '\n', (size_t)(msg + hl - p));
-		p = nl ? nl + 1 : NULL;
-	}
-	if (s) {
-		size_t e = (size_t)(s - msg);
-		while (e < hl && !(msg[e] == '\n' && (e + 1 >= hl || (msg[e + 1] != ' ' && msg[e + 1] != '\t'))))
-			e++;
-		json_object_set_new(j, "subject", jstr(s + 8, e - (size_t)(s - msg) - 8));
-	}
+	json_object_set_new(j, "headers", jstr(m->raw, m->body_off));
+	const struct scan_hdr *subj = scan_msg_header(m, "Subject"); /* as delivered */
+	if (subj)
+		json_object_set_new(j, "subject", jz(subj->raw));
 	json_object_set_new(j, "ms", json_pack("{s:f,s:f,s:f,s:f,s:f}", "dnsbl", r->ms_dnsbl, "parse", r->ms_parse,
 					       "virus", r->ms_virus, "spam", r->ms_spam, "total", r->ms_total));
 	char *out = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -304,12 +277,14 @@ static int scan_one(const struct conf *c, struct scan_engine *e, const struct sc
 	buf_init(&content);
 	struct scan_outcome o = { .content = &content };
 	scan_apply(pol, &r, msg.data, msg.len, &o);
-	const char *res = o.changed ? content.data : msg.data;
-	size_t rlen = o.changed ? content.len : msg.len;
+	/* the message as it would be delivered, parsed for its header section and Subject */
+	struct scan_msg *m = o.changed ? scan_msg_parse(content.data, content.len, NULL)
+				       : scan_msg_parse(msg.data, msg.len, NULL);
 	if (json)
-		print_json(file, msg.len, &r, &o, res, rlen);
+		print_json(file, msg.len, &r, &o, m);
 	else
-		print_text(file, msg.len, &r, &o, res, rlen);
+		print_text(file, msg.len, &r, &o, m);
+	scan_msg_free(&m);
 	buf_fini(&content);
 	rc = 0;
 out:

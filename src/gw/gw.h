@@ -33,6 +33,9 @@ struct scan_policy;
  * with a message for a bad action list, or reject with scan_stage =
  * after-queue (a refusal after the 250 is backscatter). */
 void gw_scan_conf(const struct conf *c, struct scan_conf *sc);
+struct scan_dnsbl_conf;
+/* The DNSBL settings of the configuration (gw_dnsbl.c), with the RFC 5782 self-test on. */
+void gw_dnsbl_conf(const struct conf *c, struct scan_dnsbl_conf *dc);
 int gw_scan_policy(const struct conf *c, struct scan_policy *p, char *err, size_t errlen);
 void gw_scan_policy_fini(struct scan_policy *p);
 int gw_scan_check(const struct conf *c, char *err, size_t errlen);

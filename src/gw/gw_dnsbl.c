@@ -37,12 +37,9 @@ struct dsess {
 	char rcpt[MAIL_PATH_MAX + 8];
 };
 
-int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
+void gw_dnsbl_conf(const struct conf *c, struct scan_dnsbl_conf *dc)
 {
-	const struct conf *c = g->conf;
-	if (!c->dnsbl_sites[0])
-		return 0;
-	struct scan_dnsbl_conf dc = {
+	*dc = (struct scan_dnsbl_conf){
 		.sites = c->dnsbl_sites,
 		.ttl_min_s = c->dnsbl_ttl_min,
 		.ttl_max_s = c->dnsbl_ttl_max,
@@ -50,6 +47,15 @@ int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
 		.retest_s = c->dnsbl_retest_interval,
 		.self_test = true,
 	};
+}
+
+int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	if (!c->dnsbl_sites[0])
+		return 0;
+	struct scan_dnsbl_conf dc;
+	gw_dnsbl_conf(c, &dc);
 	g->dnsbl = scan_dnsbl_new(g->base, g->dns, &dc, err, errlen);
 	if (!g->dnsbl)
 		return -1;

@@ -228,7 +228,7 @@ void gw_route_process(void *ctx, const char *qid, const struct mail_env *env)
 static int open_body(void *ctx, const char *qid, uint64_t *off)
 {
 	struct gw *g = ctx;
-	return queue_sched_open_body(g->q, qid, off);
+	return queue_sched_open_body(g->q, qid, off, NULL);
 }
 
 /* Recipients refused by their mailer value: "error:" (or a value that no

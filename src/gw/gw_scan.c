@@ -19,18 +19,15 @@
  * report) only has its actions applied; a released one is only routed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/log.h"
-#include "base/str.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "ev/ev_pool.h"
@@ -38,7 +35,6 @@
 #include "mail/mail_env.h"
 #include "net/net_addr.h"
 #include "queue/queue_commit.h"
-#include "queue/queue_file.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
 #include "scan/scan.h"
@@ -53,13 +49,13 @@ struct scan_job {
 	bool before_queue, prescanned;
 	uint64_t session;
 	struct queue_draft draft; /* before-queue */
-	uint64_t dnsbl_id;
 	int64_t t_dnsbl;
-	/* worker input/output */
+	/* worker input/output: the content is read from fd at off (len octets) */
+	int fd;
+	uint64_t off, body_len;
 	char *data;
 	size_t len;
 	int read_err;
-	char **rcpt;
 	struct scan_report rep;
 	int rc;
 	struct buf content;
@@ -178,11 +174,6 @@ void gw_scan_free(struct gw *g)
 static void job_free(struct scan_job *j)
 {
 	xfree(j->data);
-	if (j->rcpt) {
-		for (size_t i = 0; j->rcpt[i]; i++)
-			xfree(j->rcpt[i]);
-		xfree(j->rcpt);
-	}
 	scan_report_fini(&j->rep);
 	buf_fini(&j->content);
 	mail_env_free(&j->own_env);
@@ -194,34 +185,20 @@ static const struct mail_env *job_env(const struct scan_job *j)
 	return j->own_env ? j->own_env : j->env;
 }
 
-/* Read the queued content (worker thread). */
+/* Read the content (worker thread); the queued message's fd is ours to close. */
 static int read_content(struct scan_job *j)
 {
-	struct gw *g = j->g;
-	int fd = j->before_queue ? j->draft.fd : queue_store_open_msg(g->qs, QDIR_INPUT, j->qid);
-	if (fd < 0)
+	if (j->fd < 0)
 		return -1;
-	uint64_t off = QUEUE_BODY_OFF, len = 0;
-	int rc = 0;
-	if (j->before_queue) {
-		len = j->draft.body_len;
-	} else {
-		char hb[QUEUE_HDR_SIZE];
-		struct queue_hdr h;
-		if (fs_pread_all(fd, hb, sizeof hb, 0) < 0 || queue_file_hdr_decode(hb, sizeof hb, &h) < 0)
-			rc = -1;
-		off = h.body_off;
-		len = h.body_len;
+	j->data = xmalloc(j->body_len + 1);
+	j->len = (size_t)j->body_len;
+	int rc = j->len ? fs_pread_all(j->fd, j->data, j->len, (off_t)j->off) : 0;
+	j->data[j->len] = '\0';
+	if (!j->before_queue) {
+		int e = errno;
+		close(j->fd);
+		errno = e;
 	}
-	if (rc == 0) {
-		j->data = xmalloc(len + 1);
-		j->len = (size_t)len;
-		if (len && fs_pread_all(fd, j->data, (size_t)len, (off_t)off) < 0)
-			rc = -1;
-		j->data[len] = '\0';
-	}
-	if (!j->before_queue)
-		close(fd);
 	return rc;
 }
 
@@ -237,6 +214,10 @@ static void scan_work(void *arg)
 	if (g->crash_marker && memmem(j->data, j->len, g->crash_marker, strlen(g->crash_marker)))
 		abort(); /* the poison message a real parser bug would be */
 	if (!j->prescanned) {
+		/* env stays put until the answer: its strings can be lent to the scan */
+		const char **rcpt = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof *rcpt);
+		for (size_t i = 0; i < env->nrcpt; i++)
+			rcpt[i] = env->rcpt[i].addr;
 		struct scan_input in = {
 			.data = j->data,
 			.len = j->len,
@@ -244,10 +225,11 @@ static void scan_work(void *arg)
 			.client_ip = env->client_addr,
 			.helo = env->helo,
 			.sender = env->sender,
-			.rcpt = (const char *const *)j->rcpt,
+			.rcpt = rcpt,
 			.nrcpt = env->nrcpt,
 		};
 		j->rc = scan_run(g->scan, &in, &j->rep);
+		xfree(rcpt);
 		if (j->rc < 0)
 			return;
 	}
@@ -367,13 +349,16 @@ static void finish_after_queue(struct scan_job *j)
 		struct queue_out *q = i == 0 ? &outs[0] : &outs[k++];
 		q->env = routed[i];
 		q->to = QDIR_OUTPUT;
-		if (content) {
+		if (content && i > 0) { /* owner- splits get copies */
 			q->content = xmalloc(clen ? clen : 1);
 			memcpy(q->content, content, clen);
-			q->len = clen;
 		}
+		q->len = content ? clen : 0;
 	}
-	xfree(content);
+	if (content && nrouted)
+		outs[0].content = content; /* the message itself takes the buffer */
+	else
+		xfree(content);
 	xfree(routed);
 	if (quarantine) {
 		struct mail_env *qe = env_clone(env, false);
@@ -475,10 +460,8 @@ static void scan_done(void *arg)
 
 static void submit(struct scan_job *j)
 {
-	const struct mail_env *env = job_env(j);
-	j->rcpt = xcalloc(env->nrcpt + 1, sizeof *j->rcpt);
-	for (size_t i = 0; i < env->nrcpt; i++)
-		j->rcpt[i] = xstrdup(env->rcpt[i].addr);
+	if (!j->before_queue)
+		j->fd = queue_sched_open_body(j->g->q, j->qid, &j->off, &j->body_len);
 	ev_pool_submit(j->g->scan_pool, j, scan_work, scan_done);
 }
 
@@ -486,11 +469,7 @@ static void on_dnsbl(void *arg, const struct scan_dnsbl_result *res)
 {
 	struct scan_job *j = arg;
 	j->rep.ms_dnsbl = (double)(clock_mono_us() - j->t_dnsbl) / 1000.0;
-	j->rep.dnsbl_weight = res->weight;
-	j->rep.dnsbl_incomplete = res->incomplete;
-	for (size_t i = 0; i < res->nhits; i++)
-		scan_report_add_dnsbl(&j->rep, res->hits[i].zone, res->hits[i].answer, res->hits[i].txt,
-				      res->hits[i].weight);
+	scan_report_set_dnsbl(&j->rep, res);
 	submit(j);
 }
 
@@ -503,7 +482,7 @@ static void start(struct scan_job *j)
 	if (!j->prescanned && g->dnsbl && env->client_addr[0] && net_addr_parse(env->client_addr, 0, &a) == 0 &&
 	    gw_dnsbl_wanted(g, &a)) {
 		j->t_dnsbl = clock_mono_us();
-		j->dnsbl_id = scan_dnsbl_lookup(g->dnsbl, &a, on_dnsbl, j);
+		scan_dnsbl_lookup(g->dnsbl, &a, on_dnsbl, j);
 		return;
 	}
 	submit(j);
@@ -551,6 +530,9 @@ bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d,
 	j->before_queue = true;
 	j->session = session;
 	j->draft = *d;
+	j->fd = d->fd;
+	j->off = QUEUE_BODY_OFF;
+	j->body_len = d->body_len;
 	snprintf(j->qid, sizeof j->qid, "%s", d->qid);
 	j->own_env = env;
 	scan_report_init(&j->rep);

@@ -961,12 +961,14 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 	schedule_pump(q);
 }
 
-int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out)
+int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out, uint64_t *len_out)
 {
 	struct qmsg *m = map_gets(q->msgs, qid);
 	if (!m || !m->env)
 		return -1;
 	*off_out = m->hdr.body_off;
+	if (len_out)
+		*len_out = m->hdr.body_len;
 	return queue_store_open_msg(q->qs, m->dir, qid);
 }
 

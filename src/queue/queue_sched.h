@@ -94,9 +94,10 @@ int queue_sched_append_scan_attempt(struct queue_sched *q, const char *qid, int 
 void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx, const struct mail_reply *r,
 			     unsigned flags);
 void queue_sched_attempt_done(struct queue_sched *q, const char *qid);
-/* Open the content of a message being delivered (fd positioned nowhere;
- * read with pread from *off_out). The caller closes it. -1 on error. */
-int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out);
+/* Open the content of a message being processed or delivered (fd
+ * positioned nowhere; read with pread from *off_out, *len_out octets; len_out
+ * may be NULL). The caller closes it. -1 on error. */
+int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out, uint64_t *len_out);
 /* Retry every deferred message now (SIGUSR1, "mxgate flush"). */
 void queue_sched_flush(struct queue_sched *q);
 /* Stop starting deliveries (shutdown); in-flight ones may still finish. */

@@ -431,6 +431,19 @@ bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *
 	return faccessat(qs->dfd[dir], qid, F_OK, 0) == 0;
 }
 
+/* Append encoded records to dir/qid (no fsync). */
+static int append_records(struct queue_store *qs, enum queue_dir dir, const char *qid, const struct buf *b)
+{
+	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fs_write_all(fd, b->data, b->len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,
 			      const struct mail_env *env, const size_t *idx, size_t n, bool warned)
 {
@@ -440,14 +453,7 @@ int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const 
 		queue_file_status_encode(idx[i], &env->rcpt[idx[i]], &b);
 	if (warned)
 		queue_file_warned_encode(env, &b);
-	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
-	int rc = -1;
-	if (fd >= 0) {
-		rc = fs_write_all(fd, b.data, b.len);
-		int e = errno;
-		close(fd);
-		errno = e;
-	}
+	int rc = append_records(qs, dir, qid, &b);
 	buf_fini(&b);
 	return rc;
 }
@@ -457,14 +463,7 @@ int queue_store_append_scan_attempt(struct queue_store *qs, enum queue_dir dir, 
 	struct buf b;
 	buf_init(&b);
 	queue_file_scan_attempt_encode(delta, &b);
-	int fd = openat(qs->dfd[dir], qid, O_WRONLY | O_APPEND | O_CLOEXEC);
-	int rc = -1;
-	if (fd >= 0) {
-		rc = fs_write_all(fd, b.data, b.len);
-		int e = errno;
-		close(fd);
-		errno = e;
-	}
+	int rc = append_records(qs, dir, qid, &b);
 	buf_fini(&b);
 	return rc;
 }

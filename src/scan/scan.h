@@ -112,6 +112,9 @@ void scan_report_add_virus(struct scan_report *r, const char *path, const char *
 			   bool unscannable);
 void scan_report_add_dnsbl(struct scan_report *r, const char *zone, const char *addr, const char *txt, int weight);
 void scan_report_add_rule(struct scan_report *r, const char *name);
+struct scan_dnsbl_result;
+/* The client's DNSBL answer (scan_dnsbl.h) into the report: weight, hits, incomplete. */
+void scan_report_set_dnsbl(struct scan_report *r, const struct scan_dnsbl_result *res);
 
 /* ------------------------------------------------------------ running */
 

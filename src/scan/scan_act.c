@@ -20,6 +20,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "scan/scan_mime_int.h"
 #include "scan/scan_msg.h"
 
 #define LINE_MAX_OCTETS 998
@@ -109,56 +110,20 @@ void scan_actions_format(unsigned flags, const char *redirect, struct buf *out)
 
 /* ------------------------------------------------------------ header section */
 
-/* Length of the header section including its blank line (or the whole
- * message when there is no body). */
-static size_t header_len(const char *raw, size_t len)
-{
-	if (len >= 2 && raw[0] == '\r' && raw[1] == '\n')
-		return 0; /* no header fields at all: the blank line starts the body */
-	for (size_t i = 0; i + 3 < len; i++) {
-		if (raw[i] == '\r' && raw[i + 1] == '\n' && raw[i + 2] == '\r' && raw[i + 3] == '\n')
-			return i + 2;
-	}
-	return len;
-}
-
-/* End of the field starting at p (after its last CRLF, continuation lines included). */
-static size_t field_end(const char *h, size_t hlen, size_t p)
-{
-	for (;;) {
-		const char *nl = memchr(h + p, '\n', hlen - p);
-		if (!nl)
-			return hlen;
-		p = (size_t)(nl - h) + 1;
-		if (p >= hlen || (h[p] != ' ' && h[p] != '\t'))
-			return p;
-	}
-}
-
-static bool name_is(const char *f, size_t flen, const char *name)
-{
-	size_t n = strlen(name);
-	return flen > n && f[n] == ':' && strncasecmp(f, name, n) == 0;
-}
-
-static bool ours(const struct scan_policy *p, const char *f, size_t flen)
+/* One of our result header fields (name[0..n)), which must not come from outside. */
+static bool ours(const struct scan_policy *p, const char *name, size_t n)
 {
 	static const char *spam_suffix[] = { "-Status", "-Flag", "-Score", "-Level", "-Report" };
-	char name[128];
-	const char *colon = memchr(f, ':', flen);
-	if (!colon || (size_t)(colon - f) >= sizeof name)
-		return false;
-	size_t n = (size_t)(colon - f);
-	memcpy(name, f, n);
-	name[n] = '\0';
 	size_t hp = strlen(p->header_prefix);
 	if (hp && n > hp && strncasecmp(name, p->header_prefix, hp) == 0 && name[hp] == '-')
 		return true;
 	size_t sp = strlen(p->spam_prefix);
 	if (sp && n > sp && strncasecmp(name, p->spam_prefix, sp) == 0) {
-		for (size_t i = 0; i < sizeof spam_suffix / sizeof spam_suffix[0]; i++)
-			if (strcasecmp(name + sp, spam_suffix[i]) == 0)
+		for (size_t i = 0; i < sizeof spam_suffix / sizeof spam_suffix[0]; i++) {
+			size_t sl = strlen(spam_suffix[i]);
+			if (n - sp == sl && strncasecmp(name + sp, spam_suffix[i], sl) == 0)
 				return true;
+		}
 	}
 	return false;
 }
@@ -327,40 +292,52 @@ static void tags_for(const struct scan_policy *p, const struct scan_report *r, s
 	}
 }
 
+struct edit_ctx {
+	const struct scan_policy *p;
+	const struct scan_report *r;
+	const char *raw;
+	const char *tags; /* "" for none */
+	bool subject_seen;
+	size_t covered; /* end of the last line walked */
+	struct buf *out;
+};
+
+/* One line of the header section (scan_mime_fields): kept, dropped (ours,
+ * from outside) or, for the first Subject, tagged. */
+static void edit_field(void *vctx, const char *name, size_t nlen, const char *line, size_t llen, const char *value,
+		       size_t vlen)
+{
+	(void)value;
+	(void)vlen;
+	struct edit_ctx *c = vctx;
+	c->covered = (size_t)(line + llen - c->raw);
+	if (name && ours(c->p, name, nlen))
+		return;
+	if (name && c->tags[0] && !c->subject_seen && nlen == 7 && strncasecmp(name, "Subject", 7) == 0) {
+		c->subject_seen = true;
+		scan_tag_subject(line, llen, c->r->subject, c->tags, c->p->tag_at_end, c->out);
+	} else {
+		buf_append(c->out, line, llen);
+	}
+	if (c->out->len && c->out->data[c->out->len - 1] != '\n')
+		buf_puts(c->out, "\r\n"); /* a last field without its line end */
+}
+
 static void edit_headers(const struct scan_policy *p, const struct scan_report *r, bool tag, const char *raw,
 			 size_t len, struct buf *out)
 {
-	size_t hl = header_len(raw, len);
-	bool blank = hl < len; /* a blank line follows the header section */
 	struct buf tags;
 	buf_init(&tags);
 	if (tag && p->tag_subject)
 		tags_for(p, r, &tags);
-	bool subject_seen = false;
-	for (size_t f = 0; f < hl;) {
-		size_t e = field_end(raw, hl, f);
-		const char *fp = raw + f;
-		size_t fl = e - f;
-		if (ours(p, fp, fl)) {
-			f = e;
-			continue;
-		}
-		if (!subject_seen && tags.len && name_is(fp, fl, "Subject")) {
-			subject_seen = true;
-			scan_tag_subject(fp, fl, r->subject, tags.data, p->tag_at_end, out);
-		} else {
-			buf_append(out, fp, fl);
-			if (e == hl && fl && raw[e - 1] != '\n')
-				buf_puts(out, "\r\n"); /* a last field without its line end */
-		}
-		f = e;
-	}
-	if (!subject_seen && tags.len)
+	struct edit_ctx c = { .p = p, .r = r, .raw = raw, .tags = tags.data ? tags.data : "", .out = out };
+	size_t body = scan_mime_fields(raw, len, edit_field, &c);
+	if (!c.subject_seen && tags.len)
 		scan_tag_subject(NULL, 0, NULL, tags.data, false, out);
 	if (r->cat != SCAN_CLEAN || p->headers_on_clean)
 		result_headers(p, r, out);
-	if (blank)
-		buf_append(out, raw + hl, len - hl);
+	if (body > c.covered)
+		buf_append(out, raw + c.covered, len - c.covered); /* the blank line and the body */
 	else
 		buf_puts(out, "\r\n");
 	buf_fini(&tags);

@@ -17,6 +17,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "scan/scan_dnsbl.h"
 
 static const char *cat_names[SCAN_NCAT] = { "clean", "blocklisted", "spam", "high-spam", "unscannable", "virus" };
 
@@ -79,6 +80,14 @@ void scan_report_add_dnsbl(struct scan_report *r, const char *zone, const char *
 							 .txt = xstrdup(txt ? txt : ""), .weight = weight };
 }
 
+void scan_report_set_dnsbl(struct scan_report *r, const struct scan_dnsbl_result *res)
+{
+	r->dnsbl_weight = res->weight;
+	r->dnsbl_incomplete = res->incomplete;
+	for (size_t i = 0; i < res->nhits; i++)
+		scan_report_add_dnsbl(r, res->hits[i].zone, res->hits[i].answer, res->hits[i].txt, res->hits[i].weight);
+}
+
 void scan_report_add_rule(struct scan_report *r, const char *name)
 {
 	r->rules = xrealloc(r->rules, (r->nrules + 1) * sizeof *r->rules);
@@ -123,6 +132,18 @@ static void esc(struct buf *out, const char *s)
 	}
 }
 
+/* " key=a;b;c;n": a list entry of three strings and a number (decoded by fields()). */
+static void quad(struct buf *out, const char *key, const char *a, const char *b, const char *c, int n)
+{
+	buf_printf(out, " %s=", key);
+	esc(out, a);
+	buf_putc(out, ';');
+	esc(out, b);
+	buf_putc(out, ';');
+	esc(out, c);
+	buf_printf(out, ";%d", n);
+}
+
 void scan_report_encode(const struct scan_report *r, struct buf *out)
 {
 	buf_printf(out, "v=1 cat=%s cats=%u", scan_cat_name(r->cat), r->cats);
@@ -134,24 +155,10 @@ void scan_report_encode(const struct scan_report *r, struct buf *out)
 		buf_printf(out, " dw=%d", r->dnsbl_weight);
 	if (r->dnsbl_incomplete)
 		buf_puts(out, " di=1");
-	for (size_t i = 0; i < r->ndnsbl; i++) {
-		buf_puts(out, " dnsbl=");
-		esc(out, r->dnsbl[i].zone);
-		buf_putc(out, ';');
-		esc(out, r->dnsbl[i].addr);
-		buf_putc(out, ';');
-		esc(out, r->dnsbl[i].txt);
-		buf_printf(out, ";%d", r->dnsbl[i].weight);
-	}
-	for (size_t i = 0; i < r->nvirus; i++) {
-		buf_puts(out, " virus=");
-		esc(out, r->virus[i].path);
-		buf_putc(out, ';');
-		esc(out, r->virus[i].filename);
-		buf_putc(out, ';');
-		esc(out, r->virus[i].name);
-		buf_printf(out, ";%d", r->virus[i].unscannable ? 1 : 0);
-	}
+	for (size_t i = 0; i < r->ndnsbl; i++)
+		quad(out, "dnsbl", r->dnsbl[i].zone, r->dnsbl[i].addr, r->dnsbl[i].txt, r->dnsbl[i].weight);
+	for (size_t i = 0; i < r->nvirus; i++)
+		quad(out, "virus", r->virus[i].path, r->virus[i].filename, r->virus[i].name, r->virus[i].unscannable);
 	if (r->spam_scanned)
 		buf_printf(out, " ss=1 sy=%d score=%.2f req=%.2f", r->spam_yes ? 1 : 0, r->score, r->required);
 	if (r->spam_skipped) {
