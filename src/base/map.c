@@ -152,6 +152,26 @@ void *map_del(struct map *m, const void *key, size_t klen)
 	return v;
 }
 
+size_t map_sweep(struct map *m, bool (*drop)(void *val, void *ctx), void *ctx)
+{
+	size_t n = 0;
+	for (size_t bi = 0; bi < m->nb; bi++) {
+		struct map_ent **pp = &m->b[bi];
+		while (*pp) {
+			struct map_ent *e = *pp;
+			if (drop(e->val, ctx)) {
+				*pp = e->next;
+				xfree(e);
+				m->count--;
+				n++;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	return n;
+}
+
 int map_next(const struct map *m, size_t *pos, const void **key, size_t *klen, void **val)
 {
 	/* pos = bucket index * 2^16 + chain index: chains are short */

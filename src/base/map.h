@@ -8,6 +8,7 @@
 #ifndef BASE_MAP_H
 #define BASE_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,10 @@ void *map_del(struct map *m, const void *key, size_t klen);
 /* Iterate: start with *pos = 0; returns 0 at the end. The map must not be
  * changed while iterating (collect keys first, then delete). */
 int map_next(const struct map *m, size_t *pos, const void **key, size_t *klen, void **val);
+
+/* Remove every entry for which drop(val, ctx) is true, in one pass (drop
+ * may free val; it must not touch the map). Returns how many went. */
+size_t map_sweep(struct map *m, bool (*drop)(void *val, void *ctx), void *ctx);
 
 /* Conveniences for NUL-terminated and 64-bit integer keys. */
 void *map_gets(const struct map *m, const char *key);

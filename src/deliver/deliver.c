@@ -87,27 +87,26 @@ static void dest_free(struct ddest *d)
 	xfree(d);
 }
 
+/* An idle destination resolved long ago: freed. A dead destination is kept:
+ * forgetting it would forget its dead time. */
+static bool sweep_dest(void *val, void *ctx)
+{
+	struct ddest *d = val;
+	int64_t now = *(const int64_t *)ctx;
+	bool idle = d->nconn == 0 && d->nq == 0 && !d->resolving && now - d->resolved_at > SWEEP_S &&
+		    now >= d->dead_until;
+	if (idle)
+		dest_free(d);
+	return idle;
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct deliver *dl = arg;
 	int64_t now = clock_now_s();
-	size_t n = map_count(dl->dests), k = 0, pos = 0;
-	struct ddest **dead = xcalloc(n ? n : 1, sizeof *dead);
-	void *v;
-	while (map_next(dl->dests, &pos, NULL, NULL, &v)) {
-		struct ddest *d = v;
-		/* a dead destination is kept: forgetting it would forget its dead time */
-		if (d->nconn == 0 && d->nq == 0 && !d->resolving && now - d->resolved_at > SWEEP_S &&
-		    now >= d->dead_until && k < n)
-			dead[k++] = d;
-	}
-	for (size_t i = 0; i < k; i++) {
-		map_dels(dl->dests, dead[i]->key);
-		dest_free(dead[i]);
-	}
-	xfree(dead);
+	map_sweep(dl->dests, sweep_dest, &now);
 	struct timeval tv = { SWEEP_S, 0 };
 	evtimer_add(dl->sweep_ev, &tv);
 }

@@ -6,8 +6,7 @@
  * Each lookup is a struct dns_req in an id map. The c-ares callback only
  * stores the result; a zero-time event then hands it to the caller, so
  * callers are never re-entered. A per-request timer enforces dns_timeout.
- * A-with-TTL and TXT lookups use ares_query() on the exact name; the TXT
- * record's TTL is read from the raw answer (c-ares 1.18 does not give it).
+ * A-with-TTL and TXT lookups use ares_query() on the exact name.
  */
 #include "dns/dns.h"
 
@@ -48,7 +47,6 @@ struct dns_req {
 	struct net_addr *addrs;
 	struct dns_a *a;
 	char *txt;
-	uint32_t ttl;
 	char name[DNS_NAME_MAX + 1];
 };
 
@@ -147,7 +145,7 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
 			((dns_a_fn)r->fn)(r->arg, r->st, r->a, r->n, why);
 			break;
 		case REQ_TXT:
-			((dns_txt_fn)r->fn)(r->arg, r->st, r->txt ? r->txt : "", r->ttl, why);
+			((dns_txt_fn)r->fn)(r->arg, r->st, r->txt ? r->txt : "", why);
 			break;
 		}
 	}
@@ -375,44 +373,6 @@ static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int a
 	finish(r, n > 0 ? DNS_OK : DNS_NOTFOUND, NULL);
 }
 
-/* Skip a (possibly compressed) name at p; returns the position after it or
- * -1 when it runs past the message. */
-static int skip_name(const unsigned char *abuf, int alen, int p)
-{
-	while (p < alen) {
-		unsigned c = abuf[p];
-		if (c == 0)
-			return p + 1;
-		if ((c & 0xc0) == 0xc0)
-			return p + 2 <= alen ? p + 2 : -1;
-		p += 1 + (int)c;
-	}
-	return -1;
-}
-
-uint32_t dns_answer_ttl(const unsigned char *abuf, int alen, unsigned type)
-{
-	if (alen < 12)
-		return 0;
-	unsigned qd = (unsigned)abuf[4] << 8 | abuf[5], an = (unsigned)abuf[6] << 8 | abuf[7];
-	int p = 12;
-	for (unsigned i = 0; i < qd && p >= 0; i++) {
-		p = skip_name(abuf, alen, p);
-		p = p >= 0 ? p + 4 : -1;
-	}
-	for (unsigned i = 0; i < an && p >= 0; i++) {
-		p = skip_name(abuf, alen, p);
-		if (p < 0 || p + 10 > alen)
-			return 0;
-		const unsigned char *h = abuf + p;
-		unsigned t = (unsigned)h[0] << 8 | h[1];
-		if (t == type)
-			return (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
-		p += 10 + ((int)h[8] << 8 | h[9]);
-	}
-	return 0;
-}
-
 static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	(void)timeouts;
@@ -433,7 +393,6 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 	}
 	r->txt[len] = '\0';
 	ares_free_data(txt);
-	r->ttl = dns_answer_ttl(abuf, alen, 16 /* T_TXT */);
 	finish(r, DNS_OK, NULL);
 }
 

@@ -67,16 +67,11 @@ uint64_t dns_lookup_a_ttl(struct dns *d, const char *name, dns_a_fn fn, void *ar
 
 /* TXT of name: the character-strings of the first TXT record joined
  * (RFC 7208 3.3 style, no separator), cut at DNS_TXT_MAX octets, as raw
- * octets (callers sanitize), with the record's TTL. */
+ * octets (callers sanitize). */
 #define DNS_TXT_MAX 512
-typedef void (*dns_txt_fn)(void *arg, enum dns_status st, const char *txt, uint32_t ttl, const char *why);
+typedef void (*dns_txt_fn)(void *arg, enum dns_status st, const char *txt, const char *why);
 uint64_t dns_lookup_txt(struct dns *d, const char *name, dns_txt_fn fn, void *arg);
 
 void dns_cancel(struct dns *d, uint64_t id);
-
-/* TTL of the first answer record of the given type in a raw DNS answer
- * (0 when there is none or the answer is damaged; c-ares does not report
- * TXT TTLs). Pure, for any bytes: fuzz/fuzz_dns_answer.c. */
-uint32_t dns_answer_ttl(const unsigned char *abuf, int alen, unsigned type);
 
 #endif

@@ -69,9 +69,14 @@ void gw_dnsbl_stop(struct gw *g)
 		return;
 	struct scan_dnsbl_stats st;
 	scan_dnsbl_stats(g->dnsbl, &st);
-	log_info("event=dnsbl_stats lookups=%llu cache_hits=%llu queries=%llu timeouts=%llu",
+	log_info("event=dnsbl_stats lookups=%llu cache_hits=%llu queries=%llu timeouts=%llu cached=%zu",
 		 (unsigned long long)st.lookups, (unsigned long long)st.cache_hits, (unsigned long long)st.queries,
-		 (unsigned long long)st.timeouts);
+		 (unsigned long long)st.timeouts, st.cached);
+	struct scan_dnsbl_zone_stats zs[SCAN_DNSBL_ZONES_MAX];
+	size_t nz = scan_dnsbl_zone_stats(g->dnsbl, zs, SCAN_DNSBL_ZONES_MAX);
+	for (size_t i = 0; i < nz && i < SCAN_DNSBL_ZONES_MAX; i++)
+		log_info("event=dnsbl_zone_stats zone=%s hits=%llu queries=%llu disabled=%s", zs[i].zone,
+			 (unsigned long long)zs[i].hits, (unsigned long long)zs[i].queries, zs[i].disabled ? "yes" : "no");
 	size_t pos = 0;
 	void *v;
 	while (map_next(g->dnsbl_sess, &pos, NULL, NULL, &v))
@@ -119,11 +124,7 @@ static void on_result(void *arg, const struct scan_dnsbl_result *r)
 	s->rcpt_waiting = false;
 	struct mail_reply reply;
 	verdict(s, &reply);
-	if (reply.code)
-		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
-			 (unsigned long long)s->session, s->ip, s->rcpt, reply.code, reply.enh, reply.text);
-	else
-		gw_smtpd_route_rcpt(g, s->session, s->ip, s->rcpt, s->trusted, &reply);
+	gw_smtpd_route_rcpt(g, s->session, s->ip, s->rcpt, s->trusted, &reply);
 	smtp_server_resume(g->smtpd, s->session, &reply);
 }
 

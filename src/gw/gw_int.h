@@ -60,7 +60,9 @@ struct gw {
 void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
 /* The commit callback of an accepted message: 250 (or 452) to the waiting session. */
 void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err);
-/* Relay control and recipient validation of the formatted address a. */
+/* The RCPT reply for the formatted address a: a DNSBL refusal already in
+ * reply (code != 0) stands, else relay control and recipient validation
+ * decide; a refusal is logged (event=reject_rcpt). */
 void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
 			 struct mail_reply *reply);
 

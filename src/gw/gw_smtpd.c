@@ -108,39 +108,43 @@ static enum smtp_hook on_mail(void *ctx, const struct smtp_client_info *ci, cons
 	return SMTP_HOOK_DONE;
 }
 
+/* The recipient as an address: <postmaster> (RFC 5321 4.5.1) is ours. */
+static void rcpt_addr(const struct gw *g, const struct mail_rcpt_to *r, char *a, size_t size)
+{
+	if (r->addr.domain[0])
+		mail_addr_format(&r->addr, a, size);
+	else
+		snprintf(a, size, "%s@%s", r->addr.local, g->conf->myhostname);
+}
+
 static enum smtp_hook on_rcpt(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
 			      const struct mail_rcpt_to *rcpt, struct mail_reply *reply)
 {
 	struct gw *g = ctx;
 	(void)from;
 	char a[MAIL_PATH_MAX + 8];
-	if (rcpt->addr.domain[0])
-		mail_addr_format(&rcpt->addr, a, sizeof a);
-	else /* <postmaster> (RFC 5321 4.5.1): ours */
-		snprintf(a, sizeof a, "%s@%s", rcpt->addr.local, g->conf->myhostname);
+	rcpt_addr(g, rcpt, a, sizeof a);
 	bool trusted = net_cidr_list_match(&g->conf->mynetworks.list, &ci->addr);
 	enum smtp_hook h = gw_dnsbl_rcpt(g, ci, a, trusted, reply);
 	if (h == SMTP_HOOK_ASYNC)
 		return h;
-	if (reply->code)
-		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
-			 (unsigned long long)ci->session_id, ci->ip, a, reply->code, reply->enh, reply->text);
-	else
-		gw_smtpd_route_rcpt(g, ci->session_id, ci->ip, a, trusted, reply);
+	gw_smtpd_route_rcpt(g, ci->session_id, ci->ip, a, trusted, reply);
 	return SMTP_HOOK_DONE;
 }
 
 void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
 			 struct mail_reply *reply)
 {
-	struct route_result res;
-	route_result_init(&res, NULL);
-	route_expand(g->maps, a, trusted, &res);
-	*reply = res.reply;
-	if (!res.ok)
+	if (!reply->code) {
+		struct route_result res;
+		route_result_init(&res, NULL);
+		route_expand(g->maps, a, trusted, &res);
+		*reply = res.reply;
+		route_result_fini(&res);
+	}
+	if (reply->code >= 400)
 		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
-			 (unsigned long long)session, ip, a, res.reply.code, res.reply.enh, res.reply.text);
-	route_result_fini(&res);
+			 (unsigned long long)session, ip, a, reply->code, reply->enh, reply->text);
 }
 
 static void *data_open(void *ctx, const struct smtp_client_info *ci, char id_out[32], struct mail_reply *reply)
@@ -221,10 +225,7 @@ static void data_close(void *ctx, const struct smtp_client_info *ci, const struc
 	env->smtputf8 = tx->from->smtputf8;
 	for (size_t i = 0; i < tx->nrcpt; i++) {
 		const struct mail_rcpt_to *r = &tx->rcpt[i];
-		if (r->addr.domain[0])
-			mail_addr_format(&r->addr, a, sizeof a);
-		else
-			snprintf(a, sizeof a, "%s@%s", r->addr.local, g->conf->myhostname);
+		rcpt_addr(g, r, a, sizeof a);
 		mail_env_add_rcpt(env, a, r->has_orcpt ? r->orcpt : NULL, r->notify);
 	}
 	log_info("session=%llu queue=%s event=received host=%s client=%s from=<%s> nrcpt=%zu size=%llu proto=%s",

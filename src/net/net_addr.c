@@ -123,8 +123,7 @@ void net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa, socklen_t l
 	a->len = len;
 }
 
-/* Raw address bytes; IPv4-mapped IPv6 is reported as IPv4. */
-static int addr_bytes(const struct net_addr *a, uint8_t out[16])
+int net_addr_bytes(const struct net_addr *a, uint8_t out[16])
 {
 	if (a->ss.ss_family == AF_INET) {
 		memcpy(out, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
@@ -145,7 +144,7 @@ static int addr_bytes(const struct net_addr *a, uint8_t out[16])
 bool net_addr_is_loopback(const struct net_addr *a)
 {
 	uint8_t b[16];
-	int f = addr_bytes(a, b);
+	int f = net_addr_bytes(a, b);
 	if (f == AF_INET)
 		return b[0] == 127;
 	if (f == AF_INET6) {
@@ -249,7 +248,7 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, int bits)
 bool net_cidr_list_match(const struct net_cidr_list *l, const struct net_addr *a)
 {
 	uint8_t b[16];
-	int f = addr_bytes(a, b);
+	int f = net_addr_bytes(a, b);
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->v[i].family == f && prefix_match(l->v[i].addr, b, l->v[i].prefix))
 			return true;

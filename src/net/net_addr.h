@@ -30,6 +30,9 @@ int net_addr_port(const struct net_addr *a);
 void net_addr_set_port(struct net_addr *a, int port);
 int net_addr_family(const struct net_addr *a);
 bool net_addr_is_loopback(const struct net_addr *a);
+/* The raw address: 4 bytes for IPv4 (IPv4-mapped IPv6 included), 16 for
+ * IPv6. Returns AF_INET, AF_INET6, or -1 for other families. */
+int net_addr_bytes(const struct net_addr *a, uint8_t out[16]);
 /* Build from raw sockaddr (e.g. accept()). */
 void net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa, socklen_t len);
 

@@ -90,32 +90,33 @@ static const char *parse_client(char *k, int *family, uint8_t b[16], int *len)
 		k[n - 1] = '\0';
 		k++;
 	}
-	bool v6 = false;
-	if (str_caseprefix(k, "ipv6:")) {
+	bool v6 = str_caseprefix(k, "ipv6:");
+	if (v6)
 		k += 5;
-		v6 = true;
+	if (v6 || strchr(k, ':')) {
+		/* net's CIDR parser: ::ffff:a.b.c.d becomes IPv4, as clients are matched */
+		struct net_cidr c;
+		if (net_cidr_parse(k, &c) < 0)
+			return "not an IPv6 address (or a bad prefix length)";
+		*family = c.family == AF_INET ? 4 : 6;
+		memcpy(b, c.addr, 16);
+		*len = c.prefix;
+		return NULL;
 	}
 	char *slash = strchr(k, '/');
 	int plen = -1;
 	if (slash) {
 		*slash = '\0';
 		uint64_t u;
-		if (str_to_u64(slash + 1, &u) < 0 || u > 128)
-			return "bad prefix length after '/'";
+		if (str_to_u64(slash + 1, &u) < 0 || u > 32)
+			return "bad prefix length after '/' (a CIDR needs a full IPv4 address and a prefix of 0..32)";
 		plen = (int)u;
-	}
-	if (v6 || strchr(k, ':')) {
-		if (inet_pton(AF_INET6, k, b) != 1)
-			return "not an IPv6 address";
-		*family = 6;
-		*len = plen < 0 ? 128 : plen;
-		return plen > 128 ? "bad prefix length after '/'" : NULL;
 	}
 	if (parse_octets(k, b, len) < 0)
 		return "not an IP address, octet prefix or CIDR (host names are not supported)";
 	*family = 4;
 	if (plen >= 0) {
-		if (*len != 32 || plen > 32)
+		if (*len != 32)
 			return "a CIDR needs a full IPv4 address and a prefix of 0..32";
 		*len = plen;
 	}
@@ -324,19 +325,10 @@ static const struct aentry *find_addr(const struct scan_access *a, const char *t
 static const struct aentry *find_client(const struct scan_access *a, const struct net_addr *c)
 {
 	uint8_t b[16];
-	int fam;
-	const struct sockaddr_storage *ss = &c->ss;
-	if (ss->ss_family == AF_INET) {
-		memcpy(b, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-		fam = 4;
-	} else if (ss->ss_family == AF_INET6) {
-		const uint8_t *x = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		fam = memcmp(x, mapped, 12) == 0 ? 4 : 6;
-		memcpy(b, fam == 4 ? x + 12 : x, fam == 4 ? 4 : 16);
-	} else {
+	int f = net_addr_bytes(c, b);
+	if (f < 0)
 		return NULL;
-	}
+	int fam = f == AF_INET ? 4 : 6;
 	const bool *used = fam == 4 ? a->used4 : a->used6;
 	for (int len = fam == 4 ? 32 : 128; len >= 0; len--) {
 		if (!used[len])

@@ -241,7 +241,7 @@ static void entry_free(struct entry *e)
 	xfree(e);
 }
 
-/* Answer the waiters (no query pending). Callbacks may look up, prefetch
+/* Answer the waiters (no query pending). Callbacks may look up
  * or cancel; a lookup that starts queries stops the loop. */
 static void entry_deliver(struct entry *e)
 {
@@ -301,9 +301,8 @@ static int64_t expiry(const struct scan_dnsbl *d, uint32_t ttl)
 	return clock_mono_us() + t * 1000000;
 }
 
-static void on_txt(void *arg, enum dns_status st, const char *txt, uint32_t ttl, const char *why)
+static void on_txt(void *arg, enum dns_status st, const char *txt, const char *why)
 {
-	(void)ttl;
 	(void)why;
 	struct zres *zr = arg;
 	if (st == DNS_OK)
@@ -380,28 +379,26 @@ static void on_round_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- cache */
 
+/* An entry nobody waits for whose answers have all expired: freed. */
+static bool sweep_one(void *val, void *ctx)
+{
+	struct entry *e = val;
+	const int64_t *now = ctx;
+	bool live = e->pending || e->head;
+	for (size_t i = 0; i < e->d->nzones && !live; i++)
+		live = e->z[i].st == ZR_DONE && e->z[i].expires_us > *now;
+	if (!live)
+		entry_free(e);
+	return !live;
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct scan_dnsbl *d = arg;
 	int64_t now = clock_mono_us();
-	size_t n = map_count(d->cache), k = 0, pos = 0;
-	struct entry **dead = xcalloc(n ? n : 1, sizeof *dead);
-	void *v;
-	while (map_next(d->cache, &pos, NULL, NULL, &v)) {
-		struct entry *e = v;
-		bool live = e->pending || e->head;
-		for (size_t i = 0; i < d->nzones && !live; i++)
-			live = e->z[i].st == ZR_DONE && e->z[i].expires_us > now;
-		if (!live && k < n)
-			dead[k++] = e;
-	}
-	for (size_t i = 0; i < k; i++) {
-		map_dels(d->cache, dead[i]->key);
-		entry_free(dead[i]);
-	}
-	xfree(dead);
+	map_sweep(d->cache, sweep_one, &now);
 }
 
 static struct entry *entry_get(struct scan_dnsbl *d, const struct net_addr *addr)
@@ -468,13 +465,6 @@ static struct entry *start(struct scan_dnsbl *d, const struct net_addr *addr)
 	if (entry_refresh(e) == 0 && was_pending == 0)
 		d->st.cache_hits++;
 	return e;
-}
-
-void scan_dnsbl_prefetch(struct scan_dnsbl *d, const struct net_addr *addr)
-{
-	struct entry *e = start(d, addr);
-	if (e->transient && !e->pending && !e->head)
-		entry_deliver(e); /* frees it */
 }
 
 uint64_t scan_dnsbl_lookup(struct scan_dnsbl *d, const struct net_addr *addr, scan_dnsbl_fn fn, void *arg)
@@ -564,7 +554,6 @@ void scan_dnsbl_free(struct scan_dnsbl **dp)
 	struct scan_dnsbl *d = *dp;
 	if (!d)
 		return;
-	on_sweep(-1, 0, d); /* frees the idle entries */
 	size_t pos = 0;
 	void *v;
 	while (map_next(d->cache, &pos, NULL, NULL, &v))

@@ -79,15 +79,13 @@ struct scan_dnsbl *scan_dnsbl_new(struct event_base *base, struct dns *dns, cons
 				  char *err, size_t errlen);
 /* Cancels everything pending (no callbacks). Not from inside a callback. */
 void scan_dnsbl_free(struct scan_dnsbl **d);
-/* Start the queries for addr (if not cached) without waiting for them. */
-void scan_dnsbl_prefetch(struct scan_dnsbl *d, const struct net_addr *addr);
 /* Look addr up; fn(arg, result) runs later from the loop. Returns an id for
  * scan_dnsbl_cancel(). */
 uint64_t scan_dnsbl_lookup(struct scan_dnsbl *d, const struct net_addr *addr, scan_dnsbl_fn fn, void *arg);
 void scan_dnsbl_cancel(struct scan_dnsbl *d, uint64_t id);
 
 struct scan_dnsbl_stats {
-	uint64_t lookups;    /* scan_dnsbl_lookup + prefetch calls */
+	uint64_t lookups;    /* scan_dnsbl_lookup calls */
 	uint64_t cache_hits; /* lookups that needed no query */
 	uint64_t queries;    /* A queries sent (self-tests included) */
 	uint64_t timeouts;   /* zone queries that timed out or failed */
@@ -100,7 +98,7 @@ struct scan_dnsbl_zone_stats {
 	bool disabled;
 };
 void scan_dnsbl_stats(const struct scan_dnsbl *d, struct scan_dnsbl_stats *out);
-/* Fills out[0..max) and returns the number of zones. */
+/* Fills out[0..max) and returns the number of zones (logged at shutdown). */
 size_t scan_dnsbl_zone_stats(const struct scan_dnsbl *d, struct scan_dnsbl_zone_stats *out, size_t max);
 
 /* ---- pure helpers (exposed for the tests) ---- */

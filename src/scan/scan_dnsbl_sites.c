@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,32 +264,13 @@ int scan_dnsbl_sites_score(const struct scan_dnsbl_sites *s, size_t zone, const 
 
 /* ---------------------------------------------------------------- addresses */
 
-/* 4 or 16 address bytes; IPv4-mapped IPv6 gives 4. 0 if neither. */
-static int addr_bytes(const struct net_addr *a, uint8_t out[16])
-{
-	if (a->ss.ss_family == AF_INET) {
-		memcpy(out, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
-		return 4;
-	}
-	if (a->ss.ss_family != AF_INET6)
-		return 0;
-	const uint8_t *b = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	if (memcmp(b, mapped, 12) == 0) {
-		memcpy(out, b + 12, 4);
-		return 4;
-	}
-	memcpy(out, b, 16);
-	return 16;
-}
-
 int scan_dnsbl_query_name(const struct net_addr *a, const char *zone, char *out, size_t size)
 {
 	uint8_t b[16];
-	int n = addr_bytes(a, b), k;
-	if (n == 4) {
+	int f = net_addr_bytes(a, b), k;
+	if (f == AF_INET) {
 		k = snprintf(out, size, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0], zone);
-	} else if (n == 16) {
+	} else if (f == AF_INET6) {
 		static const char hex[] = "0123456789abcdef";
 		char v6[V6_QNAME_LEN + 1];
 		for (int i = 0; i < 16; i++) {
@@ -315,35 +297,24 @@ void scan_dnsbl_sanitize(const char *in, char *out, size_t size)
 		out[o] = '\0';
 }
 
-struct range {
-	uint8_t net[16];
-	int len, bits;
-};
+/* Networks DNSBLs never list (RFC 1918, loopback, link-local, CGNAT, ULA,
+ * unspecified): parsed once. */
+static struct net_cidr_list private_nets;
+static pthread_once_t private_once = PTHREAD_ONCE_INIT;
 
-static bool in_range(const uint8_t *b, int len, const struct range *r)
+static void private_init(void)
 {
-	if (r->len != len)
-		return false;
-	int full = r->bits / 8, rest = r->bits % 8;
-	if (memcmp(b, r->net, (size_t)full) != 0)
-		return false;
-	return rest == 0 || ((b[full] ^ r->net[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+	if (net_cidr_list_parse("0.0.0.0/8 10.0.0.0/8 127.0.0.0/8 100.64.0.0/10 169.254.0.0/16 172.16.0.0/12 "
+				"192.168.0.0/16 ::/128 ::1/128 fc00::/7 fe80::/10",
+				&private_nets, NULL) < 0)
+		abort(); /* a constant */
 }
 
 bool scan_dnsbl_private(const struct net_addr *a)
 {
-	static const struct range ranges[] = {
-		{ { 0 }, 4, 8 },	       { { 10 }, 4, 8 },	  { { 127 }, 4, 8 },
-		{ { 100, 64 }, 4, 10 },	       { { 169, 254 }, 4, 16 },	  { { 172, 16 }, 4, 12 },
-		{ { 192, 168 }, 4, 16 },       { { 0 }, 16, 128 },	  { { [15] = 1 }, 16, 128 },
-		{ { 0xfc }, 16, 7 },	       { { 0xfe, 0x80 }, 16, 10 },
-	};
 	uint8_t b[16];
-	int n = addr_bytes(a, b);
-	if (n == 0)
-		return true;
-	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-		if (in_range(b, n, &ranges[i]))
-			return true;
-	return false;
+	if (net_addr_bytes(a, b) < 0)
+		return true; /* not an IP client */
+	pthread_once(&private_once, private_init);
+	return net_cidr_list_match(&private_nets, a);
 }

@@ -304,6 +304,12 @@ static void test_str_lines_table(void **state)
 
 /* ---- map ---- */
 
+static bool drop_div3(void *val, void *ctx)
+{
+	(void)ctx;
+	return *(int *)val % 3 == 0;
+}
+
 static void test_map(void **state)
 {
 	(void)state;
@@ -358,6 +364,17 @@ static void test_map(void **state)
 	U_EQ_INT(n, N / 2);
 	for (int i = 1; i < N; i += 2)
 		U_EQ_INT(seen[i], 1);
+	unit_case("map sweep: every value divisible by 3 goes, in one pass", NULL, 0);
+	size_t want_gone = 0;
+	for (int i = 1; i < N; i += 2)
+		want_gone += i % 3 == 0;
+	U_EQ_INT(map_sweep(m, drop_div3, NULL), want_gone);
+	U_EQ_INT(map_count(m), N / 2 - want_gone);
+	for (int i = 1; i < N; i += 2) {
+		snprintf(key, sizeof key, "key-%d", i);
+		U_CHECK((map_gets(m, key) != NULL) == (i % 3 != 0));
+	}
+	U_EQ_INT(map_sweep(m, drop_div3, NULL), 0);
 	unit_case("map binary and empty keys", NULL, 0);
 	U_CHECK(map_put(m, "a\0b", 3, &vals[1]) == NULL);
 	U_CHECK(map_put(m, "a\0c", 3, &vals[2]) == NULL);

@@ -83,7 +83,8 @@ static const char MAP[] = "# the site's access map\n"
 			  "To:abuse@local.example OK\n"
 			  "To:trap@local.example SPAM\n"
 			  "To:postmaster@ OK\n"
-			  "To:open.example OK\n";
+			  "To:open.example OK\n"
+			  "Connect:IPv6:::ffff:203.0.113.200 OK\n";
 
 struct lookup_case {
 	const char *name, *client, *sender, *rcpts; /* rcpts comma separated */
@@ -103,6 +104,8 @@ static const struct lookup_case lookup_cases[] = {
 	{ "ipv6 exact", "2001:db8::25", NULL, "", SCAN_ACCESS_OK, "Connect:[IPv6:2001:db8::25]", 7 },
 	{ "ipv6 prefix", "2001:db8:5::1", NULL, "", SCAN_ACCESS_SPAM, "Connect:IPv6:2001:db8::/32", 8 },
 	{ "ipv4-mapped client", "::ffff:192.0.2.66", NULL, "", SCAN_ACCESS_SPAM, "Connect:192.0.2.66", 3 },
+	{ "ipv4-mapped entry, plain client", "203.0.113.200", NULL, "", SCAN_ACCESS_OK,
+	  "Connect:IPv6:::ffff:203.0.113.200", 20 },
 	{ "sender domain", NULL, "joe@partner.example", "", SCAN_ACCESS_OK, "From:partner.example", 9 },
 	{ "sender full address first", NULL, "bad@partner.example", "", SCAN_ACCESS_SPAM, "From:bad@partner.example", 10 },
 	{ "sender address case", NULL, "BAD@Partner.Example", "", SCAN_ACCESS_SPAM, "From:bad@partner.example", 10 },
