@@ -130,3 +130,26 @@ char *str_next_line(char **pos)
 		s[n - 1] = '\0';
 	return s;
 }
+
+int str_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = str_lc(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+void str_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+bool str_has_ctl(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}

@@ -27,6 +27,13 @@ bool str_caseeq(const char *a, const char *b);
 bool str_ncaseeq(const char *a, size_t alen, const char *b);
 bool str_caseprefix(const char *s, const char *prefix);
 void str_lower(char *s);
+/* Value of a hex digit (either case), or -1. */
+int str_hexval(char c);
+/* Replace control characters (below 0x20, and DEL) with '?', in place: a
+ * peer's text made safe for a log line or a reply. */
+void str_sanitize(char *s);
+/* s[0..n) holds a control character (below 0x20, or DEL). */
+bool str_has_ctl(const char *s, size_t n);
 /* Trim ASCII space and tab at both ends, in place; returns s. */
 char *str_trim(char *s);
 /* Parse a whole decimal string into *out (no sign, no space, no overflow). */

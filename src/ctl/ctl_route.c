@@ -8,30 +8,19 @@
  * connection: what the MX records say is the daemon's business.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/str.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_int.h"
 #include "deliver/deliver.h"
 #include "gw/gw.h"
 #include "mail/mail_addr.h"
 #include "net/net_addr.h"
 #include "route/route.h"
-
-static void json_str(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			buf_printf(b, "\\u%04x", *p);
-		else
-			buf_putc(b, (char)*p); /* 8-bit octets pass as they are (UTF-8 addresses) */
-	}
-	buf_putc(b, '"');
-}
 
 static const char *kind_name(enum route_kind k)
 {
@@ -42,7 +31,7 @@ static const char *kind_name(enum route_kind k)
 /* The port deliver/ tries a hop on. */
 static int hop_port(const struct route_mailer *m, size_t i, int default_port)
 {
-	return m->hop[i].port ? m->hop[i].port : m->kind == ROUTE_LMTP ? DELIVER_LMTP_PORT : default_port;
+	return deliver_hop_port(m->kind == ROUTE_LMTP ? DELIVER_LMTP : DELIVER_SMTP, m->hop[i].port, default_port);
 }
 
 static void target_text(struct buf *b, const struct route_target *t, int default_port)
@@ -80,42 +69,28 @@ static void target_text(struct buf *b, const struct route_target *t, int default
 	}
 }
 
-static void target_json(struct buf *b, const struct route_target *t, int default_port)
+static json_t *target_json(const struct route_target *t, int default_port)
 {
 	struct route_mailer m;
 	char err[300];
-	buf_puts(b, "{\"address\":");
-	json_str(b, t->addr);
-	buf_puts(b, ",\"mailer\":");
-	json_str(b, t->mailer);
-	buf_puts(b, ",\"sender\":");
-	if (t->sender)
-		json_str(b, t->sender);
-	else
-		buf_puts(b, "null");
+	json_t *j = json_pack("{s:o,s:o,s:o}", "address", ctl_json_z(t->addr), "mailer", ctl_json_z(t->mailer), "sender",
+			      t->sender ? ctl_json_z(t->sender) : json_null());
 	if (route_mailer_parse(t->mailer, &m, err, sizeof err) < 0) {
-		buf_puts(b, ",\"error\":");
-		json_str(b, err);
-		buf_putc(b, '}');
-		return;
+		json_object_set_new(j, "error", ctl_json_z(err));
+		return j;
 	}
-	buf_printf(b, ",\"kind\":\"%s\",\"equal_preference\":%s,\"hops\":[", kind_name(m.kind), m.equal ? "true" : "false");
-	for (size_t i = 0; i < m.nhops; i++) {
-		buf_printf(b, "%s{\"host\":", i ? "," : "");
-		json_str(b, m.hop[i].host);
-		buf_printf(b, ",\"port\":%d,\"mx\":%s}", hop_port(&m, i, default_port), m.hop[i].mx ? "true" : "false");
-	}
-	buf_puts(b, "],\"path\":");
-	if (m.path[0])
-		json_str(b, m.path);
-	else
-		buf_puts(b, "null");
-	if (m.kind == ROUTE_ERROR) {
-		buf_printf(b, ",\"reply\":{\"code\":%d,\"enh\":\"%s\",\"text\":", m.reply.code, m.reply.enh);
-		json_str(b, m.reply.text);
-		buf_putc(b, '}');
-	}
-	buf_putc(b, '}');
+	json_object_set_new(j, "kind", json_string(kind_name(m.kind)));
+	json_object_set_new(j, "equal_preference", json_boolean(m.equal));
+	json_t *hops = json_array();
+	for (size_t i = 0; i < m.nhops; i++)
+		json_array_append_new(hops, json_pack("{s:o,s:i,s:b}", "host", ctl_json_z(m.hop[i].host), "port",
+						      hop_port(&m, i, default_port), "mx", m.hop[i].mx));
+	json_object_set_new(j, "hops", hops);
+	json_object_set_new(j, "path", m.path[0] ? ctl_json_z(m.path) : json_null());
+	if (m.kind == ROUTE_ERROR)
+		json_object_set_new(j, "reply", json_pack("{s:i,s:o,s:o}", "code", m.reply.code, "enh",
+							  ctl_json_z(m.reply.enh), "text", ctl_json_z(m.reply.text)));
+	return j;
 }
 
 int ctl_route(const struct conf *c, const char *addr, const char *client, bool json)
@@ -156,28 +131,21 @@ int ctl_route(const struct conf *c, const char *addr, const char *client, bool j
 	const char *dom = strrchr(a, '@');
 	bool local = dom && route_is_local(m, dom + 1);
 	if (json) {
-		buf_puts(&out, "{\"address\":");
-		json_str(&out, a[0] ? a : addr);
-		buf_printf(&out, ",\"client_trusted\":%s,\"local\":%s,\"accepted\":%s,\"reply\":{\"code\":%d,\"enh\":\"%s\",\"text\":",
-			   trusted ? "true" : "false", local ? "true" : "false", r.ok ? "true" : "false", r.reply.code,
-			   r.reply.enh);
-		json_str(&out, r.reply.text);
-		buf_puts(&out, "},\"targets\":[");
-		for (size_t i = 0; i < r.n; i++) {
-			if (i)
-				buf_putc(&out, ',');
-			target_json(&out, &r.t[i], c->smtp_tcp_port);
-		}
-		buf_puts(&out, "],\"trace\":[");
-		char *save = NULL, *t = tr.data ? tr.data : (char *)"";
-		bool firstline = true;
-		for (char *line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			if (!firstline)
-				buf_putc(&out, ',');
-			firstline = false;
-			json_str(&out, line);
-		}
-		buf_puts(&out, "]}\n");
+		json_t *targets = json_array(), *trace = json_array();
+		for (size_t i = 0; i < r.n; i++)
+			json_array_append_new(targets, target_json(&r.t[i], c->smtp_tcp_port));
+		char *pos = tr.data;
+		for (char *line; pos && (line = str_next_line(&pos));)
+			if (line[0])
+				json_array_append_new(trace, ctl_json_z(line));
+		json_t *j = json_pack("{s:o,s:b,s:b,s:b,s:{s:i,s:o,s:o},s:o,s:o}", "address", ctl_json_z(a[0] ? a : addr),
+				      "client_trusted", trusted, "local", local, "accepted", r.ok, "reply", "code",
+				      r.reply.code, "enh", ctl_json_z(r.reply.enh), "text", ctl_json_z(r.reply.text),
+				      "targets", targets, "trace", trace);
+		char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		buf_printf(&out, "%s\n", text ? text : "{}");
+		free(text);
+		json_decref(j);
 	} else {
 		char rep[700];
 		mail_reply_str(&r.reply, rep, sizeof rep);

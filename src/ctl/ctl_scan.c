@@ -24,6 +24,7 @@
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_int.h"
 #include "dns/dns.h"
 #include "gw/gw.h"
 #include "net/net_addr.h"
@@ -139,55 +140,11 @@ static void print_text(const char *file, size_t len, const struct scan_report *r
 	       r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t k = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-	if (!k || k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
-	    (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0; /* overlong, surrogate, beyond U+10FFFF */
-	return k;
-}
-
-/* A JSON string of s[0..n): invalid UTF-8 octets (8-bit headers in another charset) and NULs
- * become U+FFFD, as JSON needs valid Unicode. */
-static json_t *jstr(const char *s, size_t n)
-{
-	struct buf b;
-	buf_init(&b);
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
-		size_t k = p[i] ? utf8_seq(p + i, n - i) : 0;
-		if (k) {
-			buf_append(&b, p + i, k);
-			i += k;
-		} else {
-			buf_puts(&b, "\xef\xbf\xbd");
-			i++;
-		}
-	}
-	json_t *j = json_stringn(b.data ? b.data : "", b.len);
-	buf_fini(&b);
-	return j ? j : json_string("");
-}
-
-static json_t *jz(const char *s)
-{
-	return jstr(s ? s : "", s ? strlen(s) : 0);
-}
-
 static void print_json(const char *file, size_t len, const struct scan_report *r, const struct scan_outcome *o,
 		       const struct scan_msg *m)
 {
 	json_t *j = json_object();
-	json_object_set_new(j, "message", jz(file));
+	json_object_set_new(j, "message", ctl_json_z(file));
 	json_object_set_new(j, "size", json_integer((json_int_t)len));
 	json_object_set_new(j, "verdict", json_string(scan_cat_name(r->cat)));
 	json_t *cats = json_array();
@@ -197,27 +154,27 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 	json_object_set_new(j, "categories", cats);
 	if (r->access) {
 		json_object_set_new(j, "access", json_string(r->access == 1 ? "OK" : "SPAM"));
-		json_object_set_new(j, "access_entry", jz(r->access_entry));
+		json_object_set_new(j, "access_entry", ctl_json_z(r->access_entry));
 	}
 	json_t *dn = json_array();
 	for (size_t i = 0; i < r->ndnsbl; i++)
-		json_array_append_new(dn, json_pack("{s:o,s:o,s:o,s:i}", "zone", jz(r->dnsbl[i].zone), "answer",
-						    jz(r->dnsbl[i].addr), "txt", jz(r->dnsbl[i].txt), "weight",
+		json_array_append_new(dn, json_pack("{s:o,s:o,s:o,s:i}", "zone", ctl_json_z(r->dnsbl[i].zone), "answer",
+						    ctl_json_z(r->dnsbl[i].addr), "txt", ctl_json_z(r->dnsbl[i].txt), "weight",
 						    r->dnsbl[i].weight));
 	json_object_set_new(j, "dnsbl", json_pack("{s:i,s:b,s:o}", "weight", r->dnsbl_weight, "incomplete",
 						  r->dnsbl_incomplete, "hits", dn));
 	json_t *vi = json_array();
 	for (size_t i = 0; i < r->nvirus; i++)
-		json_array_append_new(vi, json_pack("{s:o,s:o,s:o,s:b}", "name", jz(r->virus[i].name), "part",
-						    jz(r->virus[i].path), "filename", jz(r->virus[i].filename), "unscannable",
+		json_array_append_new(vi, json_pack("{s:o,s:o,s:o,s:b}", "name", ctl_json_z(r->virus[i].name), "part",
+						    ctl_json_z(r->virus[i].path), "filename", ctl_json_z(r->virus[i].filename), "unscannable",
 						    r->virus[i].unscannable));
 	json_object_set_new(j, "virus", vi);
 	json_t *rules = json_array();
 	for (size_t i = 0; i < r->nrules; i++)
-		json_array_append_new(rules, jz(r->rules[i]));
+		json_array_append_new(rules, ctl_json_z(r->rules[i]));
 	json_object_set_new(j, "spam", json_pack("{s:b,s:b,s:f,s:f,s:o,s:o}", "scanned", r->spam_scanned, "spam",
 						 r->spam_yes, "score", r->score, "required", r->required, "rules", rules,
-						 "skipped", r->spam_skipped ? jz(r->spam_skipped) : json_null()));
+						 "skipped", r->spam_skipped ? ctl_json_z(r->spam_skipped) : json_null()));
 	struct buf b;
 	buf_init(&b);
 	scan_actions_format(o->flags, o->redirect, &b);
@@ -225,10 +182,10 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 	buf_fini(&b);
 	json_object_set_new(j, "cleaned_parts", json_integer((json_int_t)o->cleaned));
 	json_object_set_new(j, "changed", json_boolean(o->changed));
-	json_object_set_new(j, "headers", jstr(m->raw, m->body_off));
+	json_object_set_new(j, "headers", ctl_json_str(m->raw, m->body_off));
 	const struct scan_hdr *subj = scan_msg_header(m, "Subject"); /* as delivered */
 	if (subj)
-		json_object_set_new(j, "subject", jz(subj->raw));
+		json_object_set_new(j, "subject", ctl_json_z(subj->raw));
 	json_object_set_new(j, "ms", json_pack("{s:f,s:f,s:f,s:f,s:f}", "dnsbl", r->ms_dnsbl, "parse", r->ms_parse,
 					       "virus", r->ms_virus, "spam", r->ms_spam, "total", r->ms_total));
 	char *out = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -263,8 +220,8 @@ static int scan_one(const struct conf *c, struct scan_engine *e, const struct sc
 	if (scan_run(e, &in, &r) < 0) {
 		fprintf(stderr, "mxgate: %s: no verdict: %s\n", file, r.error ? r.error : "scanner failure");
 		if (json) {
-			json_t *j = json_pack("{s:o,s:n,s:o}", "message", jz(file), "verdict", "error",
-					      jz(r.error ? r.error : "scanner failure"));
+			json_t *j = json_pack("{s:o,s:n,s:o}", "message", ctl_json_z(file), "verdict", "error",
+					      ctl_json_z(r.error ? r.error : "scanner failure"));
 			char *o = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
 			printf("%s\n", o ? o : "{\"verdict\":null}");
 			free(o);

@@ -222,20 +222,14 @@ static void dest_set_unix(struct ddest *d, const char *path)
  * without host (LMTP on a unix socket) is not a network hop. */
 static struct dhop *req_hops(const struct deliver *dl, const struct deliver_req *rq, size_t *n_out)
 {
-	struct deliver_hop one = { rq->host, rq->port, rq->mx };
-	const struct deliver_hop *in = rq->nhops ? rq->hops : &one;
-	size_t nin = rq->nhops ? rq->nhops : 1, n = 0;
-	struct dhop *h = xcalloc(nin, sizeof *h);
-	for (size_t i = 0; i < nin; i++) {
-		if (!in[i].host)
-			continue;
-		str_copy(h[n].host, sizeof h[n].host, in[i].host);
-		str_lower(h[n].host);
-		h[n].port = in[i].port ? in[i].port : rq->proto == DELIVER_LMTP ? DELIVER_LMTP_PORT : dl->conf.default_port;
-		h[n].mx = in[i].mx;
-		n++;
+	struct dhop *h = xcalloc(rq->nhops ? rq->nhops : 1, sizeof *h);
+	for (size_t i = 0; i < rq->nhops; i++) {
+		str_copy(h[i].host, sizeof h[i].host, rq->hops[i].host);
+		str_lower(h[i].host);
+		h[i].port = deliver_hop_port(rq->proto, rq->hops[i].port, dl->conf.default_port);
+		h[i].mx = rq->hops[i].mx;
 	}
-	*n_out = n;
+	*n_out = rq->nhops;
 	return h;
 }
 

@@ -45,6 +45,12 @@ typedef struct ssl_ctx_st SSL_CTX;
 enum deliver_tls { DELIVER_TLS_NONE, DELIVER_TLS_MAY, DELIVER_TLS_ENCRYPT, DELIVER_TLS_VERIFY };
 enum deliver_proto { DELIVER_SMTP, DELIVER_LMTP, DELIVER_MAILDIR };
 #define DELIVER_LMTP_PORT 24 /* an LMTP hop without a port (RFC 2033 has none; 24 is the usual) */
+/* The port of a hop: its own, else LMTP's 24 or default_port (smtp_tcp_port). */
+static inline int deliver_hop_port(enum deliver_proto proto, int port, int default_port)
+{
+	return port ? port : proto == DELIVER_LMTP ? DELIVER_LMTP_PORT : default_port;
+}
+
 
 struct deliver_conf {
 	const char *helo_name;
@@ -84,15 +90,12 @@ struct deliver_req {
 	const char *qid;     /* copied */
 	enum deliver_proto proto; /* default (0) SMTP */
 	/* The next hops, tried in order like an MX list: each hop expands to
-	 * its addresses (an MX hop through its MX records). nhops == 0: the
-	 * single hop host/port/mx below (the relayhost/per-domain shorthand). */
+	 * its addresses (an MX hop through its MX records). nhops == 0 only
+	 * for a unix socket (LMTP) or a Maildir: path says where. */
 	const struct deliver_hop *hops; /* copied */
 	size_t nhops;
 	bool hops_equal;     /* "h1,h2": equal preference, random order per connection; else "h1:h2" in order */
 	const char *path;    /* LMTP unix socket path, or the Maildir root (%u, %d expanded); else NULL (copied) */
-	const char *host;    /* nhops == 0: next hop host name or address literal, no brackets (copied) */
-	int port;	     /* nhops == 0: 0 = default port */
-	bool mx;	     /* nhops == 0: look up MX records of host (else A/AAAA only) */
 	const struct mail_env *env; /* borrowed until the result */
 	const size_t *rcpt;  /* indices into env->rcpt (copied) */
 	size_t nrcpt;

@@ -24,40 +24,47 @@ static bool is_atext(unsigned char c)
 	return c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
+size_t mail_utf8_seq(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (len == 0)
+		return 0;
+	unsigned char c = *p;
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	unsigned cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 1;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 2;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len <= n)
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
 bool mail_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *e = p + len;
-	while (p < e) {
-		unsigned char c = *p;
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		size_t n;
-		unsigned cp;
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
+	for (size_t i = 0; i < len;) {
+		size_t k = mail_utf8_seq(s + i, len - i);
+		if (!k)
 			return false;
-		}
-		if ((size_t)(e - p) <= n)
-			return false;
-		for (size_t i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		p += n + 1;
+		i += k;
 	}
 	return true;
 }

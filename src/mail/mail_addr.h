@@ -62,5 +62,8 @@ const char *mail_addr_strerror(enum mail_addr_err e);
 bool mail_domain_valid(const char *d, size_t len, bool utf8);
 /* Well-formed UTF-8 (no overlongs, no surrogates)? */
 bool mail_utf8_valid(const char *s, size_t len);
+/* Length (1..4) of the well-formed UTF-8 sequence at s[0..len): no overlong
+ * forms, surrogates or code points above U+10FFFF; 0 if there is none. */
+size_t mail_utf8_seq(const char *s, size_t len);
 
 #endif

@@ -318,6 +318,13 @@ fail:
 	return -1;
 }
 
+/* End the status record that starts at out[start]: " crc32\n" of its text. */
+static void rec_end(struct buf *out, size_t start)
+{
+	uint32_t crc = crc32_update(0, out->data + start, out->len - start);
+	buf_printf(out, " %08" PRIx32 "\n", crc);
+}
+
 void queue_file_status_encode(size_t idx, const struct mail_rcpt *r, struct buf *out)
 {
 	size_t start = out->len;
@@ -326,31 +333,28 @@ void queue_file_status_encode(size_t idx, const struct mail_rcpt *r, struct buf 
 	queue_file_escape(r->has_reply && r->reply.enh[0] ? r->reply.enh : "", out);
 	buf_putc(out, ' ');
 	queue_file_escape(r->has_reply ? r->reply.text : "", out);
-	uint32_t crc = crc32_update(0, out->data + start, out->len - start);
-	buf_printf(out, " %08" PRIx32 "\n", crc);
+	rec_end(out, start);
 }
 
 void queue_file_warned_encode(const struct mail_env *env, struct buf *out)
 {
 	size_t start = out->len;
 	buf_printf(out, "W %" PRId64, env->delay_warned_us);
-	uint32_t crc = crc32_update(0, out->data + start, out->len - start);
-	buf_printf(out, " %08" PRIx32 "\n", crc);
+	rec_end(out, start);
 }
 
 void queue_file_scan_attempt_encode(int delta, struct buf *out)
 {
 	size_t start = out->len;
 	buf_printf(out, "A %+d", delta > 0 ? 1 : -1);
-	uint32_t crc = crc32_update(0, out->data + start, out->len - start);
-	buf_printf(out, " %08" PRIx32 "\n", crc);
+	rec_end(out, start);
 }
 
 /* "W when_us" (CRC already checked and cut off). */
 static bool apply_warned(char **f, size_t n, struct mail_env *env)
 {
 	uint64_t when;
-	if (n != 2 || strcmp(f[0], "W") != 0 || str_to_u64(f[1], &when) < 0 || when == 0 || when > INT64_MAX)
+	if (n != 2 || str_to_u64(f[1], &when) < 0 || when == 0 || when > INT64_MAX)
 		return false;
 	env->delay_warned_us = (int64_t)when;
 	return true;

@@ -66,6 +66,7 @@ struct queue_sched {
 	struct queue_sched_conf conf;
 	struct queue_sched_ops ops;
 	struct map *msgs;
+	struct map *splitting; /* ids of rewrite splits not yet reported (never adopted) */
 	struct fifo in, ready;
 	struct qmsg **heap;
 	size_t nheap, heap_cap;
@@ -317,9 +318,10 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 		schedule_pump(q);
 }
 
-/* A deferred message whose time has come: delivered again, or processed
- * again when processing was put off (never delivered unprocessed). */
-static void make_due(struct queue_sched *q, struct qmsg *m)
+/* Queue m for its next step by its directory: processing from input/,
+ * delivery otherwise (a deferred message whose time has come is processed
+ * again when processing was put off: never delivered unprocessed). */
+static void enqueue(struct queue_sched *q, struct qmsg *m)
 {
 	if (m->dir == QDIR_INPUT) {
 		m->st = QM_INPUT;
@@ -337,7 +339,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct queue_sched *q = arg;
 	int64_t now = clock_now_s();
 	while (q->nheap && q->heap[0]->due_s <= now)
-		make_due(q, heap_pop(q));
+		enqueue(q, heap_pop(q));
 	arm_timer(q);
 	schedule_pump(q);
 }
@@ -352,6 +354,7 @@ struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store 
 	q->conf = *conf;
 	q->ops = *ops;
 	q->msgs = map_new();
+	q->splitting = map_new();
 	q->pump_ev = event_new(base, -1, 0, on_pump, q);
 	q->timer_ev = evtimer_new(base, on_timer, q);
 	return q;
@@ -373,6 +376,7 @@ void queue_sched_free(struct queue_sched **qp)
 	}
 	xfree(all);
 	map_free(&q->msgs);
+	map_free(&q->splitting);
 	xfree(q->heap);
 	event_free(q->pump_ev);
 	event_free(q->timer_ev);
@@ -407,20 +411,12 @@ static void recover_one(void *arg, const char *qid, int64_t mtime_s, uint64_t si
 	if (!m)
 		return;
 	c->n++;
-	switch (c->dir) {
-	case QDIR_INPUT:
-		m->st = QM_INPUT;
-		fifo_push(&q->in, m);
-		break;
-	case QDIR_OUTPUT:
-		m->st = QM_READY;
-		fifo_push(&q->ready, m);
-		break;
-	default:
+	if (c->dir == QDIR_DEFERRED) {
 		m->st = QM_DEFERRED;
 		m->due_s = mtime_s;
 		heap_push(q, m);
-		break;
+	} else {
+		enqueue(q, m);
 	}
 }
 
@@ -453,8 +449,7 @@ void queue_sched_arrived(struct queue_sched *q, const char *qid)
 	struct qmsg *m = qmsg_new(q, qid, QDIR_INPUT);
 	if (!m)
 		return;
-	m->st = QM_INPUT;
-	fifo_push(&q->in, m);
+	enqueue(q, m);
 	schedule_pump(q);
 }
 
@@ -463,8 +458,7 @@ static void arrived_output(struct queue_sched *q, const char *qid)
 	struct qmsg *m = qmsg_new(q, qid, QDIR_OUTPUT);
 	if (!m)
 		return;
-	m->st = QM_READY;
-	fifo_push(&q->ready, m);
+	enqueue(q, m);
 	schedule_pump(q);
 }
 
@@ -486,8 +480,7 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 			return;
 		}
 		m->dir = QDIR_OUTPUT;
-		m->st = QM_READY;
-		fifo_push(&q->ready, m);
+		enqueue(q, m);
 		break;
 	case QUEUE_HOLD:
 		if (queue_store_move(q->qs, qid, QDIR_INPUT, QDIR_HOLD) == 0)
@@ -533,9 +526,18 @@ static void rewrite_free(struct rewrite *w)
 	xfree(w);
 }
 
+/* The rewrite is over: its splits may be adopted by a flush from now on. */
+static void splits_settled(struct rewrite *w)
+{
+	for (size_t i = 0; i < w->nsplit; i++)
+		if (w->split[i][0])
+			map_dels(w->q->splitting, w->split[i]);
+}
+
 static void rewrite_abort(struct rewrite *w, struct qmsg *m)
 {
 	struct queue_sched *q = w->q;
+	splits_settled(w);
 	for (size_t i = 0; i < w->nsplit; i++)
 		if (w->split[i][0])
 			queue_store_remove(q->qs, w->split_to[i], w->split[i]);
@@ -549,12 +551,12 @@ static void rewrite_finish(struct rewrite *w, bool own)
 {
 	struct queue_sched *q = w->q;
 	struct qmsg *m = map_gets(q->msgs, w->qid);
+	splits_settled(w);
 	queue_store_remove(q->qs, QDIR_INPUT, w->qid);
 	q->n_processing--;
 	if (own) {
 		m->dir = QDIR_OUTPUT;
-		m->st = QM_READY;
-		fifo_push(&q->ready, m);
+		enqueue(q, m);
 	} else {
 		log_info("queue=%s event=removed reason=\"consumed by processing\"", w->qid);
 		forget(q, m);
@@ -603,6 +605,7 @@ static void rewrite_split_done(void *arg, uint64_t cookie, const char *qid, int 
 	struct rewrite *w = arg;
 	if (err) {
 		log_err("queue=%s event=split_error from=%s error=\"%s\"", qid, w->qid, strerror(err));
+		map_dels(w->q->splitting, w->split[cookie]);
 		w->split[cookie][0] = '\0';
 		w->failed = true;
 	} else {
@@ -653,6 +656,7 @@ void queue_sched_processed_out(struct queue_sched *q, const char *qid, struct qu
 	for (size_t i = 1; i < n; i++) {
 		struct queue_out *o = &outs[i];
 		ids_queue_new(w->split[i - 1]);
+		map_puts(q->splitting, w->split[i - 1], w);
 		w->split_to[i - 1] = o->to == QDIR_QUARANTINE ? QDIR_QUARANTINE : QDIR_OUTPUT;
 		snprintf(o->env->qid, sizeof o->env->qid, "%s", w->split[i - 1]);
 		if (o->content)
@@ -973,23 +977,21 @@ int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_
 }
 
 /* A file that appeared in input/ or output/ while we run (a message released
- * from quarantine by "mxgate quarantine release"): take it on. */
+ * from quarantine by "mxgate quarantine release"): take it on. A split of a
+ * rewrite still in flight is not ours yet: the rewrite reports it, or
+ * removes it when it fails. */
 static void adopt_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
 {
 	(void)mtime_s;
 	(void)size;
 	struct recover_ctx *c = arg;
+	if (map_gets(c->q->splitting, qid))
+		return;
 	struct qmsg *m = qmsg_new(c->q, qid, c->dir);
 	if (!m)
 		return; /* known */
 	c->n++;
-	if (c->dir == QDIR_INPUT) {
-		m->st = QM_INPUT;
-		fifo_push(&c->q->in, m);
-	} else {
-		m->st = QM_READY;
-		fifo_push(&c->q->ready, m);
-	}
+	enqueue(c->q, m);
 }
 
 void queue_sched_flush(struct queue_sched *q)
@@ -1002,7 +1004,7 @@ void queue_sched_flush(struct queue_sched *q)
 	if (adopt[0].n + adopt[1].n)
 		log_info("event=adopted input=%ld output=%ld", adopt[0].n, adopt[1].n);
 	while ((m = heap_pop(q)) != NULL) {
-		make_due(q, m);
+		enqueue(q, m);
 		n++;
 	}
 	log_info("event=flush deferred_messages=%zu", n);

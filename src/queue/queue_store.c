@@ -165,62 +165,71 @@ int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d)
 	return 0;
 }
 
-int queue_store_draft_copy(struct queue_store *qs, enum queue_dir dir, const char *src_qid, struct queue_draft *d)
-{
-	d->fd = -1;
-	d->body_len = 0;
-	d->err = 0;
-	int src = openat(qs->dfd[dir], src_qid, O_RDONLY | O_CLOEXEC);
-	if (src < 0)
-		return -1;
-	char hb[QUEUE_HDR_SIZE];
-	struct queue_hdr h;
-	int e = 0;
-	if (fs_pread_all(src, hb, sizeof hb, 0) < 0 || queue_file_hdr_decode(hb, sizeof hb, &h) < 0) {
-		e = errno ? errno : EIO;
-		goto out;
-	}
-	d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (d->fd < 0) {
-		e = errno;
-		goto out;
-	}
-	char buf[65536];
-	for (uint64_t off = 0; off < h.body_len;) {
-		size_t n = h.body_len - off < sizeof buf ? (size_t)(h.body_len - off) : sizeof buf;
-		if (fs_pread_all(src, buf, n, (off_t)(h.body_off + off)) < 0 ||
-		    fs_pwrite_all(d->fd, buf, n, (off_t)(QUEUE_BODY_OFF + off)) < 0) {
-			e = errno ? errno : EIO;
-			goto out;
-		}
-		off += n;
-	}
-	d->body_len = h.body_len;
-out:
-	close(src);
-	if (e) {
-		if (d->fd >= 0)
-			queue_store_draft_abort(qs, d);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-int queue_store_draft_bytes(struct queue_store *qs, const void *content, size_t len, struct queue_draft *d)
+/* Open tmp/<d->qid> (replacing a leftover under that id), positioned at
+ * the content offset, for a draft filled by this process. */
+static int draft_open(struct queue_store *qs, struct queue_draft *d)
 {
 	d->body_len = 0;
 	d->err = 0;
 	d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (d->fd < 0)
 		return -1;
-	if (fs_pwrite_all(d->fd, content, len, QUEUE_BODY_OFF) < 0) {
-		int e = errno ? errno : EIO;
+	if (lseek(d->fd, QUEUE_BODY_OFF, SEEK_SET) < 0) {
+		int e = errno;
 		queue_store_draft_abort(qs, d);
 		errno = e;
 		return -1;
 	}
-	d->body_len = len;
+	return 0;
+}
+
+/* A draft write that failed: nothing left behind. */
+static int draft_fail(struct queue_store *qs, struct queue_draft *d)
+{
+	int e = d->err ? d->err : errno ? errno : EIO;
+	queue_store_draft_abort(qs, d);
+	errno = e;
+	return -1;
+}
+
+int queue_store_draft_copy(struct queue_store *qs, enum queue_dir dir, const char *src_qid, struct queue_draft *d)
+{
+	d->fd = -1;
+	int src = openat(qs->dfd[dir], src_qid, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return -1;
+	char hb[QUEUE_HDR_SIZE];
+	struct queue_hdr h;
+	int rc = -1;
+	if (fs_pread_all(src, hb, sizeof hb, 0) < 0 || queue_file_hdr_decode(hb, sizeof hb, &h) < 0) {
+		int e = errno ? errno : EIO;
+		close(src);
+		errno = e;
+		return -1;
+	}
+	if (draft_open(qs, d) == 0) {
+		char buf[65536];
+		rc = 0;
+		for (uint64_t off = 0; rc == 0 && off < h.body_len;) {
+			size_t n = h.body_len - off < sizeof buf ? (size_t)(h.body_len - off) : sizeof buf;
+			if (fs_pread_all(src, buf, n, (off_t)(h.body_off + off)) < 0 ||
+			    queue_store_draft_write(qs, d, buf, n) < 0)
+				rc = draft_fail(qs, d);
+			off += n;
+		}
+	}
+	int e = errno;
+	close(src);
+	errno = e;
+	return rc;
+}
+
+int queue_store_draft_bytes(struct queue_store *qs, const void *content, size_t len, struct queue_draft *d)
+{
+	if (draft_open(qs, d) < 0)
+		return -1;
+	if (queue_store_draft_write(qs, d, content, len) < 0)
+		return draft_fail(qs, d);
 	return 0;
 }
 

@@ -211,8 +211,7 @@ static int run_builtin(struct scan_engine *e, const struct scan_input *in, const
 	for (size_t i = 0; i < r->ndnsbl; i++)
 		d[i] = (struct scan_rules_dnsbl){ .zone = r->dnsbl[i].zone, .addr = r->dnsbl[i].addr,
 						  .txt = r->dnsbl[i].txt };
-	struct scan_rules_ctx ctx = { .dnsbl = d, .ndnsbl = r->ndnsbl, .client_ip = in->client_ip, .helo = in->helo,
-				      .env_from = in->sender };
+	struct scan_rules_ctx ctx = { .dnsbl = d, .ndnsbl = r->ndnsbl, .env_from = in->sender };
 	struct scan_rules_result res;
 	int rc = scan_rules_check(e->rules, m, &ctx, &res);
 	xfree(d);

@@ -53,9 +53,8 @@ static enum scan_av_status parse_found(const char *r, size_t len, char *name, si
 		vl = (size_t)(paren - v);
 	if (vl == 0)
 		return SCAN_AV_ERROR;
-	for (size_t i = 0; i < vl; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return SCAN_AV_ERROR;
+	if (str_has_ctl(v, vl))
+		return SCAN_AV_ERROR;
 	str_ncopy(name, namelen, v, vl);
 	return scan_av_classify(name);
 }
@@ -89,9 +88,7 @@ enum scan_av_status scan_av_parse_clamd(const char *reply, size_t len, char *nam
 		snprintf(name, namelen, "clamd: %.*s", shown, reply);
 	else
 		snprintf(name, namelen, "unexpected clamd reply \"%.*s\"", shown, reply);
-	for (char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = '?';
+	str_sanitize(name);
 	return SCAN_AV_ERROR;
 }
 

@@ -93,6 +93,7 @@ struct scan_dnsbl {
 	struct map *cache;   /* ip string -> struct entry */
 	struct map *waiters; /* id -> struct waiter */
 	struct event *sweep, *retest;
+	int64_t full_sweep_us; /* last sweep because the cache was full */
 	struct scan_dnsbl_stats st;
 };
 
@@ -408,8 +409,13 @@ static struct entry *entry_get(struct scan_dnsbl *d, const struct net_addr *addr
 	struct entry *e = map_gets(d->cache, key);
 	if (e)
 		return e;
-	if (map_count(d->cache) >= SCAN_DNSBL_CACHE_MAX)
-		on_sweep(-1, 0, d);
+	/* a full cache is swept at most once a second: under a flood of new
+	 * clients the extra ones are looked up without being kept (transient) */
+	int64_t now = clock_mono_us();
+	if (map_count(d->cache) >= SCAN_DNSBL_CACHE_MAX && now - d->full_sweep_us >= 1000000) {
+		d->full_sweep_us = now;
+		map_sweep(d->cache, sweep_one, &now);
+	}
 	e = xcalloc(1, sizeof *e);
 	e->d = d;
 	snprintf(e->key, sizeof e->key, "%s", key);

@@ -210,7 +210,7 @@ static void walk_leaf(struct walk *w, GMimeObject *o, GMimeObject *msg, bool top
 		return;
 	}
 	w->leaves++;
-	struct scan_mime_leaf lf = { .obj = o, .path = path, .depth = depth, .msg_body = msg != NULL, .top = top };
+	struct scan_mime_leaf lf = { .obj = o, .path = path, .depth = depth, .top = top };
 	leaf_bounds(w, &lf, msg);
 	w->fn(w->ctx, &lf);
 }
@@ -410,6 +410,26 @@ static void add_hdr(void *ctx, const char *name, size_t nlen, const char *line, 
 	buf_fini(&u);
 }
 
+static char *lower_dup(struct arena *a, const char *s);
+
+/* The part's lower-case "type/subtype" ("text/plain" when it has none), in the arena. */
+static char *ctype_dup(struct arena *a, GMimeObject *o)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+	char *r = lower_dup(a, mt ? mt : "text/plain");
+	g_free(mt);
+	return r;
+}
+
+/* s[0..n) with every CRLF as "\n" (bare CRs kept), appended to out. */
+static void crlf_to_lf(const char *s, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n'))
+			buf_putc(out, s[i]);
+}
+
 static char *lower_dup(struct arena *a, const char *s)
 {
 	char *d = arena_strdup(a, s);
@@ -417,7 +437,7 @@ static char *lower_dup(struct arena *a, const char *s)
 	return d;
 }
 
-static unsigned char *part_decode(GMimePart *part, size_t *len_out)
+unsigned char *scan_mime_part_decode(GMimePart *part, size_t *len_out)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
 	GMimeStream *src = w ? g_mime_data_wrapper_get_stream(w) : NULL;
@@ -595,15 +615,12 @@ static void embed_leaves(struct embed *e, GMimeObject *o, int nest)
 	char path[SCAN_MIME_PATH_MAX + 16];
 	snprintf(path, sizeof path, "%s.e%d", e->prefix, ++e->k);
 	struct scan_part *sp = add_part(p, path, e->depth);
-	GMimeContentType *ct = g_mime_object_get_content_type(o);
-	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
-	sp->ctype = lower_dup(p->arena, mt ? mt : "text/plain");
-	g_free(mt);
+	sp->ctype = ctype_dup(p->arena, o);
 	const char *fn = g_mime_part_get_filename(GMIME_PART(o));
 	sp->filename = fn ? arena_strdup(p->arena, fn) : NULL;
 	sp->attachment = true;
 	size_t len;
-	unsigned char *data = part_decode(GMIME_PART(o), &len);
+	unsigned char *data = scan_mime_part_decode(GMIME_PART(o), &len);
 	keep_blob(p, data);
 	sp->data = data;
 	sp->len = len;
@@ -654,10 +671,7 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	}
 	p->leaf_part[p->nleaves - 1] = (int)p->m->nparts;
 	struct scan_part *sp = add_part(p, lf->path, lf->depth);
-	GMimeContentType *ct = g_mime_object_get_content_type(o);
-	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
-	sp->ctype = lower_dup(p->arena, mt ? mt : "text/plain");
-	g_free(mt);
+	sp->ctype = ctype_dup(p->arena, o);
 	const char *cs = g_mime_object_get_content_type_parameter(o, "charset");
 	sp->charset = cs ? arena_strdup(p->arena, cs) : NULL;
 	const char *fn = g_mime_part_get_filename(GMIME_PART(o));
@@ -665,7 +679,7 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	bool text = strncmp(sp->ctype, "text/", 5) == 0;
 	sp->attachment = g_mime_part_is_attachment(GMIME_PART(o)) || fn != NULL || !text;
 	size_t len;
-	unsigned char *data = part_decode(GMIME_PART(o), &len);
+	unsigned char *data = scan_mime_part_decode(GMIME_PART(o), &len);
 	keep_blob(p, data);
 	sp->data = data;
 	sp->len = len;
@@ -686,9 +700,7 @@ static void on_leaf(void *ctx, const struct scan_mime_leaf *lf)
 	struct buf tv;
 	buf_init(&tv);
 	size_t tl = len > p->lim->max_text ? p->lim->max_text + 1 : len; /* +1: the cut still shows */
-	for (size_t i = 0; i < tl; i++) /* CRLF is "\n", as SpamAssassin decodes text */
-		if (!(data[i] == '\r' && i + 1 < tl && data[i + 1] == '\n'))
-			buf_putc(&tv, (char)data[i]);
+	crlf_to_lf((const char *)data, tl, &tv); /* CRLF is "\n", as SpamAssassin decodes text */
 	if (tl == len && len > 0 && data[len - 1] != '\n' && !lf->top &&
 	    g_mime_part_get_content_encoding(GMIME_PART(o)) != GMIME_CONTENT_ENCODING_BASE64)
 		buf_putc(&tv, '\n');
@@ -721,10 +733,7 @@ static void add_entities(struct mime_priv *p, GMimeObject *o, int parent, int ne
 	m->entities = xgrow(m->entities, &p->cap_ent, m->nentities + 1, sizeof *m->entities);
 	int idx = (int)m->nentities++;
 	struct scan_entity *e = &m->entities[idx];
-	GMimeContentType *ct = g_mime_object_get_content_type(o);
-	char *mt = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
-	e->ctype = lower_dup(p->arena, mt ? mt : "text/plain");
-	g_free(mt);
+	e->ctype = ctype_dup(p->arena, o);
 	const char *cte = g_mime_object_get_header(o, "Content-Transfer-Encoding");
 	const char *cd = g_mime_object_get_header(o, "Content-Disposition");
 	e->cte = lower_dup(p->arena, cte ? cte : "");
@@ -794,9 +803,7 @@ static void add_boundaryless(struct mime_priv *p, GMimeMessage *msg)
 		return;
 	struct buf t;
 	buf_init(&t);
-	for (size_t i = m->body_off; i < m->raw_len; i++)
-		if (!(m->raw[i] == '\r' && i + 1 < m->raw_len && m->raw[i + 1] == '\n'))
-			buf_putc(&t, m->raw[i]);
+	crlf_to_lf(m->raw + m->body_off, m->raw_len - m->body_off, &t);
 	const char *s = bstr(&t), *end = s + t.len;
 	struct scan_hdr *hs = NULL;
 	size_t nh = 0, cap = 0;

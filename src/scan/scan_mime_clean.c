@@ -32,7 +32,6 @@ struct clean_ctx {
 	size_t n;
 	struct clean_repl *r;
 	size_t nr, cap;
-	bool has_mime_version;
 };
 
 /* Does wanted name the leaf at path, or a uuencoded block (".uK") or an
@@ -70,25 +69,19 @@ static void put_safe(struct buf *b, const char *s)
 /* Name of uuencoded block k of the leaf, into name (empty if absent). */
 static void uu_name(GMimeObject *o, int k, struct buf *name)
 {
-	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(o));
-	if (!w)
-		return;
-	GByteArray *arr = g_byte_array_new();
-	GMimeStream *dst = g_mime_stream_mem_new_with_byte_array(arr);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(dst), FALSE);
-	g_mime_data_wrapper_write_to_stream(w, dst);
-	g_object_unref(dst);
+	size_t len;
+	unsigned char *text = scan_mime_part_decode(GMIME_PART(o), &len);
 	struct buf data;
 	buf_init(&data);
 	size_t pos = 0;
 	bool bad;
 	for (int i = 1; i <= k; i++)
-		if (!scan_mime_text_uu_next((const char *)arr->data, arr->len, &pos, name, &data, &bad)) {
+		if (!scan_mime_text_uu_next((const char *)text, len, &pos, name, &data, &bad)) {
 			buf_reset(name);
 			break;
 		}
 	buf_fini(&data);
-	g_byte_array_free(arr, TRUE);
+	g_free(text);
 }
 
 static void one_finding(struct buf *t, GMimeObject *o, const char *path, int uu, const char *why)

@@ -35,7 +35,6 @@ struct scan_mime_leaf {
 	GMimeObject *obj; /* a GMimePart */
 	const char *path;
 	int depth;
-	bool msg_body; /* the body of a (top-level or attached) message */
 	bool top;      /* the body of the top-level message */
 	bool spliceable;
 	size_t hdr_begin, body_begin, body_end;
@@ -66,6 +65,10 @@ void scan_mime_walk(struct scan_mime_doc *d, const struct scan_mime_limits *lim,
 typedef void (*scan_mime_field_fn)(void *ctx, const char *name, size_t nlen, const char *line, size_t line_len,
 				   const char *value, size_t vlen);
 size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx);
+
+/* A leaf's content with its transfer encoding removed, NUL-terminated
+ * (g_free it). */
+unsigned char *scan_mime_part_decode(GMimePart *part, size_t *len_out);
 
 /* Text helpers (scan_mime_text.c). */
 typedef void (*scan_mime_uri_fn)(void *ctx, const char *uri, size_t len);

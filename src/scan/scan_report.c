@@ -181,16 +181,6 @@ void scan_report_encode(const struct scan_report *r, struct buf *out)
 		   r->ms_total);
 }
 
-static int hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* Unescape s[0..n) into a new string; NULL if malformed. */
 static char *unesc(const char *s, size_t n)
@@ -199,8 +189,8 @@ static char *unesc(const char *s, size_t n)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int h = i + 2 < n ? hexv((unsigned char)s[i + 1]) : -1;
-			int l = i + 2 < n ? hexv((unsigned char)s[i + 2]) : -1;
+			int h = i + 2 < n ? str_hexval(s[i + 1]) : -1;
+			int l = i + 2 < n ? str_hexval(s[i + 2]) : -1;
 			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
 				xfree(o);
 				return NULL;

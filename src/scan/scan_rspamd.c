@@ -42,18 +42,8 @@ static int fail(struct scan_spam_res *res, const char *what, const char *s, size
 {
 	int k = n > 120 ? 120 : (int)n;
 	snprintf(res->err, sizeof res->err, "rspamd: %s \"%.*s\"", what, k, s);
-	for (char *p = res->err; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = '?';
+	str_sanitize(res->err);
 	return HTTP_ERR;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = str_lc(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* Decode a chunked body from p[0..n): HTTP_DONE, HTTP_MORE or HTTP_ERR. */
@@ -67,8 +57,8 @@ static int dechunk(const char *p, size_t n, struct buf *out, struct scan_spam_re
 			return n - i > CHUNK_LINE_MAX ? fail(res, "bad chunk line", p + i, n - i)
 						      : HTTP_MORE;
 		size_t sz = 0, digits = 0;
-		for (const char *d = p + i; d < nl && hexval(*d) >= 0 && sz <= SCAN_SPAM_REPLY_MAX; d++, digits++)
-			sz = sz * 16 + (size_t)hexval(*d);
+		for (const char *d = p + i; d < nl && str_hexval(*d) >= 0 && sz <= SCAN_SPAM_REPLY_MAX; d++, digits++)
+			sz = sz * 16 + (size_t)str_hexval(*d);
 		char after = p[i + digits];
 		if (digits == 0 || (after != '\r' && after != ';' && after != '\n') || sz > SCAN_SPAM_REPLY_MAX)
 			return fail(res, "bad chunk size", p + i, (size_t)(nl - (p + i)));
@@ -219,9 +209,8 @@ static void put_header(struct buf *b, const char *name, const char *v)
 {
 	if (!v || !*v || strlen(v) > HDR_VALUE_MAX)
 		return;
-	for (const char *p = v; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return;
+	if (str_has_ctl(v, strlen(v)))
+		return;
 	buf_printf(b, "%s: %s\r\n", name, v);
 }
 

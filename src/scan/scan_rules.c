@@ -240,12 +240,16 @@ static char *build_header(struct rules_run *run, enum hdr_kind kind, const char 
 	return buf_steal(&b, NULL);
 }
 
-static const char *header_text(struct rules_run *run, enum hdr_kind kind, const char *name, unsigned mods,
-			       bool *present)
+void rules_header_key(enum hdr_kind kind, unsigned mods, const char *name, char *key, size_t size)
 {
-	char key[300];
-	snprintf(key, sizeof key, "%d:%u:%s", (int)kind, mods, name ? name : "");
+	snprintf(key, size, "%d:%u:%s", (int)kind, mods, name ? name : "");
 	str_lower(key);
+}
+
+/* The text of a header target, built once per message (key: rules_header_key). */
+static const char *header_text(struct rules_run *run, const char *key, enum hdr_kind kind, const char *name,
+			       unsigned mods, bool *present)
+{
 	struct hval *hv = map_gets(run->hcache, key);
 	if (!hv) {
 		hv = xmalloc(sizeof *hv);
@@ -267,7 +271,10 @@ const struct rules_relays *rules_run_relays(struct rules_run *run)
 
 const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present)
 {
-	return header_text(run, HK_NAME, name, mods, present);
+	enum hdr_kind kind = strcmp(name, "ALL") == 0 ? HK_ALL : HK_NAME; /* as in header rules */
+	char key[RULES_HKEY_MAX];
+	rules_header_key(kind, mods, name, key, sizeof key);
+	return header_text(run, key, kind, name, mods, present);
 }
 
 /* ------------------------------------------------------------------ rule types */
@@ -275,7 +282,7 @@ const char *rules_run_header(struct rules_run *run, const char *name, unsigned m
 static unsigned run_header(struct rules_run *run, const struct rule *r)
 {
 	bool present;
-	const char *v = header_text(run, r->hkind, r->hname, r->hmods, &present);
+	const char *v = header_text(run, r->hkey, r->hkind, r->hname, r->hmods, &present);
 	if (r->exists)
 		return present;
 	if (!present && r->if_unset)
@@ -330,7 +337,7 @@ static unsigned run_mimeheader(struct rules_run *run, const struct rule *r)
 static unsigned run_rule(struct rules_run *run, const struct rule *r)
 {
 	if (r->ev)
-		return rules_eval_run(run->s, r, run->m, run->c, run);
+		return rules_eval_run(r, run);
 	switch (r->type) {
 	case RT_HEADER:
 		return run_header(run, r);

@@ -44,7 +44,7 @@
 struct scan_rules; /* immutable after load, shared by threads */
 
 /* One DNSBL answer of the connecting client: zone as queried ("zen.spamhaus.org"),
- * addr the A record ("127.0.0.2"), txt the TXT record or NULL. */
+ * addr the A record ("127.0.0.2"), txt the TXT record (NULL or "" when none). */
 struct scan_rules_dnsbl {
 	const char *zone;
 	const char *addr;
@@ -55,8 +55,6 @@ struct scan_rules_dnsbl {
 struct scan_rules_ctx {
 	const struct scan_rules_dnsbl *dnsbl;
 	size_t ndnsbl;
-	const char *client_ip;
-	const char *helo;
 	const char *env_from; /* MAIL FROM address, without <> */
 };
 

@@ -65,6 +65,7 @@
 #include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "mail/mail_addr.h"
 #include "scan/scan_msg.h"
 #include "scan/scan_rules_int.h"
 
@@ -377,11 +378,6 @@ int rules_eval_parse(struct scan_rules *s, struct rule *r, const char *call, cha
 	return 1;
 }
 
-const char *rules_eval_name(const struct rule_eval *ev)
-{
-	return ev->name;
-}
-
 bool rules_eval_native(const struct rule_eval *ev)
 {
 	return ev->fn != EV_UNSUPPORTED;
@@ -430,23 +426,20 @@ void rules_eval_finish(struct scan_rules *s)
 	char why[200];
 	if ((s->fm_domains || s->nfm_wild) && !s->fm_email_wl)
 		s->fm_email_wl = rules_regex_raw(email_wl, sizeof email_wl - 1, PCRE2_CASELESS, why, sizeof why);
-	for (size_t i = 0; i < s->nrules; i++) {
-		struct rule_eval *ev = s->rules[i].ev;
-		if (!ev || (ev->fn != EV_RBL && ev->fn != EV_RBL_TXT) || !s->rules[i].defined)
-			continue;
-		s->rbl_set = xrealloc(s->rbl_set, (s->nrbl + 1) * sizeof *s->rbl_set);
-		s->rbl_zone = xrealloc(s->rbl_zone, (s->nrbl + 1) * sizeof *s->rbl_zone);
-		s->rbl_set[s->nrbl] = xstrndup(ev->args[0], set_base_len(ev->args[0]));
-		s->rbl_zone[s->nrbl++] = xstrdup(ev->args[1]);
-	}
+	/* check_rbl_sub(set, ...) queries the zone of the check_rbl rule that
+	 * defines the set: point at that rule's argument (it lives as long as
+	 * the rule set) */
 	for (size_t i = 0; i < s->nrules; i++) {
 		struct rule_eval *ev = s->rules[i].ev;
 		if (!ev || ev->fn != EV_RBL_SUB)
 			continue;
 		size_t bl = set_base_len(ev->args[0]);
-		for (size_t k = 0; k < s->nrbl && !ev->zone; k++)
-			if (strlen(s->rbl_set[k]) == bl && strncmp(s->rbl_set[k], ev->args[0], bl) == 0)
-				ev->zone = s->rbl_zone[k];
+		for (size_t k = 0; k < s->nrules && !ev->zone; k++) {
+			const struct rule_eval *def = s->rules[k].ev;
+			if (def && (def->fn == EV_RBL || def->fn == EV_RBL_TXT) && s->rules[k].defined &&
+			    set_base_len(def->args[0]) == bl && strncmp(def->args[0], ev->args[0], bl) == 0)
+				ev->zone = def->args[1];
+		}
 	}
 }
 
@@ -481,7 +474,7 @@ static unsigned run_rbl(struct rules_run *run, const struct rule_eval *ev, const
 		if (!d->zone || !zone_eq(d->zone, zone))
 			continue;
 		const char *ans = txt ? d->txt : d->addr;
-		if (!ans || (!txt && strncmp(ans, "127.", 4) != 0))
+		if (!ans || !ans[0] || (!txt && strncmp(ans, "127.", 4) != 0))
 			continue;
 		if (sub_match(run, ev, ans))
 			return 1;
@@ -594,35 +587,12 @@ static unsigned run_shifted_date(struct rules_run *run, const struct rule_eval *
 
 /* ------------------------------------------------------------------ header checks */
 
-static bool valid_utf8(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
-		size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-		if (k == 9 || (k == 1 && c < 0xc2) || i + k >= n + (k ? 0 : 1))
-			return false;
-		for (size_t j = 1; j <= k; j++)
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-		i += k + 1;
-	}
-	return true;
-}
 
-static unsigned run_illegal(struct rules_run *run, const struct rule_eval *ev, const struct scan_msg *m)
+static unsigned run_illegal(struct rules_run *run, const struct rule_eval *ev)
 {
 	const char *h = ev->args[0];
-	struct buf all;
-	buf_init(&all);
-	const char *v;
-	if (strcmp(h, "ALL") == 0) { /* the raw header section */
-		for (size_t i = 0; i < m->nhdrs; i++)
-			buf_printf(&all, "%s:%s\n", m->hdrs[i].name, m->hdrs[i].raw);
-		v = all.data ? all.data : "";
-	} else {
-		bool present;
-		v = rules_run_header(run, h, HM_RAW, &present);
-	}
+	bool present;
+	const char *v = rules_run_header(run, h, HM_RAW, &present); /* "ALL": the raw header section */
 	size_t n = strlen(v), ill = 0, hi = 0, ctl = 0, exempt = 0;
 	bool nonspace = false;
 	for (size_t i = 0; i < n; i++) {
@@ -635,14 +605,13 @@ static unsigned run_illegal(struct rules_run *run, const struct rule_eval *ev, c
 		exempt += c == 0xa2 || c == 0xa3 || c == 0xae;
 	}
 	unsigned hit = 0;
-	if (!nonspace || (hi && !ctl && valid_utf8((const unsigned char *)v, n)))
+	if (!nonspace || (hi && !ctl && mail_utf8_valid(v, n)))
 		hit = 0;
 	else {
 		if (ill && str_caseeq(h, "Subject") && exempt == 1)
 			ill--;
 		hit = (double)ill / (double)n >= ev->a && (double)ill >= ev->b;
 	}
-	buf_fini(&all);
 	return hit;
 }
 
@@ -838,7 +807,7 @@ static unsigned run_html_tag(const struct rule_eval *ev, const struct scan_msg *
 static size_t html_length(const struct scan_part *p)
 {
 	bool chars = !p->charset || strcasecmp(p->charset, "utf-8") == 0 || strcasecmp(p->charset, "us-ascii") == 0;
-	if (!chars || !valid_utf8(p->data, p->len))
+	if (!chars || !mail_utf8_valid((const char *)p->data, p->len))
 		return p->len;
 	size_t n = 0;
 	for (size_t i = 0; i < p->len; i++)
@@ -1179,11 +1148,11 @@ static unsigned run_equal_from_domains(struct rules_run *run)
 
 /* ------------------------------------------------------------------ dispatch */
 
-unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
-			const struct scan_rules_ctx *c, struct rules_run *run)
+unsigned rules_eval_run(const struct rule *r, struct rules_run *run)
 {
 	const struct rule_eval *ev = r->ev;
-	(void)s;
+	const struct scan_msg *m = run->m;
+	const struct scan_rules_ctx *c = run->c;
 	switch (ev->fn) {
 	case EV_RBL:
 		return run_rbl(run, ev, c, ev->args[1], false);
@@ -1198,7 +1167,7 @@ unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const 
 	case EV_SHIFTED_DATE:
 		return run_shifted_date(run, ev, m);
 	case EV_ILLEGAL:
-		return run_illegal(run, ev, m);
+		return run_illegal(run, ev);
 	case EV_ALLCAPS:
 		return run_allcaps(run);
 	case EV_MISSING_TO:

@@ -15,6 +15,8 @@
 enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_MIMEHEADER, RT_META, RT_NTYPES };
 
 /* What a header rule reads. */
+#define RULES_HKEY_MAX 300 /* header cache keys: kind, modifiers, name */
+
 enum hdr_kind {
 	HK_NAME,     /* one header field (all of that name) */
 	HK_ALL,	     /* every field, "Name: value\n" */
@@ -65,7 +67,6 @@ struct rule {
 	char *name;
 	enum rule_type type;
 	char *describe;
-	char *src;	  /* the definition as written (after the name), for messages */
 	char *file;	  /* where defined: "file:line" */
 	double scores[4];
 	bool has_score;
@@ -81,6 +82,7 @@ struct rule {
 	/* header rules */
 	enum hdr_kind hkind;
 	char *hname;
+	char *hkey; /* the per-message header cache key of the target (rules_header_key) */
 	unsigned hmods;
 	bool exists;	  /* exists:Name */
 	char *if_unset;
@@ -89,7 +91,6 @@ struct rule {
 	/* meta rules */
 	struct meta_tok *meta;
 	size_t nmeta;
-	char *meta_src;
 };
 
 struct eval_unsup {
@@ -106,15 +107,12 @@ struct scan_rules {
 	size_t *by_type[RT_NTYPES]; /* enabled non-meta rules of each type */
 	size_t nby_type[RT_NTYPES];
 	pcre2_match_context *mctx;
-	size_t max_ovec;
 	double required;
 	int score_set;
 	struct scan_rules_stats st;
 	struct eval_unsup *unsup;
 	size_t nunsup;
 	/* DNSBL sets: check_rbl('set', 'zone') */
-	char **rbl_set, **rbl_zone;
-	size_t nrbl;
 	/* FreeMail: freemail_domains (names; patterns with * and ?) and
 	 * freemail_welcomelist (addresses or domains), lower case */
 	struct map *fm_domains, *fm_welcome; /* name -> (void *)1 */
@@ -145,7 +143,6 @@ double rules_meta_eval(const struct rule *r, const unsigned *hits);
 /* Parse "name(args)" for rule r: returns 0 (native), 1 (unsupported, r->ev
  * names it) or -1 on a syntax error (why set). */
 int rules_eval_parse(struct scan_rules *s, struct rule *r, const char *call, char *why, size_t whylen);
-const char *rules_eval_name(const struct rule_eval *ev);
 bool rules_eval_native(const struct rule_eval *ev);
 void rules_eval_free(struct rule_eval *ev);
 /* After load: resolve DNSBL sets. */
@@ -183,9 +180,11 @@ struct rules_run {
 /* The relays, parsed on first use. */
 const struct rules_relays *rules_run_relays(struct rules_run *run);
 /* Hits of an eval rule (0 or more). */
-unsigned rules_eval_run(const struct scan_rules *s, const struct rule *r, const struct scan_msg *m,
-			const struct scan_rules_ctx *c, struct rules_run *run);
+unsigned rules_eval_run(const struct rule *r, struct rules_run *run);
+/* The per-message cache key of a header target ("kind:mods:name", lower case). */
+void rules_header_key(enum hdr_kind kind, unsigned mods, const char *name, char *key, size_t size);
 /* Helpers of scan_rules.c the evals use. */
+/* A header's text for this message (cached); name "ALL" is the whole header section. */
 const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present);
 bool rules_run_match(struct rules_run *run, const pcre2_code *re, const char *s, size_t len);
 

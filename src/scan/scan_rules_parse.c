@@ -167,7 +167,7 @@ pcre2_code *rules_regex(const char **pp, char *why, size_t whylen)
 
 /* ------------------------------------------------------------------ rules */
 
-static size_t rule_index(struct scan_rules *s, const char *name)
+size_t rules_lookup(struct scan_rules *s, const char *name)
 {
 	void *v = map_gets(s->byname, name);
 	if (v)
@@ -180,23 +180,17 @@ static size_t rule_index(struct scan_rules *s, const char *name)
 	return s->nrules++;
 }
 
-size_t rules_lookup(struct scan_rules *s, const char *name)
-{
-	return rule_index(s, name);
-}
-
 /* Forget the definition of r (kept: name, score, describe, tflags). */
 static void rule_clear_def(struct rule *r)
 {
 	pcre2_code_free(r->re);
 	r->re = NULL;
 	xfree(r->hname);
+	xfree(r->hkey);
 	xfree(r->if_unset);
 	xfree(r->meta);
-	xfree(r->meta_src);
-	xfree(r->src);
 	xfree(r->file);
-	r->hname = r->if_unset = r->meta_src = r->src = r->file = NULL;
+	r->hname = r->hkey = r->if_unset = r->file = NULL;
 	r->meta = NULL;
 	r->nmeta = 0;
 	rules_eval_free(r->ev);
@@ -301,6 +295,9 @@ static int header_target(struct rule *r, char *spec)
 		return -1; /* the fields of trusted / untrusted relays: not split */
 	/* X-Spam-Relays-*: the relays of scan_rules_relay.c */
 	r->hname = xstrdup(spec);
+	char key[RULES_HKEY_MAX];
+	rules_header_key(r->hkind, r->hmods, r->hname, key, sizeof key);
+	r->hkey = xstrdup(key);
 	return 0;
 }
 
@@ -390,16 +387,14 @@ static int define_rule(struct loader *L, enum rule_type type, char *rest)
 		return fail(L, "bad rule name \"%.60s\" (letters, digits and '_')", name);
 	if (!*def)
 		return fail(L, "rule %s has no definition", name);
-	size_t idx = rule_index(L->s, name);
+	size_t idx = rules_lookup(L->s, name);
 	struct rule *r = &L->s->rules[idx];
 	rule_clear_def(r);
 	r->defined = true;
 	r->type = type;
-	r->src = xstrdup(def);
 	r->file = xasprintf("%s:%d", L->file, L->line);
 	if (type == RT_META) {
 		char why[300];
-		r->meta_src = xstrdup(def);
 		if (rules_meta_parse(L->s, idx, def, why, sizeof why) < 0)
 			return fail(L, "meta %s: %s", name, why);
 		return 0;
@@ -429,7 +424,7 @@ static int directive_score(struct loader *L, char *rest)
 	size_t n = str_split(vals, " \t", f, 5);
 	if (!valid_name(name) || (n != 1 && n != 4))
 		return fail(L, "score needs a rule name and 1 or 4 numbers");
-	size_t idx = rule_index(L->s, name); /* may move rules[] */
+	size_t idx = rules_lookup(L->s, name); /* may move rules[] */
 	struct rule *r = &L->s->rules[idx];
 	for (size_t i = 0; i < 4; i++) {
 		char *v = f[n == 1 ? 0 : i];
@@ -446,7 +441,7 @@ static int directive_describe(struct loader *L, char *rest)
 	char *text = split_word(rest, &name);
 	if (!valid_name(name))
 		return fail(L, "describe needs a rule name");
-	size_t idx = rule_index(L->s, name); /* may move rules[] */
+	size_t idx = rules_lookup(L->s, name); /* may move rules[] */
 	struct rule *r = &L->s->rules[idx];
 	xfree(r->describe);
 	r->describe = xstrdup(text);
@@ -459,7 +454,7 @@ static int directive_tflags(struct loader *L, char *rest)
 	char *flags = split_word(rest, &name);
 	if (!valid_name(name))
 		return fail(L, "tflags needs a rule name");
-	size_t idx = rule_index(L->s, name); /* may move rules[] */
+	size_t idx = rules_lookup(L->s, name); /* may move rules[] */
 	struct rule *r = &L->s->rules[idx];
 	size_t n = str_split(flags, " \t", f, 16);
 	r->tflags = 0;
@@ -966,12 +961,6 @@ void scan_rules_free(struct scan_rules **sp)
 	for (size_t i = 0; i < s->nunsup; i++)
 		xfree(s->unsup[i].name);
 	xfree(s->unsup);
-	for (size_t i = 0; i < s->nrbl; i++) {
-		xfree(s->rbl_set[i]);
-		xfree(s->rbl_zone[i]);
-	}
-	xfree(s->rbl_set);
-	xfree(s->rbl_zone);
 	rules_freemail_free(s);
 	xfree(s);
 	*sp = NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/scan_sock.h"
 #include "scan/scan_spamc.h"
@@ -75,9 +76,8 @@ void scan_spam_res_add_symbol(struct scan_spam_res *res, const char *s, size_t n
 {
 	if (res->nsymbols >= SCAN_SPAM_MAX_SYMBOLS || n == 0)
 		return;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return; /* not a rule name: a broken reply */
+	if (str_has_ctl(s, n))
+		return; /* not a rule name: a broken reply */
 	if ((res->nsymbols & (res->nsymbols - 1)) == 0) /* 0, 1, 2, 4...: grow to the next power of two */
 		res->symbols = xrealloc(res->symbols, (res->nsymbols ? res->nsymbols * 2 : 1) * sizeof *res->symbols);
 	res->symbols[res->nsymbols++] = xstrndup(s, n);

@@ -40,9 +40,7 @@ static int bad(struct scan_spam_res *res, const char *what, const char *l, size_
 {
 	int n = ll > LINE_MAX_SHOWN ? LINE_MAX_SHOWN : (int)ll;
 	snprintf(res->err, sizeof res->err, "spamd: %s \"%.*s\"", what, n, l);
-	for (char *p = res->err; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = '?';
+	str_sanitize(res->err);
 	return -1;
 }
 

@@ -310,6 +310,40 @@ static bool drop_div3(void *val, void *ctx)
 	return *(int *)val % 3 == 0;
 }
 
+/* str_hexval, str_sanitize, str_has_ctl: peers' text made safe. */
+static void test_str_peer_text(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *in, *sanitized;
+		bool ctl;
+	} cases[] = {
+		{ "plain", "stream: OK", "stream: OK", false },
+		{ "CR LF", "a\r\nb", "a??b", true },
+		{ "NUL-free controls", "\x01x\x1f", "?x?", true },
+		{ "DEL", "a\x7f", "a?", true },
+		{ "8-bit kept", "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f", false },
+		{ "empty", "", "", false },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unit_case(cases[i].name, cases[i].in, strlen(cases[i].in));
+		char b[64];
+		str_copy(b, sizeof b, cases[i].in);
+		U_EQ_INT(str_has_ctl(b, strlen(b)), cases[i].ctl);
+		str_sanitize(b);
+		U_EQ_STR(b, cases[i].sanitized);
+		U_EQ_INT(str_has_ctl(b, strlen(b)), false);
+	}
+	unit_case("hex digits", "0aF", 3);
+	U_EQ_INT(str_hexval('0'), 0);
+	U_EQ_INT(str_hexval('9'), 9);
+	U_EQ_INT(str_hexval('a'), 10);
+	U_EQ_INT(str_hexval('F'), 15);
+	U_EQ_INT(str_hexval('g'), -1);
+	U_EQ_INT(str_hexval('%'), -1);
+	UNIT_FINISH();
+}
+
 static void test_map(void **state)
 {
 	(void)state;
@@ -722,7 +756,7 @@ int main(void)
 		cmocka_unit_test(test_buf),	      cmocka_unit_test(test_str_copy_table),
 		cmocka_unit_test(test_str_u64_table), cmocka_unit_test(test_str_case_table),
 		cmocka_unit_test(test_str_trim_table), cmocka_unit_test(test_str_split_table),
-		cmocka_unit_test(test_str_lines_table),
+		cmocka_unit_test(test_str_lines_table), cmocka_unit_test(test_str_peer_text),
 		cmocka_unit_test(test_map),	      cmocka_unit_test(test_arena), cmocka_unit_test(test_arena_huge_aborts),
 		cmocka_unit_test(test_ids),	      cmocka_unit_test(test_crc32),
 		cmocka_unit_test(test_net_addr_table), cmocka_unit_test(test_cidr_table),

@@ -230,6 +230,9 @@ static const struct check_case check_cases[] = {
 			       "header C eval:check_rbl_sub('rp', '8')",
 	  NULL, NULL, "A B", 2.0, 0, "r.example=127.0.0.6" },
 	{ "check_rbl no ctx", "header A eval:check_rbl('zen', 'zen.spamhaus.org.')", NULL, NULL, "", 0, 0, NULL },
+	{ "check_rbl_txt without a TXT answer (\"\", as the gateway passes it)",
+	  "header A eval:check_rbl_txt('zen', 'zen.spamhaus.org.')\nheader B eval:check_rbl('zen', 'zen.spamhaus.org.')",
+	  NULL, NULL, "B", 1.0, 0, "zen.spamhaus.org=127.0.0.2" },
 	{ "header count range", "header A eval:check_header_count_range('Received', '2', '3')\n"
 				"header B eval:check_header_count_range('Subject', '2', '999')",
 	  NULL, NULL, "A", 1.0, 0, NULL },
@@ -439,7 +442,7 @@ static void run_check(const struct check_case *c)
 		for (size_t i = 0; i < n; i++) {
 			char *eq = strchr(f[i], '=');
 			*eq = '\0';
-			dl[nd++] = (struct scan_rules_dnsbl){ f[i], eq + 1, NULL };
+			dl[nd++] = (struct scan_rules_dnsbl){ f[i], eq + 1, "" }; /* no TXT: "" as scan.c passes */
 		}
 	}
 	struct scan_rules_ctx ctx = { .dnsbl = dl, .ndnsbl = nd, .env_from = "bounce@example.com" };
