@@ -143,17 +143,10 @@ void queue_store_close(struct queue_store **qsp)
 	*qsp = NULL;
 }
 
-int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d)
+/* A draft just opened (fd < 0: the open failed) positioned at the content
+ * offset; on failure nothing is left behind. */
+static int draft_at_body(struct queue_store *qs, struct queue_draft *d)
 {
-	memset(d, 0, sizeof *d);
-	for (int tries = 0; tries < 5; tries++) {
-		ids_queue_new(d->qid);
-		d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (d->fd >= 0)
-			break;
-		if (errno != EEXIST)
-			return -1;
-	}
 	if (d->fd < 0)
 		return -1;
 	if (lseek(d->fd, QUEUE_BODY_OFF, SEEK_SET) < 0) {
@@ -165,6 +158,20 @@ int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d)
 	return 0;
 }
 
+int queue_store_draft_new(struct queue_store *qs, struct queue_draft *d)
+{
+	memset(d, 0, sizeof *d);
+	for (int tries = 0; tries < 5; tries++) {
+		ids_queue_new(d->qid);
+		d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (d->fd >= 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return draft_at_body(qs, d);
+}
+
 /* Open tmp/<d->qid> (replacing a leftover under that id), positioned at
  * the content offset, for a draft filled by this process. */
 static int draft_open(struct queue_store *qs, struct queue_draft *d)
@@ -172,15 +179,7 @@ static int draft_open(struct queue_store *qs, struct queue_draft *d)
 	d->body_len = 0;
 	d->err = 0;
 	d->fd = openat(qs->dfd[QDIR_TMP], d->qid, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (d->fd < 0)
-		return -1;
-	if (lseek(d->fd, QUEUE_BODY_OFF, SEEK_SET) < 0) {
-		int e = errno;
-		queue_store_draft_abort(qs, d);
-		errno = e;
-		return -1;
-	}
-	return 0;
+	return draft_at_body(qs, d);
 }
 
 /* A draft write that failed: nothing left behind. */
