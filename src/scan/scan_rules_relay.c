@@ -70,11 +70,15 @@ static const char *const patterns[RE_N] = {
 static const uint32_t caseless = (1u << RE_FROM) | (1u << RE_FROM_BY) | (1u << RE_AUTH);
 
 static pcre2_code *res[RE_N];
+static pcre2_match_context *res_mctx; /* the rule set's match limits: Received fields are the sender's text */
 static pthread_once_t res_once = PTHREAD_ONCE_INIT;
 
 static void compile_res(void)
 {
 	char why[200];
+	res_mctx = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(res_mctx, SCAN_RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit(res_mctx, SCAN_RULES_DEPTH_LIMIT);
 	for (int i = 0; i < RE_N; i++)
 		res[i] = rules_regex_raw(patterns[i], strlen(patterns[i]),
 					 ((caseless >> i) & 1) ? PCRE2_CASELESS : 0, why, sizeof why);
@@ -88,7 +92,7 @@ struct rx {
 static bool rx(struct rx *x, int which, const char *s)
 {
 	x->s = s;
-	return res[which] && pcre2_match(res[which], (PCRE2_SPTR)s, strlen(s), 0, 0, x->md, NULL) >= 0;
+	return res[which] && pcre2_match(res[which], (PCRE2_SPTR)s, strlen(s), 0, 0, x->md, res_mctx) >= 0;
 }
 
 /* Capture group g of the last match, copied into out (empty when unset). */

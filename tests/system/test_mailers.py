@@ -217,8 +217,10 @@ def test_host_list_4xx_greeting_fails_over(mkgw, mksink, workdir):
 
 def test_host_list_equal_preference_spreads(mkgw, mksink, workdir):
     s1, s2 = mksink(sub="one"), mksink(sub="two")
+    # one message per connection: 16 connections, each with its own random order (a connection
+    # reused for queued messages would make fewer, independent-looking choices)
     gw = mailertable_gw(mkgw, workdir, ["eq.test smtp:[127.0.0.1]:%d,[127.0.0.1]:%d" % (s1.port, s2.port)],
-                        smtp_connection_cache_time_limit="0s")
+                        smtp_connection_cache_time_limit="0s", smtp_connection_reuse_count_limit=1)
     for i in range(16):
         submit(gw.port, SENDER, ["u%d@eq.test" % i], mkmsg("equal %d" % i))
     assert wait_until(lambda: s1.count() + s2.count() >= 16, 30)
