@@ -29,6 +29,9 @@ struct ev_pool;
 struct scan_dnsbl;
 struct queue_draft;
 struct net_addr;
+struct evhttp;
+struct evhttp_request;
+struct buf;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct gw {
@@ -51,6 +54,8 @@ struct gw {
 	struct ev_pool *scan_pool;
 	bool before_queue;
 	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
+	int http_fd;	    /* bound before the privilege drop, then evhttp's */
+	struct evhttp *http; /* NULL: no http_listen */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
@@ -83,6 +88,15 @@ void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
 /* before-queue: scan the draft, then commit or refuse; false when not scanning before the queue */
 bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d, struct mail_env *env);
 bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a);
+
+/* gw_http.c: the HTTP listener (metrics, status page) */
+int gw_http_bind(struct gw *g, char *err, size_t errlen); /* as root, before the drop */
+int gw_http_start(struct gw *g, char *err, size_t errlen); /* on the loop */
+void gw_http_free(struct gw *g);
+void gw_http_reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
+		   size_t len);
+/* gw_metrics.c: the Prometheus text of the gateway's counters and gauges */
+void gw_metrics_render(struct gw *g, struct buf *out);
 
 /* gw_route.c */
 /* Expand env's recipients: -1 retry later, 0 nothing changes (no envs), 1 envs[0..n) replace it. */
