@@ -44,5 +44,9 @@ size_t str_split(char *s, const char *seps, char **fields, size_t max);
 /* Split a NUL-terminated text into lines in place: returns the next line
  * (its LF, and a CR before it, removed) and advances *pos; NULL at the end. */
 char *str_next_line(char **pos);
+/* Length of the well-formed UTF-8 sequence at s[0..len) (1 for ASCII), or 0
+ * when the octets there are not one (overlong, surrogate, past U+10FFFF,
+ * truncated). */
+size_t str_utf8_seq(const char *s, size_t len);
 
 #endif

@@ -160,6 +160,7 @@ int gw_serve(const struct conf *c)
 			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
 								    : LOG_L_INFO;
 	log_init(c->syslog_name, c->syslog_facility[0] ? log_facility_from_name(c->syslog_facility) : -1, lvl);
+	log_set_json(strcmp(c->log_format, "json") == 0);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
