@@ -67,6 +67,16 @@ bool ids_queue_valid(const char *s)
 	return true;
 }
 
+int64_t ids_queue_time_us(const char *qid)
+{
+	uint64_t t = 0;
+	for (int i = 0; i < 11 && qid[i]; i++) {
+		const char *p = strchr(ids_alpha, qid[i]);
+		t = (t << 5) | (uint64_t)(p && *p ? p - ids_alpha : 0);
+	}
+	return (int64_t)t;
+}
+
 uint64_t ids_next(void)
 {
 	return __atomic_add_fetch(&ids_counter, 1, __ATOMIC_RELAXED);

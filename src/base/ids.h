@@ -21,6 +21,9 @@ void ids_queue_new(char out[IDS_QUEUE_SIZE]);
 /* True when s is a syntactically valid queue id (file names in the spool
  * that are not ids are ignored). */
 bool ids_queue_valid(const char *s);
+/* The wall-clock time (µs since the epoch) a valid queue id was made at:
+ * its arrival, or the creation of a split, copy or notification. */
+int64_t ids_queue_time_us(const char *qid);
 /* A process-unique 64-bit id for sessions, jobs and requests (never 0). */
 uint64_t ids_next(void);
 

@@ -364,7 +364,7 @@ void deliver_conn_failed(struct dconn *c, const struct mail_reply *why)
 	c->d = NULL;
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(why, t, sizeof t);
-	log_info("event=smtp_connect_failed nexthop=%s reply=\"%s\" queued=%zu", d->name, t, d->nq);
+	log_info("event=smtp_connect_failed nexthop=%s reply=%s queued=%zu", d->name, LOG_Q(t), d->nq);
 	window_feedback(dl, d, -1);
 	/* no replacement connection: when the last way to this next hop has
 	 * failed, everything waiting for it fails now with the same reason
@@ -374,7 +374,7 @@ void deliver_conn_failed(struct dconn *c, const struct mail_reply *why)
 	if (mail_reply_status(why) == MAIL_TEMPFAIL) {
 		d->dead_until = clock_now_s() + dl->conf.dead_time_s;
 		d->dead_why = *why;
-		log_info("event=destination_dead nexthop=%s for=%ds reply=\"%s\"", d->name, dl->conf.dead_time_s, t);
+		log_info("event=destination_dead nexthop=%s for=%ds reply=%s", d->name, dl->conf.dead_time_s, LOG_Q(t));
 	}
 	deliver_dest_fail_all(dl, d, why);
 }

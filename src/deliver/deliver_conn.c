@@ -363,7 +363,7 @@ static void try_next(struct dconn *c, const struct mail_reply *why)
 	}
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(why, t, sizeof t);
-	log_debug("event=smtp_try_next reply=\"%s\"", t);
+	log_debug("event=smtp_try_next reply=%s", LOG_Q(t));
 	/* from the loop: try_next may be reached from a bufferevent callback */
 	c->st = DC_RESOLVE;
 	c->begun = true;
@@ -481,7 +481,7 @@ static bool tls_established(struct dconn *c)
 	if (verified || tls_level(c) != DELIVER_TLS_VERIFY)
 		return true;
 	const char *why = vr == X509_V_OK ? "no certificate" : X509_verify_cert_error_string(vr);
-	log_info("event=smtp_tls_failed peer=%s error=\"certificate not verified: %s\" action=defer", c->peer, why);
+	log_info("event=smtp_tls_failed peer=%s error=%s action=defer", c->peer, LOG_Q(why));
 	struct mail_reply r;
 	mail_reply_set(&r, 451, "4.7.5", "Server certificate not verified for host %s: %s", c->peer, why);
 	try_next(c, &r);
@@ -803,8 +803,9 @@ static void dot_reply(struct dconn *c, const struct mail_reply *r)
 	}
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(r, t, sizeof t);
-	log_info("queue=%s event=%s relay=%s tls=%s rcpts=%zu reply=\"%s\"", j->req->qid,
-		 r->code >= 200 && r->code < 300 ? "smtp_sent" : "smtp_refused", c->peer, c->tls ? "yes" : "no", ok, t);
+	log_info("queue=%s event=%s relay=%s tls=%s rcpts=%zu reply=%s", j->req->qid,
+		 r->code >= 200 && r->code < 300 ? "smtp_sent" : "smtp_refused", c->peer, c->tls ? "yes" : "no", ok,
+		 LOG_Q(t));
 	finish_tx(c, false);
 	if (r->code == 421 && !c->ending)
 		conn_end(c, false, NULL);
@@ -827,9 +828,9 @@ static void lmtp_dot_reply(struct dconn *c, const struct mail_reply *r)
 	c->accepted--;
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(r, t, sizeof t);
-	log_info("queue=%s event=%s relay=%s tls=%s rcpt=<%s> reply=\"%s\"", j->req->qid,
+	log_info("queue=%s event=%s relay=%s tls=%s rcpt=%s reply=%s", j->req->qid,
 		 r->code >= 200 && r->code < 300 ? "lmtp_sent" : "lmtp_refused", c->peer, c->tls ? "yes" : "no",
-		 j->req->env->rcpt[res->idx].addr, t);
+		 LOG_QA(j->req->env->rcpt[res->idx].addr), LOG_Q(t));
 	if (c->accepted > 0) {
 		arm(c, CF(c)->t_data_done);
 		return;
@@ -1019,7 +1020,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		char t[200] = "handshake failed";
 		if (e)
 			ERR_error_string_n(e, t, sizeof t);
-		log_info("event=smtp_tls_failed peer=%s error=\"%s\" action=%s", c->peer, t,
+		log_info("event=smtp_tls_failed peer=%s error=%s action=%s", c->peer, LOG_Q(t),
 			 tls_optional(c) ? "retry_plaintext" : "defer");
 		mail_reply_set(&r, 451, "4.7.5", "TLS handshake with %s failed: %s", c->peer, t);
 		c->d->no_tls_until = clock_now_s() + NO_TLS_RETRY_S;

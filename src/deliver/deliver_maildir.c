@@ -264,9 +264,9 @@ static void md_done(void *arg)
 	for (size_t k = 0; k < m->ncopies; k++) {
 		char t[MAIL_REPLY_TEXT_MAX + 32];
 		mail_reply_str(&m->copies[k].reply, t, sizeof t);
-		log_info("queue=%s event=%s maildir=%s rcpt=<%s> reply=\"%s\"", r->qid,
-			 m->copies[k].reply.code == 250 ? "maildir_delivered" : "maildir_failed", m->copies[k].dir,
-			 m->copies[k].rcpt, t);
+		log_info("queue=%s event=%s maildir=%s rcpt=%s reply=%s", r->qid,
+			 m->copies[k].reply.code == 250 ? "maildir_delivered" : "maildir_failed", LOG_Q(m->copies[k].dir),
+			 LOG_QA(m->copies[k].rcpt), LOG_Q(t));
 	}
 	if (m->fd >= 0)
 		close(m->fd);

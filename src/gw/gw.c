@@ -228,6 +228,7 @@ int gw_serve(const struct conf *c)
 			goto out;
 		}
 	}
+	gw_metrics_init(g);
 	if (gw_http_bind(g, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"%s\"", err);
 		for (size_t k = 0; k < c->smtpd_listen_n; k++)

@@ -119,6 +119,8 @@ static void on_result(void *arg, const struct scan_dnsbl_result *r)
 		 s->ip, s->weight, zones.len ? zones.data : "-", s->weight >= g->conf->dnsbl_threshold ? "yes" : "no",
 		 r->incomplete ? " incomplete=yes" : "");
 	buf_fini(&zones);
+	if (s->weight >= g->conf->dnsbl_threshold)
+		metric_inc(&g->m.dnsbl_listed);
 	if (!s->rcpt_waiting)
 		return;
 	s->rcpt_waiting = false;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/metric.h"
 #include "gw/gw.h"
 #include "scan/scan.h"
 #include "smtp/smtp_server.h"
@@ -34,6 +35,19 @@ struct evhttp_request;
 struct buf;
 typedef struct ssl_ctx_st SSL_CTX;
 
+/* What gw itself counts (gw_metrics.c renders it with the modules' own). */
+enum gw_scanner { GW_SCANNER_VIRUS, GW_SCANNER_SPAM, GW_SCANNER_N };
+enum gw_scan_stage { GW_STAGE_PARSE, GW_STAGE_VIRUS, GW_STAGE_SPAM, GW_STAGE_TOTAL, GW_STAGE_N };
+struct gw_metrics {
+	struct metric_counter verdict[SCAN_NCAT];
+	struct metric_counter scan_errors[GW_SCANNER_N][2]; /* [..][0 error, 1 timeout] */
+	struct metric_hist scan_time[GW_STAGE_N];
+	struct metric_counter dnsbl_listed; /* sessions whose client reached dnsbl_threshold */
+	/* hold/, quarantine/, corrupt/ counted by listing, cached GW_METRICS_DIR_CACHE_S */
+	int64_t dirs_at;
+	long hold, quarantine, corrupt;
+};
+
 struct gw {
 	const struct conf *conf;
 	struct event_base *base;
@@ -59,6 +73,7 @@ struct gw {
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
+	struct gw_metrics m;
 };
 
 /* gw_smtpd.c */
@@ -67,7 +82,7 @@ void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
 void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err);
 /* The RCPT reply for the formatted address a: a DNSBL refusal already in
  * reply (code != 0) stands, else relay control and recipient validation
- * decide; a refusal is logged (event=reject_rcpt). */
+ * decide; the smtp engine logs a refusal (event=reject_rcpt). */
 void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
 			 struct mail_reply *reply);
 
@@ -97,6 +112,9 @@ void gw_http_reply(struct evhttp_request *req, int code, const char *reason, con
 		   size_t len);
 /* gw_metrics.c: the Prometheus text of the gateway's counters and gauges */
 void gw_metrics_render(struct gw *g, struct buf *out);
+void gw_metrics_init(struct gw *g);
+/* A scan ended (loop thread): verdict (ok) or a scanner failure, and its timings. */
+void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok);
 
 /* gw_route.c */
 /* Expand env's recipients: -1 retry later, 0 nothing changes (no envs), 1 envs[0..n) replace it. */

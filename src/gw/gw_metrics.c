@@ -1,26 +1,255 @@
 /*
- * gw_metrics.c - the Prometheus text exposition of the gateway's state
- * (GET /metrics on http_listen, gw_http.c).
+ * gw_metrics.c - the Prometheus text exposition (format 0.0.4) of the
+ * gateway (GET /metrics on http_listen, gw_http.c), and the counters gw
+ * keeps itself (scan verdicts, scanner failures, scan times, DNSBL-listed
+ * sessions).
+ *
+ * The modules own their metrics (smtp_server_metrics, queue_sched_metrics,
+ * scan_dnsbl_zone_stats); this file only gathers them, on the loop thread.
+ * Queue sizes of input/, output/ and deferred/ come from the queue
+ * manager's memory (exact, no I/O); hold/, quarantine/ and corrupt/ are
+ * not tracked by it, so they are counted by listing the directory, at most
+ * once per GW_METRICS_DIR_CACHE_S seconds. Deferred messages per
+ * destination: the GW_METRICS_TOP_DESTS largest, the rest as "other".
+ * Names and labels: docs/LOGGING.md "Metrics".
  */
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
+#include "base/xalloc.h"
+#include "conf/conf.h"
 #include "gw/gw_int.h"
 #include "queue/queue_sched.h"
+#include "queue/queue_store.h"
+#include "scan/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
+
+#define GW_METRICS_DIR_CACHE_S 5
+#define GW_METRICS_TOP_DESTS 10
+
+void gw_metrics_init(struct gw *g)
+{
+	memset(&g->m, 0, sizeof g->m);
+	for (int i = 0; i < GW_STAGE_N; i++)
+		metric_hist_init(&g->m.scan_time[i], metric_le_fast, metric_le_fast_n);
+}
+
+static void observe_ms(struct metric_hist *h, double ms)
+{
+	metric_hist_observe_us(h, (int64_t)(ms * 1000.0));
+}
+
+void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok)
+{
+	if (!ok) {
+		/* scan.c names the failed scanner first: "virus scanner: ..." */
+		enum gw_scanner s = r->error && strncmp(r->error, "virus", 5) == 0 ? GW_SCANNER_VIRUS : GW_SCANNER_SPAM;
+		metric_inc(&g->m.scan_errors[s][r->tempfail_timeout ? 1 : 0]);
+		return;
+	}
+	if (r->cat < SCAN_NCAT)
+		metric_inc(&g->m.verdict[r->cat]);
+	observe_ms(&g->m.scan_time[GW_STAGE_PARSE], r->ms_parse);
+	if (strcmp(g->conf->virus_scanner, "none") != 0)
+		observe_ms(&g->m.scan_time[GW_STAGE_VIRUS], r->ms_virus);
+	if (r->spam_scanned)
+		observe_ms(&g->m.scan_time[GW_STAGE_SPAM], r->ms_spam);
+	observe_ms(&g->m.scan_time[GW_STAGE_TOTAL], r->ms_total);
+}
+
+static void count_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
+{
+	(void)arg;
+	(void)qid;
+	(void)mtime_s;
+	(void)size;
+}
+
+static void count_dirs(struct gw *g)
+{
+	int64_t now = clock_mono_us() / 1000000;
+	if (g->m.dirs_at && now - g->m.dirs_at < GW_METRICS_DIR_CACHE_S)
+		return;
+	g->m.dirs_at = now ? now : 1;
+	g->m.hold = queue_store_list(g->qs, QDIR_HOLD, count_one, NULL);
+	g->m.quarantine = queue_store_list(g->qs, QDIR_QUARANTINE, count_one, NULL);
+	g->m.corrupt = queue_store_list(g->qs, QDIR_CORRUPT, count_one, NULL);
+}
+
+struct dest_count {
+	char *dest;
+	size_t n;
+};
+
+struct dests {
+	struct dest_count *v;
+	size_t n, cap;
+};
+
+static void add_dest(void *arg, const char *dest, size_t n)
+{
+	struct dests *d = arg;
+	d->v = xgrow(d->v, &d->cap, d->n + 1, sizeof *d->v);
+	d->v[d->n++] = (struct dest_count){ xstrdup(dest), n };
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct dest_count *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->dest, y->dest);
+}
+
+static void render_dests(struct gw *g, struct buf *out, struct buf *lb)
+{
+	struct dests d = { 0 };
+	queue_sched_deferred_dests(g->q, add_dest, &d);
+	qsort(d.v, d.n, sizeof *d.v, by_count);
+	metric_head(out, "mxgate_queue_deferred_by_destination",
+		    "gauge", "Messages in deferred/ by the domain of their first pending recipient (top 10, then other).");
+	size_t other = 0;
+	for (size_t i = 0; i < d.n; i++) {
+		if (i < GW_METRICS_TOP_DESTS && strcmp(d.v[i].dest, "other") != 0) {
+			buf_reset(lb);
+			metric_label(lb, "destination", d.v[i].dest);
+			metric_sample(out, "mxgate_queue_deferred_by_destination", lb->data, d.v[i].n);
+		} else {
+			other += d.v[i].n;
+		}
+		xfree(d.v[i].dest);
+	}
+	if (other || d.n > GW_METRICS_TOP_DESTS)
+		metric_sample(out, "mxgate_queue_deferred_by_destination", "destination=\"other\"", other);
+	xfree(d.v);
+}
+
+static void render_smtp(struct gw *g, struct buf *out, struct buf *lb)
+{
+	const struct smtp_server_metrics *sm = smtp_server_metrics(g->smtpd);
+	metric_head(out, "mxgate_smtp_connections_total", "counter", "SMTP connections by outcome.");
+	for (int o = 0; o < SMTP_CONN_N; o++) {
+		buf_reset(lb);
+		metric_label(lb, "outcome", smtp_conn_outcome_name(o));
+		metric_sample(out, "mxgate_smtp_connections_total", lb->data, metric_get(&sm->conn[o]));
+	}
+	metric_head(out, "mxgate_smtp_dnsbl_listed_total", "counter",
+		    "SMTP sessions whose client reached dnsbl_threshold (its recipients are refused).");
+	metric_sample(out, "mxgate_smtp_dnsbl_listed_total", NULL, metric_get(&g->m.dnsbl_listed));
+	metric_head(out, "mxgate_smtp_sessions", "gauge", "Open SMTP sessions.");
+	metric_sample(out, "mxgate_smtp_sessions", NULL, smtp_server_session_count(g->smtpd));
+	metric_head(out, "mxgate_smtp_helo_total", "counter", "HELO and EHLO commands accepted.");
+	metric_sample(out, "mxgate_smtp_helo_total", NULL, metric_get(&sm->helo));
+	metric_head(out, "mxgate_smtp_transactions_accepted_total", "counter",
+		    "Messages accepted: the 250 after DATA or BDAT LAST.");
+	metric_sample(out, "mxgate_smtp_transactions_accepted_total", NULL, g->accepted);
+	metric_head(out, "mxgate_smtp_refused_total", "counter",
+		    "Refused MAIL, RCPT and DATA/BDAT commands, by stage, reason class (the subject of the enhanced status "
+		    "code, RFC 3463) and type (temporary 4xx, permanent 5xx).");
+	for (int st = 0; st < SMTP_STAGE_N; st++)
+		for (int sub = 0; sub < SMTP_SUBJECTS; sub++)
+			for (int perm = 0; perm < 2; perm++) {
+				uint64_t v = metric_get(&sm->refused[st][sub][perm]);
+				if (!v)
+					continue;
+				buf_reset(lb);
+				metric_label(lb, "stage", smtp_stage_name(st));
+				metric_label(lb, "reason", smtp_subject_name(sub));
+				metric_label(lb, "type", perm ? "permanent" : "temporary");
+				metric_sample(out, "mxgate_smtp_refused_total", lb->data, v);
+			}
+	metric_head(out, "mxgate_smtp_accept_latency_seconds", "histogram",
+		    "From the end of the message content to the 2xx reply (commit, fsync; before-queue scanning).");
+	metric_hist_render(out, "mxgate_smtp_accept_latency_seconds", NULL, &sm->accept_latency);
+}
+
+static void render_scan(struct gw *g, struct buf *out, struct buf *lb)
+{
+	static const char *scanners[GW_SCANNER_N] = { "virus", "spam" };
+	static const char *stages[GW_STAGE_N] = { "parse", "virus", "spam", "total" };
+	metric_head(out, "mxgate_messages_scanned_total", "counter", "Scan verdicts by deciding category.");
+	for (int c = 0; c < SCAN_NCAT; c++) {
+		buf_reset(lb);
+		metric_label(lb, "verdict", scan_cat_name(c));
+		metric_sample(out, "mxgate_messages_scanned_total", lb->data, metric_get(&g->m.verdict[c]));
+	}
+	metric_head(out, "mxgate_scanner_failures_total", "counter",
+		    "Scans that ended without a verdict, by scanner and kind (error or timeout).");
+	for (int s = 0; s < GW_SCANNER_N; s++)
+		for (int k = 0; k < 2; k++) {
+			buf_reset(lb);
+			metric_label(lb, "scanner", scanners[s]);
+			metric_label(lb, "kind", k ? "timeout" : "error");
+			metric_sample(out, "mxgate_scanner_failures_total", lb->data, metric_get(&g->m.scan_errors[s][k]));
+		}
+	metric_head(out, "mxgate_scan_duration_seconds", "histogram",
+		    "Time per scanning stage of scans that gave a verdict (total includes the DNSBL wait).");
+	for (int st = 0; st < GW_STAGE_N; st++) {
+		buf_reset(lb);
+		metric_label(lb, "stage", stages[st]);
+		metric_hist_render(out, "mxgate_scan_duration_seconds", lb->data, &g->m.scan_time[st]);
+	}
+	metric_head(out, "mxgate_dnsbl_hits_total", "counter", "DNSBL lookups that found the client listed, per zone.");
+	if (g->dnsbl) {
+		struct scan_dnsbl_zone_stats zs[SCAN_DNSBL_ZONES_MAX];
+		size_t nz = scan_dnsbl_zone_stats(g->dnsbl, zs, SCAN_DNSBL_ZONES_MAX);
+		for (size_t i = 0; i < nz; i++) {
+			buf_reset(lb);
+			metric_label(lb, "zone", zs[i].zone);
+			metric_sample(out, "mxgate_dnsbl_hits_total", lb->data, zs[i].hits);
+		}
+	}
+}
+
+static void render_queue(struct gw *g, struct buf *out, struct buf *lb)
+{
+	const struct queue_sched_metrics *qm = queue_sched_metrics(g->q);
+	metric_head(out, "mxgate_deliveries_total", "counter",
+		    "Delivery outcomes per recipient and attempt: sent (2xx), deferred (4xx), failed (5xx).");
+	metric_sample(out, "mxgate_deliveries_total", "outcome=\"sent\"", metric_get(&qm->sent));
+	metric_sample(out, "mxgate_deliveries_total", "outcome=\"deferred\"", metric_get(&qm->deferred));
+	metric_sample(out, "mxgate_deliveries_total", "outcome=\"failed\"", metric_get(&qm->failed));
+	metric_head(out, "mxgate_recipients_expired_total", "counter",
+		    "Recipients failed because their message outlived maximal_queue_lifetime.");
+	metric_sample(out, "mxgate_recipients_expired_total", NULL, metric_get(&qm->expired));
+	metric_head(out, "mxgate_delivery_delay_seconds", "histogram", "From arrival to the 2xx of a recipient.");
+	metric_hist_render(out, "mxgate_delivery_delay_seconds", NULL, &qm->delivery_delay);
+
+	struct queue_sched_census cs;
+	queue_sched_census(g->q, &cs);
+	struct queue_sched_stats st;
+	queue_sched_stats(g->q, &st);
+	count_dirs(g);
+	metric_head(out, "mxgate_queue_messages", "gauge",
+		    "Messages by spool directory (hold, quarantine, corrupt: listed at most every 5 s).");
+	const struct {
+		const char *state;
+		long n;
+	} dirs[] = { { "input", (long)cs.input },	{ "output", (long)cs.output }, { "deferred", (long)cs.deferred },
+		     { "hold", g->m.hold },		{ "quarantine", g->m.quarantine }, { "corrupt", g->m.corrupt } };
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		buf_reset(lb);
+		metric_label(lb, "state", dirs[i].state);
+		metric_sample(out, "mxgate_queue_messages", lb->data, dirs[i].n < 0 ? 0 : (uint64_t)dirs[i].n);
+	}
+	metric_head(out, "mxgate_queue_active_messages", "gauge", "Messages being delivered now.");
+	metric_sample(out, "mxgate_queue_active_messages", NULL, st.active);
+	metric_head(out, "mxgate_queue_oldest_message_age_seconds", "gauge",
+		    "Age of the oldest message in input/, output/ or deferred/ (by its queue id's time); 0 when none.");
+	double age = cs.oldest_us ? (double)(clock_now_us() - cs.oldest_us) / 1e6 : 0;
+	metric_sample_f(out, "mxgate_queue_oldest_message_age_seconds", NULL, age < 0 ? 0 : age);
+	render_dests(g, out, lb);
+}
 
 void gw_metrics_render(struct gw *g, struct buf *out)
 {
-	struct queue_sched_stats st;
-	queue_sched_stats(g->q, &st);
-	buf_puts(out, "# HELP mxgate_queue_messages Messages known to the queue manager, by state.\n"
-		      "# TYPE mxgate_queue_messages gauge\n");
-	buf_printf(out, "mxgate_queue_messages{state=\"input\"} %zu\n", st.input);
-	buf_printf(out, "mxgate_queue_messages{state=\"deferred\"} %zu\n", st.deferred);
-	buf_printf(out, "mxgate_queue_messages{state=\"active\"} %zu\n", st.active);
-	buf_puts(out, "# HELP mxgate_messages_accepted_total Messages accepted (250 after DATA).\n"
-		      "# TYPE mxgate_messages_accepted_total counter\n");
-	buf_printf(out, "mxgate_messages_accepted_total %" PRIu64 "\n", g->accepted);
-	buf_puts(out, "# HELP mxgate_smtp_sessions Open SMTP sessions.\n# TYPE mxgate_smtp_sessions gauge\n");
-	buf_printf(out, "mxgate_smtp_sessions %zu\n", smtp_server_session_count(g->smtpd));
+	struct buf lb;
+	buf_init(&lb);
+	render_smtp(g, out, &lb);
+	render_scan(g, out, &lb);
+	render_queue(g, out, &lb);
+	buf_fini(&lb);
 }

@@ -153,8 +153,9 @@ int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, str
 		if (!res.ok && res.reply.code < 500) {
 			/* a temporary refusal (an alias map or include file that cannot be
 			 * read): the whole message waits in input/, nothing is bounced */
-			log_warn("queue=%s event=process_deferred rcpt=<%s> reply=\"%d %s %s\"", qid, r->addr,
-				 res.reply.code, res.reply.enh, res.reply.text);
+			char t[MAIL_REPLY_TEXT_MAX + 32];
+			mail_reply_str(&res.reply, t, sizeof t);
+			log_warn("queue=%s event=process_deferred rcpt=%s reply=%s", qid, LOG_QA(r->addr), LOG_Q(t));
 			route_result_fini(&res);
 			retry = true;
 			break;
@@ -170,8 +171,9 @@ int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, str
 			struct mail_env *e = env_for(&envs, &nenv, &cap, env, NULL);
 			struct mail_rcpt *nr = mail_env_add_rcpt(e, r->addr, o.data, r->notify);
 			nr->route = mail_env_strdup(e, v);
-			log_info("queue=%s event=route_refused rcpt=<%s> reply=\"%d %s %s\"", qid, r->addr, res.reply.code,
-				 res.reply.enh, res.reply.text);
+			char t[MAIL_REPLY_TEXT_MAX + 32];
+			mail_reply_str(&res.reply, t, sizeof t);
+			log_info("queue=%s event=route_refused rcpt=%s reply=%s", qid, LOG_QA(r->addr), LOG_Q(t));
 		}
 		for (size_t k = 0; k < res.n; k++) {
 			buf_reset(&key);
@@ -179,7 +181,8 @@ int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, str
 			str_lower(key.data);
 			if (map_gets(seen, key.data)) {
 				same = false;
-				log_info("queue=%s event=duplicate_suppressed rcpt=<%s> to=<%s>", qid, r->addr, res.t[k].addr);
+				log_info("queue=%s event=duplicate_suppressed rcpt=%s to=%s", qid, LOG_QA(r->addr),
+					 LOG_QA(res.t[k].addr));
 				continue;
 			}
 			map_puts(seen, key.data, (void *)1);
@@ -187,9 +190,9 @@ int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, str
 			struct mail_rcpt *nr = mail_env_add_rcpt(e, res.t[k].addr, o.data, r->notify);
 			nr->route = mail_env_strdup(e, res.t[k].mailer);
 			if (!ident)
-				log_info("queue=%s event=expanded rcpt=<%s> to=<%s> mailer=\"%s\"%s%s", qid, r->addr,
-					 res.t[k].addr, res.t[k].mailer, res.t[k].sender ? " sender=" : "",
-					 res.t[k].sender ? res.t[k].sender : "");
+				log_info("queue=%s event=expanded rcpt=%s to=%s mailer=%s%s%s", qid, LOG_QA(r->addr),
+					 LOG_QA(res.t[k].addr), LOG_Q(res.t[k].mailer), res.t[k].sender ? " sender=" : "",
+					 res.t[k].sender ? LOG_QA(res.t[k].sender) : "");
 		}
 		route_result_fini(&res);
 	}

@@ -247,15 +247,27 @@ static void log_verdict(const struct scan_job *j)
 	if (r->spam_scanned)
 		buf_printf(&b, " score=%.2f required=%.2f", r->score, r->required);
 	if (r->spam_skipped)
-		buf_printf(&b, " spam_skipped=\"%s\"", r->spam_skipped);
+		buf_printf(&b, " spam_skipped=%s", LOG_Q(r->spam_skipped));
+	struct buf l;
+	buf_init(&l);
 	if (r->nrules) {
-		buf_puts(&b, " rules=");
 		for (size_t i = 0; i < r->nrules && i < 50; i++)
-			buf_printf(&b, "%s%s", i ? "," : "", r->rules[i]);
+			buf_printf(&l, "%s%s", i ? "," : "", r->rules[i]);
+		buf_printf(&b, " rules=%s", LOG_Q(l.data));
 	}
-	for (size_t i = 0; i < r->nvirus; i++)
-		buf_printf(&b, " %s=\"%s\" part=%s", r->virus[i].unscannable ? "unscannable" : "virus", r->virus[i].name,
-			   r->virus[i].path[0] ? r->virus[i].path : "message");
+	/* viruses and the parts they were found in, as two parallel lists */
+	if (r->nvirus) {
+		buf_reset(&l);
+		for (size_t i = 0; i < r->nvirus; i++)
+			buf_printf(&l, "%s%s%s", i ? "," : "", r->virus[i].unscannable ? "unscannable:" : "",
+				   r->virus[i].name);
+		buf_printf(&b, " viruses=%s", LOG_Q(l.data));
+		buf_reset(&l);
+		for (size_t i = 0; i < r->nvirus; i++)
+			buf_printf(&l, "%s%s", i ? "," : "", r->virus[i].path[0] ? r->virus[i].path : "message");
+		buf_printf(&b, " parts=%s", LOG_Q(l.data));
+	}
+	buf_fini(&l);
 	if (r->ndnsbl) {
 		buf_printf(&b, " dnsbl_weight=%d dnsbl=", r->dnsbl_weight);
 		for (size_t i = 0; i < r->ndnsbl; i++)
@@ -378,7 +390,7 @@ static void failed_after_queue(struct scan_job *j)
 	if (!j->rep.tempfail_timeout)
 		queue_sched_append_scan_attempt(g->q, j->qid, -1); /* not the message's fault */
 	if (strcmp(g->conf->scan_on_failure, "deliver-unscanned") == 0) {
-		log_warn("queue=%s event=scan_failed error=\"%s\" action=deliver-unscanned", j->qid, j->rep.error);
+		log_warn("queue=%s event=scan_failed error=%s action=deliver-unscanned", j->qid, LOG_Q(j->rep.error));
 		/* a report saying so, and its header */
 		scan_report_fini(&j->rep);
 		scan_report_init(&j->rep);
@@ -392,7 +404,7 @@ static void failed_after_queue(struct scan_job *j)
 		finish_after_queue(j);
 		return;
 	}
-	log_warn("queue=%s event=scan_deferred error=\"%s\" timeout=%s retry_in=%ds", j->qid, j->rep.error,
+	log_warn("queue=%s event=scan_deferred error=%s timeout=%s retry_in=%ds", j->qid, LOG_Q(j->rep.error),
 		 j->rep.tempfail_timeout ? "yes" : "no", g->conf->minimal_backoff_time);
 	queue_sched_processed(g->q, j->qid, QUEUE_RETRY);
 }
@@ -405,8 +417,8 @@ static void finish_before_queue(struct scan_job *j)
 	struct mail_reply r;
 	if (j->read_err || j->rc < 0) {
 		const char *why = j->read_err ? strerror(j->read_err) : j->rep.error;
-		log_warn("session=%llu queue=%s event=scan_failed stage=before-queue error=\"%s\" reply=451",
-			 (unsigned long long)j->session, j->qid, why);
+		log_warn("session=%llu queue=%s event=scan_failed stage=before-queue error=%s reply=451",
+			 (unsigned long long)j->session, j->qid, LOG_Q(why));
 		queue_store_draft_abort(g->qs, &j->draft);
 		mail_reply_set(&r, 451, "4.7.1", "Try again later: the message could not be scanned");
 		g->rejected++;
@@ -426,8 +438,8 @@ static void finish_before_queue(struct scan_job *j)
 		else
 			mail_reply_set(&r, 554, "5.7.1", "Message refused as %s (score %.1f)", scan_cat_name(rep->cat),
 				       rep->score);
-		log_info("session=%llu queue=%s event=rejected_content verdict=%s reply=\"%d %s %s\"",
-			 (unsigned long long)j->session, j->qid, scan_cat_name(rep->cat), r.code, r.enh, r.text);
+		log_info("session=%llu queue=%s event=rejected_content verdict=%s", (unsigned long long)j->session, j->qid,
+			 scan_cat_name(rep->cat));
 		g->rejected++;
 		smtp_server_resume(g->smtpd, j->session, &r);
 		return;
@@ -443,6 +455,8 @@ static void finish_before_queue(struct scan_job *j)
 static void scan_done(void *arg)
 {
 	struct scan_job *j = arg;
+	if (!j->read_err && !j->prescanned)
+		gw_metrics_scanned(j->g, &j->rep, j->rc >= 0);
 	if (j->before_queue) {
 		finish_before_queue(j);
 	} else if (j->read_err) {

@@ -142,9 +142,8 @@ void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const c
 		*reply = res.reply;
 		route_result_fini(&res);
 	}
-	if (reply->code >= 400)
-		log_info("session=%llu event=reject_rcpt client=%s rcpt=<%s> reply=\"%d %s %s\"",
-			 (unsigned long long)session, ip, a, reply->code, reply->enh, reply->text);
+	(void)session;
+	(void)ip;
 }
 
 static void *data_open(void *ctx, const struct smtp_client_info *ci, char id_out[32], struct mail_reply *reply)
@@ -188,6 +187,7 @@ void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err)
 	} else {
 		mail_reply_set(&r, 250, "2.0.0", "Ok: queued as %s", qid);
 		g->accepted++;
+		log_info("session=%llu queue=%s event=queued origin=smtp", (unsigned long long)session, qid);
 		queue_sched_arrived(g->q, qid);
 	}
 	smtp_server_resume(g->smtpd, session, &r);
@@ -228,9 +228,9 @@ static void data_close(void *ctx, const struct smtp_client_info *ci, const struc
 		rcpt_addr(g, r, a, sizeof a);
 		mail_env_add_rcpt(env, a, r->has_orcpt ? r->orcpt : NULL, r->notify);
 	}
-	log_info("session=%llu queue=%s event=received host=%s client=%s from=<%s> nrcpt=%zu size=%llu proto=%s",
-		 (unsigned long long)ci->session_id, s->d.qid, g->conf->myhostname, ci->ip, env->sender, tx->nrcpt,
-		 (unsigned long long)tx->octets, tx->protocol);
+	log_info("session=%llu queue=%s event=received host=%s client=%s from=%s nrcpt=%zu size=%llu proto=%s",
+		 (unsigned long long)ci->session_id, s->d.qid, g->conf->myhostname, ci->ip, LOG_QA(env->sender),
+		 tx->nrcpt, (unsigned long long)tx->octets, tx->protocol);
 	if (!gw_scan_before_queue(g, ci->session_id, &s->d, env))
 		queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, gw_smtpd_committed, g, ci->session_id);
 	xfree(s);

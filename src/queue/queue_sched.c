@@ -22,6 +22,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/map.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "mail/mail_env.h"
 #include "queue/queue_bounce.h"
@@ -52,6 +53,8 @@ struct qmsg {
 	bool notify_failed;
 	bool expired;
 	bool warned; /* a "delayed" notice was queued: record it in finalize() */
+	bool noticed; /* this attempt queued a failure notice (bounce) */
+	char *dest;  /* in deferred/: the first pending recipient's domain (metrics) */
 };
 
 struct fifo {
@@ -74,6 +77,7 @@ struct queue_sched {
 	struct event *pump_ev, *timer_ev;
 	bool pump_armed, stopped;
 	uint64_t n_delivered, n_bounced, n_expired, n_notifications;
+	struct queue_sched_metrics m;
 };
 
 static void fifo_push(struct fifo *f, struct qmsg *m)
@@ -208,7 +212,32 @@ static void forget(struct queue_sched *q, struct qmsg *m)
 {
 	map_dels(q->msgs, m->qid);
 	unload(m);
+	xfree(m->dest);
 	xfree(m);
+}
+
+/* The one final line of a message's life (docs/LOGGING.md): every queue id
+ * that was queued ends with exactly one event=removed. */
+static void log_removed(const char *qid, const char *disposition, const char *extra)
+{
+	log_info("queue=%s event=removed disposition=%s%s%s", qid, disposition, extra && extra[0] ? " " : "",
+		 extra ? extra : "");
+}
+
+/* delivered, bounced (some failed, a notice queued), failed (some failed,
+ * no notice: null sender or our own notification) or expired, with counts. */
+static void log_removed_env(const struct qmsg *m, bool noticed)
+{
+	size_t nd = 0, nf = 0;
+	for (size_t i = 0; i < m->env->nrcpt; i++) {
+		if (m->env->rcpt[i].state == MAIL_RCPT_DELIVERED)
+			nd++;
+		else if (m->env->rcpt[i].state == MAIL_RCPT_FAILED)
+			nf++;
+	}
+	char extra[80];
+	snprintf(extra, sizeof extra, "delivered=%zu failed=%zu attempts=%d", nd, nf, m->attempts);
+	log_removed(m->qid, nf == 0 ? "delivered" : m->expired ? "expired" : noticed ? "bounced" : "failed", extra);
 }
 
 static void defer_unloaded(struct queue_sched *q, struct qmsg *m, int delay_s)
@@ -277,13 +306,13 @@ static void activate(struct queue_sched *q, struct qmsg *m)
 	if (m->npend == 0) {
 		/* every recipient was final before a crash: only cleanup is left */
 		queue_store_remove(q->qs, m->dir, m->qid);
-		log_info("queue=%s event=removed reason=\"all recipients done\"", m->qid);
+		log_removed_env(m, false);
 		forget(q, m);
 		return;
 	}
 	m->st = QM_ACTIVE;
 	m->attempts++;
-	m->notify_failed = m->expired = m->warned = false;
+	m->notify_failed = m->expired = m->warned = m->noticed = false;
 	q->n_active++;
 	struct queue_attempt a = {
 		.qid = m->qid,
@@ -348,6 +377,7 @@ struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store 
 				    const struct queue_sched_conf *conf, const struct queue_sched_ops *ops)
 {
 	struct queue_sched *q = xcalloc(1, sizeof *q);
+	metric_hist_init(&q->m.delivery_delay, metric_le_slow, metric_le_slow_n);
 	q->base = base;
 	q->qs = qs;
 	q->qc = qc;
@@ -494,6 +524,7 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 	case QUEUE_DISCARD:
 		queue_store_remove(q->qs, QDIR_INPUT, qid);
 		log_info("queue=%s event=discarded", qid);
+		log_removed(qid, "discarded", NULL);
 		forget(q, m);
 		break;
 	}
@@ -539,8 +570,8 @@ static void rewrite_abort(struct rewrite *w, struct qmsg *m)
 	struct queue_sched *q = w->q;
 	splits_settled(w);
 	for (size_t i = 0; i < w->nsplit; i++)
-		if (w->split[i][0])
-			queue_store_remove(q->qs, w->split_to[i], w->split[i]);
+		if (w->split[i][0] && queue_store_remove(q->qs, w->split_to[i], w->split[i]) == 0)
+			log_removed(w->split[i], "aborted", "reason=\"the rewrite of its parent failed\"");
 	q->n_processing--;
 	defer_unloaded(q, m, q->conf.min_backoff_s); /* stays in input/; processed again */
 	m->st = QM_DEFERRED;
@@ -558,7 +589,16 @@ static void rewrite_finish(struct rewrite *w, bool own)
 		m->dir = QDIR_OUTPUT;
 		enqueue(q, m);
 	} else {
-		log_info("queue=%s event=removed reason=\"consumed by processing\"", w->qid);
+		/* what replaced it: quarantine copies, owner- splits, or nothing */
+		struct buf kids;
+		buf_init(&kids);
+		bool quarantined = false;
+		for (size_t i = 0; i < w->nsplit; i++) {
+			buf_printf(&kids, "%s%s", kids.len ? "," : "children=", w->split[i]);
+			quarantined = quarantined || w->split_to[i] == QDIR_QUARANTINE;
+		}
+		log_removed(w->qid, quarantined ? "quarantined" : w->nsplit ? "replaced" : "dropped", kids.data);
+		buf_fini(&kids);
 		forget(q, m);
 	}
 	for (size_t i = 0; i < w->nsplit; i++)
@@ -704,22 +744,26 @@ void queue_sched_rcpt_result(struct queue_sched *q, const char *qid, size_t idx,
 	case MAIL_OK:
 		rc->state = MAIL_RCPT_DELIVERED;
 		q->n_delivered++;
+		metric_inc(&q->m.sent);
+		metric_hist_observe_us(&q->m.delivery_delay, rc->when_us - m->env->arrival_us);
 		ev = "delivered";
 		if ((flags & QUEUE_RESULT_F_NO_DSN) && (rc->notify & MAIL_NOTIFY_SUCCESS))
 			m->chg[idx] = CHG_RELAYED;
 		break;
 	case MAIL_PERMFAIL:
 		rc->state = MAIL_RCPT_FAILED;
+		metric_inc(&q->m.failed);
 		ev = "failed";
 		break;
 	default:
+		metric_inc(&q->m.deferred);
 		ev = "deferred";
 		break;
 	}
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(r, t, sizeof t);
-	log_info("queue=%s event=%s rcpt=<%s> attempt=%d delay=%.2f reply=\"%s\"", qid, ev, rc->addr, m->attempts,
-		 (double)(rc->when_us - m->env->arrival_us) / 1e6, t);
+	log_info("queue=%s event=%s rcpt=%s attempt=%d delay=%.2f reply=%s", qid, ev, LOG_QA(rc->addr), m->attempts,
+		 (double)(rc->when_us - m->env->arrival_us) / 1e6, LOG_Q(t));
 }
 
 static void finalize(struct queue_sched *q, struct qmsg *m);
@@ -739,7 +783,9 @@ static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid,
 	if (err) {
 		log_err("queue=%s event=notify_error error=\"%s\" action=retry_later", na->qid, strerror(err));
 	} else {
+		static const char *kinds[] = { "bounce", "relayed", "delay" };
 		log_info("queue=%s event=notification_queued notification=%s", na->qid, new_qid);
+		log_info("queue=%s event=queued origin=notification kind=%s parent=%s", new_qid, kinds[na->kind], na->qid);
 		q->n_notifications++;
 		arrived_output(q, new_qid);
 	}
@@ -837,8 +883,8 @@ static void log_dropped_bounce(const struct qmsg *m, size_t i)
 	const struct mail_rcpt *r = &m->env->rcpt[i];
 	char t[MAIL_REPLY_TEXT_MAX + 32];
 	mail_reply_str(&r->reply, t, sizeof t);
-	log_info("queue=%s event=bounce_dropped rcpt=<%s> reason=%s reply=\"%s\"", m->qid, r->addr,
-		 m->expired ? "expired" : "failed", t);
+	log_info("queue=%s event=bounce_dropped rcpt=%s reason=%s reply=%s", m->qid, LOG_QA(r->addr),
+		 m->expired ? "expired" : "failed", LOG_Q(t));
 }
 
 void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
@@ -868,8 +914,9 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 			m->chg[i] = CHG_YES;
 			m->expired = true;
 			q->n_expired++;
-			log_info("queue=%s event=expired rcpt=<%s> age=%llds lifetime=%ds", qid, r->addr, (long long)age_s,
-				 lifetime);
+			metric_inc(&q->m.expired);
+			log_info("queue=%s event=expired rcpt=%s age=%llds lifetime=%ds", qid, LOG_QA(r->addr),
+				 (long long)age_s, lifetime);
 		}
 		if (m->expired)
 			snprintf(note, sizeof note,
@@ -900,6 +947,7 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 			m->notify_failed = true;
 		} else {
 			q->n_bounced += nf;
+			m->noticed = true;
 		}
 	}
 	if (nr && send_notify(q, m, QUEUE_NOTIFY_RELAYED, relayed, nr, NULL) < 0)
@@ -910,6 +958,21 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 	xfree(relayed);
 	if (m->notify_waiting == 0)
 		finalize(q, m);
+}
+
+/* Remember where a deferred message is waiting to go (metrics). */
+static void set_dest(struct qmsg *m)
+{
+	xfree(m->dest);
+	m->dest = NULL;
+	for (size_t i = 0; i < m->env->nrcpt; i++) {
+		if (m->env->rcpt[i].state != MAIL_RCPT_PENDING)
+			continue;
+		const char *at = strrchr(m->env->rcpt[i].addr, '@');
+		m->dest = xstrdup(at ? at + 1 : m->env->rcpt[i].addr);
+		str_lower(m->dest);
+		break;
+	}
 }
 
 static void finalize(struct queue_sched *q, struct qmsg *m)
@@ -929,7 +992,7 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 		if (queue_store_remove(q->qs, m->dir, m->qid) < 0)
 			log_err("queue=%s event=remove_error error=\"%s\"", m->qid, strerror(errno));
 		else
-			log_info("queue=%s event=removed", m->qid);
+			log_removed_env(m, m->noticed);
 		forget(q, m);
 		schedule_pump(q);
 		return;
@@ -940,7 +1003,7 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 			chg[n++] = i;
 	}
 	if ((n || m->warned) && queue_store_append_status(q->qs, m->dir, m->qid, env, chg, n, m->warned) < 0)
-		log_warn("queue=%s event=status_write_error error=\"%s\" (delivered recipients may be tried again)",
+		log_warn("queue=%s event=status_write_error error=\"%s\" effect=\"delivered recipients may be tried again\"",
 			 m->qid, strerror(errno));
 	xfree(chg);
 	/* an attempt cut short by our own shutdown is not a real attempt: due
@@ -957,6 +1020,7 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 	}
 	log_info("queue=%s event=deferred_message pending=%zu next_attempt_in=%ds attempt=%d", m->qid, pending, delay,
 		 m->attempts);
+	set_dest(m);
 	unload(m);
 	m->st = QM_DEFERRED;
 	m->due_s = due;
@@ -991,6 +1055,7 @@ static void adopt_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size
 	if (!m)
 		return; /* known */
 	c->n++;
+	log_info("queue=%s event=queued origin=adopted dir=%s", qid, queue_dir_name(c->dir));
 	enqueue(c->q, m);
 }
 
@@ -1029,4 +1094,54 @@ void queue_sched_stats(const struct queue_sched *q, struct queue_sched_stats *s)
 	s->bounced = q->n_bounced;
 	s->expired = q->n_expired;
 	s->notifications = q->n_notifications;
+}
+
+const struct queue_sched_metrics *queue_sched_metrics(const struct queue_sched *q)
+{
+	return &q->m;
+}
+
+void queue_sched_census(const struct queue_sched *q, struct queue_sched_census *out)
+{
+	memset(out, 0, sizeof *out);
+	size_t pos = 0;
+	const void *k;
+	size_t kl;
+	void *v;
+	while (map_next(q->msgs, &pos, &k, &kl, &v)) {
+		const struct qmsg *m = v;
+		if (m->dir == QDIR_INPUT)
+			out->input++;
+		else if (m->dir == QDIR_OUTPUT)
+			out->output++;
+		else if (m->dir == QDIR_DEFERRED)
+			out->deferred++;
+		int64_t t = ids_queue_time_us(m->qid);
+		if (!out->oldest_us || t < out->oldest_us)
+			out->oldest_us = t;
+	}
+}
+
+void queue_sched_deferred_dests(const struct queue_sched *q, void (*fn)(void *arg, const char *dest, size_t n),
+				void *arg)
+{
+	struct map *count = map_new();
+	size_t pos = 0;
+	const void *k;
+	size_t kl;
+	void *v;
+	while (map_next(q->msgs, &pos, &k, &kl, &v)) {
+		const struct qmsg *m = v;
+		if (m->dir != QDIR_DEFERRED)
+			continue;
+		const char *d = m->dest ? m->dest : "unknown";
+		map_puts(count, d, (void *)((uintptr_t)map_gets(count, d) + 1));
+	}
+	pos = 0;
+	while (map_next(count, &pos, &k, &kl, &v)) {
+		char d[256];
+		snprintf(d, sizeof d, "%.*s", (int)kl, (const char *)k);
+		fn(arg, d, (size_t)(uintptr_t)v);
+	}
+	map_free(&count);
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/metric.h"
 #include "mail/mail_reply.h"
 
 struct event_base;
@@ -108,5 +109,27 @@ struct queue_sched_stats {
 	uint64_t delivered, bounced, expired, notifications;
 };
 void queue_sched_stats(const struct queue_sched *q, struct queue_sched_stats *out);
+
+/* For the metrics (gw/gw_metrics.c; loop thread). Per recipient: sent
+ * (2xx), deferred (4xx), failed (5xx or expired, bounced when the sender
+ * gets a notice); delivery_delay: arrival to the 2xx. */
+struct queue_sched_metrics {
+	struct metric_counter sent, deferred, failed, expired;
+	struct metric_hist delivery_delay;
+};
+const struct queue_sched_metrics *queue_sched_metrics(const struct queue_sched *q);
+/* Messages known by spool directory (input, output, deferred; active ones
+ * count in the directory their file is in), and the oldest one's queue id
+ * time (0 when none). */
+struct queue_sched_census {
+	size_t input, output, deferred;
+	int64_t oldest_us;
+};
+void queue_sched_census(const struct queue_sched *q, struct queue_sched_census *out);
+/* Deferred messages (in deferred/) per destination: the domain of the
+ * first recipient left pending by the last attempt ("unknown" for one not
+ * tried since start-up). Calls fn once per destination. */
+void queue_sched_deferred_dests(const struct queue_sched *q, void (*fn)(void *arg, const char *dest, size_t n),
+				void *arg);
 
 #endif

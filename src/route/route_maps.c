@@ -170,8 +170,8 @@ static void alias_put(struct route_maps *m, struct route_alias *al, const char *
 {
 	struct route_alias *old = map_gets(m->aliases, name);
 	if (old) {
-		log_warn("event=map_duplicate file=\"%s\" line=%d key=\"%s\" first=%d (first entry kept)", file, al->line,
-			 name, old->line);
+		log_warn("event=map_duplicate file=%s line=%d key=%s first=%d action=first_entry_kept", LOG_Q(file),
+			 al->line, LOG_Q(name), old->line);
 		xfree(al->t);
 		return;
 	}
@@ -260,7 +260,8 @@ static int parse_mailertable(struct route_maps *m, char *text, const char *file,
 		}
 		char *k = lower_dup(m->arena, s, kl);
 		if (map_gets(m->mt, k)) {
-			log_warn("event=map_duplicate file=\"%s\" line=%d key=\"%s\" (first entry kept)", file, ls.lineno, k);
+			log_warn("event=map_duplicate file=%s line=%d key=%s action=first_entry_kept", LOG_Q(file), ls.lineno,
+				 LOG_Q(k));
 			continue;
 		}
 		map_puts(m->mt, k, arena_strdup(m->arena, v));

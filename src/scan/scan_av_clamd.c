@@ -68,7 +68,7 @@ static int send_stream(int fd, const unsigned char *p, size_t len, int64_t deadl
 static enum scan_av_status fail(const struct scan_av *av, const char *what, char *name, size_t namelen)
 {
 	snprintf(name, namelen, "clamd %s: %s", av->addr, what);
-	log_warn("event=av_error scanner=clamd addr=%s error=\"%s\"", av->addr, what);
+	log_warn("event=av_error scanner=clamd addr=%s error=%s", av->addr, LOG_Q(what));
 	return SCAN_AV_ERROR;
 }
 
@@ -92,7 +92,7 @@ enum scan_av_status scan_av_clamd_scan(struct scan_av *av, const void *data, siz
 		return fail(av, sent < 0 ? err : rerr, name, namelen);
 	enum scan_av_status st = scan_av_parse_clamd(r, (size_t)rl, name, namelen);
 	if (st == SCAN_AV_ERROR)
-		log_warn("event=av_error scanner=clamd addr=%s error=\"%s\"", av->addr, name);
+		log_warn("event=av_error scanner=clamd addr=%s error=%s", av->addr, LOG_Q(name));
 	return st;
 }
 

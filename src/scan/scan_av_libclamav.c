@@ -146,7 +146,7 @@ enum scan_av_status scan_av_lib_scan(struct scan_av *av, const void *data, size_
 		return SCAN_AV_UNSCANNABLE;
 	default:
 		snprintf(name, namelen, "libclamav: %s", cl_strerror(rc));
-		log_warn("event=av_error scanner=libclamav error=\"%s\"", name);
+		log_warn("event=av_error scanner=libclamav error=%s", LOG_Q(name));
 		return SCAN_AV_ERROR;
 	}
 }

@@ -321,7 +321,7 @@ static void on_a(void *arg, enum dns_status st, const struct dns_a *a, size_t n,
 	zr->txt[0] = '\0';
 	if (st == DNS_TEMPFAIL) {
 		d->st.timeouts++;
-		log_info("event=dnsbl_query_failed zone=%s client=%s error=\"%s\"", z->name, e->key, why);
+		log_info("event=dnsbl_query_failed zone=%s client=%s error=%s", z->name, e->key, LOG_Q(why));
 		zres_done(zr, ZR_EMPTY);
 		return;
 	}

@@ -365,7 +365,7 @@ static void order_metas(struct scan_rules *s)
 	for (size_t i = 0; i < s->nrules; i++) {
 		struct rule *r = &s->rules[i];
 		if (r->enabled && r->type == RT_META && !placed[i]) {
-			log_warn("event=rules_meta_cycle rule=%s at=%s (disabled)", r->name, r->file);
+			log_warn("event=rules_meta_cycle rule=%s at=%s action=disabled", r->name, r->file);
 			r->enabled = false;
 			s->st.meta_cycle++;
 		}

@@ -780,7 +780,7 @@ static int load_file(struct loader *L, const char *path)
 	if (fs_read_file(path, SCAN_RULES_FILE_MAX, &data, &len) < 0)
 		return fail(L, "cannot read %s: %s", path, strerror(errno));
 	if (memchr(data, '\0', len))
-		log_warn("event=rules_nul_byte file=%s (text after it ignored)", path);
+		log_warn("event=rules_nul_byte file=%s action=rest_ignored", LOG_Q(path));
 	int rc = load_text(L, path, data);
 	xfree(data);
 	return rc;

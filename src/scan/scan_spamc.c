@@ -53,7 +53,8 @@ int scan_spamc_check(const char *spec, const struct scan_spam_req *q, int timeou
 		max_size = SCAN_SPAM_MAX_SIZE;
 	if (q->len > max_size) {
 		res->skipped_size = true;
-		log_info("event=spam_skipped_size scanner=%s size=%zu max_size=%zu", spec, q->len, max_size);
+		log_info("queue=%s event=spam_skipped_size scanner=%s size=%zu max_size=%zu", q->qid ? q->qid : "-", spec,
+			 q->len, max_size);
 		return 0;
 	}
 	char err[200];
@@ -61,14 +62,14 @@ int scan_spamc_check(const char *spec, const struct scan_spam_req *q, int timeou
 	int fd = scan_sock_connect(addr, deadline, err, sizeof err);
 	if (fd < 0) {
 		snprintf(res->err, sizeof res->err, "%s %s", k == SPAM_SPAMD ? "spamd" : "rspamd", err);
-		log_warn("event=spam_error scanner=%s error=\"%s\"", spec, res->err);
+		log_warn("queue=%s event=spam_error scanner=%s error=%s", q->qid ? q->qid : "-", spec, LOG_Q(res->err));
 		return -1;
 	}
 	int rc = k == SPAM_SPAMD ? scan_spamd_check(fd, addr, q, deadline, res)
 				 : scan_rspamd_check(fd, addr, q, deadline, res);
 	close(fd);
 	if (rc < 0)
-		log_warn("event=spam_error scanner=%s error=\"%s\"", spec, res->err);
+		log_warn("queue=%s event=spam_error scanner=%s error=%s", q->qid ? q->qid : "-", spec, LOG_Q(res->err));
 	return rc;
 }
 

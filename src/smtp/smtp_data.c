@@ -164,8 +164,7 @@ static void finish(struct smtp_session *s)
 	else
 		reject = false;
 	if (reject) {
-		log_info("session=%llu id=%s event=reject_content client=%s reply=\"%d %s %s\"",
-			 (unsigned long long)s->id, s->msg_id, s->info.ip, r.code, r.enh, r.text);
+		smtp_verbs_refused(s, SMTP_STAGE_DATA, &r, s->msg_id[0] ? s->msg_id : NULL);
 		s->state = SMTP_S_CMD;
 		smtp_session_tx_reset(s); /* aborts the sink */
 		smtp_session_send(s, &r);
@@ -185,6 +184,7 @@ static void finish(struct smtp_session *s)
 	s->sink = NULL;
 	s->state = SMTP_S_WAIT;
 	s->wait = SMTP_W_DATA;
+	s->content_end_us = clock_mono_us();
 	s->srv->policy.data_close(s->srv->policy.ctx, &s->info, &tx, sink);
 }
 
@@ -265,8 +265,10 @@ static bool read_bdat(struct smtp_session *s, struct evbuffer *in)
 			smtp_session_tx_reset(s);
 		else
 			s->bdat_failed = s->have_mail; /* keep refusing until LAST or RSET */
-		if (s->bdat_err.code)
+		if (s->bdat_err.code) {
+			smtp_verbs_refused(s, SMTP_STAGE_DATA, &s->bdat_err, NULL);
 			smtp_session_send(s, &s->bdat_err);
+		}
 		return true;
 	}
 	if (s->bdat_last) {

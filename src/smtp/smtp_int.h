@@ -45,6 +45,7 @@ struct smtp_server {
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 	struct event *shutdown_ev;
+	struct smtp_server_metrics m;
 };
 
 struct smtp_session {
@@ -89,6 +90,7 @@ struct smtp_session {
 	struct buf dbuf;   /* decoded content waiting to be written */
 	struct buf out;	   /* reply scratch */
 	char protocol[16];
+	int64_t content_end_us; /* the end of DATA / BDAT LAST (accept latency) */
 };
 
 /* smtp_session.c */
@@ -105,6 +107,9 @@ void smtp_session_shutdown(struct smtp_session *s);
 
 /* smtp_verbs.c */
 void smtp_verbs_dispatch(struct smtp_session *s, const char *line, size_t len);
+/* A refused MAIL, RCPT or DATA/BDAT: counted and logged
+ * (event=reject_mail|reject_rcpt|reject_data); what: the address or NULL. */
+void smtp_verbs_refused(struct smtp_session *s, enum smtp_stage st, const struct mail_reply *r, const char *what);
 void smtp_verbs_resume(struct smtp_session *s, const struct mail_reply *r, enum smtp_wait w);
 
 /* smtp_data.c */

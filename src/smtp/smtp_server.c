@@ -48,6 +48,7 @@ struct smtp_server *smtp_server_new(struct event_base *base, const struct smtp_s
 				    const struct smtp_policy *policy)
 {
 	struct smtp_server *srv = xcalloc(1, sizeof *srv);
+	metric_hist_init(&srv->m.accept_latency, metric_le_fast, metric_le_fast_n);
 	srv->base = base;
 	srv->conf = *conf;
 	srv->policy = *policy;
@@ -93,6 +94,31 @@ void smtp_server_set_client_name(struct smtp_server *srv, uint64_t session_id, c
 size_t smtp_server_session_count(const struct smtp_server *srv)
 {
 	return srv->nsessions;
+}
+
+const struct smtp_server_metrics *smtp_server_metrics(const struct smtp_server *srv)
+{
+	return &srv->m;
+}
+
+const char *smtp_conn_outcome_name(enum smtp_conn_outcome o)
+{
+	static const char *n[SMTP_CONN_N] = { "accepted", "refused_shutdown", "refused_session_limit",
+					      "refused_per_ip_limit" };
+	return o < SMTP_CONN_N ? n[o] : "other";
+}
+
+const char *smtp_stage_name(enum smtp_stage st)
+{
+	static const char *n[SMTP_STAGE_N] = { "mail", "rcpt", "data" };
+	return st < SMTP_STAGE_N ? n[st] : "other";
+}
+
+const char *smtp_subject_name(int subject)
+{
+	static const char *n[SMTP_SUBJECTS] = { "other",    "addressing", "mailbox", "system",
+						"network", "protocol",	 "content", "policy" };
+	return subject >= 0 && subject < SMTP_SUBJECTS ? n[subject] : "other";
 }
 
 void smtp_server_shutdown(struct smtp_server *srv, void (*done)(void *arg), void *arg)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/metric.h"
 #include "mail/mail_cmd.h"
 #include "mail/mail_reply.h"
 #include "net/net_addr.h"
@@ -115,6 +116,26 @@ void smtp_server_set_client_name(struct smtp_server *srv, uint64_t session_id, c
  * done(arg) when no session is left. */
 void smtp_server_shutdown(struct smtp_server *srv, void (*done)(void *arg), void *arg);
 size_t smtp_server_session_count(const struct smtp_server *srv);
+
+/* What the engine counts for the metrics (gw/gw_metrics.c reads them on the
+ * loop; bumped on the loop). Refusals are by stage and by the subject of
+ * the reply's enhanced status code (RFC 3463: X.1 addressing ... X.7
+ * policy; 0 none or other), temporary (4xx) or permanent (5xx). */
+enum smtp_conn_outcome { SMTP_CONN_ACCEPTED, SMTP_CONN_SHUTDOWN, SMTP_CONN_SESSION_LIMIT, SMTP_CONN_PER_IP_LIMIT,
+			 SMTP_CONN_N };
+enum smtp_stage { SMTP_STAGE_MAIL, SMTP_STAGE_RCPT, SMTP_STAGE_DATA, SMTP_STAGE_N };
+#define SMTP_SUBJECTS 8
+struct smtp_server_metrics {
+	struct metric_counter conn[SMTP_CONN_N];
+	struct metric_counter refused[SMTP_STAGE_N][SMTP_SUBJECTS][2]; /* [..][..][0 temporary, 1 permanent] */
+	struct metric_counter helo;
+	struct metric_hist accept_latency; /* end of the content to a 2xx reply */
+};
+const struct smtp_server_metrics *smtp_server_metrics(const struct smtp_server *srv);
+const char *smtp_conn_outcome_name(enum smtp_conn_outcome o);
+const char *smtp_stage_name(enum smtp_stage st);
+/* RFC 3463's subject names: "other", "addressing", "mailbox", "system", "network", "protocol", "content", "policy". */
+const char *smtp_subject_name(int subject);
 void smtp_server_free(struct smtp_server **srv);
 
 #endif

@@ -53,12 +53,16 @@ static void ip_adjust(struct smtp_server *srv, const char *ip, int delta)
 }
 
 /* Refuse a connection before any session exists: one line, then close. */
-static void reject_conn(int fd, const char *ip, const char *line, const char *why)
+static void reject_conn(struct smtp_server *srv, int fd, const char *ip, const char *line,
+			enum smtp_conn_outcome why)
 {
 	ssize_t w = send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)w;
 	close(fd);
-	log_info("event=reject_connect client=%s reason=\"%s\"", ip, why);
+	metric_inc(&srv->m.conn[why]);
+	/* the refused connection gets a session id of its own, for the log */
+	log_info("session=%llu event=reject_connect client=%s reason=%s", (unsigned long long)ids_next(), ip,
+		 smtp_conn_outcome_name(why));
 }
 
 static void arm(struct event *ev, int secs)
@@ -168,20 +172,20 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	char line[512];
 	if (srv->shutting_down) {
 		snprintf(line, sizeof line, "421 4.3.2 %s Service shutting down\r\n", srv->conf.hostname);
-		reject_conn(fd, ip, line, "shutting down");
+		reject_conn(srv, fd, ip, line, SMTP_CONN_SHUTDOWN);
 		return;
 	}
 	if ((int)srv->nsessions >= srv->conf.session_limit) {
 		snprintf(line, sizeof line, "421 4.3.2 %s Service busy: too many sessions, try again later\r\n",
 			 srv->conf.hostname);
-		reject_conn(fd, ip, line, "smtpd_session_limit");
+		reject_conn(srv, fd, ip, line, SMTP_CONN_SESSION_LIMIT);
 		return;
 	}
 	if ((int)ip_count(srv, ip) >= srv->conf.per_ip_limit &&
 	    !(srv->conf.per_ip_exceptions && net_cidr_list_match(srv->conf.per_ip_exceptions, &a))) {
 		snprintf(line, sizeof line, "421 4.7.0 %s Error: too many connections from %s\r\n", srv->conf.hostname,
 			 ip);
-		reject_conn(fd, ip, line, "smtpd_client_connection_count_limit");
+		reject_conn(srv, fd, ip, line, SMTP_CONN_PER_IP_LIMIT);
 		return;
 	}
 	struct smtp_session *s = xcalloc(1, sizeof *s);
@@ -196,10 +200,12 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	buf_init(&s->out);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->bev) {
+		uint64_t id = s->id;
 		close(fd);
 		arena_free(&s->tx);
 		xfree(s);
-		log_warn("event=accept_error client=%s error=\"bufferevent_socket_new failed\"", ip);
+		log_warn("session=%llu event=accept_error client=%s error=\"bufferevent_socket_new failed\"",
+			 (unsigned long long)id, ip);
 		return;
 	}
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
@@ -213,6 +219,7 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	map_putu(srv->sessions, s->id, s);
 	srv->nsessions++;
 	ip_adjust(srv, ip, +1);
+	metric_inc(&srv->m.conn[SMTP_CONN_ACCEPTED]);
 	log_info("session=%llu event=connect client=%s", (unsigned long long)s->id, ip);
 
 	s->state = SMTP_S_WAIT;
@@ -394,8 +401,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		if (ssl) {
 			net_tls_describe(ssl, s->info.tls_desc, sizeof s->info.tls_desc);
-			log_info("session=%llu event=tls client=%s tls=\"%s\"", (unsigned long long)s->id, s->info.ip,
-				 s->info.tls_desc);
+			log_info("session=%llu event=tls client=%s tls=%s", (unsigned long long)s->id, s->info.ip,
+				 LOG_Q(s->info.tls_desc));
 		}
 		return;
 	}

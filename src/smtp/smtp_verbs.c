@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
@@ -56,7 +57,38 @@ static bool do_helo_common(struct smtp_session *s, const char *arg, size_t len, 
 	}
 	s->info.esmtp = esmtp;
 	s->helo_seen = true;
+	metric_inc(&s->srv->m.helo);
+	log_info("session=%llu event=helo client=%s verb=%s name=%s", (unsigned long long)s->id, s->info.ip,
+		 esmtp ? "EHLO" : "HELO", LOG_Q(s->info.helo));
 	return true;
+}
+
+void smtp_verbs_refused(struct smtp_session *s, enum smtp_stage st, const struct mail_reply *r, const char *what)
+{
+	static const char *events[SMTP_STAGE_N] = { "reject_mail", "reject_rcpt", "reject_data" };
+	int subject = 0;
+	if (r->enh[0] && r->enh[1] == '.' && r->enh[2] >= '1' && r->enh[2] <= '7' && r->enh[3] == '.')
+		subject = r->enh[2] - '0';
+	metric_inc(&s->srv->m.refused[st][subject][r->code >= 500]);
+	char t[MAIL_REPLY_TEXT_MAX + 32];
+	mail_reply_str(r, t, sizeof t);
+	const char *key = st == SMTP_STAGE_MAIL ? "from" : st == SMTP_STAGE_RCPT ? "rcpt" : "queue";
+	if (what)
+		log_info("session=%llu event=%s client=%s %s=%s reply=%s", (unsigned long long)s->id, events[st],
+			 s->info.ip, key, st == SMTP_STAGE_DATA ? LOG_Q(what) : LOG_QA(what), LOG_Q(t));
+	else
+		log_info("session=%llu event=%s client=%s reply=%s", (unsigned long long)s->id, events[st], s->info.ip,
+			 LOG_Q(t));
+}
+
+/* Send a refusal of stage st's command (counted and logged). */
+static void refuse(struct smtp_session *s, enum smtp_stage st, const char *what, int code, const char *enh,
+		   const char *text)
+{
+	struct mail_reply r;
+	mail_reply_set(&r, code, enh, "%s", text);
+	smtp_verbs_refused(s, st, &r, what);
+	smtp_session_send(s, &r);
 }
 
 static void v_helo(struct smtp_session *s, const char *arg, size_t len)
@@ -85,16 +117,17 @@ static void v_ehlo(struct smtp_session *s, const char *arg, size_t len)
 static void v_mail(struct smtp_session *s, const char *arg, size_t len)
 {
 	if (!s->helo_seen) {
-		smtp_session_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		refuse(s, SMTP_STAGE_MAIL, NULL, 503, "5.5.1", "Error: send HELO/EHLO first");
 		return;
 	}
 	if (s->have_mail) {
-		smtp_session_reply(s, 503, "5.5.1", "Error: nested MAIL command");
+		refuse(s, SMTP_STAGE_MAIL, NULL, 503, "5.5.1", "Error: nested MAIL command");
 		return;
 	}
 	struct mail_ext ext = session_ext(s);
 	struct mail_reply err;
 	if (!mail_cmd_mail_from(arg, len, &ext, s->srv->conf.strict_envelopes, &s->pend_from, &err)) {
+		smtp_verbs_refused(s, SMTP_STAGE_MAIL, &err, NULL);
 		smtp_session_send(s, &err);
 		return;
 	}
@@ -118,16 +151,17 @@ static bool rcpt_dup(const struct smtp_session *s, const struct mail_rcpt_to *r)
 static void v_rcpt(struct smtp_session *s, const char *arg, size_t len)
 {
 	if (!s->have_mail) {
-		smtp_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		refuse(s, SMTP_STAGE_RCPT, NULL, 503, "5.5.1", "Error: need MAIL command");
 		return;
 	}
 	if (s->nrcpt >= (size_t)s->srv->conf.rcpt_limit) {
-		smtp_session_reply(s, 452, "4.5.3", "Error: too many recipients");
+		refuse(s, SMTP_STAGE_RCPT, NULL, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
 	struct mail_ext ext = session_ext(s);
 	struct mail_reply err;
 	if (!mail_cmd_rcpt_to(arg, len, &ext, s->from.smtputf8, s->srv->conf.strict_envelopes, &s->pend_rcpt, &err)) {
+		smtp_verbs_refused(s, SMTP_STAGE_RCPT, &err, NULL);
 		smtp_session_send(s, &err);
 		return;
 	}
@@ -142,19 +176,19 @@ static void v_data(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	if (len) {
-		smtp_session_reply(s, 501, "5.5.4", "Syntax: DATA");
+		refuse(s, SMTP_STAGE_DATA, NULL, 501, "5.5.4", "Syntax: DATA");
 		return;
 	}
 	if (!s->have_mail) {
-		smtp_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		refuse(s, SMTP_STAGE_DATA, NULL, 503, "5.5.1", "Error: need MAIL command");
 		return;
 	}
 	if (s->chunking) {
-		smtp_session_reply(s, 503, "5.5.1", "Error: DATA after BDAT");
+		refuse(s, SMTP_STAGE_DATA, NULL, 503, "5.5.1", "Error: DATA after BDAT");
 		return;
 	}
 	if (s->nrcpt == 0) {
-		smtp_session_reply(s, 554, "5.5.1", "Error: no valid recipients");
+		refuse(s, SMTP_STAGE_DATA, NULL, 554, "5.5.1", "Error: no valid recipients");
 		return;
 	}
 	smtp_data_begin(s);
@@ -323,6 +357,10 @@ void smtp_verbs_resume(struct smtp_session *s, const struct mail_reply *r, enum 
 		if (ok) {
 			s->from = s->pend_from;
 			s->have_mail = true;
+		} else {
+			char a[MAIL_PATH_MAX + 8];
+			mail_addr_format(&s->pend_from.addr, a, sizeof a);
+			smtp_verbs_refused(s, SMTP_STAGE_MAIL, r, a);
 		}
 		smtp_session_send(s, r);
 		break;
@@ -330,11 +368,19 @@ void smtp_verbs_resume(struct smtp_session *s, const struct mail_reply *r, enum 
 		if (ok && !rcpt_dup(s, &s->pend_rcpt)) {
 			s->rcpt = xgrow(s->rcpt, &s->rcpt_cap, s->nrcpt + 1, sizeof *s->rcpt);
 			s->rcpt[s->nrcpt++] = s->pend_rcpt;
+		} else if (!ok) {
+			char a[MAIL_PATH_MAX + 8];
+			mail_addr_format(&s->pend_rcpt.addr, a, sizeof a);
+			smtp_verbs_refused(s, SMTP_STAGE_RCPT, r, a);
 		}
 		smtp_session_send(s, r);
 		break;
 	case SMTP_W_DATA:
 		/* the transaction is over whatever the answer */
+		if (ok)
+			metric_hist_observe_us(&s->srv->m.accept_latency, clock_mono_us() - s->content_end_us);
+		else
+			smtp_verbs_refused(s, SMTP_STAGE_DATA, r, s->msg_id[0] ? s->msg_id : NULL);
 		smtp_session_tx_reset(s);
 		smtp_session_send(s, r);
 		break;
