@@ -108,7 +108,8 @@ static void render_dests(struct gw *g, struct buf *out, struct buf *lb)
 {
 	struct dests d = { 0 };
 	queue_sched_deferred_dests(g->q, add_dest, &d);
-	qsort(d.v, d.n, sizeof *d.v, by_count);
+	if (d.n)
+		qsort(d.v, d.n, sizeof *d.v, by_count);
 	metric_head(out, "mxgate_queue_deferred_by_destination",
 		    "gauge", "Messages in deferred/ by the domain of their first pending recipient (top 10, then other).");
 	size_t other = 0;

@@ -402,6 +402,7 @@ void queue_sched_free(struct queue_sched **qp)
 		all[k++] = v;
 	for (size_t i = 0; i < k; i++) {
 		unload(all[i]);
+		xfree(all[i]->dest);
 		xfree(all[i]);
 	}
 	xfree(all);
