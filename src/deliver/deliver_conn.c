@@ -481,7 +481,9 @@ static bool tls_established(struct dconn *c)
 	if (verified || tls_level(c) != DELIVER_TLS_VERIFY)
 		return true;
 	const char *why = vr == X509_V_OK ? "no certificate" : X509_verify_cert_error_string(vr);
-	log_info("event=smtp_tls_failed peer=%s error=%s action=defer", c->peer, LOG_Q(why));
+	char e[300];
+	snprintf(e, sizeof e, "certificate not verified: %s", why);
+	log_info("event=smtp_tls_failed peer=%s error=%s action=defer", c->peer, LOG_Q(e));
 	struct mail_reply r;
 	mail_reply_set(&r, 451, "4.7.5", "Server certificate not verified for host %s: %s", c->peer, why);
 	try_next(c, &r);

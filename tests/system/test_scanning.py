@@ -236,7 +236,7 @@ def test_after_queue_tag_clean_quarantine_release(mkgw, mksink):
     log = gw.log()
     for verdict in ("clean", "high-spam", "virus"):
         assert re.search(r"event=scanned verdict=%s .*ms_total=" % verdict, log), verdict
-    assert re.search(r"event=scanned verdict=virus .*virus=.Mxgate.Test.EICAR\S* part=2 .*actions=tag,deliver-cleaned,quarantine", log)
+    assert re.search(r"event=scanned verdict=virus .*viruses=\"?Mxgate.Test.EICAR\S* parts=\"?2\"? .*actions=tag,deliver-cleaned,quarantine", log)
     assert quarantine(gw, "show", "0000000000000000")[0] != 0
 
 
