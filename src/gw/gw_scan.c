@@ -16,7 +16,8 @@
  *      quarantine copy, the message to deliver (tagged, cleaned,
  *      redirected) routed like any other (gw_route.c), or nothing (drop).
  * A message that was scanned before the queue (its envelope carries the
- * report) only has its actions applied; a released one is only routed.
+ * report) only has its actions applied; a released or requeued one is only
+ * routed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -491,7 +492,7 @@ static void start(struct scan_job *j)
 void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env)
 {
 	struct gw *g = ctx;
-	if (!g->scan || (env->flags & MAIL_ENV_F_RELEASED)) {
+	if (!g->scan || (env->flags & (MAIL_ENV_F_RELEASED | MAIL_ENV_F_REQUEUED))) {
 		gw_route_process(g, qid, env);
 		return;
 	}

@@ -434,6 +434,45 @@ int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *q
 	return unlinkat(qs->dfd[dir], qid, 0);
 }
 
+int queue_store_release_env(struct queue_store *qs, const char *qid, char new_qid[IDS_QUEUE_SIZE],
+			    struct mail_env **env_out, char *err, size_t errlen)
+{
+	*env_out = NULL;
+	struct mail_env *env = NULL;
+	int rc = queue_store_load(qs, QDIR_QUARANTINE, qid, &env, NULL, err, errlen);
+	if (rc == -2)
+		snprintf(err, errlen, "no such message in quarantine");
+	if (rc < 0)
+		return -1;
+	ids_queue_new(new_qid);
+	snprintf(env->qid, sizeof env->qid, "%s", new_qid);
+	env->flags |= MAIL_ENV_F_RELEASED;
+	*env_out = env;
+	return 0;
+}
+
+int queue_store_release(struct queue_store *qs, const char *qid, char new_qid[IDS_QUEUE_SIZE], size_t *nrcpt_out,
+			char *err, size_t errlen)
+{
+	struct mail_env *env;
+	if (queue_store_release_env(qs, qid, new_qid, &env, err, errlen) < 0)
+		return -1;
+	struct queue_draft d;
+	memset(&d, 0, sizeof d);
+	snprintf(d.qid, sizeof d.qid, "%s", new_qid);
+	*nrcpt_out = env->nrcpt;
+	int rc = 0;
+	if (queue_store_draft_copy(qs, QDIR_QUARANTINE, qid, &d) < 0 || queue_store_commit(qs, &d, env, QDIR_INPUT) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		rc = -1;
+	} else if (queue_store_remove(qs, QDIR_QUARANTINE, qid) < 0) {
+		snprintf(err, errlen, "released as %s, but quarantine/%s stays: %s", new_qid, qid, strerror(errno));
+		rc = -1;
+	}
+	mail_env_free(&env);
+	return rc;
+}
+
 bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid)
 {
 	return faccessat(qs->dfd[dir], qid, F_OK, 0) == 0;
