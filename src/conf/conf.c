@@ -388,6 +388,8 @@ static void cross_checks(struct loader *L, struct conf *c)
 		diag_err(L, -1, "smtpd_tls_cert_file is set but smtpd_tls_key_file is empty");
 	if (c->queue_directory[0] != '/')
 		diag_err(L, -1, "queue_directory must be an absolute path: \"%s\"", c->queue_directory);
+	if (c->control_socket[0] && c->control_socket[0] != '/')
+		diag_err(L, -1, "control_socket must be an absolute path or empty: \"%s\"", c->control_socket);
 	if (c->syslog_facility[0] && log_facility_from_name(c->syslog_facility) < 0)
 		diag_err(L, -1, "syslog_facility: unknown facility \"%s\"", c->syslog_facility);
 }

@@ -83,6 +83,7 @@ struct conf {
 	char *smtpd_tls_key_file;
 	/* queue */
 	char *queue_directory;
+	char *control_socket;
 	int queue_commit_threads;
 	int maximal_queue_lifetime;
 	int bounce_queue_lifetime;

@@ -96,6 +96,9 @@ const struct conf_key conf_keys[] = {
 	/* queue */
 	{ "queue_directory", CONF_T_STR, O(queue_directory), "/var/spool/mxgate", 0, 0, NULL,
 	  "Spool directory (docs/QUEUE.md). Created if missing." },
+	{ "control_socket", CONF_T_STR, O(control_socket), "$queue_directory/control", 0, 0, NULL,
+	  "Unix socket of the queue tools (mxgate queue, mxgate reload): mode 0600, owned by mail_owner, so only that "
+	  "user and root can use it. Empty: no control socket." },
 	{ "queue_commit_threads", CONF_T_INT, O(queue_commit_threads), "4", 1, 64, NULL,
 	  "Threads that fsync accepted messages; concurrent fsyncs share journal commits (group commit)." },
 	{ "maximal_queue_lifetime", CONF_T_TIME, O(maximal_queue_lifetime), "5d", 0, 365 * DAY, NULL,

@@ -234,6 +234,13 @@ int gw_serve(const struct conf *c)
 		xfree(lfd);
 		goto out;
 	}
+	if (gw_ctl_open(g, uid, gid, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"%s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
 	if (c->pid_file[0] && write_pid_file(c->pid_file) < 0)
 		log_warn("event=pid_file_error file=%s error=\"%s\"", c->pid_file, strerror(errno));
 	if (root && drop_privileges(c, uid, gid) < 0) {
@@ -349,6 +356,7 @@ int gw_serve(const struct conf *c)
 	g->drain_timer = evtimer_new(g->base, on_drain_poll, g);
 
 	queue_sched_recover(g->q);
+	gw_ctl_start(g);
 	char listen[512] = "";
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
 		snprintf(listen + strlen(listen), sizeof listen - strlen(listen), "%s%s", i ? "," : "",
@@ -377,6 +385,7 @@ int gw_serve(const struct conf *c)
 		 (unsigned long long)commits, (unsigned long long)fsyncs, (unsigned long long)dsyncs);
 	status = 0;
 out:
+	gw_ctl_close(g);
 	if (g->sig_term) {
 		event_free(g->sig_term);
 		event_free(g->sig_int);

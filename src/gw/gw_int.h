@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gw/gw.h"
 #include "scan/scan.h"
@@ -25,6 +26,7 @@ struct deliver_result;
 struct route_maps;
 struct mail_env;
 struct gw_attempt;
+struct gw_ctl;
 struct ev_pool;
 struct scan_dnsbl;
 struct queue_draft;
@@ -52,6 +54,7 @@ struct gw {
 	bool before_queue;
 	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
 	bool stopping;
+	struct gw_ctl *ctl; /* gw_ctl.c: the control socket, NULL = none */
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
 };
@@ -83,6 +86,25 @@ void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
 /* before-queue: scan the draft, then commit or refuse; false when not scanning before the queue */
 bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d, struct mail_env *env);
 bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a);
+
+/* gw_queue.c: the administrator's operations (control socket, status page) */
+enum gw_qop { GW_QOP_FLUSH, GW_QOP_HOLD, GW_QOP_RELEASE, GW_QOP_DELETE, GW_QOP_REQUEUE };
+/* Apply op to message qid (release: from hold/ or quarantine/). 0 done; -1 refused, msg says
+ * why (no such message, wrong state, busy). On success msg says what happened (for a
+ * quarantine release, the new queue id). Loop thread only. */
+int gw_queue_op(struct gw *g, enum gw_qop op, const char *qid, char *msg, size_t msglen);
+
+/* gw_ctl.c: the control socket. open: as root, before the privilege drop
+ * (bound, 0600, owned by uid/gid); start: once the loop exists; close:
+ * at the end (the socket file is removed). */
+int gw_ctl_open(struct gw *g, uid_t uid, gid_t gid, char *err, size_t errlen);
+void gw_ctl_start(struct gw *g);
+void gw_ctl_close(struct gw *g);
+
+/* gw_reload.c: re-read main.cf and the maps and swap them in; 0 = new
+ * config in force, -1 = the old one kept, err says why (SIGHUP and the
+ * control socket's "reload"). */
+int gw_reload(struct gw *g, char *err, size_t errlen);
 
 /* gw_route.c */
 /* Expand env's recipients: -1 retry later, 0 nothing changes (no envs), 1 envs[0..n) replace it. */
