@@ -24,7 +24,7 @@ per=$((total / ${#targets[@]}))
 [ "$per" -lt 5 ] && per=5
 
 shopt -s nullglob
-SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c src/route/*.c src/ev/*.c src/dns/*.c src/scan/*.c)
+SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/gw/gw_ctl_req.c src/conf/*.c src/net/*.c src/smtp/*.c src/route/*.c src/ev/*.c src/dns/*.c src/scan/*.c)
 LIBS=($(pkg-config --libs libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson) -lm -pthread)
 FLAGS=(-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra -pthread $(pkg-config --cflags gmime-3.0 libpcre2-8 libclamav jansson)
 	-fno-sanitize-recover=undefined)

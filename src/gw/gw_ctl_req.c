@@ -26,11 +26,15 @@ const char *gw_ctl_cmd_name(enum gw_ctl_cmd c)
 
 int gw_ctl_state(const char *name)
 {
-	static const enum queue_dir ok[] = { QDIR_INPUT, QDIR_OUTPUT, QDIR_DEFERRED, QDIR_HOLD, QDIR_QUARANTINE,
-					     QDIR_CORRUPT };
+	/* the names queue_dir_name() gives (spelled here: the parser links alone) */
+	static const struct {
+		const char *name;
+		enum queue_dir dir;
+	} ok[] = { { "input", QDIR_INPUT }, { "output", QDIR_OUTPUT }, { "deferred", QDIR_DEFERRED },
+		   { "hold", QDIR_HOLD },   { "quarantine", QDIR_QUARANTINE }, { "corrupt", QDIR_CORRUPT } };
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strcmp(name, queue_dir_name(ok[i])) == 0)
-			return (int)ok[i];
+		if (strcmp(name, ok[i].name) == 0)
+			return (int)ok[i].dir;
 	return -1;
 }
 
