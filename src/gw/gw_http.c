@@ -89,7 +89,7 @@ static void method_not_allowed(struct evhttp_request *req, const char *allow)
 	gw_http_reply(req, 405, "Method Not Allowed", "application/json", body, sizeof body - 1);
 }
 
-/* Everything but /metrics: the status page, its API and actions. */
+/* Every request: /metrics, the status page, its API and actions. */
 static void on_other(struct evhttp_request *req, void *arg)
 {
 	struct gw *g = arg;
@@ -140,7 +140,6 @@ int gw_http_start(struct gw *g, char *err, size_t errlen)
 	evhttp_set_max_body_size(g->http, HTTP_MAX_BODY);
 	evhttp_set_timeout(g->http, HTTP_TIMEOUT_S);
 	evhttp_set_allowed_methods(g->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
-	evhttp_set_cb(g->http, "/metrics", on_metrics, g);
 	evhttp_set_gencb(g->http, on_other, g);
 	gw_status_start(g);
 	log_info("event=http_listening listen=%s", g->conf->http_listen);

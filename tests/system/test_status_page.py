@@ -128,6 +128,9 @@ def test_status_http_api(mkgw, mksink, workdir, period):
     assert st == 405 and h["Allow"] == "GET, HEAD"
     st, h, _ = http(port, "/api/quarantine/%s/release" % qid)
     assert st == 405 and h["Allow"] == "POST"
+    st, h, _ = http(port, "/metrics", "POST", data=b"")
+    assert st == 405 and h["Allow"] == "GET, HEAD"
+    assert http(port, "/metrics?x=1")[0] == 200
     st, _, _ = http(port, "/", "PUT", data=b"x")
     assert st in (405, 501)
     assert http(port, "/nope")[0] == 404 and http(port, "/api/quarantine/%s/explode" % qid, "POST", data=b"")[0] == 404
