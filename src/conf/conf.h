@@ -44,6 +44,8 @@ struct conf {
 	char *syslog_facility;
 	char *syslog_name;
 	char *log_level;
+	char *log_format;
+	char *http_listen, *http_secret_file;
 	/* scanning (scan/, docs/CONFIG.md "Scanning") */
 	char *scan_stage;
 	int scan_workers, scan_timeout, scan_max_attempts;

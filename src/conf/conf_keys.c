@@ -24,6 +24,15 @@ const struct conf_key conf_keys[] = {
 	  "Also log to syslog with this facility (mail, daemon, local0..local7); empty: stderr only." },
 	{ "syslog_name", CONF_T_STR, O(syslog_name), "mxgate", 0, 0, NULL, "Program name in log lines." },
 	{ "log_level", CONF_T_ENUM, O(log_level), "info", 0, 0, "error warning info debug", "Most verbose level logged." },
+	{ "log_format", CONF_T_ENUM, O(log_format), "text", 0, 0, "text json",
+	  "Log lines as key=value text, or one JSON object per line with the same keys." },
+	/* HTTP: metrics and status page (gw_http.c) */
+	{ "http_listen", CONF_T_STR, O(http_listen), "127.0.0.1:8025", 0, 0, NULL,
+	  "addr:port of the HTTP listener for /metrics (Prometheus) and the status page; empty: none. Keep it on loopback "
+	  "or behind a proxy: reading needs no secret." },
+	{ "http_secret_file", CONF_T_STR, O(http_secret_file), "", 0, 0, NULL,
+	  "File whose first line is the secret the status page's changing actions (quarantine release/delete) need; "
+	  "empty: those actions are refused (403)." },
 	{ "shutdown_timeout", CONF_T_TIME, O(shutdown_timeout), "10s", 1, 3600, NULL,
 	  "On SIGTERM: how long open SMTP transactions and deliveries may take to finish before the process exits." },
 	/* inbound SMTP */

@@ -23,6 +23,7 @@
 #include "scan/scan.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
+#include "net/net_addr.h"
 #include "net/net_tls.h"
 #include "queue/queue_store.h"
 #include "route/route.h"
@@ -42,6 +43,12 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 			errors++;
 		}
 		route_maps_free(&m);
+		struct net_addr ha;
+		if (c->http_listen[0] && net_addr_parse(c->http_listen, -1, &ha) < 0) {
+			buf_printf(&diag, "%s: error: http_listen: \"%s\" is not addr:port ([addr]:port for IPv6)\n", where,
+				   c->http_listen);
+			errors++;
+		}
 		if (c->smtpd_tls_cert_file[0]) {
 			SSL_CTX *ctx = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
 			if (!ctx) {

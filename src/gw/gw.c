@@ -151,6 +151,7 @@ int gw_serve(const struct conf *c)
 	struct gw G, *g = &G;
 	memset(g, 0, sizeof G);
 	g->conf = c;
+	g->http_fd = -1;
 	int status = 1;
 	char err[512];
 	struct map *tls_policy = NULL; /* smtp_tls_policy_maps */
@@ -225,6 +226,13 @@ int gw_serve(const struct conf *c)
 			xfree(lfd);
 			goto out;
 		}
+	}
+	if (gw_http_bind(g, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"%s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
 	}
 	g->qs = queue_store_open(c->queue_directory, uid, gid, err, sizeof err);
 	if (!g->qs) {
@@ -355,6 +363,10 @@ int gw_serve(const struct conf *c)
 	g->stop_timer = evtimer_new(g->base, on_stop_timeout, g);
 	g->drain_timer = evtimer_new(g->base, on_drain_poll, g);
 
+	if (gw_http_start(g, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"%s\"", err);
+		goto out_loop;
+	}
 	queue_sched_recover(g->q);
 	gw_ctl_start(g);
 	char listen[512] = "";
@@ -368,7 +380,8 @@ int gw_serve(const struct conf *c)
 		 MXGATE_VERSION, c->myhostname, listen, c->queue_directory, c->relayhost[0] ? c->relayhost : "(MX)",
 		 root ? c->mail_owner : "(unchanged)", g->tls_server ? "yes" : "no", nl, na, nm);
 	event_base_dispatch(g->base);
-
+	status = 0;
+out_loop:
 	/* teardown: deliveries in flight end with 4xx and are retried later */
 	deliver_free(&g->dl);
 	gw_scan_free(g); /* scans in flight finish first: their results go to the queue */
@@ -383,7 +396,6 @@ int gw_serve(const struct conf *c)
 		 "dir_fsyncs=%llu",
 		 (unsigned long long)g->accepted, (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known,
 		 (unsigned long long)commits, (unsigned long long)fsyncs, (unsigned long long)dsyncs);
-	status = 0;
 out:
 	gw_ctl_close(g);
 	if (g->sig_term) {
@@ -401,6 +413,7 @@ out:
 			xfree(v);
 		map_free(&g->attempts);
 	}
+	gw_http_free(g);
 	gw_scan_free(g);
 	gw_dnsbl_stop(g);
 	route_maps_free(&g->maps);

@@ -31,6 +31,12 @@ struct ev_pool;
 struct scan_dnsbl;
 struct queue_draft;
 struct net_addr;
+struct evhttp;
+struct evhttp_request;
+struct buf;
+struct gw_status;
+struct gw_status_target;
+struct scan_outcome;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct gw {
@@ -53,6 +59,9 @@ struct gw {
 	struct ev_pool *scan_pool;
 	bool before_queue;
 	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
+	int http_fd;	    /* bound before the privilege drop, then evhttp's */
+	struct evhttp *http; /* NULL: no http_listen */
+	struct gw_status *status; /* the status page's state (gw_status.c); NULL: no http_listen */
 	bool stopping;
 	struct gw_ctl *ctl; /* gw_ctl.c: the control socket, NULL = none */
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
@@ -86,6 +95,27 @@ void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
 /* before-queue: scan the draft, then commit or refuse; false when not scanning before the queue */
 bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d, struct mail_env *env);
 bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a);
+
+/* gw_http.c: the HTTP listener (metrics, status page) */
+int gw_http_bind(struct gw *g, char *err, size_t errlen); /* as root, before the drop */
+int gw_http_start(struct gw *g, char *err, size_t errlen); /* on the loop */
+void gw_http_free(struct gw *g);
+void gw_http_reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
+		   size_t len);
+/* gw_status.c: the status page (its data, JSON API and quarantine actions).
+ * gw_status_new as root (reads http_secret_file): 0, or -1 with err. */
+int gw_status_new(struct gw *g, char *err, size_t errlen);
+void gw_status_start(struct gw *g); /* on the loop: the history timer */
+void gw_status_free(struct gw *g);
+/* Answer a request gw_http.c has routed (method already checked). */
+void gw_status_serve(struct gw *g, struct evhttp_request *req, const struct gw_status_target *t);
+/* Feeds of the recent-messages ring and the history (no-ops without the page). */
+void gw_status_scanned(struct gw *g, const char *qid, const struct mail_env *env, const struct scan_report *r,
+		       const struct scan_outcome *o, size_t size);
+void gw_status_delivery(struct gw *g, const char *qid, int reply_code);
+
+/* gw_metrics.c: the Prometheus text of the gateway's counters and gauges */
+void gw_metrics_render(struct gw *g, struct buf *out);
 
 /* gw_queue.c: the administrator's operations (control socket, status page) */
 enum gw_qop { GW_QOP_FLUSH, GW_QOP_HOLD, GW_QOP_RELEASE, GW_QOP_DELETE, GW_QOP_REQUEUE };

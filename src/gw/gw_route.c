@@ -347,8 +347,10 @@ void gw_route_result(void *ctx, const struct deliver_result *res)
 		log_warn("queue=%s event=stray_delivery_result", res->qid);
 		return;
 	}
-	for (size_t i = 0; i < res->n; i++)
+	for (size_t i = 0; i < res->n; i++) {
+		gw_status_delivery(g, at->qid, res->r[i].reply.code);
 		queue_sched_rcpt_result(g->q, at->qid, res->r[i].idx, &res->r[i].reply,
 					res->r[i].no_dsn ? QUEUE_RESULT_F_NO_DSN : 0);
+	}
 	gw_attempt_release(g, at);
 }

@@ -261,6 +261,9 @@ class Gateway:
         # off unless a test turns it on (test_scanning.py, test_scan_corpus.py); mxgate's own
         # default is spam_scanner = builtin
         "spam_scanner": "none",
+        # the HTTP listener (metrics, status page) defaults to 127.0.0.1:8025; tests that want it
+        # set a free port (gateways run side by side)
+        "http_listen": "",
     }
 
     def __init__(self, workdir, dns, sink=None, name="gw", host="127.0.0.1", **conf):

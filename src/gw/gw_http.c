@@ -1,0 +1,160 @@
+/*
+ * gw_http.c - the HTTP listener (libevent's evhttp) on http_listen:
+ * GET /metrics (Prometheus text, gw_metrics.c) and the status page
+ * (gw_status.c): routing (gw_status_req.c parses the target), methods
+ * (405 with Allow), and the security headers every reply carries (a strict
+ * Content-Security-Policy: the page runs only its own script, no inline
+ * code, nothing from elsewhere; no framing; no referrer).
+ *
+ * The socket is bound as root before the privilege drop (gw_http_bind),
+ * served from the loop afterwards (gw_http_start). Limits: request header
+ * section HTTP_MAX_HEADERS octets, body HTTP_MAX_BODY octets, HTTP_TIMEOUT_S
+ * seconds per request, methods GET, HEAD and POST only; anything else is
+ * answered 4xx by evhttp itself. Reading needs no secret (bind to loopback);
+ * changing actions need http_secret_file's secret.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "conf/conf.h"
+#include "gw/gw_int.h"
+#include "gw/gw_status_req.h"
+#include "net/net_addr.h"
+#include "net/net_listen.h"
+
+#define HTTP_MAX_HEADERS 8192
+#define HTTP_MAX_BODY 65536
+#define HTTP_TIMEOUT_S 10
+#define HTTP_CSP                                                                                            \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " \
+	"object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+int gw_http_bind(struct gw *g, char *err, size_t errlen)
+{
+	g->http_fd = -1;
+	if (!g->conf->http_listen[0])
+		return 0;
+	struct net_addr a;
+	if (net_addr_parse(g->conf->http_listen, -1, &a) < 0) {
+		snprintf(err, errlen, "http_listen: \"%s\" is not addr:port ([addr]:port for IPv6)", g->conf->http_listen);
+		return -1;
+	}
+	g->http_fd = net_listen_tcp(&a, 64);
+	if (g->http_fd < 0) {
+		snprintf(err, errlen, "http_listen: cannot listen on %s: %s", g->conf->http_listen, strerror(errno));
+		return -1;
+	}
+	return gw_status_new(g, err, errlen); /* as root: reads http_secret_file */
+}
+
+void gw_http_reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
+		   size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy", HTTP_CSP);
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	struct evbuffer *out = evbuffer_new();
+	if (out && len)
+		evbuffer_add(out, body, len);
+	evhttp_send_reply(req, code, reason, out);
+	if (out)
+		evbuffer_free(out);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct gw *g = arg;
+	struct buf b;
+	buf_init(&b);
+	gw_metrics_render(g, &b);
+	gw_http_reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	buf_fini(&b);
+}
+
+static void method_not_allowed(struct evhttp_request *req, const char *allow)
+{
+	static const char body[] = "{\"error\":\"method not allowed\"}";
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	gw_http_reply(req, 405, "Method Not Allowed", "application/json", body, sizeof body - 1);
+}
+
+/* Every request: /metrics, the status page, its API and actions. */
+static void on_other(struct evhttp_request *req, void *arg)
+{
+	struct gw *g = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct gw_status_target t;
+	gw_status_req_parse(uri, uri ? strlen(uri) : 0, &t);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	bool post = m == EVHTTP_REQ_POST;
+	switch (t.res) {
+	case GW_RES_NOTFOUND:
+		break;
+	case GW_RES_BAD_ID: {
+		static const char bad[] = "{\"error\":\"not a queue id (16 characters: 0-9 and A-Z without I, L, O, U)\"}";
+		gw_http_reply(req, 400, "Bad Request", "application/json", bad, sizeof bad - 1);
+		return;
+	}
+	case GW_RES_RELEASE:
+	case GW_RES_DELETE:
+		if (!post) {
+			method_not_allowed(req, "POST");
+			return;
+		}
+		break;
+	default:
+		if (post) {
+			method_not_allowed(req, "GET, HEAD");
+			return;
+		}
+		break;
+	}
+	if (t.res == GW_RES_METRICS)
+		on_metrics(req, g);
+	else
+		gw_status_serve(g, req, &t);
+}
+
+int gw_http_start(struct gw *g, char *err, size_t errlen)
+{
+	if (g->http_fd < 0)
+		return 0;
+	g->http = evhttp_new(g->base);
+	if (!g->http || !evhttp_accept_socket_with_handle(g->http, g->http_fd)) {
+		snprintf(err, errlen, "http_listen: cannot serve %s", g->conf->http_listen);
+		return -1;
+	}
+	g->http_fd = -1; /* evhttp owns it */
+	evhttp_set_max_headers_size(g->http, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(g->http, HTTP_MAX_BODY);
+	evhttp_set_timeout(g->http, HTTP_TIMEOUT_S);
+	evhttp_set_allowed_methods(g->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+	evhttp_set_gencb(g->http, on_other, g);
+	gw_status_start(g);
+	log_info("event=http_listening listen=%s", g->conf->http_listen);
+	return 0;
+}
+
+void gw_http_free(struct gw *g)
+{
+	if (g->http) {
+		evhttp_free(g->http);
+		g->http = NULL;
+	}
+	gw_status_free(g);
+	if (g->http_fd >= 0) {
+		close(g->http_fd);
+		g->http_fd = -1;
+	}
+}
