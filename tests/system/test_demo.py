@@ -99,6 +99,18 @@ def test_make_run_demo_end_to_end(workdir):
         assert b"Mxgate.Test.EICAR" in qf  # the scan report that put it there
         off, n = map(int, re.match(rb"MXQ1 b=(\d+):(\d+)", qf).groups())  # docs/QUEUE.md: the content's place
         assert has_eicar(qf[off:off + n])  # the original, as received
+        # the queue tools, as the printed text shows them
+        qid = os.listdir(qdir)[0]
+        m = re.search(r"^\s*build/mxgate (queue list -c \S+ --state quarantine)", out(), re.M)
+        assert m, out()
+        r = subprocess.run([BIN] + m.group(1).split(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30 * SLOW)
+        listing = r.stdout.decode()
+        assert r.returncode == 0 and qid in listing and "virus: Mxgate.Test.EICAR" in listing, listing
+        r = subprocess.run([BIN, "queue", "show", "-c", os.path.join(run, "main.cf"), qid], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30 * SLOW)
+        shown = r.stdout.decode()
+        assert r.returncode == 0 and "state: quarantine" in shown and "Subject: the report" in shown, shown
         # the metrics on the status page's listener
         metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http, timeout=10).read().decode()
         assert re.search(r"^mxgate_messages_accepted_total 3$", metrics, re.M), metrics
