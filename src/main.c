@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (strcmp(cmd, "serve") == 0)
-			rc = gw_serve(c);
+			rc = gw_serve(c, path, (const char *const *)ov, nov);
 		else if (strcmp(cmd, "mailq") == 0)
 			rc = ctl_mailq(c);
 		else if (strcmp(cmd, "route") == 0)
