@@ -204,6 +204,10 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 								    : LOG_L_INFO;
 	log_init(c->syslog_name, c->syslog_facility[0] ? log_facility_from_name(c->syslog_facility) : -1, lvl);
 	signal(SIGPIPE, SIG_IGN);
+	/* until the loop handles them: a SIGHUP or SIGUSR1 during start-up (a
+	 * reload right after systemctl start) must not kill the process */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	umask(077); /* spool files, copies, the pid file (made 0644 on purpose) */
 	raise_nofile();
 

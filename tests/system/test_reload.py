@@ -21,6 +21,7 @@ ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (privilege 
 
 def reload(gw, **conf):
     """Change main.cf, SIGHUP, wait for the outcome line; returns the log text added by the reload."""
+    gw.wait_log("event=started")  # the listener accepts before the loop handles signals
     before = len(gw.log())
     n_ok = gw.log().count("event=reloaded")
     n_bad = gw.log().count("event=reload_failed")
@@ -137,6 +138,7 @@ def test_bad_config_keeps_everything(mkgw, case):
     if case == "syntax":
         with open(gw.cf, "a") as f:
             f.write("this is not a setting\n")
+    gw.wait_log("event=started")
     before = len(gw.log())
     gw.proc.send_signal(signal.SIGHUP)
     gw.wait_log("event=reload_failed")
