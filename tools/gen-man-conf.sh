@@ -2,8 +2,8 @@
 # tools/gen-man-conf.sh - mxgate.conf(5) from man/mxgate.conf.5.in and the binary's own key
 # table (mxgate config --doc), so the manual page can never drift from the keys.
 #   tools/gen-man-conf.sh [BIN] > mxgate.conf.5
-# Each Markdown table row "| `key` | type | default | meaning |" becomes a .TP entry; the
-# lines after the table (the keys a reload cannot change) become a paragraph.
+# Each Markdown table row "| `key` | type | default | meaning |" becomes a .TP entry; any other
+# text line becomes a paragraph.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-${MXGATE_BIN:-build/mxgate}}

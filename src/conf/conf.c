@@ -527,14 +527,10 @@ void conf_doc(struct buf *out)
 			buf_printf(out, " (%lld..%lld)", K->min, K->max);
 		if (K->type == CONF_T_ENUM)
 			buf_printf(out, " (%s)", K->enumv);
-		buf_printf(out, " | %s%s%s | %s |\n", K->def[0] ? "`" : "", K->def[0] ? K->def : "(empty)",
-			   K->def[0] ? "`" : "", K->doc);
+		buf_printf(out, " | %s%s%s | %s%s |\n", K->def[0] ? "`" : "", K->def[0] ? K->def : "(empty)",
+			   K->def[0] ? "`" : "", K->doc,
+			   conf_key_restart(k) ? " Needs a restart: a reload keeps the old value." : "");
 	}
-	buf_puts(out, "\nA reload (SIGHUP, `systemctl reload mxgate`) applies every other key; these need a restart "
-		      "(the reload logs `event=reload_restart_needed keys=...` and keeps their old values):");
-	for (size_t i = 0; conf_restart_keys[i]; i++)
-		buf_printf(out, " `%s`", conf_restart_keys[i]);
-	buf_puts(out, ".\n");
 }
 
 size_t conf_key_count(void)

@@ -139,8 +139,8 @@ void conf_free(struct conf **c);
 /* Print every key with its effective value ("key = value"); only_set:
  * just the keys set in the file or by -o (as postconf -n). */
 void conf_dump(const struct conf *c, struct buf *out, bool only_set);
-/* Markdown table of every key, type, default and description, then the
- * list of keys a reload cannot change. */
+/* Markdown table of every key, type, default and description (keys a
+ * reload cannot change say so). */
 void conf_doc(struct buf *out);
 
 /* Keys by index (conf_keys.c order), for a reload's comparison. */
