@@ -398,6 +398,12 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 	buf_init(&n.restart);
 	buf_init(&n.listeners);
 	snprintf(err, errlen, "unknown error");
+	if (g->stopping) {
+		snprintf(err, errlen, "shutting down: no reload");
+		log_warn("event=reload_failed error=\"%s\"", err);
+		reload_new_free(&n, NULL);
+		return -1;
+	}
 	struct buf diag;
 	buf_init(&diag);
 	struct conf *nc = conf_load(g->conf_path, g->conf_ov, g->conf_nov, &diag);
