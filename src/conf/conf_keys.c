@@ -260,5 +260,6 @@ const size_t conf_keys_n = sizeof conf_keys / sizeof conf_keys[0];
  * them (a reload logs event=reload_restart_needed and keeps the old value). */
 const char *const conf_restart_keys[] = {
 	"mail_owner", "pid_file", "syslog_facility", "syslog_name", "log_level", "queue_directory",
-	"queue_commit_threads", "scan_workers", "dns_servers", "dns_timeout", "log_format", "http_listen", NULL,
+	"queue_commit_threads", "scan_workers", "dns_servers", "dns_timeout", "log_format", "http_listen",
+	"http_secret_file", NULL,
 };
