@@ -80,9 +80,10 @@ int main(int argc, char **argv)
 {
 	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	base = base ? base + 1 : argc > 0 ? argv[0] : "";
-	if (strcmp(base, "mailq") == 0 || (argc >= 2 && (strcmp(argv[1], "queue") == 0 || strcmp(argv[1], "reload") == 0))) {
+	/* "mailq", or "mxgate-mailq" where make install found another mail system's mailq */
+	bool mq = strcmp(base, "mailq") == 0 || strcmp(base, "mxgate-mailq") == 0;
+	if (mq || (argc >= 2 && (strcmp(argv[1], "queue") == 0 || strcmp(argv[1], "reload") == 0))) {
 		log_init("mxgate", -1, LOG_L_WARN);
-		bool mq = strcmp(base, "mailq") == 0;
 		/* "mxgate reload": the argument list starts at "reload" itself */
 		return queue_tools(argc, argv, mq ? 1 : strcmp(argv[1], "reload") == 0 ? 1 : 2, mq);
 	}
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (strcmp(cmd, "serve") == 0)
-			rc = gw_serve(c);
+			rc = gw_serve(c, path, (const char *const *)ov, nov);
 		else if (strcmp(cmd, "mailq") == 0)
 			rc = ctl_mailq(c);
 		else if (strcmp(cmd, "route") == 0)

@@ -258,3 +258,11 @@ const struct conf_key conf_keys[] = {
 };
 
 const size_t conf_keys_n = sizeof conf_keys / sizeof conf_keys[0];
+
+/* Read once at start: the process, its threads and sockets are built from
+ * them (a reload logs event=reload_restart_needed and keeps the old value). */
+const char *const conf_restart_keys[] = {
+	"mail_owner", "pid_file", "syslog_facility", "syslog_name", "log_level", "queue_directory",
+	"queue_commit_threads", "scan_workers", "dns_servers", "dns_timeout", "log_format", "http_listen",
+	"http_secret_file", "control_socket", NULL,
+};

@@ -39,8 +39,40 @@ struct gw_status_target;
 struct scan_outcome;
 typedef struct ssl_ctx_st SSL_CTX;
 
-struct gw {
+/* One loaded configuration and what is built from it that sessions borrow
+ * (gw_reload.c). Refcounted on the loop thread: the gateway holds the
+ * current one, each smtp settings snapshot and each scan set hold theirs;
+ * the last reference frees it. */
+struct gw_gen {
 	const struct conf *conf;
+	struct conf *owned;  /* conf when ours to free (reloads); NULL for main's */
+	SSL_CTX *tls_server; /* STARTTLS (owned); NULL: not offered */
+	size_t refs;
+};
+
+/* The scanning engine and policy in force (gw_scan.c): each scan job holds
+ * a reference, so scans in flight finish on the set they started with. */
+struct gw_scanset {
+	struct scan_engine *engine; /* NULL: scanning off */
+	struct scan_policy policy;
+	struct gw_gen *gen;	    /* the policy's strings (a reference) */
+	int64_t load_ms;	    /* time to build it (rules, virus database) */
+	size_t refs;
+};
+
+struct gw {
+	const struct conf *conf; /* gen->conf: the settings in force */
+	struct gw_gen *gen;
+	/* main.cf as given at start, for reloads (borrowed from main) */
+	const char *conf_path;
+	const char *const *conf_ov;
+	size_t conf_nov;
+	struct map *tls_policy; /* smtp_tls_policy_maps (owned) */
+	struct gw_scanset *scanset;
+	struct scan_dnsbl **dnsbl_old; /* replaced by a reload, freed once no lookup waits */
+	size_t ndnsbl_old;
+	struct event *retire_timer;
+	unsigned reloads;
 	struct event_base *base;
 	SSL_CTX *tls_server, *tls_client;
 	struct dns *dns;
@@ -53,9 +85,8 @@ struct gw {
 	struct scan_dnsbl *dnsbl;  /* NULL: no dnsbl_sites */
 	struct map *dnsbl_sess;	   /* session id -> gw_dnsbl.c's state */
 	struct route_maps *maps; /* swapped whole on SIGHUP */
-	/* scanning (gw_scan.c): NULL engine = off */
+	/* scanning (gw_scan.c): NULL engine = off; scanset->engine */
 	struct scan_engine *scan;
-	struct scan_policy policy;
 	struct ev_pool *scan_pool;
 	bool before_queue;
 	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
@@ -81,6 +112,10 @@ void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const c
 /* gw_dnsbl.c */
 int gw_dnsbl_start(struct gw *g, char *err, size_t errlen);
 void gw_dnsbl_stop(struct gw *g);
+/* A DNSBL object for c's settings; NULL with err (bad dnsbl_sites). */
+struct scan_dnsbl *gw_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen);
+/* Put d in force (NULL: no DNSBL); the old one is freed once nothing waits on it. */
+void gw_dnsbl_replace(struct gw *g, struct scan_dnsbl *d);
 void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci);
 /* SMTP_HOOK_DONE with reply->code 0: go on with gw_smtpd_route_rcpt();
  * with 554: refused; SMTP_HOOK_ASYNC: the answer comes by resume. */
@@ -89,6 +124,12 @@ enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, co
 void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 
 /* gw_scan.c */
+/* The scan set of gen's settings (rules compiled, virus engine loaded, action
+ * lists parsed); NULL with err. */
+struct gw_scanset *gw_scanset_new(struct gw_gen *gen, char *err, size_t errlen);
+void gw_scanset_unref(struct gw_scanset *s);
+/* Put s in force (takes the reference); scans in flight keep the old one. */
+void gw_scan_swap(struct gw *g, struct gw_scanset *s);
 int gw_scan_init(struct gw *g, char *err, size_t errlen);
 void gw_scan_free(struct gw *g);
 void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
@@ -143,6 +184,25 @@ void gw_route_deliver(void *ctx, const struct queue_attempt *a);
 void gw_route_process(void *ctx, const char *qid, const struct mail_env *env);
 void gw_route_result(void *ctx, const struct deliver_result *res);
 void gw_attempt_release(struct gw *g, struct gw_attempt *at);
-void gw_maps_reload(struct gw *g);
+
+/* gw_reload.c */
+struct gw_gen *gw_gen_new(const struct conf *c, struct conf *owned);
+struct gw_gen *gw_gen_ref(struct gw_gen *gen);
+void gw_gen_unref(struct gw_gen *gen);
+/* The settings of each module built from a configuration (gw_serve and
+ * reloads share them). sc takes a reference on gen, released with the
+ * snapshot. self: our listen addresses (caller's array, smtpd_listen_n). */
+void gw_conf_smtpd(struct gw *g, struct gw_gen *gen, struct smtp_server_conf *sc);
+struct deliver_conf;
+void gw_conf_deliver(struct gw *g, const struct conf *c, struct net_addr *self, struct deliver_conf *dc);
+struct queue_sched_conf;
+void gw_conf_queue(const struct conf *c, struct queue_sched_conf *qc);
+/* Re-read main.cf (same path and -o overrides), validate it whole (maps,
+ * TLS files, scan rules and actions, access map, DNSBL sites, new
+ * listeners) and only then put it in force; open sessions keep their
+ * settings. 0: the new configuration is in force; -1: the old one is kept,
+ * err says why (each error is logged as event=reload_error). Loop thread. */
+int gw_reload(struct gw *g, char *err, size_t errlen);
+void gw_reload_fini(struct gw *g);
 
 #endif

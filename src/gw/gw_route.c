@@ -76,23 +76,6 @@ struct route_maps *gw_maps_load(const struct conf *c, char *err, size_t errlen)
 	return m;
 }
 
-void gw_maps_reload(struct gw *g)
-{
-	char err[600];
-	struct route_maps *m = gw_maps_load(g->conf, err, sizeof err);
-	if (!m || route_maps_error(m)) {
-		log_err("event=reload_error error=\"%s\" action=\"the maps in force are kept\"",
-			m ? route_maps_error(m) : err);
-		route_maps_free(&m);
-		return;
-	}
-	route_maps_free(&g->maps);
-	g->maps = m;
-	size_t nl, na, nm;
-	route_maps_stats(m, &nl, &na, &nm);
-	log_info("event=maps_reloaded local_domains=%zu aliases=%zu mailertable=%zu", nl, na, nm);
-}
-
 /* ------------------------------------------------------------ processing */
 
 /* The recipient's ORCPT as recorded: as received, or its address. */

@@ -364,6 +364,12 @@ struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store 
 	return q;
 }
 
+void queue_sched_reconfigure(struct queue_sched *q, const struct queue_sched_conf *conf)
+{
+	q->conf = *conf;
+	schedule_pump(q); /* a larger active limit may let more in now */
+}
+
 void queue_sched_free(struct queue_sched **qp)
 {
 	struct queue_sched *q = *qp;

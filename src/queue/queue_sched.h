@@ -67,6 +67,9 @@ enum queue_verdict { QUEUE_PASS, QUEUE_HOLD, QUEUE_DISCARD, QUEUE_RETRY };
 
 struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store *qs, struct queue_commit *qc,
 				    const struct queue_sched_conf *conf, const struct queue_sched_ops *ops);
+/* New lifetimes, back-off, limits and host name (a reload): conf's hostname
+ * is borrowed from now on; messages already waiting keep their next try. */
+void queue_sched_reconfigure(struct queue_sched *q, const struct queue_sched_conf *conf);
 void queue_sched_free(struct queue_sched **q);
 /* Start-up recovery: clean tmp/, resume input/, output/, deferred/. */
 void queue_sched_recover(struct queue_sched *q);

@@ -147,7 +147,7 @@ def test_requeue_routes_again_after_map_change(mkgw, mksink, workdir):
         f.write("dest.test smtp:[127.0.0.1]:%d\n" % new.port)
     p = subprocess.run([BIN, "reload", "-c", gw.cf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
     assert p.returncode == 0, p.stdout
-    gw.wait_log(r"event=maps_reloaded")
+    gw.wait_log(r"event=reloaded ")
     # a flush keeps the route recorded when the message was processed
     q(gw, "flush", qid)
     gw.wait_log(r"queue=%s event=deferred rcpt=<someone@dest.test> attempt=2" % qid)
