@@ -8,6 +8,9 @@
 #   make asan       build build/asan/mxgate with AddressSanitizer + UBSan
 #   make deps       only install what is missing (Debian 12, as root)
 #   make check-layout   verify module include directions (tools/check-layout.sh)
+#   make install    binary, mailq link, man pages, example config, systemd unit
+#                   (PREFIX=/usr/local, DESTDIR, sbindir, mandir, sysconfdir=/etc, unitdir)
+#   make uninstall  remove what install put there (not the configuration in sysconfdir)
 
 SHELL := /bin/bash
 CC ?= cc
@@ -43,7 +46,7 @@ FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%-replay)
 SCANPROBE := $(B)/tests/tools/scanprobe
 
-.PHONY: all run test bench fuzz asan deps clean check-layout unit-bins fuzz-replay-bins
+.PHONY: all run test bench fuzz asan deps clean check-layout unit-bins fuzz-replay-bins install uninstall
 
 all: $(B)/mxgate
 
@@ -77,6 +80,11 @@ $(SCANPROBE): tests/tools/scanprobe.c $(B)/libmxgate.a
 src/scan/scan_rules_default.c: rules/mxgate-default.cf mk/embed-text.sh
 	mk/embed-text.sh scan_rules_default_cf $< > $@.tmp && mv $@.tmp $@
 
+# the status page's assets (web/), embedded the same way (gw_status.c serves them)
+src/gw/gw_status_assets.c: web/status.html web/status.js web/status.css mk/embed-text.sh
+	{ mk/embed-text.sh gw_status_html web/status.html && mk/embed-text.sh gw_status_js web/status.js && \
+	  mk/embed-text.sh gw_status_css web/status.css; } > $@.tmp && mv $@.tmp $@
+
 unit-bins: $(UNIT_BIN) $(SCANPROBE)
 fuzz-replay-bins: $(FUZZ_REPLAY)
 
@@ -105,6 +113,54 @@ fuzz: deps
 
 check-layout:
 	tools/check-layout.sh
+
+# ---------------------------------------------------------------- install
+PREFIX ?= /usr/local
+DESTDIR ?=
+bindir ?= $(PREFIX)/bin
+sbindir ?= $(PREFIX)/sbin
+mandir ?= $(PREFIX)/share/man
+sysconfdir ?= /etc
+unitdir ?= /lib/systemd/system
+EXAMPLES := main.cf aliases local-host-names mailertable access relay-domains
+
+# mxgate.conf(5) is made from the binary's own key table: it cannot drift
+$(B)/man/mxgate.conf.5: $(B)/mxgate man/mxgate.conf.5.in tools/gen-man-conf.sh
+	@mkdir -p $(dir $@)
+	tools/gen-man-conf.sh $(B)/mxgate > $@.tmp && mv $@.tmp $@
+
+$(B)/dist/mxgate.service: dist/mxgate.service.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(sbindir)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g' $< > $@
+
+# mailq: mxgate-mailq always; "mailq" in bindir only where no other mailq is (Postfix's and
+# sendmail's live in /usr/bin: never replaced)
+install: $(B)/mxgate $(B)/man/mxgate.conf.5 $(B)/dist/mxgate.service
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(unitdir)
+	install -m 0755 $(B)/mxgate $(DESTDIR)$(sbindir)/mxgate
+	ln -sf mxgate $(DESTDIR)$(sbindir)/mxgate-mailq
+	@if { [ ! -e $(DESTDIR)$(bindir)/mailq ] && [ ! -L $(DESTDIR)$(bindir)/mailq ]; } || \
+	    [ "$$(readlink $(DESTDIR)$(bindir)/mailq)" = "$(sbindir)/mxgate" ]; then \
+		ln -sfn $(sbindir)/mxgate $(DESTDIR)$(bindir)/mailq && echo "installed $(bindir)/mailq -> $(sbindir)/mxgate"; \
+	else echo "kept $(bindir)/mailq (another mail system's); use mxgate-mailq"; fi
+	install -m 0644 man/mxgate.8 $(DESTDIR)$(mandir)/man8/mxgate.8
+	install -m 0644 $(B)/man/mxgate.conf.5 $(DESTDIR)$(mandir)/man5/mxgate.conf.5
+	install -m 0644 $(B)/dist/mxgate.service $(DESTDIR)$(unitdir)/mxgate.service
+	install -d -m 0755 $(DESTDIR)$(sysconfdir)/mxgate
+	@for f in $(EXAMPLES); do \
+		if [ -e $(DESTDIR)$(sysconfdir)/mxgate/$$f ]; then echo "kept $(sysconfdir)/mxgate/$$f"; \
+		else install -m 0644 examples/$$f $(DESTDIR)$(sysconfdir)/mxgate/$$f; fi; \
+	done
+	@echo "next: useradd --system --no-create-home --shell /usr/sbin/nologin mxgate;" \
+		"edit $(sysconfdir)/mxgate/main.cf; mxgate check; systemctl enable --now mxgate"
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/mxgate $(DESTDIR)$(sbindir)/mxgate-mailq \
+		$(DESTDIR)$(mandir)/man8/mxgate.8 $(DESTDIR)$(mandir)/man5/mxgate.conf.5 \
+		$(DESTDIR)$(unitdir)/mxgate.service
+	@if [ "$$(readlink $(DESTDIR)$(bindir)/mailq)" = "$(sbindir)/mxgate" ]; then rm -f $(DESTDIR)$(bindir)/mailq; fi
+	@echo "kept $(sysconfdir)/mxgate/ (your configuration); remove it by hand if you want"
 
 clean:
 	rm -rf build

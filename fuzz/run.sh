@@ -3,7 +3,7 @@
 #
 # Builds fuzz/fuzz_*.c with clang -fsanitize=fuzzer,address,undefined
 # against the parser sources and the SMTP engine (base, mail, queue_file, route,
-# conf, net, smtp; never main.c) into build/fuzz/, runs each target for SECONDS/targets
+# conf, net, smtp, gw_status_req.c; never main.c) into build/fuzz/, runs each target for SECONDS/targets
 # seconds (at least 5) on a copy of its corpus (build/fuzz/corpus-<target>)
 # so the committed corpus in fuzz/corpus/<target>/ is not modified, prints
 # one line per target and exits nonzero if any target crashed or failed to
@@ -24,7 +24,7 @@ per=$((total / ${#targets[@]}))
 [ "$per" -lt 5 ] && per=5
 
 shopt -s nullglob
-SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c src/route/*.c src/ev/*.c src/dns/*.c src/scan/*.c)
+SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c src/route/*.c src/ev/*.c src/dns/*.c src/scan/*.c src/gw/gw_status_req.c src/gw/gw_ctl_req.c)
 LIBS=($(pkg-config --libs libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson) -lm -pthread)
 FLAGS=(-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra -pthread $(pkg-config --cflags gmime-3.0 libpcre2-8 libclamav jansson)
 	-fno-sanitize-recover=undefined)

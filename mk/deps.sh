@@ -16,6 +16,7 @@ PKGS=(
     dnsmasq-base                                          # the test DNS server (MX zones)
     clamav-daemon spamassassin spamc spamd rspamd         # real scanners started by the tests (offline)
     procps iproute2 psmisc                                # ps, ss, fuser used by tests
+    chromium python3-websocket                            # the status page's test in headless Chromium (DevTools)
 )
 
 missing=()

@@ -8,6 +8,9 @@
  *   mxgate flush  [-c FILE]                     retry deferred mail now
  *   mxgate scan   [-c FILE] [--client-ip IP] [--json] MESSAGE   the scanning pipeline on a file
  *   mxgate quarantine [-c FILE] list|show ID|release ID|delete ID
+ *   mxgate queue  [-c FILE] list|show|flush|hold|release|delete|requeue|status ...   (ctl_queue.c)
+ *   mxgate reload [-c FILE]                     re-read configuration and maps (control socket)
+ *   mailq [-c FILE]                             (called through a symlink) the queue, Postfix style
  *   mxgate version
  * Without -c the built-in defaults are used (see docs/CONFIG.md).
  */
@@ -34,11 +37,56 @@ static void usage(FILE *f)
 		   "           as sent by a client in mynetworks unless --client IP names another\n"
 		   "       mxgate scan [-c FILE] [--client-ip IP] [--json] MESSAGE\n"
 		   "           the scanning pipeline on a message file: verdict, findings, actions, headers, timings\n"
-		   "       mxgate quarantine [-c FILE] list|show ID|release ID|delete ID\n");
+		   "       mxgate quarantine [-c FILE] list|show ID|release ID|delete ID\n"
+		   "       mxgate queue [-c FILE] list|show ID|flush [ID|--domain D]|hold ID|release ID|requeue ID|\n"
+		   "                              delete ID|delete --state S --domain D|status   (mxgate queue for details)\n"
+		   "       mxgate reload [-c FILE]   re-read the configuration and maps of the running gateway\n"
+		   "       mailq [-c FILE]           the queue, Postfix style (mxgate called as mailq)\n");
+}
+
+/* "mxgate queue ...", "mxgate reload", "mailq": -c and -o here, the rest
+ * to ctl_queue(). */
+static int queue_tools(int argc, char **argv, int first, bool as_mailq)
+{
+	const char *path = NULL;
+	const char **ov = calloc((size_t)argc + 1, sizeof *ov), **rest = calloc((size_t)argc + 1, sizeof *rest);
+	size_t nov = 0, nrest = 0;
+	for (int i = first; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			ov[nov++] = argv[++i];
+		else
+			rest[nrest++] = argv[i];
+	}
+	struct buf diag;
+	buf_init(&diag);
+	struct conf *c = conf_load(path, ov, nov, &diag);
+	if (diag.len)
+		fputs(diag.data, stderr);
+	buf_fini(&diag);
+	int rc = 1;
+	if (!c)
+		fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
+	else
+		rc = ctl_queue(c, rest, nrest, as_mailq);
+	conf_free(&c);
+	free(ov);
+	free(rest);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : argc > 0 ? argv[0] : "";
+	/* "mailq", or "mxgate-mailq" where make install found another mail system's mailq */
+	bool mq = strcmp(base, "mailq") == 0 || strcmp(base, "mxgate-mailq") == 0;
+	if (mq || (argc >= 2 && (strcmp(argv[1], "queue") == 0 || strcmp(argv[1], "reload") == 0))) {
+		log_init("mxgate", -1, LOG_L_WARN);
+		/* "mxgate reload": the argument list starts at "reload" itself */
+		return queue_tools(argc, argv, mq ? 1 : strcmp(argv[1], "reload") == 0 ? 1 : 2, mq);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -109,7 +157,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (strcmp(cmd, "serve") == 0)
-			rc = gw_serve(c);
+			rc = gw_serve(c, path, (const char *const *)ov, nov);
 		else if (strcmp(cmd, "mailq") == 0)
 			rc = ctl_mailq(c);
 		else if (strcmp(cmd, "route") == 0)

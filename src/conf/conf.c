@@ -388,6 +388,8 @@ static void cross_checks(struct loader *L, struct conf *c)
 		diag_err(L, -1, "smtpd_tls_cert_file is set but smtpd_tls_key_file is empty");
 	if (c->queue_directory[0] != '/')
 		diag_err(L, -1, "queue_directory must be an absolute path: \"%s\"", c->queue_directory);
+	if (c->control_socket[0] && c->control_socket[0] != '/')
+		diag_err(L, -1, "control_socket must be an absolute path or empty: \"%s\"", c->control_socket);
 	if (c->syslog_facility[0] && log_facility_from_name(c->syslog_facility) < 0)
 		diag_err(L, -1, "syslog_facility: unknown facility \"%s\"", c->syslog_facility);
 }
@@ -527,7 +529,62 @@ void conf_doc(struct buf *out)
 			buf_printf(out, " (%lld..%lld)", K->min, K->max);
 		if (K->type == CONF_T_ENUM)
 			buf_printf(out, " (%s)", K->enumv);
-		buf_printf(out, " | %s%s%s | %s |\n", K->def[0] ? "`" : "", K->def[0] ? K->def : "(empty)",
-			   K->def[0] ? "`" : "", K->doc);
+		buf_printf(out, " | %s%s%s | %s%s |\n", K->def[0] ? "`" : "", K->def[0] ? K->def : "(empty)",
+			   K->def[0] ? "`" : "", K->doc,
+			   conf_key_restart(k) ? " Needs a restart: a reload keeps the old value." : "");
 	}
+}
+
+size_t conf_key_count(void)
+{
+	return conf_keys_n;
+}
+
+const char *conf_key_name(size_t k)
+{
+	return k < conf_keys_n ? conf_keys[k].name : NULL;
+}
+
+bool conf_key_restart(size_t k)
+{
+	for (size_t i = 0; k < conf_keys_n && conf_restart_keys[i]; i++)
+		if (strcmp(conf_restart_keys[i], conf_keys[k].name) == 0)
+			return true;
+	return false;
+}
+
+bool conf_key_equal(const struct conf *a, const struct conf *b, size_t k)
+{
+	struct buf va, vb;
+	buf_init(&va);
+	buf_init(&vb);
+	value_str(a, k, &va);
+	value_str(b, k, &vb);
+	bool eq = va.len == vb.len && (va.len == 0 || memcmp(va.data, vb.data, va.len) == 0);
+	buf_fini(&va);
+	buf_fini(&vb);
+	return eq;
+}
+
+bool conf_key_copy(struct conf *dst, const struct conf *src, size_t k)
+{
+	const struct conf_key *K = &conf_keys[k];
+	void *d = (char *)dst + K->off;
+	const void *s = (const char *)src + K->off;
+	switch (K->type) {
+	case CONF_T_STR:
+	case CONF_T_HOST:
+	case CONF_T_ENUM:
+		xfree(*(char **)d);
+		*(char **)d = xstrdup(*(char *const *)s);
+		return true;
+	case CONF_T_BOOL: *(bool *)d = *(const bool *)s; return true;
+	case CONF_T_INT:
+	case CONF_T_TIME: *(int *)d = *(const int *)s; return true;
+	case CONF_T_SIZE: *(uint64_t *)d = *(const uint64_t *)s; return true;
+	case CONF_T_NUM: *(double *)d = *(const double *)s; return true;
+	case CONF_T_LISTEN:
+	case CONF_T_CIDRS: return false;
+	}
+	return false;
 }

@@ -85,6 +85,7 @@ struct conf {
 	char *smtpd_tls_key_file;
 	/* queue */
 	char *queue_directory;
+	char *control_socket;
 	int queue_commit_threads;
 	int maximal_queue_lifetime;
 	int bounce_queue_lifetime;
@@ -139,7 +140,19 @@ void conf_free(struct conf **c);
 /* Print every key with its effective value ("key = value"); only_set:
  * just the keys set in the file or by -o (as postconf -n). */
 void conf_dump(const struct conf *c, struct buf *out, bool only_set);
-/* Markdown table of every key, type, default and description. */
+/* Markdown table of every key, type, default and description (keys a
+ * reload cannot change say so). */
 void conf_doc(struct buf *out);
+
+/* Keys by index (conf_keys.c order), for a reload's comparison. */
+size_t conf_key_count(void);
+const char *conf_key_name(size_t k);
+/* True for keys a running gateway cannot change (a reload keeps the old value). */
+bool conf_key_restart(size_t k);
+/* True when key k has the same effective value in a and b. */
+bool conf_key_equal(const struct conf *a, const struct conf *b, size_t k);
+/* Give key k of dst src's value (text, number, time, size, yes/no and
+ * choice keys; the others are left alone and false is returned). */
+bool conf_key_copy(struct conf *dst, const struct conf *src, size_t k);
 
 #endif

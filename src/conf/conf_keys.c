@@ -105,6 +105,9 @@ const struct conf_key conf_keys[] = {
 	/* queue */
 	{ "queue_directory", CONF_T_STR, O(queue_directory), "/var/spool/mxgate", 0, 0, NULL,
 	  "Spool directory (docs/QUEUE.md). Created if missing." },
+	{ "control_socket", CONF_T_STR, O(control_socket), "$queue_directory/control", 0, 0, NULL,
+	  "Unix socket of the queue tools (mxgate queue, mxgate reload): mode 0600, owned by mail_owner, so only that "
+	  "user and root can use it. Empty: no control socket." },
 	{ "queue_commit_threads", CONF_T_INT, O(queue_commit_threads), "4", 1, 64, NULL,
 	  "Threads that fsync accepted messages; concurrent fsyncs share journal commits (group commit)." },
 	{ "maximal_queue_lifetime", CONF_T_TIME, O(maximal_queue_lifetime), "5d", 0, 365 * DAY, NULL,
@@ -255,3 +258,11 @@ const struct conf_key conf_keys[] = {
 };
 
 const size_t conf_keys_n = sizeof conf_keys / sizeof conf_keys[0];
+
+/* Read once at start: the process, its threads and sockets are built from
+ * them (a reload logs event=reload_restart_needed and keeps the old value). */
+const char *const conf_restart_keys[] = {
+	"mail_owner", "pid_file", "syslog_facility", "syslog_name", "log_level", "queue_directory",
+	"queue_commit_threads", "scan_workers", "dns_servers", "dns_timeout", "log_format", "http_listen",
+	"http_secret_file", "control_socket", NULL,
+};

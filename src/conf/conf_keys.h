@@ -31,5 +31,8 @@ struct conf_key {
 
 extern const struct conf_key conf_keys[];
 extern const size_t conf_keys_n;
+/* Keys a reload cannot change (the running process keeps the old value);
+ * NULL-terminated. */
+extern const char *const conf_restart_keys[];
 
 #endif

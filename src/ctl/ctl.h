@@ -34,7 +34,18 @@ int ctl_flush(const struct conf *c);
  * all (ctl_scan.c). Exit 0 a verdict for each, 1 no verdict for some (a
  * scanner failed), 2 usage, setup or file errors. */
 int ctl_scan(const struct conf *c, const char *const *files, size_t nfiles, const char *client_ip, bool json);
-/* "mxgate quarantine list|show ID|release ID|delete ID" (ctl_quarantine.c). */
+/* "mxgate quarantine list|show ID|release ID|delete ID" (ctl_quarantine.c).
+ * release and delete go through the running daemon's control socket when
+ * there is one, else work on the spool directly. */
 int ctl_quarantine(const struct conf *c, const char *what, const char *qid);
+
+/* Exit statuses of the queue tools (ctl_queue.c, and "mxgate reload"). */
+#define CTL_EXIT_OK 0	       /* done */
+#define CTL_EXIT_REFUSED 1     /* refused: no such message, wrong state, busy, reload failed */
+#define CTL_EXIT_USAGE 2       /* bad arguments */
+#define CTL_EXIT_NOT_RUNNING 3 /* a changing command, and mxgate is not running (or not reachable) */
+/* "mxgate queue SUB [ARGS]" (args[0] = SUB), "mxgate reload" (args[0] =
+ * "reload"), and the mailq listing (as_mailq: no SUB). Returns CTL_EXIT_*. */
+int ctl_queue(const struct conf *c, const char *const *args, size_t nargs, bool as_mailq);
 
 #endif

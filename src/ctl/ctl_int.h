@@ -13,4 +13,10 @@ json_t *ctl_json_str(const char *s, size_t n);
 /* The same for a NUL-terminated string (NULL: ""). */
 json_t *ctl_json_z(const char *s);
 
+struct conf;
+/* One request to the daemon's control socket (ctl_queue.c). 0: *ans is
+ * its answer (an object; the caller frees it); -1: no daemon runs (no
+ * socket, nobody listening); -2: any other failure. err says why. */
+int ctl_queue_request(const struct conf *c, json_t *req, json_t **ans, char *err, size_t errlen);
+
 #endif

@@ -5,9 +5,10 @@
  * (docs/QUEUE.md, transition 3q): the message as received, its envelope
  * and the scan report that put it there. Release copies the original into
  * input/ under a new id, marked released (routed, never scanned again),
- * removes the quarantined copy and asks a running gateway (pid_file) to
- * pick it up; without a running gateway it waits for the next start.
- * Works on the spool directly, as the spool's owner (root switches to it).
+ * and removes the quarantined copy (queue_store_release). With a running
+ * gateway, release and delete are its operations (control socket,
+ * ctl_queue.c); without one they work on the spool directly, as the
+ * spool's owner (root switches to it), and the next start takes it on.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include "base/str.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_int.h"
+#include "gw/gw_ctl.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
 #include "queue/queue_store.h"
@@ -38,17 +41,6 @@ static int become_spool_owner(const char *dir)
 		return -1;
 	}
 	return 0;
-}
-
-static void why(const struct scan_report *r, struct buf *out)
-{
-	buf_puts(out, scan_cat_name(r->cat));
-	for (size_t i = 0; i < r->nvirus; i++)
-		buf_printf(out, "%s%s", i ? ", " : ": ", r->virus[i].name);
-	if (r->spam_scanned)
-		buf_printf(out, " score=%.2f/%.2f", r->score, r->required);
-	if (r->ndnsbl)
-		buf_printf(out, " dnsbl_weight=%d", r->dnsbl_weight);
 }
 
 struct list_ctx {
@@ -74,7 +66,7 @@ static void list_one(void *arg, const char *qid, int64_t mtime, uint64_t size)
 	struct buf b;
 	buf_init(&b);
 	if (env->scan && scan_report_decode(env->scan, &r) == 0)
-		why(&r, &b);
+		gw_queue_verdict(&r, &b);
 	else
 		buf_puts(&b, "(no scan report)");
 	printf("%s %10llu %s <%s> %s\n", qid, (unsigned long long)size, date, env->sender, b.data);
@@ -106,7 +98,7 @@ static int show(struct queue_store *qs, const char *qid)
 	if (env->scan && scan_report_decode(env->scan, &r) == 0) {
 		struct buf b;
 		buf_init(&b);
-		why(&r, &b);
+		gw_queue_verdict(&r, &b);
 		printf("verdict: %s\n", b.data);
 		buf_fini(&b);
 	}
@@ -129,40 +121,43 @@ static int show(struct queue_store *qs, const char *qid)
 	return 0;
 }
 
-static void poke_gateway(const struct conf *c)
+/* release or delete through the running daemon (its control socket): 1
+ * answered (*rc set), 0 no daemon runs. */
+static int via_daemon(const struct conf *c, const char *what, const char *qid, int *rc)
 {
-	char err[300];
-	long pid;
-	if (ctl_signal_gateway(c, &pid, err, sizeof err) == 0)
-		printf("mxgate: gateway (pid %ld) asked to pick it up\n", pid);
-	else
-		printf("mxgate: %s: the message waits in input/ for the gateway's next start or flush\n", err);
-}
-
-static int release(const struct conf *c, struct queue_store *qs, const char *qid)
-{
-	struct mail_env *env = NULL;
-	char err[256];
-	if (queue_store_load(qs, QDIR_QUARANTINE, qid, &env, NULL, err, sizeof err) < 0) {
-		fprintf(stderr, "mxgate: quarantine %s: %s\n", qid, err);
+	json_t *req = json_object(), *ans = NULL;
+	json_object_set_new(req, "cmd", json_string(what));
+	json_object_set_new(req, "id", json_string(qid));
+	char err[600];
+	int r = ctl_queue_request(c, req, &ans, err, sizeof err);
+	json_decref(req);
+	if (r == -1)
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "mxgate: quarantine %s %s: %s\n", what, qid, err);
+		*rc = 1;
 		return 1;
 	}
-	struct queue_draft d;
-	memset(&d, 0, sizeof d);
-	ids_queue_new(d.qid);
-	snprintf(env->qid, sizeof env->qid, "%s", d.qid);
-	env->flags |= MAIL_ENV_F_RELEASED;
-	int rc = 1;
-	if (queue_store_draft_copy(qs, QDIR_QUARANTINE, qid, &d) < 0 || queue_store_commit(qs, &d, env, QDIR_INPUT) < 0) {
-		fprintf(stderr, "mxgate: release %s: %s\n", qid, strerror(errno));
-	} else {
-		queue_store_remove(qs, QDIR_QUARANTINE, qid);
-		printf("mxgate: %s released as %s (%zu recipient%s)\n", qid, d.qid, env->nrcpt, env->nrcpt == 1 ? "" : "s");
-		poke_gateway(c);
-		rc = 0;
+	bool ok = json_is_true(json_object_get(ans, "ok"));
+	const char *msg = json_string_value(json_object_get(ans, "msg"));
+	fprintf(ok ? stdout : stderr, "mxgate: %s\n", msg ? msg : "");
+	json_decref(ans);
+	*rc = ok ? 0 : 1;
+	return 1;
+}
+
+/* No daemon: the release on the spool (queue_store_release); the next start takes it on. */
+static int release(struct queue_store *qs, const char *qid)
+{
+	char err[300], nq[IDS_QUEUE_SIZE];
+	size_t n;
+	if (queue_store_release(qs, qid, nq, &n, err, sizeof err) < 0) {
+		fprintf(stderr, "mxgate: release %s: %s\n", qid, err);
+		return 1;
 	}
-	mail_env_free(&env);
-	return rc;
+	printf("mxgate: %s released as %s (%zu recipient%s)\n", qid, nq, n, n == 1 ? "" : "s");
+	printf("mxgate: mxgate is not running: the message waits in input/ for its next start\n");
+	return 0;
 }
 
 int ctl_quarantine(const struct conf *c, const char *what, const char *qid)
@@ -186,8 +181,10 @@ int ctl_quarantine(const struct conf *c, const char *what, const char *qid)
 		rc = 0;
 	} else if (strcmp(what, "show") == 0) {
 		rc = show(qs, qid);
+	} else if ((strcmp(what, "release") == 0 || strcmp(what, "delete") == 0) && via_daemon(c, what, qid, &rc)) {
+		/* done by the daemon */
 	} else if (strcmp(what, "release") == 0) {
-		rc = release(c, qs, qid);
+		rc = release(qs, qid);
 	} else if (strcmp(what, "delete") == 0) {
 		if (queue_store_remove(qs, QDIR_QUARANTINE, qid) < 0) {
 			fprintf(stderr, "mxgate: quarantine delete %s: %s\n", qid, strerror(errno));

@@ -129,6 +129,33 @@ struct deliver *deliver_new(struct event_base *base, struct dns *dns, const stru
 	return dl;
 }
 
+/* The TLS policy is looked up by the first host (the mailertable's or the
+ * recipient domain for MX delivery). */
+static void dest_set_tls(const struct deliver *dl, struct ddest *d)
+{
+	if (d->nhops == 0 || deliver_tls_policy_lookup(dl->conf.tls_policy, d->hops[0].host, &d->tls) < 0)
+		d->tls = dl->conf.tls;
+}
+
+static bool reconf_dest(void *val, void *ctx)
+{
+	struct ddest *d = val;
+	struct deliver *dl = ctx;
+	dest_set_tls(dl, d);
+	if (d->window > dl->conf.concurrency)
+		d->window = dl->conf.concurrency;
+	return false;
+}
+
+void deliver_reconfigure(struct deliver *dl, const struct deliver_conf *conf)
+{
+	xfree(dl->self);
+	dl->conf = *conf;
+	dl->self = deliver_self_local(conf->self_addrs, conf->nself, &dl->conf.nself);
+	dl->conf.self_addrs = dl->self;
+	map_sweep(dl->dests, reconf_dest, dl);
+}
+
 static int initial_window(const struct deliver *dl)
 {
 	return dl->conf.initial_concurrency < dl->conf.concurrency ? dl->conf.initial_concurrency : dl->conf.concurrency;
@@ -259,10 +286,7 @@ static struct ddest *dest_get(struct deliver *dl, const struct deliver_req *rq)
 	d->hops = hops;
 	d->nhops = nhops;
 	d->hops_equal = equal;
-	/* the TLS policy is looked up by the first host (the mailertable's or
-	 * the recipient domain for MX delivery) */
-	if (nhops == 0 || deliver_tls_policy_lookup(dl->conf.tls_policy, hops[0].host, &d->tls) < 0)
-		d->tls = dl->conf.tls;
+	dest_set_tls(dl, d);
 	d->window = initial_window(dl);
 	if (nhops == 0) {
 		dest_set_unix(d, rq->path ? rq->path : "");

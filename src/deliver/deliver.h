@@ -122,6 +122,11 @@ typedef void (*deliver_done_fn)(void *ctx, const struct deliver_result *res);
 struct deliver *deliver_new(struct event_base *base, struct dns *dns, const struct deliver_conf *conf,
 			    deliver_done_fn done, void *ctx);
 void deliver_submit(struct deliver *dl, const struct deliver_req *req);
+/* New settings (a reload): the borrowed pointers of conf replace the old
+ * ones at once (the caller frees the old ones after this returns);
+ * connections in flight go on, each destination's TLS level and window
+ * limit are recomputed, its dead time and cached connections are kept. */
+void deliver_reconfigure(struct deliver *dl, const struct deliver_conf *conf);
 /* End every destination's dead time now (a flush: the operator wants a
  * retry); each then gets its probe connection. */
 void deliver_flush_dead(struct deliver *dl);

@@ -8,20 +8,28 @@
  * their pending commit (others get 421), stop starting deliveries, wait
  * for commits and deliveries in flight up to shutdown_timeout, then free
  * everything. A second signal exits at once (nothing acknowledged is lost:
- * only work in flight is repeated after the restart).
+ * only work in flight is repeated after the restart). SIGHUP: gw_reload()
+ * (gw_reload.c). Privileges: started as root, the process becomes
+ * mail_owner (no supplementary groups) keeping only CAP_NET_BIND_SERVICE,
+ * so a reload can bind a new port below 1024; umask 077 for every file.
  */
 #include "gw/gw.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <openssl/ssl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -106,13 +114,15 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 	queue_sched_flush(g->q);
 }
 
-/* SIGHUP: the map files are read again and swapped in whole; a file that
- * fails keeps the maps in force (main.cf itself is not re-read yet). */
+/* SIGHUP: main.cf and the maps are read again and swapped in whole; any
+ * error keeps everything in force (gw_reload.c logs what and why). */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	gw_maps_reload(arg);
+	char err[512];
+	log_info("event=reload_begin signal=%d", (int)sig);
+	gw_reload(arg, err, sizeof err);
 }
 
 static void raise_nofile(void)
@@ -124,37 +134,70 @@ static void raise_nofile(void)
 	}
 }
 
+/* Keep CAP_NET_BIND_SERVICE (only) after setuid: a reload may add a
+ * listener on a port below 1024. Without it the gateway still runs; such a
+ * reload then says a restart is needed. */
+static void keep_bind_capability(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	memset(data, 0, sizeof data);
+	data[CAP_TO_INDEX(CAP_NET_BIND_SERVICE)].permitted = CAP_TO_MASK(CAP_NET_BIND_SERVICE);
+	data[CAP_TO_INDEX(CAP_NET_BIND_SERVICE)].effective = CAP_TO_MASK(CAP_NET_BIND_SERVICE);
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		log_warn("event=capability_warning error=\"cannot keep CAP_NET_BIND_SERVICE: %s\" effect=\"a reload "
+			 "cannot add a listener on a port below 1024\"",
+			 strerror(errno));
+}
+
 static int drop_privileges(const struct conf *c, uid_t uid, gid_t gid)
 {
+	bool keep = prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == 0;
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
 		log_err("event=startup_error error=\"cannot switch to user %s: %s\"", c->mail_owner, strerror(errno));
 		return -1;
 	}
-	if (setuid(0) == 0) {
+	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	if (keep)
+		keep_bind_capability();
+	if (setuid(0) == 0 || setgid(0) == 0 || getuid() != uid || geteuid() != uid || getegid() != gid) {
 		log_err("event=startup_error error=\"privileges could be regained after dropping them\"");
 		return -1;
 	}
 	return 0;
 }
 
-static int write_pid_file(const char *path)
+/* Written as root before the drop: no symlink followed, 0644, owned by
+ * mail_owner so that the gateway can remove it at exit where the directory
+ * lets it (e.g. systemd's RuntimeDirectory=). */
+static int write_pid_file(const char *path, uid_t uid, gid_t gid)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return -1;
-	fprintf(f, "%ld\n", (long)getpid());
-	return fclose(f);
+	char line[32];
+	int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	int rc = write(fd, line, (size_t)n) == n && fchmod(fd, 0644) == 0 ? 0 : -1;
+	if (rc == 0 && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		rc = -1;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
 }
 
-int gw_serve(const struct conf *c)
+int gw_serve(const struct conf *c, const char *path, const char *const *ov, size_t nov)
 {
 	struct gw G, *g = &G;
 	memset(g, 0, sizeof G);
 	g->conf = c;
 	g->http_fd = -1;
+	g->gen = gw_gen_new(c, NULL);
+	g->conf_path = path;
+	g->conf_ov = ov;
+	g->conf_nov = nov;
 	int status = 1;
 	char err[512];
-	struct map *tls_policy = NULL; /* smtp_tls_policy_maps */
 	enum log_level lvl = strcmp(c->log_level, "debug") == 0     ? LOG_L_DEBUG
 			     : strcmp(c->log_level, "warning") == 0 ? LOG_L_WARN
 			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
@@ -162,6 +205,11 @@ int gw_serve(const struct conf *c)
 	log_init(c->syslog_name, c->syslog_facility[0] ? log_facility_from_name(c->syslog_facility) : -1, lvl);
 	log_set_json(strcmp(c->log_format, "json") == 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* until the loop handles them: a SIGHUP or SIGUSR1 during start-up (a
+	 * reload right after systemctl start) must not kill the process */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	umask(077); /* spool files, copies, the pid file (made 0644 on purpose) */
 	raise_nofile();
 
 	/* as root: user lookup, TLS keys, sockets */
@@ -174,32 +222,33 @@ int gw_serve(const struct conf *c)
 			log_err("event=startup_error error=\"mail_owner user '%s' does not exist (create it: useradd "
 				"--system --no-create-home %s)\"",
 				c->mail_owner, c->mail_owner);
-			return 1;
+			goto out;
 		}
 		if (pw->pw_uid == 0) {
 			log_err("event=startup_error error=\"mail_owner must not be root\"");
-			return 1;
+			goto out;
 		}
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
 	if (c->smtpd_tls_cert_file[0]) {
-		g->tls_server = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
+		g->gen->tls_server = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
+		g->tls_server = g->gen->tls_server;
 		if (!g->tls_server) {
 			log_err("event=startup_error error=\"TLS certificate %s / key %s: %s\"", c->smtpd_tls_cert_file,
 				c->smtpd_tls_key_file, err);
-			return 1;
+			goto out;
 		}
 	}
 	if (c->smtp_tls_policy_maps[0]) {
-		tls_policy = deliver_tls_policy_load(c->smtp_tls_policy_maps, err, sizeof err);
-		if (!tls_policy) {
+		g->tls_policy = deliver_tls_policy_load(c->smtp_tls_policy_maps, err, sizeof err);
+		if (!g->tls_policy) {
 			log_err("event=startup_error error=\"%s\"", err);
 			goto out;
 		}
 	}
 	/* a policy entry may ask for TLS even when the default level is none */
-	if (strcmp(c->smtp_tls_security_level, "none") != 0 || tls_policy) {
+	if (strcmp(c->smtp_tls_security_level, "none") != 0 || g->tls_policy) {
 		g->tls_client = net_tls_client_ctx(c->smtp_tls_CAfile, err, sizeof err);
 		if (!g->tls_client) {
 			log_err("event=startup_error error=\"TLS client: %s\"", err);
@@ -244,7 +293,14 @@ int gw_serve(const struct conf *c)
 		xfree(lfd);
 		goto out;
 	}
-	if (c->pid_file[0] && write_pid_file(c->pid_file) < 0)
+	if (gw_ctl_open(g, uid, gid, err, sizeof err) < 0) {
+		log_err("event=startup_error error=\"%s\"", err);
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			close(lfd[k]);
+		xfree(lfd);
+		goto out;
+	}
+	if (c->pid_file[0] && write_pid_file(c->pid_file, uid, gid) < 0)
 		log_warn("event=pid_file_error file=%s error=\"%s\"", c->pid_file, strerror(errno));
 	if (root && drop_privileges(c, uid, gid) < 0) {
 		for (size_t k = 0; k < c->smtpd_listen_n; k++)
@@ -272,16 +328,8 @@ int gw_serve(const struct conf *c)
 	}
 	g->attempts = map_new();
 	g->qc = queue_commit_new(g->base, g->qs, c->queue_commit_threads);
-	struct queue_sched_conf qconf = {
-		.hostname = c->myhostname,
-		.max_lifetime_s = c->maximal_queue_lifetime,
-		.bounce_lifetime_s = c->bounce_queue_lifetime,
-		.min_backoff_s = c->minimal_backoff_time,
-		.max_backoff_s = c->maximal_backoff_time,
-		.active_limit = c->qmgr_message_active_limit,
-		.delay_warning_s = c->delay_warning_time,
-		.bounce_size_limit = c->bounce_size_limit,
-	};
+	struct queue_sched_conf qconf;
+	gw_conf_queue(c, &qconf);
 	if (gw_scan_init(g, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"scanning: %s\"", err);
 		for (size_t k = 0; k < c->smtpd_listen_n; k++)
@@ -291,55 +339,13 @@ int gw_serve(const struct conf *c)
 	}
 	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_route_deliver };
 	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
-	/* our listeners: an MX pointing at them is a mail loop */
 	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
-	for (size_t i = 0; i < c->smtpd_listen_n; i++)
-		self[i] = c->smtpd_listen[i].addr;
-	struct deliver_conf dconf = {
-		.helo_name = c->smtp_helo_name,
-		.myhostname = c->myhostname,
-		.tls_ctx = g->tls_client,
-		.tls_policy = tls_policy,
-		.initial_concurrency = c->initial_destination_concurrency,
-		.concurrency = c->smtp_destination_concurrency_limit,
-		.dead_time_s = c->smtp_destination_dead_time,
-		.rcpt_limit = c->smtp_destination_recipient_limit,
-		.cache_time_s = c->smtp_connection_cache_time_limit,
-		.reuse_limit = c->smtp_connection_reuse_count_limit,
-		.mx_addr_limit = c->smtp_mx_address_limit,
-		.default_port = c->smtp_tcp_port,
-		.self_addrs = self,
-		.nself = c->smtpd_listen_n,
-		.t_connect = c->smtp_connect_timeout,
-		.t_helo = c->smtp_helo_timeout,
-		.t_mail = c->smtp_mail_timeout,
-		.t_rcpt = c->smtp_rcpt_timeout,
-		.t_data_init = c->smtp_data_init_timeout,
-		.t_data_xfer = c->smtp_data_xfer_timeout,
-		.t_data_done = c->smtp_data_done_timeout,
-		.t_quit = c->smtp_quit_timeout,
-	};
-	deliver_tls_level_parse(c->smtp_tls_security_level, &dconf.tls); /* conf checked the choice */
+	struct deliver_conf dconf;
+	gw_conf_deliver(g, c, self, &dconf);
 	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
 	xfree(self);
-	struct smtp_server_conf sconf = {
-		.hostname = c->myhostname,
-		.banner = c->smtpd_banner,
-		.size_limit = c->message_size_limit,
-		.rcpt_limit = c->smtpd_recipient_limit,
-		.timeout_s = c->smtpd_timeout,
-		.session_time_limit_s = c->smtpd_session_time_limit,
-		.per_ip_limit = c->smtpd_client_connection_count_limit,
-		.per_ip_exceptions = &c->smtpd_client_event_limit_exceptions.list,
-		.session_limit = c->smtpd_session_limit,
-		.hard_error_limit = c->smtpd_hard_error_limit,
-		.cmd_line_limit = c->smtpd_command_line_limit,
-		.data_line_limit = c->smtpd_data_line_limit,
-		.hop_limit = c->hopcount_limit,
-		.forbid_bare_newline = c->smtpd_forbid_bare_newline,
-		.strict_envelopes = c->strict_rfc821_envelopes,
-		.tls_ctx = g->tls_server,
-	};
+	struct smtp_server_conf sconf;
+	gw_conf_smtpd(g, g->gen, &sconf);
 	struct smtp_policy pol;
 	gw_smtpd_policy(g, &pol);
 	g->smtpd = smtp_server_new(g->base, &sconf, &pol);
@@ -363,6 +369,7 @@ int gw_serve(const struct conf *c)
 		goto out_loop;
 	}
 	queue_sched_recover(g->q);
+	gw_ctl_start(g);
 	char listen[512] = "";
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
 		snprintf(listen + strlen(listen), sizeof listen - strlen(listen), "%s%s", i ? "," : "",
@@ -391,6 +398,7 @@ out_loop:
 		 (unsigned long long)g->accepted, (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known,
 		 (unsigned long long)commits, (unsigned long long)fsyncs, (unsigned long long)dsyncs);
 out:
+	gw_ctl_close(g);
 	if (g->sig_term) {
 		event_free(g->sig_term);
 		event_free(g->sig_int);
@@ -410,12 +418,10 @@ out:
 	gw_scan_free(g);
 	gw_dnsbl_stop(g);
 	route_maps_free(&g->maps);
-	if (tls_policy)
-		map_free(&tls_policy);
+	smtp_server_free(&g->smtpd);
+	gw_reload_fini(g); /* the configuration and its STARTTLS context */
 	dns_free(&g->dns);
 	queue_store_close(&g->qs);
-	if (g->tls_server)
-		SSL_CTX_free(g->tls_server);
 	if (g->tls_client)
 		SSL_CTX_free(g->tls_client);
 	if (g->base)

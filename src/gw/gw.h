@@ -17,8 +17,9 @@
 struct conf;
 
 /* Run the gateway in the foreground until SIGTERM/SIGINT. Returns the
- * process exit status. */
-int gw_serve(const struct conf *conf);
+ * process exit status. path and overrides (borrowed for the whole run) are
+ * what conf was loaded from: SIGHUP loads them again (gw_reload). */
+int gw_serve(const struct conf *conf, const char *path, const char *const *overrides, size_t n_overrides);
 
 struct route_maps;
 /* Load the map files named in the configuration (route/route.h), with

@@ -8,10 +8,14 @@
  * that result (at most dnsbl_timeout: a zone that is late is left out) and
  * is refused with 554 5.7.1 when the weight reaches the threshold; else it
  * goes on to relay control (gw_smtpd_route_rcpt). A session that ends
- * cancels its lookup.
+ * cancels its lookup. A reload that changes the DNSBL settings puts a new
+ * object in force; the old one answers what it was asked and is freed once
+ * nothing waits on it (polled every RETIRE_POLL_S).
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -23,8 +27,11 @@
 #include "scan/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
+#define RETIRE_POLL_S 1
+
 struct dsess {
 	struct gw *g;
+	struct scan_dnsbl *bl; /* the object asked (a reload may have replaced it since) */
 	uint64_t session;
 	uint64_t lookup; /* scan_dnsbl id while pending */
 	bool done;
@@ -49,24 +56,76 @@ void gw_dnsbl_conf(const struct conf *c, struct scan_dnsbl_conf *dc)
 	};
 }
 
-int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
+static void on_retire_poll(evutil_socket_t fd, short what, void *arg)
 {
-	const struct conf *c = g->conf;
-	if (!c->dnsbl_sites[0])
-		return 0;
+	(void)fd;
+	(void)what;
+	struct gw *g = arg;
+	size_t k = 0;
+	for (size_t i = 0; i < g->ndnsbl_old; i++) {
+		if (scan_dnsbl_pending(g->dnsbl_old[i]) == 0)
+			scan_dnsbl_free(&g->dnsbl_old[i]);
+		else
+			g->dnsbl_old[k++] = g->dnsbl_old[i];
+	}
+	g->ndnsbl_old = k;
+	if (k) {
+		struct timeval tv = { RETIRE_POLL_S, 0 };
+		evtimer_add(g->retire_timer, &tv);
+	}
+}
+
+struct scan_dnsbl *gw_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen)
+{
 	struct scan_dnsbl_conf dc;
 	gw_dnsbl_conf(c, &dc);
-	g->dnsbl = scan_dnsbl_new(g->base, g->dns, &dc, err, errlen);
-	if (!g->dnsbl)
-		return -1;
+	return scan_dnsbl_new(g->base, g->dns, &dc, err, errlen);
+}
+
+int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
+{
 	g->dnsbl_sess = map_new();
-	return 0;
+	g->retire_timer = evtimer_new(g->base, on_retire_poll, g);
+	if (!g->conf->dnsbl_sites[0])
+		return 0;
+	g->dnsbl = gw_dnsbl_new(g, g->conf, err, errlen);
+	return g->dnsbl ? 0 : -1;
+}
+
+void gw_dnsbl_replace(struct gw *g, struct scan_dnsbl *d)
+{
+	if (g->dnsbl) {
+		g->dnsbl_old = xrealloc(g->dnsbl_old, (g->ndnsbl_old + 1) * sizeof *g->dnsbl_old);
+		g->dnsbl_old[g->ndnsbl_old++] = g->dnsbl;
+		on_retire_poll(-1, 0, g);
+	}
+	g->dnsbl = d;
+}
+
+static void dnsbl_free_all(struct gw *g)
+{
+	size_t pos = 0;
+	void *v;
+	while (g->dnsbl_sess && map_next(g->dnsbl_sess, &pos, NULL, NULL, &v))
+		xfree(v);
+	map_free(&g->dnsbl_sess);
+	scan_dnsbl_free(&g->dnsbl);
+	for (size_t i = 0; i < g->ndnsbl_old; i++)
+		scan_dnsbl_free(&g->dnsbl_old[i]);
+	xfree(g->dnsbl_old);
+	g->dnsbl_old = NULL;
+	g->ndnsbl_old = 0;
+	if (g->retire_timer)
+		event_free(g->retire_timer);
+	g->retire_timer = NULL;
 }
 
 void gw_dnsbl_stop(struct gw *g)
 {
-	if (!g->dnsbl)
+	if (!g->dnsbl) {
+		dnsbl_free_all(g);
 		return;
+	}
 	struct scan_dnsbl_stats st;
 	scan_dnsbl_stats(g->dnsbl, &st);
 	log_info("event=dnsbl_stats lookups=%llu cache_hits=%llu queries=%llu timeouts=%llu cached=%zu",
@@ -77,12 +136,7 @@ void gw_dnsbl_stop(struct gw *g)
 	for (size_t i = 0; i < nz && i < SCAN_DNSBL_ZONES_MAX; i++)
 		log_info("event=dnsbl_zone_stats zone=%s hits=%llu queries=%llu disabled=%s", zs[i].zone,
 			 (unsigned long long)zs[i].hits, (unsigned long long)zs[i].queries, zs[i].disabled ? "yes" : "no");
-	size_t pos = 0;
-	void *v;
-	while (map_next(g->dnsbl_sess, &pos, NULL, NULL, &v))
-		xfree(v);
-	map_free(&g->dnsbl_sess);
-	scan_dnsbl_free(&g->dnsbl);
+	dnsbl_free_all(g);
 }
 
 /* 554 when s is listed at or above dnsbl_reject_threshold; else code 0. */
@@ -143,6 +197,7 @@ void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci)
 		return;
 	struct dsess *s = xcalloc(1, sizeof *s);
 	s->g = g;
+	s->bl = g->dnsbl;
 	s->session = ci->session_id;
 	snprintf(s->ip, sizeof s->ip, "%s", ci->ip);
 	map_putu(g->dnsbl_sess, s->session, s);
@@ -172,6 +227,6 @@ void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci)
 	if (!s)
 		return;
 	if (s->lookup)
-		scan_dnsbl_cancel(g->dnsbl, s->lookup);
+		scan_dnsbl_cancel(s->bl, s->lookup);
 	xfree(s);
 }

@@ -1,6 +1,10 @@
 /*
  * gw_http.c - the HTTP listener (libevent's evhttp) on http_listen:
- * GET /metrics (Prometheus text, gw_metrics.c) and the status page.
+ * GET /metrics (Prometheus text, gw_metrics.c) and the status page
+ * (gw_status.c): routing (gw_status_req.c parses the target), methods
+ * (405 with Allow), and the security headers every reply carries (a strict
+ * Content-Security-Policy: the page runs only its own script, no inline
+ * code, nothing from elsewhere; no framing; no referrer).
  *
  * The socket is bound as root before the privilege drop (gw_http_bind),
  * served from the loop afterwards (gw_http_start). Limits: request header
@@ -21,12 +25,16 @@
 #include "base/log.h"
 #include "conf/conf.h"
 #include "gw/gw_int.h"
+#include "gw/gw_status_req.h"
 #include "net/net_addr.h"
 #include "net/net_listen.h"
 
 #define HTTP_MAX_HEADERS 8192
 #define HTTP_MAX_BODY 65536
 #define HTTP_TIMEOUT_S 10
+#define HTTP_CSP                                                                                            \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " \
+	"object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 int gw_http_bind(struct gw *g, char *err, size_t errlen)
 {
@@ -43,7 +51,7 @@ int gw_http_bind(struct gw *g, char *err, size_t errlen)
 		snprintf(err, errlen, "http_listen: cannot listen on %s: %s", g->conf->http_listen, strerror(errno));
 		return -1;
 	}
-	return 0;
+	return gw_status_new(g, err, errlen); /* as root: reads http_secret_file */
 }
 
 void gw_http_reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
@@ -53,6 +61,9 @@ void gw_http_reply(struct evhttp_request *req, int code, const char *reason, con
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy", HTTP_CSP);
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 	struct evbuffer *out = evbuffer_new();
 	if (out && len)
 		evbuffer_add(out, body, len);
@@ -71,11 +82,48 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	buf_fini(&b);
 }
 
+static void method_not_allowed(struct evhttp_request *req, const char *allow)
+{
+	static const char body[] = "{\"error\":\"method not allowed\"}";
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	gw_http_reply(req, 405, "Method Not Allowed", "application/json", body, sizeof body - 1);
+}
+
+/* Every request: /metrics, the status page, its API and actions. */
 static void on_other(struct evhttp_request *req, void *arg)
 {
-	(void)arg;
-	static const char nf[] = "not found\n";
-	gw_http_reply(req, 404, "Not Found", "text/plain; charset=utf-8", nf, sizeof nf - 1);
+	struct gw *g = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct gw_status_target t;
+	gw_status_req_parse(uri, uri ? strlen(uri) : 0, &t);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	bool post = m == EVHTTP_REQ_POST;
+	switch (t.res) {
+	case GW_RES_NOTFOUND:
+		break;
+	case GW_RES_BAD_ID: {
+		static const char bad[] = "{\"error\":\"not a queue id (16 characters: 0-9 and A-Z without I, L, O, U)\"}";
+		gw_http_reply(req, 400, "Bad Request", "application/json", bad, sizeof bad - 1);
+		return;
+	}
+	case GW_RES_RELEASE:
+	case GW_RES_DELETE:
+		if (!post) {
+			method_not_allowed(req, "POST");
+			return;
+		}
+		break;
+	default:
+		if (post) {
+			method_not_allowed(req, "GET, HEAD");
+			return;
+		}
+		break;
+	}
+	if (t.res == GW_RES_METRICS)
+		on_metrics(req, g);
+	else
+		gw_status_serve(g, req, &t);
 }
 
 int gw_http_start(struct gw *g, char *err, size_t errlen)
@@ -92,8 +140,8 @@ int gw_http_start(struct gw *g, char *err, size_t errlen)
 	evhttp_set_max_body_size(g->http, HTTP_MAX_BODY);
 	evhttp_set_timeout(g->http, HTTP_TIMEOUT_S);
 	evhttp_set_allowed_methods(g->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
-	evhttp_set_cb(g->http, "/metrics", on_metrics, g);
 	evhttp_set_gencb(g->http, on_other, g);
+	gw_status_start(g);
 	log_info("event=http_listening listen=%s", g->conf->http_listen);
 	return 0;
 }
@@ -104,6 +152,7 @@ void gw_http_free(struct gw *g)
 		evhttp_free(g->http);
 		g->http = NULL;
 	}
+	gw_status_free(g);
 	if (g->http_fd >= 0) {
 		close(g->http_fd);
 		g->http_fd = -1;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/metric.h"
 #include "gw/gw.h"
@@ -26,6 +27,7 @@ struct deliver_result;
 struct route_maps;
 struct mail_env;
 struct gw_attempt;
+struct gw_ctl;
 struct ev_pool;
 struct scan_dnsbl;
 struct queue_draft;
@@ -33,6 +35,9 @@ struct net_addr;
 struct evhttp;
 struct evhttp_request;
 struct buf;
+struct gw_status;
+struct gw_status_target;
+struct scan_outcome;
 typedef struct ssl_ctx_st SSL_CTX;
 
 /* What gw itself counts (gw_metrics.c renders it with the modules' own). */
@@ -48,8 +53,40 @@ struct gw_metrics {
 	long hold, quarantine, corrupt;
 };
 
-struct gw {
+/* One loaded configuration and what is built from it that sessions borrow
+ * (gw_reload.c). Refcounted on the loop thread: the gateway holds the
+ * current one, each smtp settings snapshot and each scan set hold theirs;
+ * the last reference frees it. */
+struct gw_gen {
 	const struct conf *conf;
+	struct conf *owned;  /* conf when ours to free (reloads); NULL for main's */
+	SSL_CTX *tls_server; /* STARTTLS (owned); NULL: not offered */
+	size_t refs;
+};
+
+/* The scanning engine and policy in force (gw_scan.c): each scan job holds
+ * a reference, so scans in flight finish on the set they started with. */
+struct gw_scanset {
+	struct scan_engine *engine; /* NULL: scanning off */
+	struct scan_policy policy;
+	struct gw_gen *gen;	    /* the policy's strings (a reference) */
+	int64_t load_ms;	    /* time to build it (rules, virus database) */
+	size_t refs;
+};
+
+struct gw {
+	const struct conf *conf; /* gen->conf: the settings in force */
+	struct gw_gen *gen;
+	/* main.cf as given at start, for reloads (borrowed from main) */
+	const char *conf_path;
+	const char *const *conf_ov;
+	size_t conf_nov;
+	struct map *tls_policy; /* smtp_tls_policy_maps (owned) */
+	struct gw_scanset *scanset;
+	struct scan_dnsbl **dnsbl_old; /* replaced by a reload, freed once no lookup waits */
+	size_t ndnsbl_old;
+	struct event *retire_timer;
+	unsigned reloads;
 	struct event_base *base;
 	SSL_CTX *tls_server, *tls_client;
 	struct dns *dns;
@@ -62,15 +99,16 @@ struct gw {
 	struct scan_dnsbl *dnsbl;  /* NULL: no dnsbl_sites */
 	struct map *dnsbl_sess;	   /* session id -> gw_dnsbl.c's state */
 	struct route_maps *maps; /* swapped whole on SIGHUP */
-	/* scanning (gw_scan.c): NULL engine = off */
+	/* scanning (gw_scan.c): NULL engine = off; scanset->engine */
 	struct scan_engine *scan;
-	struct scan_policy policy;
 	struct ev_pool *scan_pool;
 	bool before_queue;
 	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
 	int http_fd;	    /* bound before the privilege drop, then evhttp's */
 	struct evhttp *http; /* NULL: no http_listen */
+	struct gw_status *status; /* the status page's state (gw_status.c); NULL: no http_listen */
 	bool stopping;
+	struct gw_ctl *ctl; /* gw_ctl.c: the control socket, NULL = none */
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
 	struct gw_metrics m;
@@ -89,6 +127,10 @@ void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const c
 /* gw_dnsbl.c */
 int gw_dnsbl_start(struct gw *g, char *err, size_t errlen);
 void gw_dnsbl_stop(struct gw *g);
+/* A DNSBL object for c's settings; NULL with err (bad dnsbl_sites). */
+struct scan_dnsbl *gw_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen);
+/* Put d in force (NULL: no DNSBL); the old one is freed once nothing waits on it. */
+void gw_dnsbl_replace(struct gw *g, struct scan_dnsbl *d);
 void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci);
 /* SMTP_HOOK_DONE with reply->code 0: go on with gw_smtpd_route_rcpt();
  * with 554: refused; SMTP_HOOK_ASYNC: the answer comes by resume. */
@@ -97,6 +139,12 @@ enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, co
 void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 
 /* gw_scan.c */
+/* The scan set of gen's settings (rules compiled, virus engine loaded, action
+ * lists parsed); NULL with err. */
+struct gw_scanset *gw_scanset_new(struct gw_gen *gen, char *err, size_t errlen);
+void gw_scanset_unref(struct gw_scanset *s);
+/* Put s in force (takes the reference); scans in flight keep the old one. */
+void gw_scan_swap(struct gw *g, struct gw_scanset *s);
 int gw_scan_init(struct gw *g, char *err, size_t errlen);
 void gw_scan_free(struct gw *g);
 void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
@@ -110,11 +158,42 @@ int gw_http_start(struct gw *g, char *err, size_t errlen); /* on the loop */
 void gw_http_free(struct gw *g);
 void gw_http_reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
 		   size_t len);
+/* gw_status.c: the status page (its data, JSON API and quarantine actions).
+ * gw_status_new as root (reads http_secret_file): 0, or -1 with err. */
+int gw_status_new(struct gw *g, char *err, size_t errlen);
+void gw_status_start(struct gw *g); /* on the loop: the history timer */
+void gw_status_free(struct gw *g);
+/* Answer a request gw_http.c has routed (method already checked). */
+void gw_status_serve(struct gw *g, struct evhttp_request *req, const struct gw_status_target *t);
+/* Feeds of the recent-messages ring and the history (no-ops without the page). */
+void gw_status_scanned(struct gw *g, const char *qid, const struct mail_env *env, const struct scan_report *r,
+		       const struct scan_outcome *o, size_t size);
+void gw_status_delivery(struct gw *g, const char *qid, int reply_code);
+
 /* gw_metrics.c: the Prometheus text of the gateway's counters and gauges */
 void gw_metrics_render(struct gw *g, struct buf *out);
 void gw_metrics_init(struct gw *g);
 /* A scan ended (loop thread): verdict (ok) or a scanner failure, and its timings. */
 void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok);
+
+/* gw_queue.c: the administrator's operations (control socket, status page) */
+enum gw_qop { GW_QOP_FLUSH, GW_QOP_HOLD, GW_QOP_RELEASE, GW_QOP_DELETE, GW_QOP_REQUEUE };
+/* Apply op to message qid (release: from hold/ or quarantine/). 0 done; -1 refused, msg says
+ * why (no such message, wrong state, busy). On success msg says what happened (for a
+ * quarantine release, the new queue id). Loop thread only. */
+int gw_queue_op(struct gw *g, enum gw_qop op, const char *qid, char *msg, size_t msglen);
+
+/* gw_ctl.c: the control socket. open: as root, before the privilege drop
+ * (bound, 0600, owned by uid/gid); start: once the loop exists; close:
+ * at the end (the socket file is removed). */
+int gw_ctl_open(struct gw *g, uid_t uid, gid_t gid, char *err, size_t errlen);
+void gw_ctl_start(struct gw *g);
+void gw_ctl_close(struct gw *g);
+
+/* gw_reload.c: re-read main.cf and the maps and swap them in; 0 = new
+ * config in force, -1 = the old one kept, err says why (SIGHUP and the
+ * control socket's "reload"). */
+int gw_reload(struct gw *g, char *err, size_t errlen);
 
 /* gw_route.c */
 /* Expand env's recipients: -1 retry later, 0 nothing changes (no envs), 1 envs[0..n) replace it. */
@@ -123,6 +202,25 @@ void gw_route_deliver(void *ctx, const struct queue_attempt *a);
 void gw_route_process(void *ctx, const char *qid, const struct mail_env *env);
 void gw_route_result(void *ctx, const struct deliver_result *res);
 void gw_attempt_release(struct gw *g, struct gw_attempt *at);
-void gw_maps_reload(struct gw *g);
+
+/* gw_reload.c */
+struct gw_gen *gw_gen_new(const struct conf *c, struct conf *owned);
+struct gw_gen *gw_gen_ref(struct gw_gen *gen);
+void gw_gen_unref(struct gw_gen *gen);
+/* The settings of each module built from a configuration (gw_serve and
+ * reloads share them). sc takes a reference on gen, released with the
+ * snapshot. self: our listen addresses (caller's array, smtpd_listen_n). */
+void gw_conf_smtpd(struct gw *g, struct gw_gen *gen, struct smtp_server_conf *sc);
+struct deliver_conf;
+void gw_conf_deliver(struct gw *g, const struct conf *c, struct net_addr *self, struct deliver_conf *dc);
+struct queue_sched_conf;
+void gw_conf_queue(const struct conf *c, struct queue_sched_conf *qc);
+/* Re-read main.cf (same path and -o overrides), validate it whole (maps,
+ * TLS files, scan rules and actions, access map, DNSBL sites, new
+ * listeners) and only then put it in force; open sessions keep their
+ * settings. 0: the new configuration is in force; -1: the old one is kept,
+ * err says why (each error is logged as event=reload_error). Loop thread. */
+int gw_reload(struct gw *g, char *err, size_t errlen);
+void gw_reload_fini(struct gw *g);
 
 #endif

@@ -76,23 +76,6 @@ struct route_maps *gw_maps_load(const struct conf *c, char *err, size_t errlen)
 	return m;
 }
 
-void gw_maps_reload(struct gw *g)
-{
-	char err[600];
-	struct route_maps *m = gw_maps_load(g->conf, err, sizeof err);
-	if (!m || route_maps_error(m)) {
-		log_err("event=reload_error error=\"%s\" action=\"the maps in force are kept\"",
-			m ? route_maps_error(m) : err);
-		route_maps_free(&m);
-		return;
-	}
-	route_maps_free(&g->maps);
-	g->maps = m;
-	size_t nl, na, nm;
-	route_maps_stats(m, &nl, &na, &nm);
-	log_info("event=maps_reloaded local_domains=%zu aliases=%zu mailertable=%zu", nl, na, nm);
-}
-
 /* ------------------------------------------------------------ processing */
 
 /* The recipient's ORCPT as recorded: as received, or its address. */
@@ -350,8 +333,10 @@ void gw_route_result(void *ctx, const struct deliver_result *res)
 		log_warn("queue=%s event=stray_delivery_result", res->qid);
 		return;
 	}
-	for (size_t i = 0; i < res->n; i++)
+	for (size_t i = 0; i < res->n; i++) {
+		gw_status_delivery(g, at->qid, res->r[i].reply.code);
 		queue_sched_rcpt_result(g->q, at->qid, res->r[i].idx, &res->r[i].reply,
 					res->r[i].no_dsn ? QUEUE_RESULT_F_NO_DSN : 0);
+	}
 	gw_attempt_release(g, at);
 }

@@ -16,7 +16,8 @@
  *      quarantine copy, the message to deliver (tagged, cleaned,
  *      redirected) routed like any other (gw_route.c), or nothing (drop).
  * A message that was scanned before the queue (its envelope carries the
- * report) only has its actions applied; a released one is only routed.
+ * report) only has its actions applied; a released or requeued one is only
+ * routed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 
 struct scan_job {
 	struct gw *g;
+	struct gw_scanset *set; /* a reference: the engine and policy this scan runs with */
 	char qid[IDS_QUEUE_SIZE];
 	const struct mail_env *env; /* borrowed (after-queue: until processed) */
 	struct mail_env *own_env;   /* before-queue: ours until committed */
@@ -130,30 +132,86 @@ int gw_scan_check(const struct conf *c, char *err, size_t errlen)
 	return rc;
 }
 
-int gw_scan_init(struct gw *g, char *err, size_t errlen)
+struct gw_scanset *gw_scanset_new(struct gw_gen *gen, char *err, size_t errlen)
+{
+	int64_t t0 = clock_mono_us();
+	struct gw_scanset *s = xcalloc(1, sizeof *s);
+	if (gw_scan_policy(gen->conf, &s->policy, err, errlen) < 0) {
+		gw_scan_policy_fini(&s->policy);
+		xfree(s);
+		return NULL;
+	}
+	struct scan_conf sc;
+	gw_scan_conf(gen->conf, &sc);
+	s->engine = scan_engine_new(&sc, err, errlen);
+	if (!s->engine) {
+		gw_scan_policy_fini(&s->policy);
+		xfree(s);
+		return NULL;
+	}
+	if (!scan_engine_enabled(s->engine))
+		scan_engine_free(&s->engine);
+	s->gen = gw_gen_ref(gen);
+	s->refs = 1;
+	s->load_ms = (clock_mono_us() - t0) / 1000;
+	return s;
+}
+
+static struct gw_scanset *scanset_ref(struct gw_scanset *s)
+{
+	s->refs++;
+	return s;
+}
+
+void gw_scanset_unref(struct gw_scanset *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	scan_engine_free(&s->engine);
+	gw_scan_policy_fini(&s->policy);
+	gw_gen_unref(s->gen);
+	xfree(s);
+}
+
+/* The start-up line: what scans, or that nothing does. */
+static void log_scanning(const struct gw *g)
 {
 	const struct conf *c = g->conf;
-	if (gw_scan_policy(c, &g->policy, err, errlen) < 0)
-		return -1;
-	struct scan_conf sc;
-	gw_scan_conf(c, &sc);
-	int64_t t0 = clock_mono_us();
-	g->scan = scan_engine_new(&sc, err, errlen);
-	if (!g->scan)
-		return -1;
-	if (!scan_engine_enabled(g->scan)) {
-		scan_engine_free(&g->scan);
+	if (!g->scan) {
 		log_info("event=scanning_off reason=\"no scanner, DNSBL or access map configured\"");
-		return 0;
+		return;
 	}
 	struct buf b;
 	buf_init(&b);
 	scan_engine_describe(g->scan, &b);
 	log_info("event=scanning_on stage=%s workers=%d load_ms=%lld %s", c->scan_stage, c->scan_workers,
-		 (long long)((clock_mono_us() - t0) / 1000), b.data);
+		 (long long)g->scanset->load_ms, b.data);
 	buf_fini(&b);
-	g->scan_pool = ev_pool_new(g->base, c->scan_workers, "scan");
-	g->before_queue = strcmp(c->scan_stage, "before-queue") == 0;
+}
+
+void gw_scan_swap(struct gw *g, struct gw_scanset *s)
+{
+	gw_scanset_unref(g->scanset);
+	g->scanset = s;
+	g->scan = s->engine;
+	g->before_queue = strcmp(g->conf->scan_stage, "before-queue") == 0;
+	/* scanning turned on by a reload: scan_workers as at start (a restart changes it) */
+	if (g->scan && !g->scan_pool)
+		g->scan_pool = ev_pool_new(g->base, g->conf->scan_workers, "scan");
+	log_scanning(g);
+}
+
+int gw_scan_init(struct gw *g, char *err, size_t errlen)
+{
+	struct gw_scanset *set = gw_scanset_new(g->gen, err, errlen);
+	if (!set)
+		return -1;
+	g->scanset = set;
+	g->scan = set->engine;
+	log_scanning(g);
+	if (g->scan)
+		g->scan_pool = ev_pool_new(g->base, g->conf->scan_workers, "scan");
+	g->before_queue = strcmp(g->conf->scan_stage, "before-queue") == 0;
 	g->crash_marker = getenv("MXGATE_TEST_SCAN_CRASH");
 	if (g->crash_marker && !g->crash_marker[0])
 		g->crash_marker = NULL;
@@ -164,9 +222,10 @@ int gw_scan_init(struct gw *g, char *err, size_t errlen)
 
 void gw_scan_free(struct gw *g)
 {
-	ev_pool_free(&g->scan_pool);
-	scan_engine_free(&g->scan);
-	gw_scan_policy_fini(&g->policy);
+	ev_pool_free(&g->scan_pool); /* the jobs in flight end first: their references go */
+	gw_scanset_unref(g->scanset);
+	g->scanset = NULL;
+	g->scan = NULL;
 }
 
 /* ------------------------------------------------------------ the job */
@@ -177,6 +236,7 @@ static void job_free(struct scan_job *j)
 	scan_report_fini(&j->rep);
 	buf_fini(&j->content);
 	mail_env_free(&j->own_env);
+	gw_scanset_unref(j->set);
 	xfree(j);
 }
 
@@ -228,14 +288,14 @@ static void scan_work(void *arg)
 			.rcpt = rcpt,
 			.nrcpt = env->nrcpt,
 		};
-		j->rc = scan_run(g->scan, &in, &j->rep);
+		j->rc = scan_run(j->set->engine, &in, &j->rep);
 		xfree(rcpt);
 		if (j->rc < 0)
 			return;
 	}
 	buf_init(&j->content);
 	j->out.content = &j->content;
-	scan_apply(&g->policy, &j->rep, j->data, j->len, &j->out);
+	scan_apply(&j->set->policy, &j->rep, j->data, j->len, &j->out);
 }
 
 static void log_verdict(const struct scan_job *j)
@@ -283,6 +343,7 @@ static void log_verdict(const struct scan_job *j)
 		   r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total, j->prescanned ? " stage=before-queue" : "");
 	log_info("%s", b.data);
 	buf_fini(&b);
+	gw_status_scanned(j->g, j->qid, job_env(j), r, &j->out, j->len);
 }
 
 /* A copy of src with every recipient (routes included). */
@@ -396,7 +457,7 @@ static void failed_after_queue(struct scan_job *j)
 		scan_report_init(&j->rep);
 		j->rep.spam_skipped = xstrdup("not scanned: scanner failure");
 		scan_report_classify(&j->rep, 1e9, 0);
-		struct scan_policy p = g->policy;
+		struct scan_policy p = j->set->policy;
 		p.headers_on_clean = true;
 		buf_init(&j->content);
 		j->out.content = &j->content;
@@ -505,12 +566,13 @@ static void start(struct scan_job *j)
 void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env)
 {
 	struct gw *g = ctx;
-	if (!g->scan || (env->flags & MAIL_ENV_F_RELEASED)) {
+	if (!g->scan || (env->flags & (MAIL_ENV_F_RELEASED | MAIL_ENV_F_REQUEUED))) {
 		gw_route_process(g, qid, env);
 		return;
 	}
 	struct scan_job *j = xcalloc(1, sizeof *j);
 	j->g = g;
+	j->set = scanset_ref(g->scanset);
 	snprintf(j->qid, sizeof j->qid, "%s", qid);
 	j->env = env;
 	scan_report_init(&j->rep);
@@ -541,6 +603,7 @@ bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d,
 		return false;
 	struct scan_job *j = xcalloc(1, sizeof *j);
 	j->g = g;
+	j->set = scanset_ref(g->scanset);
 	j->before_queue = true;
 	j->session = session;
 	j->draft = *d;

@@ -38,6 +38,7 @@ struct mail_rcpt {
 
 #define MAIL_ENV_F_BOUNCE 0x1   /* a notification we generated (never bounced) */
 #define MAIL_ENV_F_RELEASED 0x2 /* released from quarantine: routed, never scanned again */
+#define MAIL_ENV_F_REQUEUED 0x4 /* requeued by the administrator: routed again, never scanned again */
 
 struct mail_env {
 	struct arena *arena; /* owned */

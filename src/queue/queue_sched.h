@@ -68,6 +68,9 @@ enum queue_verdict { QUEUE_PASS, QUEUE_HOLD, QUEUE_DISCARD, QUEUE_RETRY };
 
 struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store *qs, struct queue_commit *qc,
 				    const struct queue_sched_conf *conf, const struct queue_sched_ops *ops);
+/* New lifetimes, back-off, limits and host name (a reload): conf's hostname
+ * is borrowed from now on; messages already waiting keep their next try. */
+void queue_sched_reconfigure(struct queue_sched *q, const struct queue_sched_conf *conf);
 void queue_sched_free(struct queue_sched **q);
 /* Start-up recovery: clean tmp/, resume input/, output/, deferred/. */
 void queue_sched_recover(struct queue_sched *q);
@@ -101,6 +104,27 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid);
 int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out, uint64_t *len_out);
 /* Retry every deferred message now (SIGUSR1, "mxgate flush"). */
 void queue_sched_flush(struct queue_sched *q);
+
+/* The administrator's operations on one message, in whatever state it is
+ * (docs/QUEUE.md "Queue operations"): FLUSH a deferred one now, HOLD
+ * (output/ or deferred/ -> hold/), RELEASE (hold/ -> output/, due now; a
+ * quarantined one is copied into input/ under a new id, marked released),
+ * DELETE (from any state, no bounce), REQUEUE (output/, deferred/ or hold/
+ * -> input/, marked to be routed again but never scanned again). A message
+ * with a scan, a delivery attempt or a requeue in flight is refused as
+ * busy. Returns 0 (msg says what happened; for a quarantine release it
+ * names the new id) or -1 (msg says why not). Logs event=flushed, held,
+ * released, deleted or requeued with the queue id. */
+enum queue_op { QUEUE_OP_FLUSH, QUEUE_OP_HOLD, QUEUE_OP_RELEASE, QUEUE_OP_DELETE, QUEUE_OP_REQUEUE };
+int queue_sched_op(struct queue_sched *q, enum queue_op op, const char *qid, char *msg, size_t msglen);
+/* Retry now the deferred messages with a pending recipient in domain
+ * (case-insensitive). Returns how many. */
+size_t queue_sched_flush_domain(struct queue_sched *q, const char *domain);
+/* What the scheduler knows of qid: true when a scan, delivery attempt or
+ * requeue is in flight (*busy), and its due time (0: due now or not
+ * deferred). false: not known (hold/, quarantine/, or no such message). */
+bool queue_sched_peek(const struct queue_sched *q, const char *qid, bool *busy, int64_t *due_s);
+
 /* Stop starting deliveries (shutdown); in-flight ones may still finish. */
 void queue_sched_stop(struct queue_sched *q);
 

@@ -80,6 +80,37 @@ void queue_store_fault(struct queue_store *qs, enum queue_fault f, int after, in
 	pthread_mutex_unlock(&qs->fault_lock);
 }
 
+/* A spool directory: created, 0700, and owned by uid:gid when uid is not
+ * -1 (the gateway started as root); an existing one with another mode or
+ * owner is fixed and the fix logged. With uid -1 (an unprivileged gateway,
+ * the CLI) ownership is left alone and the mode fixed where we may. */
+static int spool_dir(const char *p, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fs_mkdir(p, 0700) < 0 || stat(p, &st) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+		return -1;
+	}
+	if (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid)) {
+		if (chown(p, uid, gid) < 0) {
+			snprintf(err, errlen, "cannot chown %s: %s", p, strerror(errno));
+			return -1;
+		}
+		log_warn("event=spool_fixed path=%s owner=%u:%u was=%u:%u", p, (unsigned)uid, (unsigned)gid,
+			 (unsigned)st.st_uid, (unsigned)st.st_gid);
+	}
+	if ((st.st_mode & 07777) != 0700) {
+		if (chmod(p, 0700) < 0) {
+			if (uid == (uid_t)-1 && st.st_uid != geteuid())
+				return 0; /* not ours to fix: the gateway's owner will */
+			snprintf(err, errlen, "cannot chmod 0700 %s: %s", p, strerror(errno));
+			return -1;
+		}
+		log_warn("event=spool_fixed path=%s mode=0700 was=%04o", p, (unsigned)(st.st_mode & 07777));
+	}
+	return 0;
+}
+
 struct queue_store *queue_store_open(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	struct queue_store *qs = xcalloc(1, sizeof *qs);
@@ -90,25 +121,13 @@ struct queue_store *queue_store_open(const char *path, uid_t uid, gid_t gid, cha
 		pthread_mutex_init(&qs->ds[i].lock, NULL);
 		pthread_cond_init(&qs->ds[i].cond, NULL);
 	}
-	if (fs_mkdir(path, 0700) < 0) {
-		snprintf(err, errlen, "cannot create queue directory %s: %s", path, strerror(errno));
+	if (spool_dir(path, uid, gid, err, errlen) < 0)
 		goto fail;
-	}
-	if (uid != (uid_t)-1 && chown(path, uid, gid) < 0) {
-		snprintf(err, errlen, "cannot chown %s: %s", path, strerror(errno));
-		goto fail;
-	}
 	for (int i = 0; i < QDIR_N; i++) {
 		char p[4096];
 		snprintf(p, sizeof p, "%s/%s", path, dir_names[i]);
-		if (fs_mkdir(p, 0700) < 0) {
-			snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+		if (spool_dir(p, uid, gid, err, errlen) < 0)
 			goto fail;
-		}
-		if (uid != (uid_t)-1 && chown(p, uid, gid) < 0) {
-			snprintf(err, errlen, "cannot chown %s: %s", p, strerror(errno));
-			goto fail;
-		}
 		qs->dfd[i] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (qs->dfd[i] < 0) {
 			snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno));
@@ -432,6 +451,45 @@ int queue_store_move(struct queue_store *qs, const char *qid, enum queue_dir fro
 int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *qid)
 {
 	return unlinkat(qs->dfd[dir], qid, 0);
+}
+
+int queue_store_release_env(struct queue_store *qs, const char *qid, char new_qid[IDS_QUEUE_SIZE],
+			    struct mail_env **env_out, char *err, size_t errlen)
+{
+	*env_out = NULL;
+	struct mail_env *env = NULL;
+	int rc = queue_store_load(qs, QDIR_QUARANTINE, qid, &env, NULL, err, errlen);
+	if (rc == -2)
+		snprintf(err, errlen, "no such message in quarantine");
+	if (rc < 0)
+		return -1;
+	ids_queue_new(new_qid);
+	snprintf(env->qid, sizeof env->qid, "%s", new_qid);
+	env->flags |= MAIL_ENV_F_RELEASED;
+	*env_out = env;
+	return 0;
+}
+
+int queue_store_release(struct queue_store *qs, const char *qid, char new_qid[IDS_QUEUE_SIZE], size_t *nrcpt_out,
+			char *err, size_t errlen)
+{
+	struct mail_env *env;
+	if (queue_store_release_env(qs, qid, new_qid, &env, err, errlen) < 0)
+		return -1;
+	struct queue_draft d;
+	memset(&d, 0, sizeof d);
+	snprintf(d.qid, sizeof d.qid, "%s", new_qid);
+	*nrcpt_out = env->nrcpt;
+	int rc = 0;
+	if (queue_store_draft_copy(qs, QDIR_QUARANTINE, qid, &d) < 0 || queue_store_commit(qs, &d, env, QDIR_INPUT) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		rc = -1;
+	} else if (queue_store_remove(qs, QDIR_QUARANTINE, qid) < 0) {
+		snprintf(err, errlen, "released as %s, but quarantine/%s stays: %s", new_qid, qid, strerror(errno));
+		rc = -1;
+	}
+	mail_env_free(&env);
+	return rc;
 }
 
 bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid)

@@ -85,6 +85,19 @@ int queue_store_append_scan_attempt(struct queue_store *qs, enum queue_dir dir, 
 int queue_store_set_due(struct queue_store *qs, enum queue_dir dir, const char *qid, int64_t due_s);
 bool queue_store_exists(struct queue_store *qs, enum queue_dir dir, const char *qid);
 
+/* Release from quarantine (docs/QUEUE.md, transition 8q), first half: the
+ * envelope of quarantine/qid, marked released (routed, never scanned
+ * again), under a fresh id (in new_qid and env->qid). Returns 0 with *env_out
+ * allocated, or -1 with a reason in err. The daemon commits it with
+ * queue_commit_submit_copy(); queue_store_release() does it all at once. */
+int queue_store_release_env(struct queue_store *qs, const char *qid, char new_qid[IDS_QUEUE_SIZE],
+			    struct mail_env **env_out, char *err, size_t errlen);
+/* The whole release, blocking (the offline tool): copy into input/ under a
+ * new id, commit (fsync), then remove quarantine/qid. Returns 0 (new id in
+ * new_qid, recipients in *nrcpt_out) or -1 with a reason in err. */
+int queue_store_release(struct queue_store *qs, const char *qid, char new_qid[IDS_QUEUE_SIZE], size_t *nrcpt_out,
+			char *err, size_t errlen);
+
 /* Call fn for every valid queue id in dir (with the file's mtime). Other
  * names are ignored. Returns the number listed or -1. */
 typedef void (*queue_store_list_fn)(void *arg, const char *qid, int64_t mtime_s, uint64_t size);

@@ -512,6 +512,11 @@ void scan_dnsbl_cancel(struct scan_dnsbl *d, uint64_t id)
 	xfree(w);
 }
 
+size_t scan_dnsbl_pending(const struct scan_dnsbl *d)
+{
+	return map_count(d->waiters);
+}
+
 /* ---------------------------------------------------------------- life */
 
 struct scan_dnsbl *scan_dnsbl_new(struct event_base *base, struct dns *dns, const struct scan_dnsbl_conf *conf,

@@ -83,6 +83,9 @@ void scan_dnsbl_free(struct scan_dnsbl **d);
  * scan_dnsbl_cancel(). */
 uint64_t scan_dnsbl_lookup(struct scan_dnsbl *d, const struct net_addr *addr, scan_dnsbl_fn fn, void *arg);
 void scan_dnsbl_cancel(struct scan_dnsbl *d, uint64_t id);
+/* Lookups whose callback has not run yet (a replaced object is freed once
+ * this is 0, so nobody waits forever). */
+size_t scan_dnsbl_pending(const struct scan_dnsbl *d);
 
 struct scan_dnsbl_stats {
 	uint64_t lookups;    /* scan_dnsbl_lookup calls */

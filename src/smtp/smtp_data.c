@@ -41,7 +41,7 @@ static void write_received(struct smtp_session *s, struct buf *b)
 	mail_date_format(clock_now_us(), date, sizeof date);
 	buf_printf(b, "Received: from %s (%s [%s])\r\n", s->info.helo[0] ? s->info.helo : "unknown", s->info.name,
 		   s->info.ip);
-	buf_printf(b, "\tby %s (mxgate) with %s id %s", s->srv->conf.hostname, s->protocol, s->msg_id);
+	buf_printf(b, "\tby %s (mxgate) with %s id %s", s->conf->hostname, s->protocol, s->msg_id);
 	if (s->info.tls && s->info.tls_desc[0])
 		buf_printf(b, "\r\n\t(using %s)", s->info.tls_desc);
 	if (s->nrcpt == 1) {
@@ -72,7 +72,7 @@ static bool open_sink(struct smtp_session *s)
 		s->sink_failed = true;
 	s->check_base = b.len;
 	buf_fini(&b);
-	mail_body_check_init(&s->check, (size_t)s->srv->conf.data_line_limit);
+	mail_body_check_init(&s->check, (size_t)s->conf->data_line_limit);
 	s->nl_prev_cr = false;
 	return true;
 }
@@ -119,12 +119,12 @@ static void flush_decoded(struct smtp_session *s, bool final)
 {
 	size_t from = s->dbuf_checked;
 	if (s->dbuf.len > from) {
-		if (!s->srv->conf.forbid_bare_newline)
+		if (!s->conf->forbid_bare_newline)
 			normalize(s, from);
 		mail_body_check_feed(&s->check, s->dbuf.data + from, s->dbuf.len - from);
 		s->dbuf_checked = s->dbuf.len;
 	}
-	uint64_t limit = s->srv->conf.size_limit;
+	uint64_t limit = s->conf->size_limit;
 	if (limit && s->check.octets > limit)
 		s->too_big = true;
 	bool refused = s->too_big || (s->check.flags & (MAIL_BODY_F_BARE_LF | MAIL_BODY_F_BARE_CR));
@@ -146,7 +146,7 @@ static void finish(struct smtp_session *s)
 {
 	flush_decoded(s, true);
 	/* a trailing bare CR at the very end of a chunk sequence */
-	if (s->check.prev_cr && s->chunking && s->srv->conf.forbid_bare_newline)
+	if (s->check.prev_cr && s->chunking && s->conf->forbid_bare_newline)
 		s->check.flags |= MAIL_BODY_F_BARE_CR;
 	struct mail_reply r;
 	bool reject = true;
@@ -154,11 +154,11 @@ static void finish(struct smtp_session *s)
 		mail_reply_set(&r, 554, "5.5.2", "Error: bare <LF> or bare <CR> in message content (RFC 5321 2.3.8)");
 	else if (s->too_big)
 		mail_reply_set(&r, 552, "5.3.4", "Error: message size exceeds fixed limit of %llu octets",
-			       (unsigned long long)s->srv->conf.size_limit);
+			       (unsigned long long)s->conf->size_limit);
 	else if (s->check.flags & MAIL_BODY_F_LONG_LINE)
 		mail_reply_set(&r, 554, "5.6.0", "Error: message line longer than %d octets (RFC 5321 4.5.3.1.6)",
-			       s->srv->conf.data_line_limit);
-	else if ((int)s->check.received > s->srv->conf.hop_limit)
+			       s->conf->data_line_limit);
+	else if ((int)s->check.received > s->conf->hop_limit)
 		mail_reply_set(&r, 554, "5.4.6", "Error: too many hops (%u Received: header fields; mail loop?)",
 			       s->check.received);
 	else

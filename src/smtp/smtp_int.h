@@ -32,9 +32,17 @@ struct smtp_listener {
 	char label[64];
 };
 
+/* A settings snapshot: the server's current one, and each session's from
+ * its start. Refcounted: a reconfigure gives new sessions the new settings
+ * while open sessions keep theirs; the last reference calls conf.release. */
+struct smtp_conf_ref {
+	struct smtp_server_conf c;
+	size_t refs;
+};
+
 struct smtp_server {
 	struct event_base *base;
-	struct smtp_server_conf conf;
+	struct smtp_conf_ref *cur; /* settings for new sessions */
 	struct smtp_policy policy;
 	struct smtp_listener *lst;
 	size_t nlst;
@@ -51,6 +59,8 @@ struct smtp_server {
 struct smtp_session {
 	uint64_t id;
 	struct smtp_server *srv;
+	struct smtp_conf_ref *cref;	    /* the settings this session started with (a reference) */
+	const struct smtp_server_conf *conf; /* &cref->c */
 	struct bufferevent *bev; /* top: socket or TLS filter (owns the socket one) */
 	struct smtp_client_info info;
 	enum smtp_state state;
@@ -92,6 +102,9 @@ struct smtp_session {
 	char protocol[16];
 	int64_t content_end_us; /* the end of DATA / BDAT LAST (accept latency) */
 };
+
+/* smtp_server.c */
+void smtp_server_conf_unref(struct smtp_conf_ref *r);
 
 /* smtp_session.c */
 void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int salen);

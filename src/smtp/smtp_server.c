@@ -1,8 +1,9 @@
 /*
  * smtp_server.c - listeners, connection limits, the session registry.
  *
- * Owns the listening sockets and the id -> session map; hands accepted
- * sockets to smtp_session.c. Session and per-client-IP limits are enforced
+ * Owns the listening sockets, the id -> session map and the settings
+ * snapshots (one per reconfigure, shared by the sessions that started under
+ * it); hands accepted sockets to smtp_session.c. Session and per-client-IP limits are enforced
  * here, before any session state exists: an excess connection gets one
  * 421 line and is closed.
  */
@@ -44,13 +45,30 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	}
 }
 
+static struct smtp_conf_ref *conf_ref_new(const struct smtp_server_conf *conf)
+{
+	struct smtp_conf_ref *r = xcalloc(1, sizeof *r);
+	r->c = *conf;
+	r->refs = 1;
+	return r;
+}
+
+void smtp_server_conf_unref(struct smtp_conf_ref *r)
+{
+	if (!r || --r->refs > 0)
+		return;
+	if (r->c.release)
+		r->c.release(r->c.release_arg);
+	xfree(r);
+}
+
 struct smtp_server *smtp_server_new(struct event_base *base, const struct smtp_server_conf *conf,
 				    const struct smtp_policy *policy)
 {
 	struct smtp_server *srv = xcalloc(1, sizeof *srv);
 	metric_hist_init(&srv->m.accept_latency, metric_le_fast, metric_le_fast_n);
 	srv->base = base;
-	srv->conf = *conf;
+	srv->cur = conf_ref_new(conf);
 	srv->policy = *policy;
 	srv->sessions = map_new();
 	srv->per_ip = map_new();
@@ -66,6 +84,26 @@ void smtp_server_add_listener(struct smtp_server *srv, int fd, const char *label
 	if (!L->l)
 		log_fatal("event=listen_error listen=%s error=\"evconnlistener_new failed\"", label);
 	evconnlistener_set_error_cb(L->l, on_accept_error);
+}
+
+void smtp_server_reconfigure(struct smtp_server *srv, const struct smtp_server_conf *conf)
+{
+	struct smtp_conf_ref *old = srv->cur;
+	srv->cur = conf_ref_new(conf);
+	smtp_server_conf_unref(old);
+}
+
+bool smtp_server_remove_listener(struct smtp_server *srv, const char *label)
+{
+	for (size_t i = 0; i < srv->nlst; i++) {
+		if (strcmp(srv->lst[i].label, label) != 0)
+			continue;
+		if (srv->lst[i].l)
+			evconnlistener_free(srv->lst[i].l);
+		srv->lst[i] = srv->lst[--srv->nlst];
+		return true;
+	}
+	return false;
 }
 
 void smtp_server_adopt(struct smtp_server *srv, int fd, const struct net_addr *peer)
@@ -156,6 +194,7 @@ void smtp_server_free(struct smtp_server **sp)
 			evconnlistener_free(srv->lst[i].l);
 	}
 	xfree(srv->lst);
+	smtp_server_conf_unref(srv->cur);
 	map_free(&srv->sessions);
 	map_free(&srv->per_ip);
 	xfree(srv);

@@ -44,6 +44,11 @@ struct smtp_server_conf {
 	bool forbid_bare_newline;
 	bool strict_envelopes;
 	SSL_CTX *tls_ctx; /* NULL: STARTTLS not offered (borrowed) */
+	/* The strings, lists and tls_ctx above are borrowed until release(arg)
+	 * is called: when no session started with these settings is left and
+	 * newer ones are in force (or the server is freed). NULL: nothing. */
+	void (*release)(void *arg);
+	void *release_arg;
 };
 
 struct smtp_client_info {
@@ -107,6 +112,12 @@ void smtp_server_add_listener(struct smtp_server *srv, int fd, const char *label
  * of a socketpair in tests and the session fuzzer). Limits apply as for
  * accepted connections; the fd is taken over. */
 void smtp_server_adopt(struct smtp_server *srv, int fd, const struct net_addr *peer);
+/* New settings for sessions accepted from now on; open sessions keep the
+ * ones they started with (each snapshot is released after its last user). */
+void smtp_server_reconfigure(struct smtp_server *srv, const struct smtp_server_conf *conf);
+/* Stop serving the listener added with this label (its socket is closed;
+ * sessions accepted on it go on). false: no such listener. */
+bool smtp_server_remove_listener(struct smtp_server *srv, const char *label);
 /* Answer a pending SMTP_HOOK_ASYNC of session_id. Unknown ids are ignored. */
 void smtp_server_resume(struct smtp_server *srv, uint64_t session_id, const struct mail_reply *reply);
 /* Set the verified client name (before resuming on_connect). */

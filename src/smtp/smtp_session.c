@@ -84,11 +84,11 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->state == SMTP_S_WAIT) {
 		/* waiting on us, not on the client */
-		arm(s->idle_ev, s->srv->conf.timeout_s);
+		arm(s->idle_ev, s->conf->timeout_s);
 		return;
 	}
 	log_info("session=%llu event=timeout client=%s state=%d", (unsigned long long)s->id, s->info.ip, s->state);
-	smtp_session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->srv->conf.hostname);
+	smtp_session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->conf->hostname);
 	smtp_session_close(s);
 }
 
@@ -104,7 +104,7 @@ static void on_life(evutil_socket_t fd, short what, void *arg)
 		s->quit_after_wait = true;
 		return;
 	}
-	smtp_session_reply(s, 421, "4.4.2", "%s Error: session time limit exceeded", s->srv->conf.hostname);
+	smtp_session_reply(s, 421, "4.4.2", "%s Error: session time limit exceeded", s->conf->hostname);
 	smtp_session_close(s);
 }
 
@@ -140,6 +140,7 @@ static void session_free(struct smtp_session *s)
 	xfree(s->rcpt);
 	log_info("session=%llu event=disconnect client=%s errors=%d", (unsigned long long)s->id, s->info.ip,
 		 s->errors);
+	smtp_server_conf_unref(s->cref);
 	xfree(s);
 	if (srv->shutting_down && srv->nsessions == 0 && srv->shutdown_done) {
 		void (*done)(void *) = srv->shutdown_done;
@@ -171,19 +172,19 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	net_addr_ip(&a, ip, sizeof ip);
 	char line[512];
 	if (srv->shutting_down) {
-		snprintf(line, sizeof line, "421 4.3.2 %s Service shutting down\r\n", srv->conf.hostname);
+		snprintf(line, sizeof line, "421 4.3.2 %s Service shutting down\r\n", srv->cur->c.hostname);
 		reject_conn(srv, fd, ip, line, SMTP_CONN_SHUTDOWN);
 		return;
 	}
-	if ((int)srv->nsessions >= srv->conf.session_limit) {
+	if ((int)srv->nsessions >= srv->cur->c.session_limit) {
 		snprintf(line, sizeof line, "421 4.3.2 %s Service busy: too many sessions, try again later\r\n",
-			 srv->conf.hostname);
+			 srv->cur->c.hostname);
 		reject_conn(srv, fd, ip, line, SMTP_CONN_SESSION_LIMIT);
 		return;
 	}
-	if ((int)ip_count(srv, ip) >= srv->conf.per_ip_limit &&
-	    !(srv->conf.per_ip_exceptions && net_cidr_list_match(srv->conf.per_ip_exceptions, &a))) {
-		snprintf(line, sizeof line, "421 4.7.0 %s Error: too many connections from %s\r\n", srv->conf.hostname,
+	if ((int)ip_count(srv, ip) >= srv->cur->c.per_ip_limit &&
+	    !(srv->cur->c.per_ip_exceptions && net_cidr_list_match(srv->cur->c.per_ip_exceptions, &a))) {
+		snprintf(line, sizeof line, "421 4.7.0 %s Error: too many connections from %s\r\n", srv->cur->c.hostname,
 			 ip);
 		reject_conn(srv, fd, ip, line, SMTP_CONN_PER_IP_LIMIT);
 		return;
@@ -191,6 +192,9 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	struct smtp_session *s = xcalloc(1, sizeof *s);
 	s->id = ids_next();
 	s->srv = srv;
+	s->cref = srv->cur;
+	s->cref->refs++;
+	s->conf = &s->cref->c;
 	s->info.session_id = s->id;
 	s->info.addr = a;
 	snprintf(s->info.ip, sizeof s->info.ip, "%s", ip);
@@ -203,6 +207,7 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 		uint64_t id = s->id;
 		close(fd);
 		arena_free(&s->tx);
+		smtp_server_conf_unref(s->cref);
 		xfree(s);
 		log_warn("session=%llu event=accept_error client=%s error=\"bufferevent_socket_new failed\"",
 			 (unsigned long long)id, ip);
@@ -214,8 +219,8 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	s->idle_ev = evtimer_new(srv->base, on_idle, s);
 	s->life_ev = evtimer_new(srv->base, on_life, s);
 	s->free_ev = evtimer_new(srv->base, on_free, s);
-	arm(s->idle_ev, srv->conf.timeout_s);
-	arm(s->life_ev, srv->conf.session_time_limit_s);
+	arm(s->idle_ev, s->conf->timeout_s);
+	arm(s->life_ev, s->conf->session_time_limit_s);
 	map_putu(srv->sessions, s->id, s);
 	srv->nsessions++;
 	ip_adjust(srv, ip, +1);
@@ -238,11 +243,11 @@ void smtp_session_send(struct smtp_session *s, const struct mail_reply *r)
 	bufferevent_write(s->bev, s->out.data, s->out.len);
 	if (r->code >= 400 && r->code != 421) {
 		s->errors++;
-		if (s->errors >= s->srv->conf.hard_error_limit) {
+		if (s->errors >= s->conf->hard_error_limit) {
 			log_info("session=%llu event=error_limit client=%s errors=%d", (unsigned long long)s->id,
 				 s->info.ip, s->errors);
 			struct mail_reply q;
-			mail_reply_set(&q, 421, "4.7.0", "%s Error: too many errors", s->srv->conf.hostname);
+			mail_reply_set(&q, 421, "4.7.0", "%s Error: too many errors", s->conf->hostname);
 			smtp_session_send(s, &q);
 			smtp_session_close(s);
 		}
@@ -302,7 +307,7 @@ static bool read_command(struct smtp_session *s)
 	size_t avail = evbuffer_get_length(in);
 	if (avail == 0)
 		return false;
-	size_t limit = (size_t)s->srv->conf.cmd_line_limit;
+	size_t limit = (size_t)s->conf->cmd_line_limit;
 	size_t eol_len = 0;
 	struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	if (p.pos < 0) {
@@ -332,7 +337,7 @@ static bool read_command(struct smtp_session *s)
 	if (cr)
 		len--;
 	line[len] = '\0';
-	if (!cr && s->srv->conf.forbid_bare_newline) {
+	if (!cr && s->conf->forbid_bare_newline) {
 		smtp_session_reply(s, 500, "5.5.2", "Error: bare <LF> received");
 		return true;
 	}
@@ -375,7 +380,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	arm(s->idle_ev, s->srv->conf.timeout_s);
+	arm(s->idle_ev, s->conf->timeout_s);
 	smtp_session_process(s);
 }
 
@@ -433,7 +438,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 void smtp_session_start_tls(struct smtp_session *s)
 {
-	SSL *ssl = SSL_new(s->srv->conf.tls_ctx);
+	SSL *ssl = SSL_new(s->conf->tls_ctx);
 	struct bufferevent *tls =
 		ssl ? bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						     BEV_OPT_CLOSE_ON_FREE)
@@ -467,7 +472,7 @@ void smtp_session_resume(struct smtp_session *s, const struct mail_reply *r)
 	s->state = SMTP_S_CMD;
 	if (w == SMTP_W_CONNECT) {
 		if (r->code == 0 || (r->code >= 200 && r->code < 300)) {
-			smtp_session_reply(s, 220, "", "%s", s->srv->conf.banner);
+			smtp_session_reply(s, 220, "", "%s", s->conf->banner);
 		} else {
 			smtp_session_send(s, r);
 			smtp_session_close(s);
@@ -480,7 +485,7 @@ void smtp_session_resume(struct smtp_session *s, const struct mail_reply *r)
 		return;
 	if (s->quit_after_wait || s->srv->shutting_down) {
 		smtp_session_reply(s, 421, "4.3.2", "%s Service shutting down, closing transmission channel",
-				   s->srv->conf.hostname);
+				   s->conf->hostname);
 		smtp_session_close(s);
 		return;
 	}
@@ -503,6 +508,6 @@ void smtp_session_shutdown(struct smtp_session *s)
 		break;
 	}
 	smtp_session_reply(s, 421, "4.3.2", "%s Service shutting down, closing transmission channel",
-			   s->srv->conf.hostname);
+			   s->conf->hostname);
 	smtp_session_close(s);
 }

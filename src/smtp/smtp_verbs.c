@@ -23,7 +23,7 @@ static struct mail_ext session_ext(const struct smtp_session *s)
 	struct mail_ext e = { 0 };
 	if (s->info.esmtp) {
 		e.size = e.eightbit = e.smtputf8 = e.dsn = e.chunking = true;
-		e.size_limit = s->srv->conf.size_limit;
+		e.size_limit = s->conf->size_limit;
 	}
 	return e;
 }
@@ -94,7 +94,7 @@ static void refuse(struct smtp_session *s, enum smtp_stage st, const char *what,
 static void v_helo(struct smtp_session *s, const char *arg, size_t len)
 {
 	if (do_helo_common(s, arg, len, false))
-		smtp_session_reply(s, 250, "", "%s", s->srv->conf.hostname);
+		smtp_session_reply(s, 250, "", "%s", s->conf->hostname);
 }
 
 static void v_ehlo(struct smtp_session *s, const char *arg, size_t len)
@@ -105,12 +105,12 @@ static void v_ehlo(struct smtp_session *s, const char *arg, size_t len)
 	r.code = 250;
 	r.enh[0] = '\0';
 	char size[40];
-	if (s->srv->conf.size_limit)
-		snprintf(size, sizeof size, "SIZE %llu", (unsigned long long)s->srv->conf.size_limit);
+	if (s->conf->size_limit)
+		snprintf(size, sizeof size, "SIZE %llu", (unsigned long long)s->conf->size_limit);
 	else
 		snprintf(size, sizeof size, "SIZE");
 	snprintf(r.text, sizeof r.text, "%s\nPIPELINING\n%s\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\n%sCHUNKING\nDSN",
-		 s->srv->conf.hostname, size, (s->srv->conf.tls_ctx && !s->info.tls) ? "STARTTLS\n" : "");
+		 s->conf->hostname, size, (s->conf->tls_ctx && !s->info.tls) ? "STARTTLS\n" : "");
 	smtp_session_send(s, &r);
 }
 
@@ -126,7 +126,7 @@ static void v_mail(struct smtp_session *s, const char *arg, size_t len)
 	}
 	struct mail_ext ext = session_ext(s);
 	struct mail_reply err;
-	if (!mail_cmd_mail_from(arg, len, &ext, s->srv->conf.strict_envelopes, &s->pend_from, &err)) {
+	if (!mail_cmd_mail_from(arg, len, &ext, s->conf->strict_envelopes, &s->pend_from, &err)) {
 		smtp_verbs_refused(s, SMTP_STAGE_MAIL, &err, NULL);
 		smtp_session_send(s, &err);
 		return;
@@ -154,13 +154,13 @@ static void v_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		refuse(s, SMTP_STAGE_RCPT, NULL, 503, "5.5.1", "Error: need MAIL command");
 		return;
 	}
-	if (s->nrcpt >= (size_t)s->srv->conf.rcpt_limit) {
+	if (s->nrcpt >= (size_t)s->conf->rcpt_limit) {
 		refuse(s, SMTP_STAGE_RCPT, NULL, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
 	struct mail_ext ext = session_ext(s);
 	struct mail_reply err;
-	if (!mail_cmd_rcpt_to(arg, len, &ext, s->from.smtputf8, s->srv->conf.strict_envelopes, &s->pend_rcpt, &err)) {
+	if (!mail_cmd_rcpt_to(arg, len, &ext, s->from.smtputf8, s->conf->strict_envelopes, &s->pend_rcpt, &err)) {
 		smtp_verbs_refused(s, SMTP_STAGE_RCPT, &err, NULL);
 		smtp_session_send(s, &err);
 		return;
@@ -209,7 +209,7 @@ static void v_bdat(struct smtp_session *s, const char *arg, size_t len)
 	if (!mail_cmd_bdat(arg, len, &n, &last, &err)) {
 		/* unknown chunk size: the octets that follow cannot be skipped */
 		smtp_session_send(s, &err);
-		smtp_session_reply(s, 421, "4.5.0", "%s Error: cannot continue after a bad BDAT", s->srv->conf.hostname);
+		smtp_session_reply(s, 421, "4.5.0", "%s Error: cannot continue after a bad BDAT", s->conf->hostname);
 		smtp_session_close(s);
 		return;
 	}
@@ -272,7 +272,7 @@ static void v_help(struct smtp_session *s, const char *arg, size_t len)
 static void v_starttls(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
-	if (!s->srv->conf.tls_ctx || s->info.tls || !s->info.esmtp) {
+	if (!s->conf->tls_ctx || s->info.tls || !s->info.esmtp) {
 		smtp_session_reply(s, 502, "5.5.1", "Error: command not implemented");
 		return;
 	}
@@ -316,7 +316,7 @@ static void v_http(struct smtp_session *s, const char *arg, size_t len)
 	(void)arg;
 	(void)len;
 	log_info("session=%llu event=forbidden_command client=%s", (unsigned long long)s->id, s->info.ip);
-	smtp_session_reply(s, 421, "4.7.0", "%s Error: this is an SMTP server; closing", s->srv->conf.hostname);
+	smtp_session_reply(s, 421, "4.7.0", "%s Error: this is an SMTP server; closing", s->conf->hostname);
 	smtp_session_close(s);
 }
 

@@ -291,6 +291,7 @@ class Gateway:
 
     def start(self, expect_ok=True):
         self.write_conf()
+        started = self.started_count()
         logf = open(self.logpath, "ab")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
@@ -298,7 +299,16 @@ class Gateway:
         logf.close()
         if expect_ok:
             assert wait_port(self.port, self.proc, 15, host=self.host), "mxgate did not start:\n" + self.log()
+            # the port answers once it is bound; the control socket and the loop come a little later
+            assert wait_until(lambda: self.started_count() > started or self.proc.poll() is not None,
+                              15), "mxgate did not log event=started:\n" + self.log()
+            assert self.proc.poll() is None, "mxgate exited during start-up:\n" + self.log()
         return self
+
+    def started_count(self):
+        """event=started lines so far, in either log_format."""
+        text = self.log()
+        return text.count("event=started ") + text.count('"event":"started"')
 
     def pid(self):
         return self.proc.pid

@@ -13,11 +13,15 @@ from conftest import SLOW, free_port, wait_until
 
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 # events about the process, a destination or a connection shared by messages (docs/LOGGING.md)
-PROCESS_EVENTS = {"started", "stopped", "shutdown_begin", "shutdown_drained", "shutdown_timeout", "queue_recovered",
-                  "flush", "adopted", "scanning_on", "scanning_off", "rules_loaded", "av_ready", "http_listening",
-                  "smtp_connected", "smtp_connect_failed", "smtp_tls_failed", "concurrency_window",
-                  "destination_dead", "destination_alive", "maps_reloaded", "dnsbl_stats", "dnsbl_zone_stats",
-                  "mx_self_loop", "rules_match_limited"}
+PROCESS_EVENTS = set("""accept_error access_duplicate adopted alias_include_error alias_target_refused av_error
+    av_over_max_size av_ready capability_warning concurrency_window control_bad_request control_refused
+    control_socket_listening control_socket_stale_removed control_timeout destination_alive destination_dead
+    dnsbl_query_failed dnsbl_stats dnsbl_timeout dnsbl_zone_disabled dnsbl_zone_enabled dnsbl_zone_ok dnsbl_zone_stats
+    dnsbl_zone_untested fault_injection flush http_listening libclamav_message map_duplicate maps_error mx_self_loop
+    pid_file_error queue_recovered reload_begin reload_error reload_failed reload_restart_needed reload_warning reloaded
+    rules_bad_regex rules_loaded rules_match_limited rules_meta_cycle rules_nul_byte rules_unsupported_header
+    scanning_off scanning_on shutdown_begin shutdown_drained shutdown_forced shutdown_timeout smtp_connect_failed
+    smtp_connected smtp_tls_failed smtp_try_next spool_fixed started startup_error status_page stopped""".split())
 TEXT_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [^\[]+\[\d+\]: (error|warning|info|debug): (.*)$")
 
 

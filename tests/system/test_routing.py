@@ -307,7 +307,7 @@ def test_sighup_reloads_maps_and_keeps_them_on_error(site):
     assert send(gw.port, ["newbie@org.test"], "before")[0]["newbie@org.test"][0] == 550
     site.write("aliases", site.files["aliases"] + "newbie: s9@students.test\n")
     os.kill(gw.pid(), signal.SIGHUP)
-    gw.wait_log(r"event=maps_reloaded local_domains=1 aliases=9 mailertable=4")
+    gw.wait_log(r"event=reloaded .*local_domains=1 aliases=9 mailertable=4")
     replies, data = send(gw.port, ["newbie@org.test"], "after")
     assert replies["newbie@org.test"][0] == 250 and data[0] == 250
     assert site.glass.wait_count(1)
@@ -387,7 +387,7 @@ def test_unreadable_alias_map_tempfails(mkgw, mksink, workdir):
     gw.wait_log(r"event=reload_error error=\".*aliases\.missing: cannot read")
     site.write("aliases.missing", site.files["aliases"])
     os.kill(gw.pid(), signal.SIGHUP)
-    gw.wait_log(r"event=maps_reloaded ")
+    gw.wait_log(r"event=reloaded ")
     replies, data = send(gw.port, ["sysadm@org.test"], "readable again")
     assert replies["sysadm@org.test"][0] == 250 and data[0] == 250
     assert site.forth.wait_count(1) and site.glass.wait_count(1)

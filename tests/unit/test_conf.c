@@ -316,12 +316,51 @@ static void test_conf_values(void **state)
 	UNIT_FINISH();
 }
 
+/* What a reload compares: per-key equality, copying a restart-only key back, the restart list. */
+static void test_conf_reload_keys(void **state)
+{
+	(void)state;
+	unit_case("reload comparison", NULL, 0);
+	const char *ov_a[] = { "smtpd_banner=one", "queue_directory=/var/a", "spam_threshold=5", "mynetworks=10.0.0.0/8" };
+	const char *ov_b[] = { "smtpd_banner=two", "queue_directory=/var/b", "spam_threshold=5.0", "mynetworks=10.0.0.0/8" };
+	struct buf diag;
+	buf_init(&diag);
+	struct conf *a = conf_load(NULL, ov_a, 4, &diag), *b = conf_load(NULL, ov_b, 4, &diag);
+	U_CHECK(a && b);
+	if (a && b) {
+		size_t changed = 0, restart = 0, qd = (size_t)-1;
+		for (size_t k = 0; k < conf_key_count(); k++) {
+			if (strcmp(conf_key_name(k), "queue_directory") == 0)
+				qd = k;
+			if (!conf_key_equal(a, b, k)) {
+				changed++;
+				U_CHECK(strcmp(conf_key_name(k), "smtpd_banner") == 0 ||
+					strcmp(conf_key_name(k), "queue_directory") == 0);
+			}
+			restart += conf_key_restart(k);
+		}
+		U_EQ_INT(changed, 2); /* 5 and 5.0 are the same threshold; the same networks are equal */
+		U_CHECK(restart >= 10);
+		U_CHECK(qd != (size_t)-1 && conf_key_restart(qd));
+		U_CHECK(conf_key_copy(b, a, qd));
+		U_EQ_STR(b->queue_directory, "/var/a");
+		U_CHECK(conf_key_equal(a, b, qd));
+		U_CHECK(conf_key_name(conf_key_count()) == NULL);
+		U_CHECK(!conf_key_restart(conf_key_count()));
+	}
+	conf_free(&a);
+	conf_free(&b);
+	buf_fini(&diag);
+	UNIT_FINISH();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conf_table),
 		cmocka_unit_test(test_conf_missing_file),
 		cmocka_unit_test(test_conf_values),
+		cmocka_unit_test(test_conf_reload_keys),
 	};
 	UNIT_MAIN(tests);
 }

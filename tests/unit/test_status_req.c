@@ -1,0 +1,79 @@
+/*
+ * test_status_req.c - the HTTP listener's request targets
+ * (gw/gw_status_req.c): every resource, queries ignored, action ids valid,
+ * invalid (case, alphabet, length N-1/N+1, percent-encoding, traversal) and
+ * the URI length limit (N, N+1).
+ */
+#include "unit.h"
+
+#include "gw/gw_status_req.h"
+
+struct req_case {
+	const char *name;
+	const char *uri; /* may use {{N:x}} templates */
+	enum gw_status_res want;
+	const char *want_id;
+};
+
+static const struct req_case cases[] = {
+	{ "root", "/", GW_RES_PAGE, "" },
+	{ "index", "/index.html", GW_RES_PAGE, "" },
+	{ "root with query", "/?refresh=1", GW_RES_PAGE, "" },
+	{ "script", "/status.js", GW_RES_JS, "" },
+	{ "style", "/status.css", GW_RES_CSS, "" },
+	{ "api", "/api/status", GW_RES_API, "" },
+	{ "api with fragment", "/api/status#x", GW_RES_API, "" },
+	{ "metrics", "/metrics", GW_RES_METRICS, "" },
+	{ "metrics with query", "/metrics?name[]=x", GW_RES_METRICS, "" },
+	{ "release", "/api/quarantine/0123456789ABCDEF/release", GW_RES_RELEASE, "0123456789ABCDEF" },
+	{ "delete", "/api/quarantine/1K0ZJC1HFDA9J58V/delete?x", GW_RES_DELETE, "1K0ZJC1HFDA9J58V" },
+	{ "id lower case", "/api/quarantine/0123456789abcdef/release", GW_RES_BAD_ID, "" },
+	{ "id with I", "/api/quarantine/0123456789ABCDEI/release", GW_RES_BAD_ID, "" },
+	{ "id N-1", "/api/quarantine/{{15:A}}/release", GW_RES_BAD_ID, "" },
+	{ "id N", "/api/quarantine/{{16:A}}/release", GW_RES_RELEASE, "AAAAAAAAAAAAAAAA" },
+	{ "id N+1", "/api/quarantine/{{17:A}}/release", GW_RES_BAD_ID, "" },
+	{ "id empty", "/api/quarantine//release", GW_RES_BAD_ID, "" },
+	{ "id percent-encoded", "/api/quarantine/%30123456789ABCDE/release", GW_RES_BAD_ID, "" },
+	{ "traversal", "/api/quarantine/../../release", GW_RES_NOTFOUND, "" },
+	{ "unknown verb", "/api/quarantine/0123456789ABCDEF/explode", GW_RES_NOTFOUND, "" },
+	{ "verb prefix", "/api/quarantine/0123456789ABCDEF/releasex", GW_RES_NOTFOUND, "" },
+	{ "no verb", "/api/quarantine/0123456789ABCDEF", GW_RES_NOTFOUND, "" },
+	{ "trailing slash", "/api/quarantine/0123456789ABCDEF/release/", GW_RES_NOTFOUND, "" },
+	{ "prefix only", "/api/quarantine/", GW_RES_NOTFOUND, "" },
+	{ "encoded page", "/%69ndex.html", GW_RES_NOTFOUND, "" },
+	{ "path prefix", "/api/statusx", GW_RES_NOTFOUND, "" },
+	{ "double slash", "//", GW_RES_NOTFOUND, "" },
+	{ "absolute form", "http://127.0.0.1/api/status", GW_RES_NOTFOUND, "" },
+	{ "empty", "", GW_RES_NOTFOUND, "" },
+	{ "uri at the limit", "/?{{2046:q}}", GW_RES_PAGE, "" },
+	{ "uri over the limit", "/?{{2047:q}}", GW_RES_NOTFOUND, "" },
+};
+
+static void test_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < UNIT_NCASES(cases); i++) {
+		const struct req_case *c = &cases[i];
+		char in[UNIT_BUF];
+		size_t n = unit_expand(c->uri, strlen(c->uri), in, sizeof in);
+		unit_case(c->name, in, n);
+		struct gw_status_target t;
+		U_EQ_INT(gw_status_req_parse(in, n, &t), c->want);
+		U_EQ_INT(t.res, c->want);
+		U_EQ_STR(t.id, c->want_id);
+	}
+	unit_case("NUL inside the path", "/api/st\0tus", 11);
+	struct gw_status_target t;
+	U_EQ_INT(gw_status_req_parse("/api/st\0tus", 11, &t), GW_RES_NOTFOUND);
+	unit_case("NULL", NULL, 0);
+	U_EQ_INT(gw_status_req_parse(NULL, 0, &t), GW_RES_NOTFOUND);
+	UNIT_FINISH();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+	};
+	UNIT_MAIN(tests);
+}
