@@ -144,9 +144,9 @@ static void render_smtp(struct gw *g, struct buf *out, struct buf *lb)
 	metric_sample(out, "mxgate_smtp_sessions", NULL, smtp_server_session_count(g->smtpd));
 	metric_head(out, "mxgate_smtp_helo_total", "counter", "HELO and EHLO commands accepted.");
 	metric_sample(out, "mxgate_smtp_helo_total", NULL, metric_get(&sm->helo));
-	metric_head(out, "mxgate_smtp_transactions_accepted_total", "counter",
+	metric_head(out, "mxgate_messages_accepted_total", "counter",
 		    "Messages accepted: the 250 after DATA or BDAT LAST.");
-	metric_sample(out, "mxgate_smtp_transactions_accepted_total", NULL, g->accepted);
+	metric_sample(out, "mxgate_messages_accepted_total", NULL, g->accepted);
 	metric_head(out, "mxgate_smtp_refused_total", "counter",
 		    "Refused MAIL, RCPT and DATA/BDAT commands, by stage, reason class (the subject of the enhanced status "
 		    "code, RFC 3463) and type (temporary 4xx, permanent 5xx).");

@@ -275,7 +275,7 @@ def test_metrics_after_a_known_run(mkgw, mksink, workdir):
     sink = mksink("--reject", "bad@")
     gw = mkgw(sink, http_listen="127.0.0.1:%d" % port, **maps(workdir))
     types, m = parse_metrics(fetch(port))
-    assert get(m, "mxgate_smtp_transactions_accepted_total") == 0
+    assert get(m, "mxgate_messages_accepted_total") == 0
     conn0 = get(m, "mxgate_smtp_connections_total", outcome="accepted")  # conftest's readiness probe
     assert send(gw, ["ok1@dest.test"]) == 250
     assert send(gw, ["ok2@dest.test", "nobody@org.test"]) == 250
@@ -292,7 +292,7 @@ def test_metrics_after_a_known_run(mkgw, mksink, workdir):
     assert wait_until(settled, 10)  # hold/ and quarantine/ counts are cached for 5 s
     types, m = parse_metrics(fetch(port))
     assert get(m, "mxgate_smtp_connections_total", outcome="accepted") - conn0 == 4
-    assert get(m, "mxgate_smtp_transactions_accepted_total") == 4
+    assert get(m, "mxgate_messages_accepted_total") == 4
     assert get(m, "mxgate_smtp_refused_total", stage="rcpt", reason="addressing", type="permanent") == 1
     assert get(m, "mxgate_messages_scanned_total", verdict="high-spam") + \
         get(m, "mxgate_messages_scanned_total", verdict="spam") == 1
