@@ -7,10 +7,13 @@
  * queue id that occurs in the input's path and nothing else does; the
  * canonical form of an action parses back to the same action and id; a
  * fixed resource's path is a prefix of the input followed by the end, a
- * '?' or a '#'.
+ * '?' or a '#'. The input as a Host header (gw_status_host_ok): accepted
+ * only when it names localhost, myhostname or an IP literal.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/ids.h"
 #include "fuzz.h"
@@ -36,5 +39,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (r != GW_RES_NOTFOUND && r != GW_RES_BAD_ID)
 		FUZZ_CHECK(size > 0 && uri[0] == '/');
+	/* the same bytes as a Host header: accepted only if they name localhost,
+	 * myhostname or an IP literal (then no letters outside [] but in those names) */
+	if (gw_status_host_ok(uri, size, "gw.example.test")) {
+		FUZZ_CHECK(size > 0 && size <= GW_STATUS_MAX_HOST && memchr(uri, '\0', size) == NULL);
+		if (uri[0] != '[') {
+			const char *colon = memchr(uri, ':', size);
+			size_t h = colon ? (size_t)(colon - uri) : size;
+			bool named = (h == 9 && strncasecmp(uri, "localhost", 9) == 0) ||
+				     (h == 15 && strncasecmp(uri, "gw.example.test", 15) == 0);
+			for (size_t i = 0; !named && i < h; i++)
+				FUZZ_CHECK((uri[i] >= '0' && uri[i] <= '9') || uri[i] == '.');
+		}
+	}
 	return 0;
 }

@@ -10,7 +10,10 @@
  * served from the loop afterwards (gw_http_start). Limits: request header
  * section HTTP_MAX_HEADERS octets, body HTTP_MAX_BODY octets, HTTP_TIMEOUT_S
  * seconds per request, methods GET, HEAD and POST only; anything else is
- * answered 4xx by evhttp itself. Reading needs no secret (bind to loopback);
+ * answered 4xx by evhttp itself. A Host header naming anything but an IP
+ * literal, localhost or myhostname is refused with 421 (DNS rebinding: a
+ * hostile web page must not read the page through the administrator's
+ * browser). Reading needs no secret (bind to loopback);
  * changing actions need http_secret_file's secret.
  */
 #include <errno.h>
@@ -72,6 +75,16 @@ void gw_http_reply(struct evhttp_request *req, int code, const char *reason, con
 		evbuffer_free(out);
 }
 
+void gw_http_client(struct evhttp_request *req, char *out, size_t outlen)
+{
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	if (c)
+		evhttp_connection_get_peer(c, &addr, &port);
+	snprintf(out, outlen, "%s:%u", addr ? addr : "?", (unsigned)port);
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct gw *g = arg;
@@ -93,6 +106,16 @@ static void method_not_allowed(struct evhttp_request *req, const char *allow)
 static void on_other(struct evhttp_request *req, void *arg)
 {
 	struct gw *g = arg;
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	if (!gw_status_host_ok(host, host ? strlen(host) : 0, g->conf->myhostname)) {
+		static const char mis[] = "{\"error\":\"this listener answers to its IP address, localhost or "
+					  "myhostname only (Host header)\"}";
+		char client[NET_ADDR_STRLEN + 8];
+		gw_http_client(req, client, sizeof client);
+		log_info("event=http_refused reason=host client=%s host=%s", client, LOG_Q(host));
+		gw_http_reply(req, 421, "Misdirected Request", "application/json", mis, sizeof mis - 1);
+		return;
+	}
 	const char *uri = evhttp_request_get_uri(req);
 	struct gw_status_target t;
 	gw_status_req_parse(uri, uri ? strlen(uri) : 0, &t);

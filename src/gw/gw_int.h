@@ -156,6 +156,8 @@ bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a);
 int gw_http_bind(struct gw *g, char *err, size_t errlen); /* as root, before the drop */
 int gw_http_start(struct gw *g, char *err, size_t errlen); /* on the loop */
 void gw_http_free(struct gw *g);
+/* "addr:port" of the request's client, for log lines */
+void gw_http_client(struct evhttp_request *req, char *out, size_t outlen);
 void gw_http_reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
 		   size_t len);
 /* gw_status.c: the status page (its data, JSON API and quarantine actions).

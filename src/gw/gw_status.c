@@ -465,16 +465,6 @@ static void serve_api(struct gw *g, struct evhttp_request *req)
 
 /* ------------------------------------------------------------ POST actions */
 
-static void client_of(struct evhttp_request *req, char *out, size_t outlen)
-{
-	char *addr = NULL;
-	ev_uint16_t port = 0;
-	struct evhttp_connection *c = evhttp_request_get_connection(req);
-	if (c)
-		evhttp_connection_get_peer(c, &addr, &port);
-	snprintf(out, outlen, "%s:%u", addr ? addr : "?", (unsigned)port);
-}
-
 /* Constant time whatever the lengths: both sides are hashed first. */
 static bool secret_ok(const char *want, const char *got)
 {
@@ -491,7 +481,7 @@ static void serve_action(struct gw *g, struct evhttp_request *req, const struct 
 	bool rel = t->res == GW_RES_RELEASE;
 	const char *what = rel ? "release" : "delete";
 	char client[80];
-	client_of(req, client, sizeof client);
+	gw_http_client(req, client, sizeof client);
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
 		reply_error(req, 413, "Payload Too Large", "a quarantine action takes no request body");
 		return;

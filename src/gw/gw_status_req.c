@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "base/str.h"
+
 static const struct {
 	const char *path;
 	enum gw_status_res res;
@@ -63,4 +65,46 @@ enum gw_status_res gw_status_req_parse(const char *uri, size_t len, struct gw_st
 		return set(out, GW_RES_BAD_ID);
 	memcpy(out->id, id, sizeof id);
 	return set(out, r);
+}
+
+static bool all_of(const char *p, size_t n, const char *set)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!p[i] || !strchr(set, p[i]))
+			return false;
+	return true;
+}
+
+bool gw_status_host_ok(const char *host, size_t len, const char *name)
+{
+	if (!host)
+		return true; /* HTTP/1.0 without Host: no name to check */
+	if (len == 0 || len > GW_STATUS_MAX_HOST)
+		return false;
+	size_t hlen = len;
+	if (host[0] == '[') { /* [IPv6]:port */
+		const char *end = memchr(host, ']', len);
+		if (!end || end == host + 1)
+			return false;
+		size_t rest = len - (size_t)(end + 1 - host);
+		if (rest && (end[1] != ':' || rest < 2 || rest > 6 || !all_of(end + 2, rest - 2, "0123456789")))
+			return false;
+		return all_of(host + 1, (size_t)(end - host - 1), "0123456789abcdefABCDEF:.");
+	}
+	const char *colon = memchr(host, ':', len);
+	if (colon) {
+		size_t rest = len - (size_t)(colon + 1 - host);
+		if (rest < 1 || rest > 5 || !all_of(colon + 1, rest, "0123456789"))
+			return false;
+		hlen = (size_t)(colon - host);
+	}
+	if (hlen == 0)
+		return false;
+	if (all_of(host, hlen, "0123456789.")) { /* an IPv4 literal: four dotted numbers */
+		int dots = 0;
+		for (size_t i = 0; i < hlen; i++)
+			dots += host[i] == '.';
+		return dots == 3 && host[0] != '.' && host[hlen - 1] != '.' && !memmem(host, hlen, "..", 2);
+	}
+	return str_ncaseeq(host, hlen, "localhost") || (name && name[0] && str_ncaseeq(host, hlen, name));
 }

@@ -9,6 +9,7 @@
 #ifndef GW_GW_STATUS_REQ_H
 #define GW_GW_STATUS_REQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/ids.h"
@@ -41,5 +42,16 @@ struct gw_status_target {
  * whose id segment is not exactly a queue id (ids_queue_valid) is
  * GW_RES_BAD_ID. Returns out->res. */
 enum gw_status_res gw_status_req_parse(const char *uri, size_t len, struct gw_status_target *out);
+
+/* Longer Host header values are refused. */
+#define GW_STATUS_MAX_HOST 300
+
+/* Whether a request whose Host header is host[0..len) (NULL: none, as in
+ * HTTP/1.0) may be served: an IP literal (a dotted quad, or [IPv6]),
+ * "localhost" or name (myhostname), each with an optional :port. Any other
+ * name is refused, so a web page whose own name an attacker's DNS points at
+ * 127.0.0.1 (DNS rebinding) cannot read the status page from the browser of
+ * an administrator. */
+bool gw_status_host_ok(const char *host, size_t len, const char *name);
 
 #endif

@@ -17,7 +17,7 @@ PROCESS_EVENTS = set("""accept_error access_duplicate adopted alias_include_erro
     av_over_max_size av_ready capability_warning concurrency_window control_bad_request control_refused
     control_socket_listening control_socket_stale_removed control_timeout destination_alive destination_dead
     dnsbl_query_failed dnsbl_stats dnsbl_timeout dnsbl_zone_disabled dnsbl_zone_enabled dnsbl_zone_ok dnsbl_zone_stats
-    dnsbl_zone_untested fault_injection flush http_listening libclamav_message map_duplicate maps_error mx_self_loop
+    dnsbl_zone_untested fault_injection flush http_listening http_refused libclamav_message map_duplicate maps_error mx_self_loop
     pid_file_error queue_recovered reload_begin reload_error reload_failed reload_restart_needed reload_warning reloaded
     rules_bad_regex rules_loaded rules_match_limited rules_meta_cycle rules_nul_byte rules_unsupported_header
     scanning_off scanning_on shutdown_begin shutdown_drained shutdown_forced shutdown_timeout smtp_connect_failed

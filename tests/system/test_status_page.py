@@ -168,6 +168,18 @@ def test_status_http_api(mkgw, mksink, workdir, period):
     assert action(port, qid, "delete", "correct horse battery")[0] == 404
     assert api(port)["queue"]["quarantine"] == 0
 
+    # DNS rebinding: a name other than an IP literal, localhost or myhostname is refused (421),
+    # before any action is looked at; those three are served
+    for host in ("attacker.example", "gw.test.attacker.example", "localhost.attacker.example:%d" % port):
+        st, _, body = http(port, "/api/status", headers={"Host": host})
+        assert st == 421 and b"Host header" in body, (host, st, body)
+        st, _, _ = http(port, "/api/quarantine/%s/delete" % qid, "POST",
+                        {"Host": host, "X-Mxgate-Secret": "correct horse battery"})
+        assert st == 421
+    gw.wait_log(r"event=http_refused reason=host client=127\.0\.0\.1:\d+ host=attacker\.example")
+    for host in ("localhost:%d" % port, "gw.test", "127.0.0.1:%d" % port, "[::1]:%d" % port):
+        assert http(port, "/metrics", headers={"Host": host})[0] == 200, host
+
 
 def test_status_without_secret_refuses_actions(mkgw, mksink, workdir):
     sink = mksink()

@@ -70,10 +70,58 @@ static void test_parse(void **state)
 	UNIT_FINISH();
 }
 
+static const struct host_case {
+	const char *name, *host;
+	bool ok;
+} hosts[] = {
+	{ "IPv4", "127.0.0.1", true },
+	{ "IPv4 and port", "127.0.0.1:8025", true },
+	{ "IPv6", "[::1]:8025", true },
+	{ "IPv6 no port", "[::1]", true },
+	{ "localhost", "localhost:8025", true },
+	{ "localhost, any case", "LocalHost", true },
+	{ "myhostname", "gw.example.test:8025", true },
+	{ "myhostname, any case", "GW.Example.TEST", true },
+	{ "rebinding name", "attacker.example:8025", false },
+	{ "myhostname as a prefix", "gw.example.test.attacker.example", false },
+	{ "localhost as a prefix", "localhost.attacker.example", false },
+	{ "numeric-looking name", "127.0.0.1.nip.io", false },
+	{ "three numbers", "127.0.1", false },
+	{ "empty dot", "127..0.1", false },
+	{ "empty", "", false },
+	{ "port only", ":8025", false },
+	{ "bad port", "127.0.0.1:80x5", false },
+	{ "empty port", "127.0.0.1:", false },
+	{ "long port", "127.0.0.1:123456", false },
+	{ "unclosed IPv6", "[::1", false },
+	{ "empty IPv6", "[]:80", false },
+	{ "name in brackets", "[attacker.example]", false },
+	{ "junk after IPv6", "[::1]x", false },
+	{ "over the limit", "{{301:a}}", false },
+};
+
+static void test_host(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < UNIT_NCASES(hosts); i++) {
+		const struct host_case *c = &hosts[i];
+		char in[UNIT_BUF];
+		size_t n = unit_expand(c->host, strlen(c->host), in, sizeof in);
+		unit_case(c->name, in, n);
+		U_EQ_INT(gw_status_host_ok(in, n, "gw.example.test"), c->ok);
+	}
+	unit_case("no Host header (HTTP/1.0)", NULL, 0);
+	U_EQ_INT(gw_status_host_ok(NULL, 0, "gw.example.test"), true);
+	unit_case("no myhostname", "gw.example.test", 15);
+	U_EQ_INT(gw_status_host_ok("gw.example.test", 15, ""), false);
+	UNIT_FINISH();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_host),
 	};
 	UNIT_MAIN(tests);
 }
