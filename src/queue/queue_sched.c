@@ -29,58 +29,7 @@
 #include "queue/queue_commit.h"
 #include "queue/queue_store.h"
 
-#define PUMP_BUDGET 512
-
-/* QM_MOVING: an administrator's requeue is being committed (queue_sched_op) */
-enum qm_state { QM_INPUT, QM_PROCESSING, QM_READY, QM_DEFERRED, QM_ACTIVE, QM_NOTIFYING, QM_MOVING };
-
-enum { CHG_NONE = 0, CHG_YES = 1, CHG_RELAYED = 2 };
-
-struct qmsg {
-	char qid[IDS_QUEUE_SIZE];
-	enum queue_dir dir;
-	enum qm_state st;
-	int64_t due_s;
-	size_t heap_idx;
-	struct qmsg *next;
-	int attempts;
-	/* while ACTIVE / NOTIFYING */
-	struct mail_env *env;
-	struct queue_hdr hdr;
-	size_t *pend;
-	size_t npend;
-	unsigned char *chg;
-	int notify_waiting;
-	bool notify_failed;
-	bool expired;
-	bool warned; /* a "delayed" notice was queued: record it in finalize() */
-	bool noticed; /* this attempt queued a failure notice (bounce) */
-	char *dest;  /* in deferred/: the first pending recipient's domain (metrics) */
-};
-
-struct fifo {
-	struct qmsg *head, *tail;
-	size_t n;
-};
-
-struct queue_sched {
-	struct event_base *base;
-	struct queue_store *qs;
-	struct queue_commit *qc;
-	struct queue_sched_conf conf;
-	struct queue_sched_ops ops;
-	struct map *msgs;
-	struct map *splitting; /* ids of rewrite splits not yet reported (never adopted) */
-	struct map *moving;    /* ids of requeues and quarantine releases being committed */
-	struct fifo in, ready;
-	struct qmsg **heap;
-	size_t nheap, heap_cap;
-	size_t n_active, n_processing;
-	struct event *pump_ev, *timer_ev;
-	bool pump_armed, stopped;
-	uint64_t n_delivered, n_bounced, n_expired, n_notifications;
-	struct queue_sched_metrics m;
-};
+#include "queue/queue_sched_int.h"
 
 static void fifo_push(struct fifo *f, struct qmsg *m)
 {
@@ -117,7 +66,7 @@ static void heap_swap(struct queue_sched *q, size_t a, size_t b)
 	q->heap[b]->heap_idx = b;
 }
 
-static void heap_up(struct queue_sched *q, size_t i)
+void sched_heap_up(struct queue_sched *q, size_t i)
 {
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -128,7 +77,7 @@ static void heap_up(struct queue_sched *q, size_t i)
 	}
 }
 
-static void heap_down(struct queue_sched *q, size_t i)
+void sched_heap_down(struct queue_sched *q, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -148,7 +97,7 @@ static void heap_push(struct queue_sched *q, struct qmsg *m)
 	q->heap = xgrow(q->heap, &q->heap_cap, q->nheap + 1, sizeof *q->heap);
 	m->heap_idx = q->nheap;
 	q->heap[q->nheap++] = m;
-	heap_up(q, m->heap_idx);
+	sched_heap_up(q, m->heap_idx);
 }
 
 static struct qmsg *heap_pop(struct queue_sched *q)
@@ -160,14 +109,14 @@ static struct qmsg *heap_pop(struct queue_sched *q)
 	if (q->nheap) {
 		q->heap[0] = q->heap[q->nheap];
 		q->heap[0]->heap_idx = 0;
-		heap_down(q, 0);
+		sched_heap_down(q, 0);
 	}
 	return m;
 }
 
 /* --- scheduling --- */
 
-static void schedule_pump(struct queue_sched *q)
+void sched_schedule_pump(struct queue_sched *q)
 {
 	if (q->pump_armed)
 		return;
@@ -175,7 +124,7 @@ static void schedule_pump(struct queue_sched *q)
 	event_active(q->pump_ev, EV_TIMEOUT, 0);
 }
 
-static void arm_timer(struct queue_sched *q)
+void sched_arm_timer(struct queue_sched *q)
 {
 	if (!q->nheap) {
 		evtimer_del(q->timer_ev);
@@ -188,7 +137,7 @@ static void arm_timer(struct queue_sched *q)
 	evtimer_add(q->timer_ev, &tv);
 }
 
-static struct qmsg *qmsg_new(struct queue_sched *q, const char *qid, enum queue_dir dir)
+struct qmsg *sched_qmsg_new(struct queue_sched *q, const char *qid, enum queue_dir dir)
 {
 	struct qmsg *m = map_gets(q->msgs, qid);
 	if (m)
@@ -210,7 +159,7 @@ static void unload(struct qmsg *m)
 	m->npend = 0;
 }
 
-static void forget(struct queue_sched *q, struct qmsg *m)
+void sched_forget(struct queue_sched *q, struct qmsg *m)
 {
 	map_dels(q->msgs, m->qid);
 	unload(m);
@@ -220,7 +169,7 @@ static void forget(struct queue_sched *q, struct qmsg *m)
 
 /* The one final line of a message's life (docs/LOGGING.md): every queue id
  * that was queued ends with exactly one event=removed. */
-static void log_removed(const char *qid, const char *disposition, const char *extra)
+void sched_log_removed(const char *qid, const char *disposition, const char *extra)
 {
 	log_info("queue=%s event=removed disposition=%s%s%s", qid, disposition, extra && extra[0] ? " " : "",
 		 extra ? extra : "");
@@ -239,7 +188,7 @@ static void log_removed_env(const struct qmsg *m, bool noticed)
 	}
 	char extra[80];
 	snprintf(extra, sizeof extra, "delivered=%zu failed=%zu attempts=%d", nd, nf, m->attempts);
-	log_removed(m->qid, nf == 0 ? "delivered" : m->expired ? "expired" : noticed ? "bounced" : "failed", extra);
+	sched_log_removed(m->qid, nf == 0 ? "delivered" : m->expired ? "expired" : noticed ? "bounced" : "failed", extra);
 }
 
 static void defer_unloaded(struct queue_sched *q, struct qmsg *m, int delay_s)
@@ -247,7 +196,7 @@ static void defer_unloaded(struct queue_sched *q, struct qmsg *m, int delay_s)
 	m->st = QM_DEFERRED;
 	m->due_s = clock_now_s() + delay_s;
 	heap_push(q, m);
-	arm_timer(q);
+	sched_arm_timer(q);
 }
 
 static int backoff(const struct queue_sched *q, const struct mail_env *env)
@@ -275,14 +224,14 @@ static bool load(struct queue_sched *q, struct qmsg *m)
 	int rc = queue_store_load(q->qs, m->dir, m->qid, &m->env, &m->hdr, err, sizeof err);
 	if (rc == -2) {
 		log_warn("queue=%s event=vanished dir=%s", m->qid, queue_dir_name(m->dir));
-		forget(q, m);
+		sched_forget(q, m);
 		return false;
 	}
 	if (rc == -1) {
 		log_err("queue=%s event=corrupt dir=%s reason=\"%s\" action=moved_to_corrupt", m->qid,
 			queue_dir_name(m->dir), err);
 		queue_store_move(q->qs, m->qid, m->dir, QDIR_CORRUPT);
-		forget(q, m);
+		sched_forget(q, m);
 		return false;
 	}
 	if (rc < 0) {
@@ -309,7 +258,7 @@ static void activate(struct queue_sched *q, struct qmsg *m)
 		/* every recipient was final before a crash: only cleanup is left */
 		queue_store_remove(q->qs, m->dir, m->qid);
 		log_removed_env(m, false);
-		forget(q, m);
+		sched_forget(q, m);
 		return;
 	}
 	m->st = QM_ACTIVE;
@@ -346,13 +295,13 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 	       (m = fifo_pop(&q->ready)) != NULL)
 		activate(q, m);
 	if (q->in.head || (!q->stopped && q->ready.head && q->n_active < (size_t)q->conf.active_limit))
-		schedule_pump(q);
+		sched_schedule_pump(q);
 }
 
 /* Queue m for its next step by its directory: processing from input/,
  * delivery otherwise (a deferred message whose time has come is processed
  * again when processing was put off: never delivered unprocessed). */
-static void enqueue(struct queue_sched *q, struct qmsg *m)
+void sched_enqueue(struct queue_sched *q, struct qmsg *m)
 {
 	if (m->dir == QDIR_INPUT) {
 		m->st = QM_INPUT;
@@ -370,9 +319,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct queue_sched *q = arg;
 	int64_t now = clock_now_s();
 	while (q->nheap && q->heap[0]->due_s <= now)
-		enqueue(q, heap_pop(q));
-	arm_timer(q);
-	schedule_pump(q);
+		sched_enqueue(q, heap_pop(q));
+	sched_arm_timer(q);
+	sched_schedule_pump(q);
 }
 
 struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store *qs, struct queue_commit *qc,
@@ -396,7 +345,7 @@ struct queue_sched *queue_sched_new(struct event_base *base, struct queue_store 
 void queue_sched_reconfigure(struct queue_sched *q, const struct queue_sched_conf *conf)
 {
 	q->conf = *conf;
-	schedule_pump(q); /* a larger active limit may let more in now */
+	sched_schedule_pump(q); /* a larger active limit may let more in now */
 }
 
 void queue_sched_free(struct queue_sched **qp)
@@ -449,7 +398,7 @@ static void recover_one(void *arg, const char *qid, int64_t mtime_s, uint64_t si
 		c->stale++;
 		return;
 	}
-	struct qmsg *m = qmsg_new(q, qid, c->dir);
+	struct qmsg *m = sched_qmsg_new(q, qid, c->dir);
 	if (!m)
 		return;
 	c->n++;
@@ -458,7 +407,7 @@ static void recover_one(void *arg, const char *qid, int64_t mtime_s, uint64_t si
 		m->due_s = mtime_s;
 		heap_push(q, m);
 	} else {
-		enqueue(q, m);
+		sched_enqueue(q, m);
 	}
 }
 
@@ -482,26 +431,26 @@ void queue_sched_recover(struct queue_sched *q)
 	log_info("event=queue_recovered incomplete_removed=%ld input=%ld output=%ld deferred=%ld stale_removed=%ld "
 		 "hold=%ld corrupt=%ld",
 		 tmp, c[0].n, c[1].n, c[2].n, c[0].stale + c[1].stale, held, corrupt);
-	arm_timer(q);
-	schedule_pump(q);
+	sched_arm_timer(q);
+	sched_schedule_pump(q);
 }
 
 void queue_sched_arrived(struct queue_sched *q, const char *qid)
 {
-	struct qmsg *m = qmsg_new(q, qid, QDIR_INPUT);
+	struct qmsg *m = sched_qmsg_new(q, qid, QDIR_INPUT);
 	if (!m)
 		return;
-	enqueue(q, m);
-	schedule_pump(q);
+	sched_enqueue(q, m);
+	sched_schedule_pump(q);
 }
 
-static void arrived_output(struct queue_sched *q, const char *qid)
+void sched_arrived_output(struct queue_sched *q, const char *qid)
 {
-	struct qmsg *m = qmsg_new(q, qid, QDIR_OUTPUT);
+	struct qmsg *m = sched_qmsg_new(q, qid, QDIR_OUTPUT);
 	if (!m)
 		return;
-	enqueue(q, m);
-	schedule_pump(q);
+	sched_enqueue(q, m);
+	sched_schedule_pump(q);
 }
 
 void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_verdict v)
@@ -522,12 +471,12 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 			return;
 		}
 		m->dir = QDIR_OUTPUT;
-		enqueue(q, m);
+		sched_enqueue(q, m);
 		break;
 	case QUEUE_HOLD:
 		if (queue_store_move(q->qs, qid, QDIR_INPUT, QDIR_HOLD) == 0)
 			log_info("queue=%s event=hold", qid);
-		forget(q, m);
+		sched_forget(q, m);
 		break;
 	case QUEUE_RETRY:
 		defer_unloaded(q, m, q->conf.min_backoff_s);
@@ -536,11 +485,11 @@ void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_ve
 	case QUEUE_DISCARD:
 		queue_store_remove(q->qs, QDIR_INPUT, qid);
 		log_info("queue=%s event=discarded", qid);
-		log_removed(qid, "discarded", NULL);
-		forget(q, m);
+		sched_log_removed(qid, "discarded", NULL);
+		sched_forget(q, m);
 		break;
 	}
-	schedule_pump(q);
+	sched_schedule_pump(q);
 }
 
 /* A message that processing rewrote (alias expansion, scanning: docs/QUEUE.md
@@ -583,7 +532,7 @@ static void rewrite_abort(struct rewrite *w, struct qmsg *m)
 	splits_settled(w);
 	for (size_t i = 0; i < w->nsplit; i++)
 		if (w->split[i][0] && queue_store_remove(q->qs, w->split_to[i], w->split[i]) == 0)
-			log_removed(w->split[i], "aborted", "reason=\"the rewrite of its parent failed\"");
+			sched_log_removed(w->split[i], "aborted", "reason=\"the rewrite of its parent failed\"");
 	q->n_processing--;
 	defer_unloaded(q, m, q->conf.min_backoff_s); /* stays in input/; processed again */
 	m->st = QM_DEFERRED;
@@ -599,7 +548,7 @@ static void rewrite_finish(struct rewrite *w, bool own)
 	q->n_processing--;
 	if (own) {
 		m->dir = QDIR_OUTPUT;
-		enqueue(q, m);
+		sched_enqueue(q, m);
 	} else {
 		/* what replaced it: quarantine copies, owner- splits, or nothing */
 		struct buf kids;
@@ -609,14 +558,14 @@ static void rewrite_finish(struct rewrite *w, bool own)
 			buf_printf(&kids, "%s%s", kids.len ? "," : "children=", w->split[i]);
 			quarantined = quarantined || w->split_to[i] == QDIR_QUARANTINE;
 		}
-		log_removed(w->qid, quarantined ? "quarantined" : w->nsplit ? "replaced" : "dropped", kids.data);
+		sched_log_removed(w->qid, quarantined ? "quarantined" : w->nsplit ? "replaced" : "dropped", kids.data);
 		buf_fini(&kids);
-		forget(q, m);
+		sched_forget(q, m);
 	}
 	for (size_t i = 0; i < w->nsplit; i++)
 		if (w->split_to[i] == QDIR_OUTPUT)
-			arrived_output(q, w->split[i]);
-	schedule_pump(q);
+			sched_arrived_output(q, w->split[i]);
+	sched_schedule_pump(q);
 }
 
 static void rewrite_own_done(void *arg, uint64_t cookie, const char *qid, int err)
@@ -799,7 +748,7 @@ static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid,
 		log_info("queue=%s event=notification_queued notification=%s", na->qid, new_qid);
 		log_info("queue=%s event=queued origin=notification kind=%s parent=%s", new_qid, kinds[na->kind], na->qid);
 		q->n_notifications++;
-		arrived_output(q, new_qid);
+		sched_arrived_output(q, new_qid);
 	}
 	if (m && m->st == QM_NOTIFYING) {
 		/* a lost delay notice is simply not recorded (tried again next
@@ -1005,8 +954,8 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 			log_err("queue=%s event=remove_error error=\"%s\"", m->qid, strerror(errno));
 		else
 			log_removed_env(m, m->noticed);
-		forget(q, m);
-		schedule_pump(q);
+		sched_forget(q, m);
+		sched_schedule_pump(q);
 		return;
 	}
 	size_t *chg = xcalloc(env->nrcpt, sizeof *chg), n = 0;
@@ -1037,8 +986,8 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 	m->st = QM_DEFERRED;
 	m->due_s = due;
 	heap_push(q, m);
-	arm_timer(q);
-	schedule_pump(q);
+	sched_arm_timer(q);
+	sched_schedule_pump(q);
 }
 
 int queue_sched_open_body(struct queue_sched *q, const char *qid, uint64_t *off_out, uint64_t *len_out)
@@ -1063,12 +1012,12 @@ static void adopt_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size
 	struct recover_ctx *c = arg;
 	if (map_gets(c->q->splitting, qid) || map_gets(c->q->moving, qid))
 		return;
-	struct qmsg *m = qmsg_new(c->q, qid, c->dir);
+	struct qmsg *m = sched_qmsg_new(c->q, qid, c->dir);
 	if (!m)
 		return; /* known */
 	c->n++;
 	log_info("queue=%s event=queued origin=adopted dir=%s", qid, queue_dir_name(c->dir));
-	enqueue(c->q, m);
+	sched_enqueue(c->q, m);
 }
 
 void queue_sched_flush(struct queue_sched *q)
@@ -1081,12 +1030,12 @@ void queue_sched_flush(struct queue_sched *q)
 	if (adopt[0].n + adopt[1].n)
 		log_info("event=adopted input=%ld output=%ld", adopt[0].n, adopt[1].n);
 	while ((m = heap_pop(q)) != NULL) {
-		enqueue(q, m);
+		sched_enqueue(q, m);
 		n++;
 	}
 	log_info("event=flush deferred_messages=%zu", n);
-	arm_timer(q);
-	schedule_pump(q);
+	sched_arm_timer(q);
+	sched_schedule_pump(q);
 }
 
 void queue_sched_stop(struct queue_sched *q)
@@ -1158,357 +1107,3 @@ void queue_sched_deferred_dests(const struct queue_sched *q, void (*fn)(void *ar
 	map_free(&count);
 }
 
-/* --- the administrator's operations (queue_sched_op) --- */
-
-static void fifo_remove(struct fifo *f, struct qmsg *m)
-{
-	struct qmsg *prev = NULL;
-	for (struct qmsg *p = f->head; p; prev = p, p = p->next) {
-		if (p != m)
-			continue;
-		if (prev)
-			prev->next = p->next;
-		else
-			f->head = p->next;
-		if (f->tail == p)
-			f->tail = prev;
-		f->n--;
-		p->next = NULL;
-		return;
-	}
-}
-
-static void heap_remove(struct queue_sched *q, struct qmsg *m)
-{
-	size_t i = m->heap_idx;
-	if (i >= q->nheap || q->heap[i] != m)
-		return;
-	q->nheap--;
-	if (i != q->nheap) {
-		struct qmsg *last = q->heap[q->nheap];
-		q->heap[i] = last;
-		last->heap_idx = i;
-		heap_up(q, i);
-		heap_down(q, last->heap_idx);
-	}
-	arm_timer(q);
-}
-
-/* What m is busy with, or NULL when it waits in a FIFO or the heap. */
-static const char *busy_with(const struct qmsg *m)
-{
-	switch (m->st) {
-	case QM_PROCESSING:
-		return "it is being processed (scan, routing)";
-	case QM_ACTIVE:
-	case QM_NOTIFYING:
-		return "a delivery attempt is in flight";
-	case QM_MOVING:
-		return "a requeue is being committed";
-	default:
-		return NULL;
-	}
-}
-
-/* Take an idle m out of its FIFO or the deferred heap. */
-static void detach(struct queue_sched *q, struct qmsg *m)
-{
-	if (m->st == QM_INPUT)
-		fifo_remove(&q->in, m);
-	else if (m->st == QM_READY)
-		fifo_remove(&q->ready, m);
-	else if (m->st == QM_DEFERRED)
-		heap_remove(q, m);
-}
-
-/* A requeue or a quarantine release being committed (q->moving). */
-struct move_arg {
-	struct queue_sched *q;
-	char qid[IDS_QUEUE_SIZE];     /* the message operated on */
-	char new_qid[IDS_QUEUE_SIZE]; /* the copy in input/ (the same id for a requeue) */
-	enum queue_dir from;
-	int64_t warned_us; /* its W record, carried over */
-};
-
-static void move_done(void *arg, uint64_t cookie, const char *qid, int err)
-{
-	(void)cookie;
-	(void)qid;
-	struct move_arg *ma = arg;
-	struct queue_sched *q = ma->q;
-	bool requeue = strcmp(ma->qid, ma->new_qid) == 0;
-	map_dels(q->moving, ma->qid);
-	struct qmsg *m = map_gets(q->msgs, ma->qid);
-	if (m && m->st != QM_MOVING)
-		m = NULL; /* not ours (cannot happen: adoption skips moving ids) */
-	if (err) {
-		log_err("queue=%s event=%s_error error=\"%s\" action=\"stays in %s/\"", ma->qid,
-			requeue ? "requeue" : "release", strerror(err), queue_dir_name(ma->from));
-		if (m)
-			enqueue(q, m); /* as it was, due now */
-	} else {
-		if (ma->warned_us) {
-			struct mail_env *w = mail_env_new();
-			w->delay_warned_us = ma->warned_us;
-			queue_store_append_status(q->qs, QDIR_INPUT, ma->new_qid, w, NULL, 0, true);
-			mail_env_free(&w);
-		}
-		if (queue_store_remove(q->qs, ma->from, ma->qid) < 0)
-			log_err("queue=%s event=remove_error dir=%s error=\"%s\"", ma->qid, queue_dir_name(ma->from),
-				strerror(errno));
-		if (requeue) {
-			log_info("queue=%s event=requeued from=%s", ma->qid, queue_dir_name(ma->from));
-			if (!m)
-				m = qmsg_new(q, ma->qid, QDIR_INPUT);
-			if (m) {
-				m->dir = QDIR_INPUT;
-				enqueue(q, m);
-			}
-		} else {
-			log_info("queue=%s event=released from=%s new=%s", ma->qid, queue_dir_name(ma->from), ma->new_qid);
-			char extra[IDS_QUEUE_SIZE + 8];
-			snprintf(extra, sizeof extra, "new=%s", ma->new_qid);
-			log_removed(ma->qid, "released", extra);
-			log_info("queue=%s event=queued origin=released parent=%s", ma->new_qid, ma->qid);
-			queue_sched_arrived(q, ma->new_qid);
-		}
-	}
-	xfree(ma);
-	schedule_pump(q);
-}
-
-/* Commit env (a copy of from/qid's content) into input/ as env->qid. */
-static void move_start(struct queue_sched *q, const char *qid, enum queue_dir from, struct mail_env *env,
-		       int64_t warned_us)
-{
-	struct move_arg *ma = xcalloc(1, sizeof *ma);
-	ma->q = q;
-	snprintf(ma->qid, sizeof ma->qid, "%s", qid);
-	str_copy(ma->new_qid, sizeof ma->new_qid, env->qid);
-	ma->from = from;
-	ma->warned_us = warned_us;
-	map_puts(q->moving, ma->qid, ma);
-	queue_commit_submit_copy(q->qc, from, qid, ma->new_qid, env, QDIR_INPUT, move_done, ma, 0);
-}
-
-/* Requeue (m: the scheduler's entry, NULL for hold/): the pending
- * recipients, their routes forgotten, go back to input/ under the same id
- * (like transition 3r, the other way); processing routes them with the
- * maps in force and never scans them again (flag REQUEUED). */
-static int requeue(struct queue_sched *q, struct qmsg *m, const char *qid, enum queue_dir from, char *msg,
-		   size_t msglen)
-{
-	struct mail_env *env = NULL;
-	char err[256];
-	if (queue_store_load(q->qs, from, qid, &env, NULL, err, sizeof err) < 0) {
-		snprintf(msg, msglen, "%s: cannot read %s/%s: %s", qid, queue_dir_name(from), qid, err);
-		return -1;
-	}
-	struct mail_env *ne = mail_env_new_like(env);
-	ne->flags |= MAIL_ENV_F_REQUEUED;
-	snprintf(ne->qid, sizeof ne->qid, "%s", qid);
-	for (size_t i = 0; i < env->nrcpt; i++) {
-		const struct mail_rcpt *r = &env->rcpt[i];
-		if (r->state == MAIL_RCPT_PENDING)
-			mail_env_add_rcpt(ne, r->addr, r->orcpt, r->notify);
-	}
-	int64_t warned = env->delay_warned_us;
-	mail_env_free(&env);
-	if (ne->nrcpt == 0) {
-		mail_env_free(&ne);
-		snprintf(msg, msglen, "%s: no recipient is pending", qid);
-		return -1;
-	}
-	size_t n = ne->nrcpt;
-	if (m) {
-		detach(q, m);
-		m->st = QM_MOVING;
-	}
-	move_start(q, qid, from, ne, warned);
-	snprintf(msg, msglen, "%s: requeued from %s/ (%zu recipient%s to route again)", qid, queue_dir_name(from), n,
-		 n == 1 ? "" : "s");
-	return 0;
-}
-
-static int op_known(struct queue_sched *q, struct qmsg *m, enum queue_op op, const char *qid, char *msg,
-		    size_t msglen)
-{
-	const char *busy = busy_with(m);
-	const char *dir = queue_dir_name(m->dir);
-	if (busy) {
-		snprintf(msg, msglen, "%s: busy: %s; try again", qid, busy);
-		return -1;
-	}
-	switch (op) {
-	case QUEUE_OP_FLUSH:
-		if (m->st != QM_DEFERRED) {
-			snprintf(msg, msglen, "%s: already due (%s/)", qid, dir);
-			return 0;
-		}
-		heap_remove(q, m);
-		enqueue(q, m);
-		schedule_pump(q);
-		log_info("queue=%s event=flushed", qid);
-		snprintf(msg, msglen, "%s: flushed (%s/)", qid, dir);
-		return 0;
-	case QUEUE_OP_HOLD:
-		if (m->dir == QDIR_INPUT) {
-			snprintf(msg, msglen,
-				 "%s: not processed yet (input/): it is not delivered before it is scanned and routed; "
-				 "hold it afterwards, or delete it",
-				 qid);
-			return -1;
-		}
-		if (queue_store_move(q->qs, qid, m->dir, QDIR_HOLD) < 0) {
-			snprintf(msg, msglen, "%s: cannot move %s/ to hold/: %s", qid, dir, strerror(errno));
-			return -1;
-		}
-		log_info("queue=%s event=held from=%s", qid, dir);
-		snprintf(msg, msglen, "%s: held (from %s/)", qid, dir);
-		detach(q, m);
-		forget(q, m);
-		return 0;
-	case QUEUE_OP_RELEASE:
-		snprintf(msg, msglen, "%s: not held (it is in %s/)", qid, dir);
-		return -1;
-	case QUEUE_OP_DELETE:
-		if (queue_store_remove(q->qs, m->dir, qid) < 0 && errno != ENOENT) {
-			snprintf(msg, msglen, "%s: cannot remove %s/%s: %s", qid, dir, qid, strerror(errno));
-			return -1;
-		}
-		log_info("queue=%s event=deleted from=%s", qid, dir);
-		log_removed(qid, "deleted", NULL);
-		snprintf(msg, msglen, "%s: deleted (from %s/)", qid, dir);
-		detach(q, m);
-		forget(q, m);
-		return 0;
-	case QUEUE_OP_REQUEUE:
-		if (m->dir == QDIR_INPUT) {
-			snprintf(msg, msglen, "%s: not processed yet (input/): it is routed when it is processed", qid);
-			return -1;
-		}
-		return requeue(q, m, qid, m->dir, msg, msglen);
-	}
-	return -1;
-}
-
-/* A message the scheduler does not track: hold/, quarantine/, corrupt/. */
-static int op_file(struct queue_sched *q, enum queue_op op, const char *qid, char *msg, size_t msglen)
-{
-	static const enum queue_dir where[] = { QDIR_HOLD, QDIR_QUARANTINE, QDIR_CORRUPT };
-	enum queue_dir d = QDIR_N;
-	for (size_t i = 0; i < sizeof where / sizeof where[0] && d == QDIR_N; i++)
-		if (queue_store_exists(q->qs, where[i], qid))
-			d = where[i];
-	if (d == QDIR_N) {
-		snprintf(msg, msglen, "%s: no such message", qid);
-		return -1;
-	}
-	const char *dir = queue_dir_name(d);
-	if (op == QUEUE_OP_DELETE) {
-		if (queue_store_remove(q->qs, d, qid) < 0) {
-			snprintf(msg, msglen, "%s: cannot remove %s/%s: %s", qid, dir, qid, strerror(errno));
-			return -1;
-		}
-		log_info("queue=%s event=deleted from=%s", qid, dir);
-		log_removed(qid, "deleted", NULL);
-		snprintf(msg, msglen, "%s: deleted (from %s/)", qid, dir);
-		return 0;
-	}
-	if (op == QUEUE_OP_HOLD && d == QDIR_HOLD) {
-		snprintf(msg, msglen, "%s: already held", qid);
-		return 0;
-	}
-	if (op == QUEUE_OP_RELEASE && d == QDIR_HOLD) {
-		if (queue_store_move(q->qs, qid, QDIR_HOLD, QDIR_OUTPUT) < 0) {
-			snprintf(msg, msglen, "%s: cannot move hold/ to output/: %s", qid, strerror(errno));
-			return -1;
-		}
-		log_info("queue=%s event=released from=hold", qid);
-		snprintf(msg, msglen, "%s: released (hold/ -> output/, due now)", qid);
-		arrived_output(q, qid);
-		return 0;
-	}
-	if (op == QUEUE_OP_RELEASE && d == QDIR_QUARANTINE) {
-		struct mail_env *env;
-		char err[256], nq[IDS_QUEUE_SIZE];
-		if (queue_store_release_env(q->qs, qid, nq, &env, err, sizeof err) < 0) {
-			snprintf(msg, msglen, "%s: %s", qid, err);
-			return -1;
-		}
-		size_t n = env->nrcpt;
-		move_start(q, qid, QDIR_QUARANTINE, env, 0);
-		snprintf(msg, msglen, "%s: released as %s (%zu recipient%s)", qid, nq, n, n == 1 ? "" : "s");
-		return 0;
-	}
-	if (op == QUEUE_OP_REQUEUE && d == QDIR_HOLD)
-		return requeue(q, NULL, qid, QDIR_HOLD, msg, msglen);
-	snprintf(msg, msglen, "%s: in %s/: %s", qid, dir,
-		 d == QDIR_HOLD	      ? "release it first"
-		 : d == QDIR_CORRUPT ? "a damaged file: it can only be deleted"
-				     : "release or delete it");
-	return -1;
-}
-
-int queue_sched_op(struct queue_sched *q, enum queue_op op, const char *id, char *msg, size_t msglen)
-{
-	if (!ids_queue_valid(id)) {
-		snprintf(msg, msglen, "not a queue id: \"%.40s\"", id);
-		return -1;
-	}
-	char qid[IDS_QUEUE_SIZE];
-	snprintf(qid, sizeof qid, "%s", id); /* id may be the entry's own, which forget() frees */
-	if (map_gets(q->splitting, qid) || map_gets(q->moving, qid)) {
-		snprintf(msg, msglen, "%s: busy: it is being committed; try again", qid);
-		return -1;
-	}
-	struct qmsg *m = map_gets(q->msgs, qid);
-	return m ? op_known(q, m, op, qid, msg, msglen) : op_file(q, op, qid, msg, msglen);
-}
-
-size_t queue_sched_flush_domain(struct queue_sched *q, const char *domain)
-{
-	struct qmsg **hit = xcalloc(q->nheap ? q->nheap : 1, sizeof *hit);
-	size_t n = 0;
-	for (size_t i = 0; i < q->nheap; i++) {
-		struct qmsg *m = q->heap[i];
-		struct mail_env *env = NULL;
-		char err[256];
-		if (m->dir == QDIR_INPUT || queue_store_load(q->qs, m->dir, m->qid, &env, NULL, err, sizeof err) < 0)
-			continue;
-		for (size_t k = 0; k < env->nrcpt; k++) {
-			if (env->rcpt[k].state == MAIL_RCPT_PENDING && str_caseeq(mail_env_domain(env->rcpt[k].addr), domain)) {
-				hit[n++] = m;
-				break;
-			}
-		}
-		mail_env_free(&env);
-	}
-	for (size_t i = 0; i < n; i++) {
-		heap_remove(q, hit[i]);
-		enqueue(q, hit[i]);
-		log_info("queue=%s event=flushed domain=%s", hit[i]->qid, domain);
-	}
-	xfree(hit);
-	log_info("event=flush domain=%s deferred_messages=%zu", domain, n);
-	arm_timer(q);
-	schedule_pump(q);
-	return n;
-}
-
-bool queue_sched_peek(const struct queue_sched *q, const char *qid, bool *busy, int64_t *due_s)
-{
-	*busy = false;
-	*due_s = 0;
-	if (map_gets(q->splitting, qid) || map_gets(q->moving, qid)) {
-		*busy = true;
-		return true;
-	}
-	const struct qmsg *m = map_gets(q->msgs, qid);
-	if (!m)
-		return false;
-	*busy = busy_with(m) != NULL;
-	if (m->st == QM_DEFERRED)
-		*due_s = m->due_s;
-	return true;
-}
