@@ -39,7 +39,7 @@ BIN=${MXGATE_BIN:-build/mxgate}
 "$BIN" check -c "$run"/main.cf >/dev/null
 /usr/bin/python3 tests/system/sink.py --listen 127.0.0.1:$SINK_PORT --dir "$run"/sink &
 SINK=$!
-trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null' EXIT
+trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true' EXIT
 cat <<TXT
 
 make run: mxgate on 127.0.0.1:$SMTP with $run/main.cf (from examples/demo/main.cf)
@@ -64,4 +64,6 @@ Where to look:
   this terminal            one log line per event (event=queued, scanned, delivered, ...)
 
 TXT
-"$BIN" serve -c "$run"/main.cf
+rc=0
+"$BIN" serve -c "$run"/main.cf || rc=$?
+exit $rc
