@@ -26,22 +26,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mxgate serve|check|config|mailq|flush|version [-c FILE] [-o key=value]... [-n] [--doc]\n"
-		   "       mxgate route [-c FILE] [-o key=value]... [--client IP] [--json] ADDRESS\n"
-		   "  serve    run the gateway in the foreground (logs to stderr)\n"
-		   "  check    validate the configuration; every error as file:line\n"
-		   "  config   print the effective settings (-n: only those set in the file or by -o; --doc: key table)\n"
-		   "  mailq    list queued messages\n"
-		   "  flush    ask the running gateway to retry deferred mail now (needs pid_file)\n"
-		   "  route    what would happen to mail for ADDRESS (local, aliases, mailer, next hop, or the error);\n"
-		   "           as sent by a client in mynetworks unless --client IP names another\n"
-		   "       mxgate scan [-c FILE] [--client-ip IP] [--json] MESSAGE\n"
-		   "           the scanning pipeline on a message file: verdict, findings, actions, headers, timings\n"
-		   "       mxgate quarantine [-c FILE] list|show ID|release ID|delete ID\n"
-		   "       mxgate queue [-c FILE] list|show ID|flush [ID|--domain D]|hold ID|release ID|requeue ID|\n"
-		   "                              delete ID|delete --state S --domain D|status   (mxgate queue for details)\n"
-		   "       mxgate reload [-c FILE]   re-read the configuration and maps of the running gateway\n"
-		   "       mailq [-c FILE]           the queue, Postfix style (mxgate called as mailq)\n");
+	fprintf(f,
+		"usage: mxgate COMMAND [-c FILE] [-o key=value]... [arguments]\n"
+		"  serve                 run the gateway in the foreground (logs to stderr)\n"
+		"  check                 validate the configuration; every error as file:line\n"
+		"  config [-n] [--doc]   the effective settings (-n: only those set in the file or by -o;\n"
+		"                        --doc: the key table of docs/CONFIG.md)\n"
+		"  reload                the running gateway re-reads main.cf and the maps (as SIGHUP)\n"
+		"  queue list [--state S] [--domain D] [--sender S] [--json]\n"
+		"  queue show ID | flush [ID | --domain D] | hold ID | release ID | requeue ID\n"
+		"  queue delete ID | delete --state S --domain D | status\n"
+		"                        the queue of the running gateway (list and show also without it)\n"
+		"  quarantine list | show ID | release ID | delete ID\n"
+		"                        quarantined originals\n"
+		"  mailq                 the queue, one block per message (also: mxgate called as mailq)\n"
+		"  flush                 retry deferred mail now (SIGUSR1 via pid_file)\n"
+		"  scan [--client-ip IP] [--json] MESSAGE...\n"
+		"                        the scanning pipeline on message files: verdict, findings, actions\n"
+		"  route [--client IP] [--json] ADDRESS\n"
+		"                        what routing does with ADDRESS (local, aliases, mailer, next hop)\n"
+		"  version               the version\n"
+		"Manual: mxgate(8); every key: mxgate.conf(5).\n");
 }
 
 /* "mxgate queue ...", "mxgate reload", "mailq": -c and -o here, the rest
