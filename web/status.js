@@ -219,7 +219,8 @@
   function plotVerdicts(h) {
     const box = $("plot-verdicts"), n = h.t_ms.length;
     $("plot-verdicts-title").textContent = "Messages per " +
-      (h.period_ms === 60000 ? "minute" : (h.period_ms / 1000) + " s") + " by verdict";
+      (h.period_ms === 60000 ? "minute" : (h.period_ms / 1000) + " s") + " by verdict" +
+      (h.last_in_progress ? " (the last bar: so far)" : "");
     if (!n) return empty(box, h.period_ms);
     let max = 1;
     for (let i = 0; i < n; i++) {

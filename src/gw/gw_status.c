@@ -8,7 +8,8 @@
  * outcomes from gw_route.c), counters by verdict since start, and a history
  * ring of STATUS_HIST_N samples (messages per period by verdict, queue
  * size), one per STATUS_PERIOD_MS (MXGATE_TEST_STATUS_PERIOD_MS overrides it
- * for tests). The quarantine list is read from quarantine/ per request,
+ * for tests); the API adds the period in progress as the last sample. The
+ * quarantine list is read from quarantine/ per request,
  * newest STATUS_QUAR_N first. Changing actions need http_secret_file's
  * secret in the X-Mxgate-Secret header (a header a cross-site form cannot
  * send), compared in constant time; every action and every refusal is
@@ -180,21 +181,26 @@ int gw_status_new(struct gw *g, char *err, size_t errlen)
 
 static size_t count_one_dir(struct gw *g, enum queue_dir d);
 
+/* The period in progress as a sample: its counts so far, the queue now. */
+static void take_sample(struct gw *g, struct status_sample *s)
+{
+	struct queue_sched_stats qs;
+	queue_sched_stats(g->q, &qs);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->t_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	memcpy(s->cat, g->status->cur, sizeof s->cat);
+	s->queue = (uint32_t)(qs.input + qs.ready + qs.active + qs.deferred + count_one_dir(g, QDIR_HOLD));
+}
+
 static void on_sample(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct gw *g = arg;
 	struct gw_status *st = g->status;
-	struct queue_sched_stats qs;
-	queue_sched_stats(g->q, &qs);
-	struct status_sample *s = &st->hist[st->hist_next];
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	s->t_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	memcpy(s->cat, st->cur, sizeof s->cat);
+	take_sample(g, &st->hist[st->hist_next]);
 	memset(st->cur, 0, sizeof st->cur);
-	s->queue = (uint32_t)(qs.input + qs.ready + qs.active + qs.deferred + count_one_dir(g, QDIR_HOLD));
 	st->hist_next = (st->hist_next + 1) % STATUS_HIST_N;
 	if (st->nhist < STATUS_HIST_N)
 		st->nhist++;
@@ -419,23 +425,28 @@ static json_t *recent_json(const struct gw_status *st)
 	return a;
 }
 
-static json_t *history_json(const struct gw_status *st)
+/* The samples, oldest first, and last the period in progress (so far). */
+static json_t *history_json(struct gw *g)
 {
+	const struct gw_status *st = g->status;
 	json_t *t = json_array(), *queue = json_array(), *by = json_object();
 	json_t *cat[SCAN_NCAT];
 	for (int c = 0; c < SCAN_NCAT; c++) {
 		cat[c] = json_array();
 		json_object_set_new(by, scan_cat_name((enum scan_cat)c), cat[c]);
 	}
-	for (size_t k = 0; k < st->nhist; k++) { /* oldest first */
-		const struct status_sample *s = &st->hist[(st->hist_next + STATUS_HIST_N - st->nhist + k) % STATUS_HIST_N];
+	struct status_sample now;
+	take_sample(g, &now);
+	for (size_t k = 0; k <= st->nhist; k++) {
+		const struct status_sample *s =
+			k == st->nhist ? &now : &st->hist[(st->hist_next + STATUS_HIST_N - st->nhist + k) % STATUS_HIST_N];
 		json_array_append_new(t, json_integer(s->t_ms));
 		json_array_append_new(queue, json_integer(s->queue));
 		for (int c = 0; c < SCAN_NCAT; c++)
 			json_array_append_new(cat[c], json_integer(s->cat[c]));
 	}
-	return json_pack("{s:i,s:i,s:o,s:o,s:o}", "period_ms", st->period_ms, "max_samples", STATUS_HIST_N, "t_ms", t,
-			 "queue", queue, "verdicts", by);
+	return json_pack("{s:i,s:i,s:b,s:o,s:o,s:o}", "period_ms", st->period_ms, "max_samples", STATUS_HIST_N,
+			 "last_in_progress", 1, "t_ms", t, "queue", queue, "verdicts", by);
 }
 
 static void serve_api(struct gw *g, struct evhttp_request *req)
@@ -455,7 +466,7 @@ static void serve_api(struct gw *g, struct evhttp_request *req)
 		(json_int_t)count_one_dir(g, QDIR_QUARANTINE), "counters", "accepted", (json_int_t)g->accepted,
 		"rejected", (json_int_t)g->rejected, "delivered", (json_int_t)qs.delivered, "bounced",
 		(json_int_t)qs.bounced, "expired", (json_int_t)qs.expired, "verdicts", verdicts, "recent",
-		recent_json(st), "quarantine_list", quarantine_json(g), "history", history_json(st));
+		recent_json(st), "quarantine_list", quarantine_json(g), "history", history_json(g));
 	if (!j) {
 		reply_error(req, 500, "Internal Server Error", "cannot build the status");
 		return;

@@ -2,6 +2,7 @@
 swaks commands it prints are executed verbatim and their results checked where it says to look
 (Maildirs, the quarantine, the metrics)."""
 import email
+import json
 import os
 import re
 import shutil
@@ -114,6 +115,16 @@ def test_make_run_demo_end_to_end(workdir):
         # the metrics on the status page's listener
         metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http, timeout=10).read().decode()
         assert re.search(r"^mxgate_messages_accepted_total 3$", metrics, re.M), metrics
+        # the status page's data: the three verdicts, the quarantine, the plot (its last sample is
+        # the minute in progress, so the messages show at once)
+        st = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/api/status" % http, timeout=10).read())
+        assert st["queue"]["quarantine"] == 1, st
+        assert [q["queue"] for q in st["quarantine_list"]["messages"]] == [qid], st["quarantine_list"]
+        assert sorted(m["verdict"] for m in st["recent"]) == ["clean", "high-spam", "virus"], st["recent"]
+        h = st["history"]
+        assert h["last_in_progress"] and sum(sum(v) for v in h["verdicts"].values()) == 3, h
+        page = urllib.request.urlopen("http://127.0.0.1:%d/" % http, timeout=10).read().decode()
+        assert "status.js" in page
         # nothing reached the sink: every recipient was local
         assert not [f for f in os.listdir(os.path.join(run, "sink")) if f.endswith(".eml")]
     finally:
