@@ -386,9 +386,11 @@ static void cross_checks(struct loader *L, struct conf *c)
 			 c->minimal_backoff_time, c->maximal_backoff_time);
 	if (c->smtpd_tls_cert_file && c->smtpd_tls_cert_file[0] && !c->smtpd_tls_key_file[0])
 		diag_err(L, -1, "smtpd_tls_cert_file is set but smtpd_tls_key_file is empty");
-	if (c->queue_directory[0] != '/')
+	bool qd_ok = c->queue_directory[0] == '/';
+	if (!qd_ok)
 		diag_err(L, -1, "queue_directory must be an absolute path: \"%s\"", c->queue_directory);
-	if (c->control_socket[0] && c->control_socket[0] != '/')
+	/* (the default, $queue_directory/control, is relative only if queue_directory is: said once) */
+	if (c->control_socket[0] && c->control_socket[0] != '/' && (qd_ok || c->set[key_index("control_socket", 14)]))
 		diag_err(L, -1, "control_socket must be an absolute path or empty: \"%s\"", c->control_socket);
 	if (c->syslog_facility[0] && log_facility_from_name(c->syslog_facility) < 0)
 		diag_err(L, -1, "syslog_facility: unknown facility \"%s\"", c->syslog_facility);
