@@ -7,6 +7,7 @@
  */
 #include "base/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +49,49 @@ bool log_enabled(enum log_level lvl)
 	return lvl <= log_max;
 }
 
+/* Each thread formats into buffers of its own, allocated on its first
+ * line and reused (no allocation per line), freed when the thread ends. */
+struct log_tls {
+	char msg[LOG_LINE_MAX];
+	struct buf line;
+};
+static pthread_key_t log_key;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void log_tls_free(void *p)
+{
+	struct log_tls *t = p;
+	buf_fini(&t->line);
+	free(t);
+}
+
+static void log_key_init(void)
+{
+	pthread_key_create(&log_key, log_tls_free);
+}
+
+static struct log_tls *log_tls(void)
+{
+	pthread_once(&log_once, log_key_init);
+	struct log_tls *t = pthread_getspecific(log_key);
+	if (!t) {
+		t = calloc(1, sizeof *t);
+		if (!t)
+			return NULL;
+		buf_init(&t->line);
+		pthread_setspecific(log_key, t);
+	}
+	return t;
+}
+
 static void log_v(enum log_level lvl, const char *fmt, va_list ap)
 {
 	static const char *names[] = { "error", "warning", "info", "debug" };
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char *msg = malloc(LOG_LINE_MAX);
-	if (!msg)
+	struct log_tls *t = log_tls();
+	if (!t)
 		return;
+	char *msg = t->msg;
 	vsnprintf(msg, LOG_LINE_MAX, fmt, ap);
 	/* never let a hostile byte (CR, LF, ESC) from a peer break a log line:
 	 * quoted values have none; this catches an unquoted one */
@@ -69,26 +106,24 @@ static void log_v(enum log_level lvl, const char *fmt, va_list ap)
 	char ts[96];
 	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
-	struct buf line;
-	buf_init(&line);
+	struct buf *line = &t->line;
+	buf_reset(line);
 	if (log_json) {
-		buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":", ts, names[lvl]);
-		log_json_string(log_ident, strlen(log_ident), &line);
-		buf_printf(&line, ",\"pid\":%ld", (long)getpid());
-		log_kv_to_json(msg, strlen(msg), &line);
-		buf_putc(&line, '}');
+		buf_printf(line, "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":", ts, names[lvl]);
+		log_json_string(log_ident, strlen(log_ident), line);
+		buf_printf(line, ",\"pid\":%ld", (long)getpid());
+		log_kv_to_json(msg, strlen(msg), line);
+		buf_putc(line, '}');
 		if (log_syslog >= 0)
-			syslog(prio[lvl], "%s", line.data);
+			syslog(prio[lvl], "%s", line->data);
 	} else {
-		buf_printf(&line, "%s %s[%ld]: %s: %s", ts, log_ident, (long)getpid(), names[lvl], msg);
+		buf_printf(line, "%s %s[%ld]: %s: %s", ts, log_ident, (long)getpid(), names[lvl], msg);
 		if (log_syslog >= 0)
 			syslog(prio[lvl], "%s: %s", names[lvl], msg);
 	}
-	buf_putc(&line, '\n');
-	ssize_t w = write(STDERR_FILENO, line.data, line.len);
+	buf_putc(line, '\n');
+	ssize_t w = write(STDERR_FILENO, line->data, line->len);
 	(void)w;
-	buf_fini(&line);
-	free(msg);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

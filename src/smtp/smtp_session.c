@@ -61,8 +61,12 @@ static void reject_conn(struct smtp_server *srv, int fd, const char *ip, const c
 	close(fd);
 	metric_inc(&srv->m.conn[why]);
 	/* the refused connection gets a session id of its own, for the log */
-	log_info("session=%llu event=reject_connect client=%s reason=%s", (unsigned long long)ids_next(), ip,
-		 smtp_conn_outcome_name(why));
+	/* limit=: the key an administrator would change */
+	static const char *const limit[] = { [SMTP_CONN_SESSION_LIMIT] = "smtpd_session_limit",
+					     [SMTP_CONN_PER_IP_LIMIT] = "smtpd_client_connection_count_limit" };
+	const char *key = (size_t)why < sizeof limit / sizeof limit[0] && limit[why] ? limit[why] : NULL;
+	log_info("session=%llu event=reject_connect client=%s reason=%s%s%s", (unsigned long long)ids_next(), ip,
+		 smtp_conn_outcome_name(why), key ? " limit=" : "", key ? key : "");
 }
 
 static void arm(struct event *ev, int secs)
