@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"  quarantine list | show ID | release ID | delete ID\n"
 		"                        quarantined originals\n"
 		"  mailq                 the queue, one block per message (also: mxgate called as mailq)\n"
-		"  flush                 retry deferred mail now (SIGUSR1 via pid_file)\n"
+		"  flush                 retry deferred mail now (as queue flush)\n"
 		"  scan [--client-ip IP] [--json] MESSAGE...\n"
 		"                        the scanning pipeline on message files: verdict, findings, actions\n"
 		"  route [--client IP] [--json] ADDRESS\n"
@@ -87,10 +87,11 @@ int main(int argc, char **argv)
 	base = base ? base + 1 : argc > 0 ? argv[0] : "";
 	/* "mailq", or "mxgate-mailq" where make install found another mail system's mailq */
 	bool mq = strcmp(base, "mailq") == 0 || strcmp(base, "mxgate-mailq") == 0;
-	if (mq || (argc >= 2 && (strcmp(argv[1], "queue") == 0 || strcmp(argv[1], "reload") == 0))) {
+	/* "mxgate reload" and "mxgate flush" are "mxgate queue reload|flush" */
+	bool alias = argc >= 2 && (strcmp(argv[1], "reload") == 0 || strcmp(argv[1], "flush") == 0);
+	if (mq || alias || (argc >= 2 && strcmp(argv[1], "queue") == 0)) {
 		log_init("mxgate", -1, LOG_L_WARN);
-		/* "mxgate reload": the argument list starts at "reload" itself */
-		return queue_tools(argc, argv, mq ? 1 : strcmp(argv[1], "reload") == 0 ? 1 : 2, mq);
+		return queue_tools(argc, argv, mq || alias ? 1 : 2, mq);
 	}
 	if (argc < 2) {
 		usage(stderr);
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 			strcmp(cmd, "route") == 0 ? "an ADDRESS" : strcmp(cmd, "scan") == 0 ? "a MESSAGE file" : "list|show|release|delete");
 		usage(stderr);
 		rc = 2;
-	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || strcmp(cmd, "flush") == 0 || positional) {
+	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || positional) {
 		struct buf diag;
 		buf_init(&diag);
 		struct conf *c = conf_load(path, ov, nov, &diag);
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
 		if (!c) {
 			fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
 			free(ov);
-	free(files);
+			free(files);
 			return 1;
 		}
 		if (strcmp(cmd, "serve") == 0)
@@ -169,10 +170,8 @@ int main(int argc, char **argv)
 			rc = ctl_route(c, addr, client, json);
 		else if (strcmp(cmd, "scan") == 0)
 			rc = ctl_scan(c, files, nfiles, client, json);
-		else if (strcmp(cmd, "quarantine") == 0)
-			rc = ctl_quarantine(c, addr, arg2);
 		else
-			rc = ctl_flush(c);
+			rc = ctl_quarantine(c, addr, arg2);
 		conf_free(&c);
 	} else if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);

@@ -1,5 +1,5 @@
 /*
- * ctl.c - check, config, mailq, flush.
+ * ctl.c - check, config, mailq; finding the running gateway (pid_file).
  */
 #include "ctl/ctl.h"
 
@@ -199,17 +199,5 @@ int ctl_signal_gateway(const struct conf *c, long *pid_out, char *err, size_t er
 		snprintf(err, errlen, "cannot signal pid %ld: %s", pid, strerror(errno));
 		return -1;
 	}
-	return 0;
-}
-
-int ctl_flush(const struct conf *c)
-{
-	char err[300];
-	long pid;
-	if (ctl_signal_gateway(c, &pid, err, sizeof err) < 0) {
-		fprintf(stderr, "mxgate: flush: %s (or send the gateway SIGUSR1)\n", err);
-		return 1;
-	}
-	printf("mxgate: flush requested (pid %ld)\n", pid);
 	return 0;
 }
