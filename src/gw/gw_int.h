@@ -71,6 +71,7 @@ struct gw_scanset {
 	struct scan_policy policy;
 	struct gw_gen *gen;	    /* the policy's strings (a reference) */
 	int64_t load_ms;	    /* time to build it (rules, virus database) */
+	bool av_kept;		    /* a reload shared the previous anti-virus engine */
 	size_t refs;
 };
 
@@ -141,7 +142,9 @@ void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 /* gw_scan.c */
 /* The scan set of gen's settings (rules compiled, virus engine loaded, action
  * lists parsed); NULL with err. */
-struct gw_scanset *gw_scanset_new(struct gw_gen *gen, char *err, size_t errlen);
+/* prev: the scanset in force (a reload), whose anti-virus engine is shared
+ * when unchanged (scan_engine_new_reuse); NULL at start. */
+struct gw_scanset *gw_scanset_new(struct gw_gen *gen, const struct gw_scanset *prev, char *err, size_t errlen);
 void gw_scanset_unref(struct gw_scanset *s);
 /* Put s in force (takes the reference); scans in flight keep the old one. */
 void gw_scan_swap(struct gw *g, struct gw_scanset *s);

@@ -297,7 +297,7 @@ static void build(struct gw *g, struct reload_new *n)
 	if (!n->maps || route_maps_error(n->maps))
 		add_error(n, "%s", n->maps ? route_maps_error(n->maps) : err);
 	build_tls(g, c, n);
-	n->scan = gw_scanset_new(n->gen, err, sizeof err);
+	n->scan = gw_scanset_new(n->gen, g->scanset, err, sizeof err);
 	if (!n->scan)
 		add_error(n, "scanning: %s", err);
 	/* DNS queries (self-tests) and sockets only when all else is good */
@@ -433,9 +433,10 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 	size_t nl, na, nm;
 	route_maps_stats(g->maps, &nl, &na, &nm);
 	log_info("event=reloaded generation=%u keys=%s listeners=%s local_domains=%zu aliases=%zu mailertable=%zu "
-		 "scanning=%s",
+		 "scanning=%s virus_engine=%s scan_load_ms=%lld",
 		 g->reloads, n.changed.len ? n.changed.data : "-", n.listeners.len ? n.listeners.data : "-", nl, na, nm,
-		 g->scan ? "on" : "off");
+		 g->scan ? "on" : "off", g->scanset->av_kept ? "kept" : scan_engine_has_av(g->scan) ? "loaded" : "none",
+		 (long long)g->scanset->load_ms);
 	reload_new_free(&n, nc);
 	return 0;
 }

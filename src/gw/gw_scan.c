@@ -132,7 +132,7 @@ int gw_scan_check(const struct conf *c, char *err, size_t errlen)
 	return rc;
 }
 
-struct gw_scanset *gw_scanset_new(struct gw_gen *gen, char *err, size_t errlen)
+struct gw_scanset *gw_scanset_new(struct gw_gen *gen, const struct gw_scanset *prev, char *err, size_t errlen)
 {
 	int64_t t0 = clock_mono_us();
 	struct gw_scanset *s = xcalloc(1, sizeof *s);
@@ -143,7 +143,7 @@ struct gw_scanset *gw_scanset_new(struct gw_gen *gen, char *err, size_t errlen)
 	}
 	struct scan_conf sc;
 	gw_scan_conf(gen->conf, &sc);
-	s->engine = scan_engine_new(&sc, err, errlen);
+	s->engine = scan_engine_new_reuse(&sc, prev ? prev->engine : NULL, &s->av_kept, err, errlen);
 	if (!s->engine) {
 		gw_scan_policy_fini(&s->policy);
 		xfree(s);
@@ -203,7 +203,7 @@ void gw_scan_swap(struct gw *g, struct gw_scanset *s)
 
 int gw_scan_init(struct gw *g, char *err, size_t errlen)
 {
-	struct gw_scanset *set = gw_scanset_new(g->gen, err, errlen);
+	struct gw_scanset *set = gw_scanset_new(g->gen, NULL, err, errlen);
 	if (!set)
 		return -1;
 	g->scanset = set;

@@ -60,6 +60,14 @@ static int load_rules(struct scan_engine *e, const char *list, char *err, size_t
 
 struct scan_engine *scan_engine_new(const struct scan_conf *c, char *err, size_t errlen)
 {
+	bool kept;
+	return scan_engine_new_reuse(c, NULL, &kept, err, errlen);
+}
+
+struct scan_engine *scan_engine_new_reuse(const struct scan_conf *c, const struct scan_engine *prev, bool *av_kept,
+					  char *err, size_t errlen)
+{
+	*av_kept = false;
 	struct scan_engine *e = xcalloc(1, sizeof *e);
 	e->spam_threshold = c->spam_threshold;
 	e->high_threshold = c->spam_high_threshold;
@@ -70,7 +78,10 @@ struct scan_engine *scan_engine_new(const struct scan_conf *c, char *err, size_t
 	char why[400];
 	if (c->virus_scanner && c->virus_scanner[0] && strcmp(c->virus_scanner, "none") != 0) {
 		struct scan_av_opts o = { .timeout_ms = e->timeout_ms, .max_size = (size_t)c->virus_max_size };
-		e->av = scan_av_new(c->virus_scanner, &o, why, sizeof why);
+		e->av = prev ? scan_av_reuse(prev->av, c->virus_scanner, &o) : NULL;
+		*av_kept = e->av != NULL;
+		if (!e->av)
+			e->av = scan_av_new(c->virus_scanner, &o, why, sizeof why);
 		if (!e->av) {
 			snprintf(err, errlen, "virus_scanner = %s: %s", c->virus_scanner, why);
 			goto fail;
@@ -115,6 +126,11 @@ void scan_engine_free(struct scan_engine **ep)
 	xfree(e->spam_spec);
 	xfree(e);
 	*ep = NULL;
+}
+
+bool scan_engine_has_av(const struct scan_engine *e)
+{
+	return e && e->av;
 }
 
 bool scan_engine_enabled(const struct scan_engine *e)

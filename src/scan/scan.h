@@ -50,11 +50,19 @@ struct scan_conf {
 /* Loads rules, opens the anti-virus engine. NULL with err on failure.
  * Scanners that are daemons are not contacted here (see scan_engine_ping). */
 struct scan_engine *scan_engine_new(const struct scan_conf *c, char *err, size_t errlen);
+/* The same for a reload: the anti-virus engine of prev is shared rather
+ * than loaded again when it is unchanged (scan_av_reuse: same
+ * virus_scanner, scan_timeout, virus_max_size, database files); rules and
+ * the access map are always read again. prev may be NULL. *av_kept says
+ * whether it was shared. */
+struct scan_engine *scan_engine_new_reuse(const struct scan_conf *c, const struct scan_engine *prev, bool *av_kept,
+					  char *err, size_t errlen);
 void scan_engine_free(struct scan_engine **e);
 /* One line per scanner for the start-up log ("rules: 35 loaded, 2 eval
  * unsupported" ...), appended to out. */
 void scan_engine_describe(const struct scan_engine *e, struct buf *out);
 bool scan_engine_enabled(const struct scan_engine *e); /* anything to do at all */
+bool scan_engine_has_av(const struct scan_engine *e);  /* an anti-virus engine (e may be NULL) */
 
 /* ------------------------------------------------------------ report */
 

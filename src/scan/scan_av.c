@@ -3,6 +3,7 @@
  * classification and the clamd reply parser (see scan_av.h). The back ends
  * are scan_av_clamd.c and scan_av_libclamav.c.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -121,6 +122,8 @@ struct scan_av *scan_av_new(const char *spec, const struct scan_av_opts *o, char
 	if (strcmp(spec, "none") == 0)
 		return NULL;
 	struct scan_av *av = xcalloc(1, sizeof *av);
+	atomic_init(&av->refs, 1);
+	av->spec = xstrdup(spec);
 	fill_opts(&av->opts, o);
 	int rc;
 	if (strncmp(spec, "clamd:", 6) == 0) {
@@ -135,6 +138,7 @@ struct scan_av *scan_av_new(const char *spec, const struct scan_av_opts *o, char
 		rc = -1;
 	}
 	if (rc < 0) {
+		xfree(av->spec);
 		xfree(av);
 		return NULL;
 	}
@@ -184,8 +188,26 @@ void scan_av_free(struct scan_av **avp)
 	struct scan_av *av = *avp;
 	if (!av)
 		return;
+	*avp = NULL;
+	if (atomic_fetch_sub(&av->refs, 1) > 1)
+		return;
 	if (av->kind == SCAN_AV_LIBCLAMAV)
 		scan_av_lib_close(av);
+	xfree(av->spec);
 	xfree(av);
-	*avp = NULL;
+}
+
+struct scan_av *scan_av_reuse(struct scan_av *av, const char *spec, const struct scan_av_opts *o)
+{
+	struct scan_av_opts want;
+	fill_opts(&want, o);
+	if (!av || strcmp(av->spec, spec) != 0 || want.timeout_ms != av->opts.timeout_ms ||
+	    want.max_size != av->opts.max_size)
+		return NULL;
+	if (av->kind == SCAN_AV_LIBCLAMAV && scan_av_lib_db_changed(av)) {
+		log_info("event=av_database_changed scanner=%s action=reload", LOG_Q(av->desc));
+		return NULL;
+	}
+	atomic_fetch_add(&av->refs, 1);
+	return av;
 }

@@ -52,7 +52,14 @@ const char *scan_av_describe(const struct scan_av *av);
  * gets "ClamAV 1.4.6/27000/..." or the error. libclamav: the description.
  * 0 or -1. */
 int scan_av_ping(struct scan_av *av, char *out, size_t outlen);
+/* Drops one reference; the last frees it. */
 void scan_av_free(struct scan_av **av);
+/* For a reload: av itself with one more reference when spec and o are what
+ * it was made with and, for libclamav, no file of its database directory
+ * changed since it was loaded (cl_statchkdir, as clamd's SelfCheck): the
+ * signatures are not loaded a second time (seconds and hundreds of MB for
+ * the official database). NULL otherwise: the caller makes a new one. */
+struct scan_av *scan_av_reuse(struct scan_av *av, const char *spec, const struct scan_av_opts *o);
 
 const char *scan_av_status_name(enum scan_av_status s); /* "clean", "infected", ... */
 

@@ -19,6 +19,7 @@
 #include <clamav.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -114,6 +115,12 @@ int scan_av_lib_open(struct scan_av *av, const char *dbdir, char *err, size_t er
 		return -1;
 	}
 	av->engine = e;
+	/* remember the directory as loaded, for scan_av_lib_db_changed (a reload) */
+	av->dbstat = calloc(1, sizeof *av->dbstat);
+	if (av->dbstat && cl_statinidir(dbdir, av->dbstat) != CL_SUCCESS) {
+		free(av->dbstat);
+		av->dbstat = NULL; /* unknown: every reload loads it again */
+	}
 	snprintf(av->desc, sizeof av->desc, "libclamav %s, %u signatures from %s", cl_retver(), sigs, dbdir);
 	return 0;
 }
@@ -156,4 +163,14 @@ void scan_av_lib_close(struct scan_av *av)
 	if (av->engine)
 		cl_engine_free(av->engine);
 	av->engine = NULL;
+	if (av->dbstat) {
+		cl_statfree(av->dbstat);
+		free(av->dbstat);
+		av->dbstat = NULL;
+	}
+}
+
+bool scan_av_lib_db_changed(const struct scan_av *av)
+{
+	return !av->dbstat || cl_statchkdir(av->dbstat) != 0;
 }

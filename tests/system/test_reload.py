@@ -7,6 +7,7 @@ Every wait is bounded; all traffic on 127.0.0.1.
 import os
 import pwd
 import re
+import shutil
 import signal
 import stat
 import smtplib
@@ -257,3 +258,32 @@ def test_unprivileged_start_runs_as_that_user(mkgw):
     assert st["Uid"].split() == [str(pw.pw_uid)] * 4
     assert int(st["CapEff"], 16) == 0
     assert "user=(unchanged)" in gw.log()
+
+
+def test_reload_keeps_the_virus_engine_until_its_database_changes(mkgw, mksink, workdir):
+    """libclamav's signatures are loaded once: a reload that changes nothing about the anti-virus
+    engine shares it (virus_engine=kept); a changed database directory (freshclam) loads it again."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "clamav")
+    db = os.path.join(workdir, "clamdb")
+    os.makedirs(db)
+    os.chmod(db, 0o755)
+    shutil.copy(os.path.join(src, "mxgate-test.hdb"), db)  # the marker signature is in the .ndb
+    sink = mksink()
+    gw = mkgw(sink, name="avgw", spam_scanner="none", virus_scanner="libclamav:" + db,
+              virus_actions="quarantine", scan_headers_on_clean="no")
+    marker = b"MXGATE-TEST-VIRUS-" + b"MARKER-7f3a"  # two halves: this file is no test virus itself
+    send = lambda subj: smtplib.SMTP("127.0.0.1", gw.port, timeout=30 * SLOW).sendmail(
+        "a@client.test", ["b@dest.test"], msg(subj).replace(b"nothing special", marker))
+    send(b"before")
+    assert sink.wait_count(1)
+    gw.wait_log(r"event=scanned verdict=clean")
+    out = reload(gw, smtpd_banner="gw.test ESMTP reloaded")
+    assert re.search(r"event=reloaded .*virus_engine=kept", out), out
+    assert "event=av_ready" not in out, out
+    shutil.copy(os.path.join(src, "mxgate-test.ndb"), db)
+    out = reload(gw, smtpd_banner="gw.test ESMTP again")
+    assert "event=av_database_changed" in out and "event=av_ready" in out, out
+    assert re.search(r"event=reloaded .*virus_engine=loaded", out), out
+    send(b"after")
+    gw.wait_log(r"event=scanned verdict=virus .*Mxgate\.Test\.Marker")
+    assert sink.count() == 1
