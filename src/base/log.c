@@ -54,6 +54,7 @@ bool log_enabled(enum log_level lvl)
 struct log_tls {
 	char msg[LOG_LINE_MAX];
 	struct buf line;
+	long pid; /* getpid() once per thread, not per line (the process never forks) */
 };
 static pthread_key_t log_key;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -79,6 +80,7 @@ static struct log_tls *log_tls(void)
 		if (!t)
 			return NULL;
 		buf_init(&t->line);
+		t->pid = (long)getpid();
 		pthread_setspecific(log_key, t);
 	}
 	return t;
@@ -111,13 +113,13 @@ static void log_v(enum log_level lvl, const char *fmt, va_list ap)
 	if (log_json) {
 		buf_printf(line, "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":", ts, names[lvl]);
 		log_json_string(log_ident, strlen(log_ident), line);
-		buf_printf(line, ",\"pid\":%ld", (long)getpid());
+		buf_printf(line, ",\"pid\":%ld", t->pid);
 		log_kv_to_json(msg, strlen(msg), line);
 		buf_putc(line, '}');
 		if (log_syslog >= 0)
 			syslog(prio[lvl], "%s", line->data);
 	} else {
-		buf_printf(line, "%s %s[%ld]: %s: %s", ts, log_ident, (long)getpid(), names[lvl], msg);
+		buf_printf(line, "%s %s[%ld]: %s: %s", ts, log_ident, t->pid, names[lvl], msg);
 		if (log_syslog >= 0)
 			syslog(prio[lvl], "%s: %s", names[lvl], msg);
 	}

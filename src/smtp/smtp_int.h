@@ -70,6 +70,7 @@ struct smtp_session {
 	bool discard_line; /* skipping the rest of an over-long command line */
 	bool in_process;
 	bool throttled;	   /* reading paused because replies are piling up */
+	bool direct;	   /* plain socket: replies are written by flush_out(), EV_WRITE only while one would block */
 	bool helo_seen;
 	bool quit_after_wait; /* shutting down: 421 after the pending reply */
 	bool free_forced;     /* connection lost: free without waiting to flush */

@@ -219,7 +219,8 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	}
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->direct = true; /* EV_WRITE stays off until a reply would block (flush_out) */
+	bufferevent_enable(s->bev, EV_READ);
 	s->idle_ev = evtimer_new(srv->base, on_idle, s);
 	s->life_ev = evtimer_new(srv->base, on_life, s);
 	s->free_ev = evtimer_new(srv->base, on_free, s);
@@ -238,6 +239,33 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 		smtp_session_resume(s, &r);
 }
 
+/* Plain sockets: write the replies queued so far now, and watch for
+ * writability only when the socket would block (a client not reading).
+ * Letting the bufferevent do it costs an epoll_ctl to add the write event
+ * and another to remove it for every reply. Called after each reply outside
+ * command processing, and once after a batch of pipelined commands (their
+ * replies go out in one write). */
+static void flush_out(struct smtp_session *s)
+{
+	if (!s->direct || !s->bev)
+		return;
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* as libevent's own socket write callback does: the front of a
+	 * bufferevent's output is frozen except while it writes */
+	evbuffer_unfreeze(out, 1);
+	int n = evbuffer_write(out, bufferevent_getfd(s->bev));
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0 || n < 0) {
+		/* would block, or an error the bufferevent then reports (on_event) */
+		bufferevent_enable(s->bev, EV_WRITE);
+		return;
+	}
+	if (s->state == SMTP_S_CLOSING)
+		event_active(s->free_ev, EV_TIMEOUT, 0);
+}
+
 void smtp_session_send(struct smtp_session *s, const struct mail_reply *r)
 {
 	if (s->state == SMTP_S_CLOSING || !s->bev)
@@ -245,6 +273,8 @@ void smtp_session_send(struct smtp_session *s, const struct mail_reply *r)
 	buf_reset(&s->out);
 	mail_reply_format(r, true, &s->out);
 	bufferevent_write(s->bev, s->out.data, s->out.len);
+	if (!s->in_process)
+		flush_out(s);
 	if (r->code >= 400 && r->code != 421) {
 		s->errors++;
 		if (s->errors >= s->conf->hard_error_limit) {
@@ -370,6 +400,7 @@ void smtp_session_process(struct smtp_session *s)
 			break;
 	}
 	s->in_process = false;
+	flush_out(s);
 	if (s->state != SMTP_S_CLOSING && evbuffer_get_length(bufferevent_get_output(s->bev)) > OUT_HIGH) {
 		s->throttled = true;
 		bufferevent_disable(s->bev, EV_READ);
@@ -392,6 +423,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct smtp_session *s = arg;
+	if (s->direct)
+		bufferevent_disable(s->bev, EV_WRITE); /* drained: flush_out writes the next replies */
 	if (s->state == SMTP_S_CLOSING) {
 		event_active(s->free_ev, EV_TIMEOUT, 0);
 		return;
@@ -442,6 +475,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 void smtp_session_start_tls(struct smtp_session *s)
 {
+	/* the TLS filter writes through the socket's bufferevent: that one
+	 * goes back to ordinary writes (anything queued still goes out first) */
+	s->direct = false;
+	bufferevent_enable(s->bev, EV_WRITE);
 	SSL *ssl = SSL_new(s->conf->tls_ctx);
 	struct bufferevent *tls =
 		ssl ? bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
