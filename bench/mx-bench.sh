@@ -97,6 +97,9 @@ dns_servers = $DNS_ADDR:53
 smtp_destination_concurrency_limit = 20
 smtpd_peername_lookup = no
 smtp_tls_security_level = none
+spam_scanner = none
+virus_scanner = none
+http_listen =
 CF
 "$BIN" serve -c "$W/main.cf" 2>>"$W/mxgate.log" &
 GW_PID=$!

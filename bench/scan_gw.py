@@ -110,7 +110,8 @@ def run(name, conf, msgs, clients):
     cf = os.path.join(w, "main.cf")
     base = {"myhostname": "gw.bench", "smtpd_listen": "127.0.0.1:%d" % port, "queue_directory": spool,
             "relayhost": "[127.0.0.1]:%d" % sink_port, "mynetworks": "127.0.0.0/8", "smtpd_data_line_limit": "0",
-            "message_size_limit": "0", "scan_workers": "2", "log_level": "info", "dns_servers": "127.0.0.1:9"}
+            "message_size_limit": "0", "scan_workers": "2", "log_level": "info", "dns_servers": "127.0.0.1:9",
+            "http_listen": ""}
     base.update(conf)
     with open(cf, "w") as f:
         f.writelines("%s = %s\n" % kv for kv in base.items())
