@@ -49,6 +49,20 @@ static void usage(FILE *f)
 		"Manual: mxgate(8); every key: mxgate.conf(5).\n");
 }
 
+/* The configuration for a command: its errors on stderr; NULL when unusable. */
+static struct conf *load_conf(const char *path, const char *const *ov, size_t nov)
+{
+	struct buf diag;
+	buf_init(&diag);
+	struct conf *c = conf_load(path, ov, nov, &diag);
+	if (diag.len)
+		fputs(diag.data, stderr);
+	buf_fini(&diag);
+	if (!c)
+		fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
+	return c;
+}
+
 /* "mxgate queue ...", "mxgate reload", "mailq": -c and -o here, the rest
  * to ctl_queue(). */
 static int queue_tools(int argc, char **argv, int first, bool as_mailq)
@@ -64,17 +78,8 @@ static int queue_tools(int argc, char **argv, int first, bool as_mailq)
 		else
 			rest[nrest++] = argv[i];
 	}
-	struct buf diag;
-	buf_init(&diag);
-	struct conf *c = conf_load(path, ov, nov, &diag);
-	if (diag.len)
-		fputs(diag.data, stderr);
-	buf_fini(&diag);
-	int rc = 1;
-	if (!c)
-		fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
-	else
-		rc = ctl_queue(c, rest, nrest, as_mailq);
+	struct conf *c = load_conf(path, ov, nov);
+	int rc = c ? ctl_queue(c, rest, nrest, as_mailq) : 1;
 	conf_free(&c);
 	free(ov);
 	free(rest);
@@ -132,7 +137,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mxgate: unknown argument \"%s\"\n", argv[i]);
 			usage(stderr);
 			free(ov);
-	free(files);
+			free(files);
 			return 2;
 		}
 	}
@@ -150,14 +155,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		rc = 2;
 	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || positional) {
-		struct buf diag;
-		buf_init(&diag);
-		struct conf *c = conf_load(path, ov, nov, &diag);
-		if (diag.len)
-			fputs(diag.data, stderr);
-		buf_fini(&diag);
+		struct conf *c = load_conf(path, ov, nov);
 		if (!c) {
-			fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
 			free(ov);
 			free(files);
 			return 1;

@@ -390,8 +390,12 @@ static void cross_checks(struct loader *L, struct conf *c)
 	if (!qd_ok)
 		diag_err(L, -1, "queue_directory must be an absolute path: \"%s\"", c->queue_directory);
 	/* (the default, $queue_directory/control, is relative only if queue_directory is: said once) */
-	if (c->control_socket[0] && c->control_socket[0] != '/' && (qd_ok || c->set[key_index("control_socket", 14)]))
+	bool cs_set = c->set[key_index("control_socket", sizeof "control_socket" - 1)];
+	if (c->control_socket[0] && c->control_socket[0] != '/' && (qd_ok || cs_set))
 		diag_err(L, -1, "control_socket must be an absolute path or empty: \"%s\"", c->control_socket);
+	struct net_addr ha;
+	if (c->http_listen[0] && net_addr_parse(c->http_listen, -1, &ha) < 0)
+		diag_err(L, -1, "http_listen: \"%s\" is not addr:port ([addr]:port for IPv6)", c->http_listen);
 	if (c->syslog_facility[0] && log_facility_from_name(c->syslog_facility) < 0)
 		diag_err(L, -1, "syslog_facility: unknown facility \"%s\"", c->syslog_facility);
 }

@@ -1,12 +1,11 @@
 /*
- * ctl.c - check, config, mailq; finding the running gateway (pid_file).
+ * ctl.c - check, config, mailq.
  */
 #include "ctl/ctl.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/ssl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,6 @@
 #include "scan/scan.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
-#include "net/net_addr.h"
 #include "net/net_tls.h"
 #include "queue/queue_store.h"
 #include "route/route.h"
@@ -43,12 +41,6 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 			errors++;
 		}
 		route_maps_free(&m);
-		struct net_addr ha;
-		if (c->http_listen[0] && net_addr_parse(c->http_listen, -1, &ha) < 0) {
-			buf_printf(&diag, "%s: error: http_listen: \"%s\" is not addr:port ([addr]:port for IPv6)\n", where,
-				   c->http_listen);
-			errors++;
-		}
 		if (c->smtpd_tls_cert_file[0]) {
 			SSL_CTX *ctx = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
 			if (!ctx) {
@@ -176,28 +168,5 @@ int ctl_mailq(const struct conf *c)
 	}
 	printf("-- %ld message%s in the queue\n", total, total == 1 ? "" : "s");
 	queue_store_close(&qs);
-	return 0;
-}
-
-int ctl_signal_gateway(const struct conf *c, long *pid_out, char *err, size_t errlen)
-{
-	*pid_out = 0;
-	if (!c->pid_file[0]) {
-		snprintf(err, errlen, "no pid_file to find the running gateway");
-		return -1;
-	}
-	char *text;
-	size_t len;
-	if (fs_read_file(c->pid_file, 64, &text, &len) < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", c->pid_file, strerror(errno));
-		return -1;
-	}
-	long pid = strtol(text, NULL, 10);
-	xfree(text);
-	*pid_out = pid;
-	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) < 0) {
-		snprintf(err, errlen, "cannot signal pid %ld: %s", pid, strerror(errno));
-		return -1;
-	}
 	return 0;
 }

@@ -24,9 +24,6 @@ int ctl_mailq(const struct conf *c);
  * or JSON (--json). client: the sending client's IP (NULL: one in
  * mynetworks). Exit 0 accepted, 1 refused, 2 usage or map errors. */
 int ctl_route(const struct conf *c, const char *addr, const char *client, bool json);
-/* SIGUSR1 to the running gateway found through pid_file: retry deferred
- * mail, take on files that appeared in the queue. 0, or -1 with a reason. */
-int ctl_signal_gateway(const struct conf *c, long *pid_out, char *err, size_t errlen);
 
 /* "mxgate scan MESSAGE...": the scanning pipeline on files, one engine for
  * all (ctl_scan.c). Exit 0 a verdict for each, 1 no verdict for some (a

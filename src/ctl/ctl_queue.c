@@ -399,12 +399,7 @@ int ctl_queue(const struct conf *c, const char *const *args, size_t nargs, bool 
 	const char *sub = as_mailq ? "list" : nargs ? args[0] : NULL;
 	if (!sub)
 		return usage();
-	static const char *const known[] = { "list", "show", "flush", "hold", "release", "delete", "requeue", "status",
-					     "reload" };
-	size_t k = 0;
-	while (k < sizeof known / sizeof known[0] && strcmp(known[k], sub) != 0)
-		k++;
-	if (k == sizeof known / sizeof known[0]) {
+	if (gw_ctl_cmd_find(sub) < 0) {
 		fprintf(stderr, "mxgate: queue: unknown command \"%s\"\n", sub);
 		return usage();
 	}

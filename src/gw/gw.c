@@ -198,6 +198,7 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 	g->conf_nov = nov;
 	int status = 1;
 	char err[512];
+	int *lfd = NULL; /* the SMTP listening sockets until the server takes them (-1: none) */
 	enum log_level lvl = strcmp(c->log_level, "debug") == 0     ? LOG_L_DEBUG
 			     : strcmp(c->log_level, "warning") == 0 ? LOG_L_WARN
 			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
@@ -265,65 +266,45 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 		log_err("event=maps_error error=\"%s\" action=\"local recipients get 451 until a reload (SIGHUP) can "
 			"read it\"",
 			route_maps_error(g->maps));
-	int *lfd = xcalloc(c->smtpd_listen_n, sizeof *lfd);
+	lfd = xcalloc(c->smtpd_listen_n, sizeof *lfd);
+	for (size_t i = 0; i < c->smtpd_listen_n; i++)
+		lfd[i] = -1;
 	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
 		lfd[i] = net_listen_tcp(&c->smtpd_listen[i].addr, 1024);
 		if (lfd[i] < 0) {
 			log_err("event=startup_error error=\"cannot listen on %s: %s\"", c->smtpd_listen[i].text,
 				strerror(errno));
-			for (size_t k = 0; k < i; k++)
-				close(lfd[k]);
-			xfree(lfd);
 			goto out;
 		}
 	}
 	gw_metrics_init(g);
 	if (gw_http_bind(g, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"%s\"", err);
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
 		goto out;
 	}
 	g->qs = queue_store_open(c->queue_directory, uid, gid, err, sizeof err);
 	if (!g->qs) {
 		log_err("event=startup_error error=\"%s\"", err);
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
 		goto out;
 	}
 	if (gw_ctl_open(g, uid, gid, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"%s\"", err);
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
 		goto out;
 	}
 	if (c->pid_file[0] && write_pid_file(c->pid_file, uid, gid) < 0)
 		log_warn("event=pid_file_error file=%s error=\"%s\"", c->pid_file, strerror(errno));
-	if (root && drop_privileges(c, uid, gid) < 0) {
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
+	if (root && drop_privileges(c, uid, gid) < 0)
 		goto out;
-	}
 
 	/* unprivileged from here on */
 	g->base = event_base_new();
 	g->dns = dns_new(g->base, c->dns_servers, c->dns_timeout, err, sizeof err);
 	if (!g->dns) {
 		log_err("event=startup_error error=\"DNS: %s\"", err);
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
 		goto out;
 	}
 	if (gw_dnsbl_start(g, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"%s\"", err);
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
 		goto out;
 	}
 	g->attempts = map_new();
@@ -332,9 +313,6 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 	gw_conf_queue(c, &qconf);
 	if (gw_scan_init(g, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"scanning: %s\"", err);
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			close(lfd[k]);
-		xfree(lfd);
 		goto out;
 	}
 	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_route_deliver };
@@ -351,7 +329,8 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 	g->smtpd = smtp_server_new(g->base, &sconf, &pol);
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
 		smtp_server_add_listener(g->smtpd, lfd[i], c->smtpd_listen[i].text);
-	xfree(lfd);
+	xfree(lfd); /* the server owns the sockets now */
+	lfd = NULL;
 
 	g->sig_term = evsignal_new(g->base, SIGTERM, on_stop_signal, g);
 	g->sig_int = evsignal_new(g->base, SIGINT, on_stop_signal, g);
@@ -398,6 +377,12 @@ out_loop:
 		 (unsigned long long)g->accepted, (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known,
 		 (unsigned long long)commits, (unsigned long long)fsyncs, (unsigned long long)dsyncs);
 out:
+	if (lfd) { /* start-up failed before the server took them */
+		for (size_t k = 0; k < c->smtpd_listen_n; k++)
+			if (lfd[k] >= 0)
+				close(lfd[k]);
+		xfree(lfd);
+	}
 	gw_ctl_close(g);
 	if (g->sig_term) {
 		event_free(g->sig_term);

@@ -196,14 +196,6 @@ static json_t *answer(bool ok, const char *msg)
 	return o;
 }
 
-static void count_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
-{
-	(void)qid;
-	(void)mtime_s;
-	(void)size;
-	(*(json_int_t *)arg)++;
-}
-
 static json_t *status(struct gw_ctl *c)
 {
 	struct gw *g = c->g;
@@ -216,9 +208,8 @@ static json_t *status(struct gw_ctl *c)
 	static const enum queue_dir dirs[] = { QDIR_INPUT, QDIR_OUTPUT,	    QDIR_DEFERRED,
 					       QDIR_HOLD,  QDIR_QUARANTINE, QDIR_CORRUPT };
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-		json_int_t n = 0;
-		queue_store_list(g->qs, dirs[i], count_one, &n);
-		json_object_set_new(counts, queue_dir_name(dirs[i]), json_integer(n));
+		long n = queue_store_count(g->qs, dirs[i]);
+		json_object_set_new(counts, queue_dir_name(dirs[i]), json_integer(n < 0 ? 0 : n));
 	}
 	json_object_set_new(o, "queue", counts);
 	struct queue_sched_stats st;

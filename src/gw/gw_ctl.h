@@ -57,6 +57,8 @@ struct gw_ctl_req {
  * are refused. Returns 0, or -1 with a reason in err. (gw_ctl_req.c) */
 int gw_ctl_req_parse(const char *p, size_t len, struct gw_ctl_req *r, char *err, size_t errlen);
 const char *gw_ctl_cmd_name(enum gw_ctl_cmd c);
+/* The command called name, or -1. */
+int gw_ctl_cmd_find(const char *name);
 /* The queue state names accepted by "state": input output deferred hold
  * quarantine corrupt -> enum queue_dir, or -1. */
 int gw_ctl_state(const char *name);

@@ -24,6 +24,14 @@ const char *gw_ctl_cmd_name(enum gw_ctl_cmd c)
 	return (size_t)c < sizeof cmd_names / sizeof cmd_names[0] ? cmd_names[c] : "?";
 }
 
+int gw_ctl_cmd_find(const char *name)
+{
+	for (size_t c = 0; c < sizeof cmd_names / sizeof cmd_names[0]; c++)
+		if (strcmp(name, cmd_names[c]) == 0)
+			return (int)c;
+	return -1;
+}
+
 int gw_ctl_state(const char *name)
 {
 	/* the names queue_dir_name() gives (spelled here: the parser links alone) */
@@ -140,10 +148,8 @@ int gw_ctl_req_parse(const char *p, size_t len, struct gw_ctl_req *r, char *err,
 	}
 	if (get_str(o, "cmd", buf, 16, err, errlen) < 0)
 		goto out;
-	size_t ncmd = sizeof cmd_names / sizeof cmd_names[0], c = 0;
-	while (c < ncmd && strcmp(buf, cmd_names[c]) != 0)
-		c++;
-	if (c == ncmd) {
+	int c = gw_ctl_cmd_find(buf);
+	if (c < 0) {
 		snprintf(err, errlen, "unknown command \"%s\"", buf);
 		goto out;
 	}

@@ -45,8 +45,8 @@ int gw_http_bind(struct gw *g, char *err, size_t errlen)
 	if (!g->conf->http_listen[0])
 		return 0;
 	struct net_addr a;
-	if (net_addr_parse(g->conf->http_listen, -1, &a) < 0) {
-		snprintf(err, errlen, "http_listen: \"%s\" is not addr:port ([addr]:port for IPv6)", g->conf->http_listen);
+	if (net_addr_parse(g->conf->http_listen, -1, &a) < 0) { /* conf_load checked it */
+		snprintf(err, errlen, "http_listen: \"%s\" is not addr:port", g->conf->http_listen);
 		return -1;
 	}
 	g->http_fd = net_listen_tcp(&a, 64);

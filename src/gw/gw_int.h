@@ -48,9 +48,6 @@ struct gw_metrics {
 	struct metric_counter scan_errors[GW_SCANNER_N][2]; /* [..][0 error, 1 timeout] */
 	struct metric_hist scan_time[GW_STAGE_N];
 	struct metric_counter dnsbl_listed; /* sessions whose client reached dnsbl_threshold */
-	/* hold/, quarantine/, corrupt/ counted by listing, cached GW_METRICS_DIR_CACHE_S */
-	int64_t dirs_at;
-	long hold, quarantine, corrupt;
 };
 
 /* One loaded configuration and what is built from it that sessions borrow

@@ -8,8 +8,8 @@
  * scan_dnsbl_zone_stats); this file only gathers them, on the loop thread.
  * Queue sizes of input/, output/ and deferred/ come from the queue
  * manager's memory (exact, no I/O); hold/, quarantine/ and corrupt/ are
- * not tracked by it, so they are counted by listing the directory, at most
- * once per GW_METRICS_DIR_CACHE_S seconds. Deferred messages per
+ * not tracked by it: queue_store_count() reads such a directory again only
+ * when it changed. Deferred messages per
  * destination: the GW_METRICS_TOP_DESTS largest, the rest as "other".
  * Names and labels: docs/LOGGING.md "Metrics".
  */
@@ -27,7 +27,6 @@
 #include "scan/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
-#define GW_METRICS_DIR_CACHE_S 5
 #define GW_METRICS_TOP_DESTS 10
 
 void gw_metrics_init(struct gw *g)
@@ -58,25 +57,6 @@ void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok)
 	if (r->spam_scanned)
 		observe_ms(&g->m.scan_time[GW_STAGE_SPAM], r->ms_spam);
 	observe_ms(&g->m.scan_time[GW_STAGE_TOTAL], r->ms_total);
-}
-
-static void count_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
-{
-	(void)arg;
-	(void)qid;
-	(void)mtime_s;
-	(void)size;
-}
-
-static void count_dirs(struct gw *g)
-{
-	int64_t now = clock_mono_us() / 1000000;
-	if (g->m.dirs_at && now - g->m.dirs_at < GW_METRICS_DIR_CACHE_S)
-		return;
-	g->m.dirs_at = now ? now : 1;
-	g->m.hold = queue_store_list(g->qs, QDIR_HOLD, count_one, NULL);
-	g->m.quarantine = queue_store_list(g->qs, QDIR_QUARANTINE, count_one, NULL);
-	g->m.corrupt = queue_store_list(g->qs, QDIR_CORRUPT, count_one, NULL);
 }
 
 struct dest_count {
@@ -223,14 +203,14 @@ static void render_queue(struct gw *g, struct buf *out, struct buf *lb)
 	queue_sched_census(g->q, &cs);
 	struct queue_sched_stats st;
 	queue_sched_stats(g->q, &st);
-	count_dirs(g);
-	metric_head(out, "mxgate_queue_messages", "gauge",
-		    "Messages by spool directory (hold, quarantine, corrupt: listed at most every 5 s).");
+	metric_head(out, "mxgate_queue_messages", "gauge", "Messages by spool directory.");
 	const struct {
 		const char *state;
 		long n;
 	} dirs[] = { { "input", (long)cs.input },	{ "output", (long)cs.output }, { "deferred", (long)cs.deferred },
-		     { "hold", g->m.hold },		{ "quarantine", g->m.quarantine }, { "corrupt", g->m.corrupt } };
+		     { "hold", queue_store_count(g->qs, QDIR_HOLD) },
+		     { "quarantine", queue_store_count(g->qs, QDIR_QUARANTINE) },
+		     { "corrupt", queue_store_count(g->qs, QDIR_CORRUPT) } };
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		buf_reset(lb);
 		metric_label(lb, "state", dirs[i].state);

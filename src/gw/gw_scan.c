@@ -343,7 +343,8 @@ static void log_verdict(const struct scan_job *j)
 		   r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total, j->prescanned ? " stage=before-queue" : "");
 	log_info("%s", b.data);
 	buf_fini(&b);
-	gw_status_scanned(j->g, j->qid, job_env(j), r, &j->out, j->len);
+	if (!j->prescanned) /* a before-queue verdict was listed when it was made */
+		gw_status_scanned(j->g, j->qid, job_env(j), r, &j->out, j->len);
 }
 
 /* A copy of src with every recipient (routes included). */

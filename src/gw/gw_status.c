@@ -5,8 +5,8 @@
  *
  * Owns, in memory only: a ring of the last STATUS_RECENT_N scanned
  * messages (fed by gw_scan.c where it logs event=scanned, and by delivery
- * outcomes from gw_route.c), counters by verdict since start, and a history
- * ring of STATUS_HIST_N samples (messages per period by verdict, queue
+ * outcomes from gw_route.c), and a history ring of STATUS_HIST_N samples
+ * (messages per period by verdict, taken from the verdict metrics, queue
  * size), one per STATUS_PERIOD_MS (MXGATE_TEST_STATUS_PERIOD_MS overrides it
  * for tests); the API adds the period in progress as the last sample. The
  * quarantine list is read from quarantine/ per request,
@@ -34,9 +34,9 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
+#include "gw/gw_ctl.h"
 #include "gw/gw_int.h"
 #include "gw/gw_status_req.h"
-#include "mail/mail_addr.h"
 #include "mail/mail_env.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
@@ -86,8 +86,7 @@ struct gw_status {
 	char secret[STATUS_SECRET_MAX + 1]; /* "" = changing actions refused */
 	struct status_msg recent[STATUS_RECENT_N];
 	size_t nrecent, recent_next;
-	uint64_t by_cat[SCAN_NCAT];
-	uint32_t cur[SCAN_NCAT]; /* the period in progress */
+	uint64_t at_sample[SCAN_NCAT]; /* the verdict counters (g->m) when the last sample was taken */
 	struct status_sample hist[STATUS_HIST_N];
 	size_t nhist, hist_next;
 	int period_ms;
@@ -110,21 +109,10 @@ static void copy_text(char *dst, size_t size, const char *s)
 	dst[n] = '\0';
 }
 
-/* A JSON string: text that is not UTF-8 (an 8-bit header in another
- * charset) has its non-ASCII octets shown as '?'. */
+/* A JSON string of any octets (gw_json_str: invalid UTF-8 becomes U+FFFD). */
 static json_t *jstr(const char *s)
 {
-	s = s ? s : "";
-	size_t n = strlen(s);
-	if (mail_utf8_valid(s, n))
-		return json_stringn(s, n);
-	char *c = xstrdup(s);
-	for (char *p = c; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	json_t *j = json_string(c);
-	xfree(c);
-	return j;
+	return gw_json_str(s ? s : "", s ? strlen(s) : 0);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -179,7 +167,13 @@ int gw_status_new(struct gw *g, char *err, size_t errlen)
 	return 0;
 }
 
-static size_t count_one_dir(struct gw *g, enum queue_dir d);
+
+/* hold/ or quarantine/ (0 when it cannot be read) */
+static size_t spool_count(struct gw *g, enum queue_dir d)
+{
+	long n = queue_store_count(g->qs, d);
+	return n > 0 ? (size_t)n : 0;
+}
 
 /* The period in progress as a sample: its counts so far, the queue now. */
 static void take_sample(struct gw *g, struct status_sample *s)
@@ -189,8 +183,9 @@ static void take_sample(struct gw *g, struct status_sample *s)
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	s->t_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	memcpy(s->cat, g->status->cur, sizeof s->cat);
-	s->queue = (uint32_t)(qs.input + qs.ready + qs.active + qs.deferred + count_one_dir(g, QDIR_HOLD));
+	for (int c = 0; c < SCAN_NCAT; c++)
+		s->cat[c] = (uint32_t)(metric_get(&g->m.verdict[c]) - g->status->at_sample[c]);
+	s->queue = (uint32_t)(qs.input + qs.ready + qs.active + qs.deferred + spool_count(g, QDIR_HOLD));
 }
 
 static void on_sample(evutil_socket_t fd, short what, void *arg)
@@ -200,7 +195,8 @@ static void on_sample(evutil_socket_t fd, short what, void *arg)
 	struct gw *g = arg;
 	struct gw_status *st = g->status;
 	take_sample(g, &st->hist[st->hist_next]);
-	memset(st->cur, 0, sizeof st->cur);
+	for (int c = 0; c < SCAN_NCAT; c++)
+		st->at_sample[c] = metric_get(&g->m.verdict[c]);
 	st->hist_next = (st->hist_next + 1) % STATUS_HIST_N;
 	if (st->nhist < STATUS_HIST_N)
 		st->nhist++;
@@ -269,8 +265,6 @@ void gw_status_scanned(struct gw *g, const char *qid, const struct mail_env *env
 	scan_actions_format(o->flags, o->redirect, &b);
 	copy_text(m->actions, sizeof m->actions, b.data);
 	buf_fini(&b);
-	st->by_cat[r->cat]++;
-	st->cur[r->cat]++;
 }
 
 void gw_status_delivery(struct gw *g, const char *qid, int reply_code)
@@ -331,21 +325,6 @@ static void collect_id(void *arg, const char *qid, int64_t mtime_s, uint64_t siz
 	copy_text(q->id[q->n++], IDS_QUEUE_SIZE, qid);
 }
 
-static void count_id(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
-{
-	(void)qid;
-	(void)mtime_s;
-	(void)size;
-	(*(size_t *)arg)++;
-}
-
-static size_t count_one_dir(struct gw *g, enum queue_dir d)
-{
-	size_t n = 0;
-	queue_store_list(g->qs, d, count_id, &n);
-	return n;
-}
-
 static int newest_first(const void *a, const void *b)
 {
 	return -strcmp(a, b); /* queue ids sort by arrival time */
@@ -378,15 +357,10 @@ static json_t *quarantine_json(struct gw *g)
 		bool have = env->scan && scan_report_decode(env->scan, &r) == 0;
 		struct buf why;
 		buf_init(&why);
-		if (have) {
-			buf_puts(&why, scan_cat_name(r.cat));
-			for (size_t k = 0; k < r.nvirus; k++)
-				buf_printf(&why, "%s%s", k ? ", " : ": ", r.virus[k].name);
-			if (r.spam_scanned)
-				buf_printf(&why, " (score %.2f/%.2f)", r.score, r.required);
-		} else {
+		if (have)
+			gw_queue_verdict(&r, &why);
+		else
 			buf_puts(&why, "no scan report");
-		}
 		json_t *m = json_pack("{s:s,s:I,s:o,s:o,s:I,s:o,s:s,s:o}", "queue", q.id[i], "time",
 				      (json_int_t)(env->arrival_us / 1000000), "sender", jstr(env->sender),
 				      "recipients", rcpt_array(env), "nrcpt", (json_int_t)env->nrcpt, "subject",
@@ -456,14 +430,14 @@ static void serve_api(struct gw *g, struct evhttp_request *req)
 	queue_sched_stats(g->q, &qs);
 	json_t *verdicts = json_object();
 	for (int c = 0; c < SCAN_NCAT; c++)
-		json_object_set_new(verdicts, scan_cat_name((enum scan_cat)c), json_integer((json_int_t)st->by_cat[c]));
+		json_object_set_new(verdicts, scan_cat_name((enum scan_cat)c), json_integer((json_int_t)metric_get(&g->m.verdict[c])));
 	json_t *j = json_pack(
 		"{s:s,s:s,s:I,s:b,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:o},s:o,s:o,s:o}", "version",
 		MXGATE_VERSION, "hostname", g->conf->myhostname, "now", (json_int_t)time(NULL), "scanning",
 		g->scan != NULL, "secret_configured", st->secret[0] != '\0', "queue", "input", (json_int_t)qs.input,
 		"ready", (json_int_t)qs.ready, "active", (json_int_t)qs.active, "deferred", (json_int_t)qs.deferred,
-		"hold", (json_int_t)count_one_dir(g, QDIR_HOLD), "quarantine",
-		(json_int_t)count_one_dir(g, QDIR_QUARANTINE), "counters", "accepted", (json_int_t)g->accepted,
+		"hold", (json_int_t)spool_count(g, QDIR_HOLD), "quarantine",
+		(json_int_t)spool_count(g, QDIR_QUARANTINE), "counters", "accepted", (json_int_t)g->accepted,
 		"rejected", (json_int_t)g->rejected, "delivered", (json_int_t)qs.delivered, "bounced",
 		(json_int_t)qs.bounced, "expired", (json_int_t)qs.expired, "verdicts", verdicts, "recent",
 		recent_json(st), "quarantine_list", quarantine_json(g), "history", history_json(g));

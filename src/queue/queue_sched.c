@@ -411,23 +411,13 @@ static void recover_one(void *arg, const char *qid, int64_t mtime_s, uint64_t si
 	}
 }
 
-static void hold_count(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
-{
-	(void)qid;
-	(void)mtime_s;
-	(void)size;
-	(*(long *)arg)++;
-}
-
 void queue_sched_recover(struct queue_sched *q)
 {
 	long tmp = queue_store_clean_tmp(q->qs);
 	struct recover_ctx c[3] = { { q, QDIR_INPUT, 0, 0 }, { q, QDIR_OUTPUT, 0, 0 }, { q, QDIR_DEFERRED, 0, 0 } };
 	for (int i = 0; i < 3; i++)
 		queue_store_list(q->qs, c[i].dir, recover_one, &c[i]);
-	long held = 0, corrupt = 0;
-	queue_store_list(q->qs, QDIR_HOLD, hold_count, &held);
-	queue_store_list(q->qs, QDIR_CORRUPT, hold_count, &corrupt);
+	long held = queue_store_count(q->qs, QDIR_HOLD), corrupt = queue_store_count(q->qs, QDIR_CORRUPT);
 	log_info("event=queue_recovered incomplete_removed=%ld input=%ld output=%ld deferred=%ld stale_removed=%ld "
 		 "hold=%ld corrupt=%ld",
 		 tmp, c[0].n, c[1].n, c[2].n, c[0].stale + c[1].stale, held, corrupt);
@@ -435,22 +425,18 @@ void queue_sched_recover(struct queue_sched *q)
 	sched_schedule_pump(q);
 }
 
-void queue_sched_arrived(struct queue_sched *q, const char *qid)
+void sched_arrived(struct queue_sched *q, const char *qid, enum queue_dir dir)
 {
-	struct qmsg *m = sched_qmsg_new(q, qid, QDIR_INPUT);
+	struct qmsg *m = sched_qmsg_new(q, qid, dir);
 	if (!m)
 		return;
 	sched_enqueue(q, m);
 	sched_schedule_pump(q);
 }
 
-void sched_arrived_output(struct queue_sched *q, const char *qid)
+void queue_sched_arrived(struct queue_sched *q, const char *qid)
 {
-	struct qmsg *m = sched_qmsg_new(q, qid, QDIR_OUTPUT);
-	if (!m)
-		return;
-	sched_enqueue(q, m);
-	sched_schedule_pump(q);
+	sched_arrived(q, qid, QDIR_INPUT);
 }
 
 void queue_sched_processed(struct queue_sched *q, const char *qid, enum queue_verdict v)
@@ -564,7 +550,7 @@ static void rewrite_finish(struct rewrite *w, bool own)
 	}
 	for (size_t i = 0; i < w->nsplit; i++)
 		if (w->split_to[i] == QDIR_OUTPUT)
-			sched_arrived_output(q, w->split[i]);
+			sched_arrived(q, w->split[i], QDIR_OUTPUT);
 	sched_schedule_pump(q);
 }
 
@@ -748,7 +734,7 @@ static void on_notify_committed(void *arg, uint64_t cookie, const char *new_qid,
 		log_info("queue=%s event=notification_queued notification=%s", na->qid, new_qid);
 		log_info("queue=%s event=queued origin=notification kind=%s parent=%s", new_qid, kinds[na->kind], na->qid);
 		q->n_notifications++;
-		sched_arrived_output(q, new_qid);
+		sched_arrived(q, new_qid, QDIR_OUTPUT);
 	}
 	if (m && m->st == QM_NOTIFYING) {
 		/* a lost delay notice is simply not recorded (tried again next

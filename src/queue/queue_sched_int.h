@@ -83,6 +83,7 @@ void sched_forget(struct queue_sched *q, struct qmsg *m);
 void sched_log_removed(const char *qid, const char *disposition, const char *extra);
 /* File m where its state says (input FIFO, ready FIFO or deferred heap). */
 void sched_enqueue(struct queue_sched *q, struct qmsg *m);
-void sched_arrived_output(struct queue_sched *q, const char *qid);
+/* A committed file in dir (input/ or output/) becomes known and scheduled. */
+void sched_arrived(struct queue_sched *q, const char *qid, enum queue_dir dir);
 
 #endif

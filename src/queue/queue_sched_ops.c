@@ -284,7 +284,7 @@ static int op_file(struct queue_sched *q, enum queue_op op, const char *qid, cha
 		}
 		log_info("queue=%s event=released from=hold", qid);
 		snprintf(msg, msglen, "%s: released (hold/ -> output/, due now)", qid);
-		sched_arrived_output(q, qid);
+		sched_arrived(q, qid, QDIR_OUTPUT);
 		return 0;
 	}
 	if (op == QUEUE_OP_RELEASE && d == QDIR_QUARANTINE) {

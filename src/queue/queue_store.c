@@ -13,14 +13,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/crc32.h"
 #include "base/fsutil.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "mail/mail_env.h"
@@ -48,7 +51,14 @@ struct queue_store {
 	pthread_mutex_t fault_lock;
 	struct fault faults[QFAULT_N];
 	uint64_t n_commits, n_dirsyncs, n_filesyncs; /* atomics */
+	struct dircount { /* queue_store_count() */
+		struct timespec mtime;
+		long n;
+		bool valid;
+	} counts[QDIR_N];
 };
+
+#define COUNT_RACY_NS 1000000000LL
 
 const char *queue_dir_name(enum queue_dir d)
 {
@@ -577,6 +587,32 @@ long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_li
 		n++;
 	}
 	closedir(dp);
+	return n;
+}
+
+static void count_one(void *arg, const char *qid, int64_t mtime_s, uint64_t size)
+{
+	(void)arg;
+	(void)qid;
+	(void)mtime_s;
+	(void)size;
+}
+
+long queue_store_count(struct queue_store *qs, enum queue_dir dir)
+{
+	struct stat st;
+	if (fstat(qs->dfd[dir], &st) < 0)
+		return -1;
+	struct dircount *c = &qs->counts[dir];
+	if (c->valid && c->mtime.tv_sec == st.st_mtim.tv_sec && c->mtime.tv_nsec == st.st_mtim.tv_nsec)
+		return c->n;
+	long n = queue_store_list(qs, dir, count_one, NULL);
+	if (n < 0)
+		return -1;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t age_ns = (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000000000LL + (now.tv_nsec - st.st_mtim.tv_nsec);
+	*c = (struct dircount){ .mtime = st.st_mtim, .n = n, .valid = age_ns >= COUNT_RACY_NS };
 	return n;
 }
 

@@ -102,6 +102,12 @@ int queue_store_release(struct queue_store *qs, const char *qid, char new_qid[ID
  * names are ignored. Returns the number listed or -1. */
 typedef void (*queue_store_list_fn)(void *arg, const char *qid, int64_t mtime_s, uint64_t size);
 long queue_store_list(struct queue_store *qs, enum queue_dir dir, queue_store_list_fn fn, void *arg);
+/* The number of messages in dir (hold/, quarantine/, ... for metrics and the
+ * status page). The directory is read again only when its mtime changed since
+ * the last count; a count taken within a second of a change is not trusted
+ * (another change in the same timestamp tick would not show). -1 on error.
+ * One thread only (the loop): the cache is not locked. */
+long queue_store_count(struct queue_store *qs, enum queue_dir dir);
 /* Remove every file in tmp/ (start-up recovery). Returns how many. */
 long queue_store_clean_tmp(struct queue_store *qs);
 
