@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""latency.py HOST:PORT COUNT SIZE [CONC] - accept latency of an SMTP relay.
+"""latency.py HOST:PORT COUNT SIZE [CONC [RATE]] - accept latency of an SMTP relay.
 
 Each of CONC threads sends COUNT/CONC messages of SIZE body octets over one connection
 (MAIL, RCPT, DATA pipelined as smtplib does not; we use raw sockets) and measures, per message,
 the time from sending the final "." to receiving the 250 reply: the time the relay needs to make
-the message durable. Prints one line: LATENCY target=.. n=.. conc=.. p50_ms= p90_ms= p99_ms= max_ms=
+the message durable. With RATE (messages/s, all threads together; 0 = as fast as it goes) the
+messages are paced: message k of thread i is sent at start + (k * CONC + i) / RATE, or at once
+when the thread is behind. Prints one line: LATENCY target=.. n=.. conc=.. rate=.. achieved=..
+p50_ms= p90_ms= p99_ms= max_ms=
 Loopback only."""
 import socket
 import sys
@@ -12,7 +15,7 @@ import threading
 import time
 
 
-def worker(host, port, n, size, out, idx):
+def worker(host, port, n, size, out, idx, rate, conc, start):
     s = socket.create_connection((host, port), timeout=60)
     # no Nagle: the final "." must leave at once, or the 40 ms delayed-ACK
     # stall of the client is measured instead of the relay
@@ -33,6 +36,10 @@ def worker(host, port, n, size, out, idx):
     body = (b"X" * 70 + b"\r\n") * max(1, size // 72)
     lat = []
     for i in range(n):
+        if rate:
+            delay = start + (i * conc + idx) / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
         s.sendall(b"MAIL FROM:<bench@latency.example>\r\nRCPT TO:<rcpt@latency.example>\r\nDATA\r\n")
         for _ in range(3):
             reply()
@@ -51,19 +58,23 @@ def worker(host, port, n, size, out, idx):
 def main():
     target, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     conc = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    rate = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
     host, _, port = target.rpartition(":")
     if not host.startswith("127."):
         sys.exit("loopback only")
     out = []
-    th = [threading.Thread(target=worker, args=(host, int(port), count // conc, size, out, i)) for i in range(conc)]
+    start = time.perf_counter() + 0.5  # after the connections are up
+    th = [threading.Thread(target=worker, args=(host, int(port), count // conc, size, out, i, rate, conc, start))
+          for i in range(conc)]
     for t in th:
         t.start()
     for t in th:
         t.join()
+    achieved = len(out) / (time.perf_counter() - start)
     out.sort()
     q = lambda p: out[min(len(out) - 1, int(p * len(out)))] * 1000
-    print("LATENCY target=%s n=%d conc=%d size=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
-          % (target, len(out), conc, size, q(0.5), q(0.9), q(0.99), out[-1] * 1000))
+    print("LATENCY target=%s n=%d conc=%d size=%d rate=%.0f achieved=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
+          % (target, len(out), conc, size, rate, achieved, q(0.5), q(0.9), q(0.99), out[-1] * 1000))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@
 #include "deliver/deliver_int.h"
 #include "mail/mail_env.h"
 #include "mail/mail_xtext.h"
+#include "net/net_listen.h"
 #include "net/net_tls.h"
 
 #define BODY_CHUNK (64 * 1024)
@@ -347,7 +348,9 @@ void deliver_conn_start(struct dconn *c)
 		struct mail_reply r;
 		mail_reply_set(&r, 451, "4.4.1", "connect to %s: %s", c->peer, strerror(errno));
 		try_next(c, &r);
+		return;
 	}
+	net_tcp_nodelay(bufferevent_getfd(c->bev));
 }
 
 static void try_next(struct dconn *c, const struct mail_reply *why)

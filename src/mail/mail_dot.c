@@ -24,21 +24,58 @@ void mail_dot_dec_init(struct mail_dot_dec *d)
 	d->done = false;
 }
 
+/* Fast path for TEXT: copy complete "text CRLF" lines in one append, as long
+ * as the next line does not start with a dot. Stops before anything the state
+ * machine must see (bare CR or LF, a CR at the end of the input, a line
+ * starting with '.'); *cr caches the next CR's offset (len: none) so a bare-LF
+ * flood costs O(len), not O(len * lines). Returns the new offset and state. */
+static size_t text_run(const char *in, size_t i, size_t len, size_t *cr, int *state, struct buf *out)
+{
+	size_t start = i;
+	for (;;) {
+		if (*cr < i) {
+			const char *p = memchr(in + i, '\r', len - i);
+			*cr = p ? (size_t)(p - in) : len;
+		}
+		const char *lf = memchr(in + i, '\n', *cr - i);
+		if (lf) { /* a bare LF first: the state machine takes it */
+			i = (size_t)(lf - in);
+			break;
+		}
+		if (*cr >= len - 1 || in[*cr + 1] != '\n') { /* no CR, a CR at the end, or a bare CR */
+			i = *cr;
+			break;
+		}
+		i = *cr + 2; /* a whole line */
+		if (i == len || in[i] == '.') {
+			buf_append(out, in + start, i - start);
+			*state = S_BOL;
+			return i;
+		}
+	}
+	buf_append(out, in + start, i - start);
+	return i;
+}
+
 size_t mail_dot_decode(struct mail_dot_dec *d, const char *in, size_t len, struct buf *out)
 {
-	size_t i = 0;
+	size_t i = 0, cr = 0;
+	bool cr_known = false;
 	buf_reserve(out, len);
 	while (i < len && d->state != S_END) {
 		char c = in[i];
 		switch (d->state) {
 		case S_TEXT: {
-			/* fast path: copy the run up to the next CR or LF */
-			size_t j = i;
-			while (j < len && in[j] != '\r' && in[j] != '\n')
-				j++;
-			if (j > i) {
-				buf_append(out, in + i, j - i);
+			if (!cr_known) {
+				cr_known = true;
+				const char *p = memchr(in + i, '\r', len - i);
+				cr = p ? (size_t)(p - in) : len;
+			}
+			int st = S_TEXT;
+			size_t j = text_run(in, i, len, &cr, &st, out);
+			if (j > i || st != S_TEXT) {
 				i = j;
+				d->state = st;
 				continue;
 			}
 			if (c == '\r') {
@@ -108,10 +145,16 @@ void mail_dot_encode(struct mail_dot_enc *e, const char *in, size_t len, struct 
 	while (i < len) {
 		if (e->bol && in[i] == '.')
 			buf_putc(out, '.');
-		const char *nl = memchr(in + i, '\n', len - i);
-		size_t j = nl ? (size_t)(nl - in) + 1 : len;
+		/* one append up to the next line that starts with a dot (or the end) */
+		size_t j = i;
+		for (;;) {
+			const char *nl = memchr(in + j, '\n', len - j);
+			e->bol = nl != NULL;
+			j = nl ? (size_t)(nl - in) + 1 : len;
+			if (j == len || in[j] == '.')
+				break;
+		}
 		buf_append(out, in + i, j - i);
-		e->bol = nl != NULL;
 		i = j;
 	}
 }

@@ -414,6 +414,7 @@ static void recover_one(void *arg, const char *qid, int64_t mtime_s, uint64_t si
 void queue_sched_recover(struct queue_sched *q)
 {
 	long tmp = queue_store_clean_tmp(q->qs);
+	queue_store_recycle(q->qs);
 	struct recover_ctx c[3] = { { q, QDIR_INPUT, 0, 0 }, { q, QDIR_OUTPUT, 0, 0 }, { q, QDIR_DEFERRED, 0, 0 } };
 	for (int i = 0; i < 3; i++)
 		queue_store_list(q->qs, c[i].dir, recover_one, &c[i]);

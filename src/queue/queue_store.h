@@ -37,7 +37,9 @@ void queue_store_close(struct queue_store **qs);
 /* A message being written. */
 struct queue_draft {
 	char qid[IDS_QUEUE_SIZE];
-	int fd;		   /* tmp/<qid>, positioned at the content offset */
+	char tmp[IDS_QUEUE_SIZE]; /* its name in tmp/: the qid, or a recycled file's */
+	bool recycled;		  /* tmp/ holds a reused file: truncated at commit */
+	int fd;		   /* tmp/<tmp>, positioned at the content offset */
 	uint64_t body_len; /* octets written so far */
 	int err;	   /* first write errno, 0 = none */
 };
@@ -73,7 +75,13 @@ int queue_store_load(struct queue_store *qs, enum queue_dir dir, const char *qid
 int queue_store_open_msg(struct queue_store *qs, enum queue_dir dir, const char *qid);
 /* Move between states: one rename(2). Returns 0 or -1 (errno). */
 int queue_store_move(struct queue_store *qs, const char *qid, enum queue_dir from, enum queue_dir to);
+/* Remove dir/<qid> (not fsynced: at-least-once). With recycling on, the
+ * file is kept in tmp/ for a later draft (a bounded number of them).
+ * Returns 0 or -1 (errno; ENOENT when it was gone). */
 int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *qid);
+/* Keep removed files for reuse by drafts: for the gateway only, which
+ * empties tmp/ at start-up (queue_store_clean_tmp). */
+void queue_store_recycle(struct queue_store *qs);
 /* Append status records for recipients idx[0..n) and, when warned, the
  * record of env->delay_warned_us (no fsync). */
 int queue_store_append_status(struct queue_store *qs, enum queue_dir dir, const char *qid,

@@ -44,8 +44,11 @@ def send_one(port, msgid, rcpt="rcpt@sink.test", body="hello\r\n"):
 
 
 def queue_listing(gw, sub):
+    """The files of a spool directory; in tmp/ without the recycled files of removed messages
+    (r.*, kept for reuse by the next drafts: docs/QUEUE.md), which are not messages."""
     p = os.path.join(gw.conf["queue_directory"], sub)
-    return sorted(os.listdir(p)) if os.path.isdir(p) else []
+    names = sorted(os.listdir(p)) if os.path.isdir(p) else []
+    return [n for n in names if not (sub == "tmp" and n.startswith("r."))]
 
 
 def rss_kb(pid):

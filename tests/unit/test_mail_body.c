@@ -80,6 +80,22 @@ static const struct body_case body_cases[] = {
 	{ "0x7f is not 8bit", "\x7f\r\n", 0, 1000, 0, 0, ANY, true, 0 },
 	{ "NUL", UNIT_S("a\0b\r\n"), 1000, 0, BNUL, ANY, true, 0 },
 	{ "NUL and 8bit", UNIT_S("\0\xff"), 1000, 0, BNUL | B8, ANY, true, 0 },
+	/* the same in the body (after the header section: a line at a time, eight octets per test) */
+	{ "body bare CR", "A: b\r\n\r\n{{20:a}}\rb\r\n", 0, 1000, 0, BCR, ANY, false, 0 },
+	{ "body CR CR LF", "A: b\r\n\r\n{{9:a}}\r\r\n", 0, 1000, 0, BCR, ANY, false, 0 },
+	{ "body CR first", "A: b\r\n\r\n\rab\r\n", 0, 1000, 0, BCR, ANY, false, 0 },
+	{ "body trailing CR pending", "A: b\r\n\r\nabc\r", 0, 1000, 0, 0, ANY, false, 0 },
+	{ "body bare LF", "A: b\r\n\r\n{{17:a}}\nb\r\n", 0, 1000, 0, BLF, ANY, false, 0 },
+	{ "body empty bare LF", "A: b\r\n\r\n\n", 0, 1000, 0, BLF, ANY, false, 0 },
+	{ "body 8bit after a word", "A: b\r\n\r\n{{11:a}}\xc3\xa9\r\n", 0, 1000, 0, B8, ANY, false, 0 },
+	{ "body 8bit in a word", "A: b\r\n\r\n{{3:a}}\xff{{12:a}}\r\n", 0, 1000, 0, B8, ANY, false, 0 },
+	{ "body 0x7f", "A: b\r\n\r\n{{20:\x7f}}\r\n", 0, 1000, 0, 0, ANY, false, 0 },
+	{ "body NUL in a word", UNIT_S("A: b\r\n\r\nabcdefghi\0jklmnopq\r\n"), 1000, 0, BNUL, ANY, false, 0 },
+	{ "body NUL at the end", UNIT_S("A: b\r\n\r\nabcdefghijklmnop\0\r\n"), 1000, 0, BNUL, ANY, false, 0 },
+	{ "body 0x01 is not NUL", "A: b\r\n\r\n{{16:\x01}}\r\n", 0, 1000, 0, 0, ANY, false, 0 },
+	{ "body 998+CRLF ok", "A: b\r\n\r\n{{998:a}}\r\n", 0, 1000, 0, 0, 1000, false, 0 },
+	{ "body 999+CRLF flagged", "A: b\r\n\r\n{{999:a}}\r\n", 0, 1000, 0, LONG, 1001, false, 0 },
+	{ "body 1001 no eol flagged", "A: b\r\n\r\n{{1001:a}}", 0, 1000, 0, LONG, 6, false, 0 },
 	/* header octets */
 	{ "header octets", "A: b\r\n\r\nbody", 0, 1000, 0, 0, ANY, false, 8 },
 	{ "header octets all", "A: b\r\nC: d\r\n", 0, 1000, 0, 0, ANY, true, 12 },
@@ -152,7 +168,8 @@ static void test_body_chunk_property(void **state)
 {
 	(void)state;
 	static const char *tok[] = { "Received:", "received: x", "\r\n", "\n", "\r", " ", "a",
-				     "\t",	   "X-Received: y", "\x80", ":", "{{3:Received: z\r\n}}" };
+				     "\t",	   "X-Received: y", "\x80", ":", "{{3:Received: z\r\n}}", "\r\n\r\n",
+				     "{{17:b}}", "\xff" };
 	uint64_t seed = 0xb0d1e5ULL;
 	char in[2048];
 	for (int iter = 0; iter < 3000 && unit_ctx_.fails == 0; iter++) {
