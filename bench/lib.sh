@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# bench/lib.sh - shell helpers shared by bench/bench.sh and bench/mx-bench.sh (sourced).
+# bench/lib.sh - shell helpers of bench/mx-bench.sh (sourced).
 # Needs SB (../shared/bench), PFDIR (the Postfix instance) and W (mxgate's spool is $W/spool).
 
 # both queues empty before a run: a relay still draining the previous run into its sink would

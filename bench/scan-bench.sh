@@ -38,6 +38,8 @@ PY=/usr/bin/python3
 MXGATE=${MXGATE_BIN:-$ROOT/build/mxgate}
 CLAMDB=${CLAMDB:-$ROOT/tests/data/clamav}
 SA_RULES=${SA_RULES:-/usr/share/spamassassin}
+# libclamav's temporary files on a tmpfs where there is one (virus_tmpdir), else its default
+AVTMP=${AVTMP:-$( [ "$(findmnt -no FSTYPE /dev/shm 2>/dev/null)" = tmpfs ] && echo /dev/shm)}
 CORPUS=$ROOT/../shared/corpus
 CONFIGS="a b c d e"
 ANCHORS="spamd-c rspamd-c clamd-c"
@@ -94,9 +96,9 @@ fi
 # ---- configurations
 declare -A DESC CONF DPID
 DESC[a]="(a) builtin rules + libclamav"
-CONF[a]=$'spam_scanner = builtin\nspam_rules = builtin\nvirus_scanner = libclamav:'"$CLAMDB"
+CONF[a]=$'spam_scanner = builtin\nspam_rules = builtin\nvirus_scanner = libclamav:'"$CLAMDB"$'\nvirus_tmpdir = '"$AVTMP"
 DESC[b]="(b) builtin + SA rules + libclamav"
-CONF[b]=$'spam_scanner = builtin\nspam_rules = '"$SA_RULES"$'\nvirus_scanner = libclamav:'"$CLAMDB"
+CONF[b]=$'spam_scanner = builtin\nspam_rules = '"$SA_RULES"$'\nvirus_scanner = libclamav:'"$CLAMDB"$'\nvirus_tmpdir = '"$AVTMP"
 DESC[c]="(c) spamd back end"
 CONF[c]="spam_scanner = spamd:${SPAMD_ADDR:-}"$'\nvirus_scanner = none'
 DPID[c]=${SPAMD_PID:-}

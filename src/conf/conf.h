@@ -50,7 +50,7 @@ struct conf {
 	char *scan_stage;
 	int scan_workers, scan_timeout, scan_max_attempts;
 	char *scan_on_failure;
-	char *virus_scanner, *spam_scanner, *spam_rules, *scan_access_map;
+	char *virus_scanner, *virus_tmpdir, *spam_scanner, *spam_rules, *scan_access_map;
 	uint64_t virus_max_size, spam_max_size;
 	double spam_threshold, spam_high_threshold;
 	char *clean_actions, *blocklisted_actions, *spam_actions, *high_spam_actions, *unscannable_actions,

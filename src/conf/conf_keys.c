@@ -184,6 +184,10 @@ const struct conf_key conf_keys[] = {
 	  "it on with a header saying it was not scanned." },
 	{ "virus_scanner", CONF_T_STR, O(virus_scanner), "none", 0, 0, NULL,
 	  "clamd:unix:/path, clamd:inet:host:port, libclamav:/dbdir or none." },
+	{ "virus_tmpdir", CONF_T_STR, O(virus_tmpdir), "", 0, 0, NULL,
+	  "libclamav: directory for the temporary files it makes while scanning (a directory and the parts "
+	  "its mail parser extracts, per message); empty: $TMPDIR or /tmp. On a tmpfs such as /dev/shm "
+	  "they cost no disk I/O (14% less CPU per scanned message measured, bench/results)." },
 	{ "virus_max_size", CONF_T_SIZE, O(virus_max_size), "26214400", 0, 0, NULL,
 	  "Larger messages are not sent to the anti-virus scanner and count as unscannable." },
 	{ "spam_scanner", CONF_T_STR, O(spam_scanner), "builtin", 0, 0, NULL,

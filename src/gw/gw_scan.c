@@ -106,6 +106,7 @@ void gw_scan_conf(const struct conf *c, struct scan_conf *sc)
 {
 	*sc = (struct scan_conf){
 		.virus_scanner = c->virus_scanner,
+		.virus_tmpdir = c->virus_tmpdir,
 		.spam_scanner = c->spam_scanner,
 		.spam_rules = c->spam_rules,
 		.access_map = c->scan_access_map,

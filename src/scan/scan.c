@@ -78,6 +78,7 @@ struct scan_engine *scan_engine_new_reuse(const struct scan_conf *c, const struc
 	char why[400];
 	if (c->virus_scanner && c->virus_scanner[0] && strcmp(c->virus_scanner, "none") != 0) {
 		struct scan_av_opts o = { .timeout_ms = e->timeout_ms, .max_size = (size_t)c->virus_max_size };
+		snprintf(o.tmpdir, sizeof o.tmpdir, "%s", c->virus_tmpdir ? c->virus_tmpdir : "");
 		e->av = prev ? scan_av_reuse(prev->av, c->virus_scanner, &o) : NULL;
 		*av_kept = e->av != NULL;
 		if (!e->av)

@@ -36,6 +36,7 @@ int scan_cat_parse(const char *s);	    /* -1 if unknown */
 
 struct scan_conf {
 	const char *virus_scanner;  /* clamd:unix:/p | clamd:inet:h:p | libclamav:/dir | none */
+	const char *virus_tmpdir;   /* libclamav temporary files; NULL or "": its default */
 	const char *spam_scanner;   /* builtin | spamd:h:p | spamd:unix:/p | rspamd:h:p | none */
 	const char *spam_rules;	    /* builtin engine: files/directories, space separated ("builtin" = embedded) */
 	const char *access_map;	    /* file or "" */

@@ -97,6 +97,7 @@ static void fill_opts(struct scan_av_opts *dst, const struct scan_av_opts *o)
 {
 	dst->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : SCAN_AV_TIMEOUT_MS;
 	dst->max_size = o && o->max_size > 0 ? o->max_size : SCAN_AV_MAX_SIZE;
+	snprintf(dst->tmpdir, sizeof dst->tmpdir, "%s", o ? o->tmpdir : "");
 }
 
 static int open_clamd(struct scan_av *av, const char *rest, char *err, size_t errlen)
@@ -202,7 +203,7 @@ struct scan_av *scan_av_reuse(struct scan_av *av, const char *spec, const struct
 	struct scan_av_opts want;
 	fill_opts(&want, o);
 	if (!av || strcmp(av->spec, spec) != 0 || want.timeout_ms != av->opts.timeout_ms ||
-	    want.max_size != av->opts.max_size)
+	    want.max_size != av->opts.max_size || strcmp(want.tmpdir, av->opts.tmpdir) != 0)
 		return NULL;
 	if (av->kind == SCAN_AV_LIBCLAMAV && scan_av_lib_db_changed(av)) {
 		log_info("event=av_database_changed scanner=%s action=reload", LOG_Q(av->desc));

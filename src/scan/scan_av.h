@@ -31,6 +31,7 @@ enum scan_av_status { SCAN_AV_CLEAN, SCAN_AV_INFECTED, SCAN_AV_UNSCANNABLE, SCAN
 struct scan_av_opts {
 	int timeout_ms;  /* whole clamd exchange / libclamav max scan time; 0: 30000 */
 	size_t max_size; /* bytes scanned at most; 0: 25 MiB (clamd's StreamMaxLength default) */
+	char tmpdir[256]; /* libclamav's temporary files; "": its default ($TMPDIR or /tmp) */
 };
 
 #define SCAN_AV_TIMEOUT_MS 30000

@@ -12,7 +12,8 @@
  *
  * Engine limits, set explicitly: max file size = opts.max_size, max scan
  * size (bytes read out of archives) = 4 x max_size, max scan time =
- * opts.timeout_ms, recursion 16, files per container 10000. libclamav's own
+ * opts.timeout_ms, recursion 16, files per container 10000; temporary
+ * files in opts.tmpdir (virus_tmpdir) when set. libclamav's own
  * messages go to our log (errors and warnings as warnings, the rest debug).
  * An engine with no signatures is refused: it would call everything clean.
  */
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 #include "base/str.h"
@@ -71,6 +73,18 @@ static int set_limits(struct cl_engine *e, const struct scan_av_opts *o, char *e
 	    set_num(e, CL_ENGINE_MAX_RECURSION, LIB_RECURSION, "max recursion", err, errlen) < 0 ||
 	    set_num(e, CL_ENGINE_MAX_FILES, LIB_MAX_FILES, "max files", err, errlen) < 0)
 		return -1;
+	if (o->tmpdir[0]) {
+		struct stat st;
+		if (o->tmpdir[0] != '/' || stat(o->tmpdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "virus_tmpdir \"%s\" is not an absolute path to a directory", o->tmpdir);
+			return -1;
+		}
+		cl_error_t rc = cl_engine_set_str(e, CL_ENGINE_TMPDIR, o->tmpdir);
+		if (rc != CL_SUCCESS) {
+			snprintf(err, errlen, "libclamav: setting the temporary directory: %s", cl_strerror(rc));
+			return -1;
+		}
+	}
 	return 0;
 }
 
