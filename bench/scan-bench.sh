@@ -39,7 +39,8 @@ MXGATE=${MXGATE_BIN:-$ROOT/build/mxgate}
 CLAMDB=${CLAMDB:-$ROOT/tests/data/clamav}
 SA_RULES=${SA_RULES:-/usr/share/spamassassin}
 # libclamav's temporary files on a tmpfs where there is one (virus_tmpdir), else its default
-AVTMP=${AVTMP:-$( [ "$(findmnt -no FSTYPE /dev/shm 2>/dev/null)" = tmpfs ] && echo /dev/shm)}
+[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && AVTMP=${AVTMP:-/dev/shm}
+AVTMP=${AVTMP:-}
 CORPUS=$ROOT/../shared/corpus
 CONFIGS="a b c d e"
 ANCHORS="spamd-c rspamd-c clamd-c"

@@ -26,6 +26,7 @@ TARGETS = {
     ("e2e 100 KiB, 10 sessions", "postfix"): (2.0, None),
     ("e2e 4 KiB, 10 sessions, mxgate scanning (DNSBL, MIME, rules, libclamav)", "postfix (no scanning)"):
         (2.0, None),
+    ("e2e 4 KiB, 10 sessions, the same scanning, no headers on clean mail", "postfix (no scanning)"): (2.0, None),
     ("scan ../shared/corpus, one at a time", "rspamd alone"): (2.0, None),
 }
 # workload prefix -> (key in the mxgate row's notes, "<" or ">", limit, what)
@@ -54,7 +55,9 @@ def ingest(path, workload, system=None):
         kv = dict(re.findall(r"(\w+)=([^\s(]+)", m.group(3)))
         sysname = system or {"ours": "mxgate"}.get(m.group(1), m.group(1)) or "?"
         w = workload.replace("{c}", m.group(2) or kv.get("conc", "?"))
-        add(path, w, sysname, kv.get("msgs_per_s", ""), kv.get("relay_cpu_s_per_1k", ""), kv.get("peak_pss_mb", ""))
+        runs = re.search(r"runs=(\d+)/", m.group(3))
+        add(path, w, sysname, kv.get("msgs_per_s", ""), kv.get("relay_cpu_s_per_1k", ""), kv.get("peak_pss_mb", ""),
+            ["median_of=%s" % runs.group(1)] if runs and runs.group(1) != "1" else [])
         n += 1
     if not n:
         add(path, workload.replace("{c}", "?"), system or "?", "", "", "", ["error=no RESULT line"])
