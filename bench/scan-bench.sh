@@ -13,6 +13,8 @@
 #   c  spam_scanner=spamd:$SPAMD_ADDR, virus_scanner=none
 #   d  spam_scanner=rspamd:$RSPAMD_ADDR, virus_scanner=none
 #   e  spam_scanner=none, virus_scanner=clamd:unix:$CLAMD_SOCK
+#   f  spam_scanner=builtin, spam_rules=builtin, virus_scanner=none (the rules alone, as rspamd)
+# (a and b put libclamav's temporary files on /dev/shm when it is a tmpfs: virus_tmpdir)
 # Anchors: ../shared/bench/scan-bench.sh on the same message list, concurrency 1, one run,
 # one pass, default scanners "spamd-c rspamd-c clamd-c" (its C client, scanload.c).
 #
@@ -20,12 +22,12 @@
 # engine start included), CPU-seconds per 1,000 messages of the mxgate processes (user+sys,
 # getrusage of the children, bench/scan_run.py), CPU-s/1k of the daemon tree (c-e), the wall
 # time of a run on one small message (engine start-up), messages without a verdict, and the
-# ratio to the matching anchor (a, b: to rspamd and to spamd; c: spamd; d: rspamd; e: clamd).
+# ratio to the matching anchor (a, b, f: to rspamd and to spamd; c: spamd; d: rspamd; e: clamd).
 # mxgate scan is single-threaded: one message at a time, one daemon request at a time.
 # Before each mxgate run it waits (at most --quiet-wait s) until the machine is idle.
 #
 # Options: --corpus DIR (default ../shared/corpus; its MANIFEST.tsv lists the messages,
-# else every file), --dir SCANNERS_DIR, --configs "a b c d e", --anchors LIST ("" = none),
+# else every file), --dir SCANNERS_DIR, --configs "a b c d e" (f on request), --anchors LIST ("" = none),
 # --batch N (0 = all files in one process), --out DIR (default mktemp), --max-seconds S
 # (per configuration, default 900), --quiet-wait S (default 30), MXGATE_BIN, SA_RULES.
 # Output: the table on stdout; per-message JSON lines, stderr and configs under --out.
@@ -109,6 +111,8 @@ DPID[d]=${RSPAMD_PID:-}
 DESC[e]="(e) clamd back end (unix)"
 CONF[e]=$'spam_scanner = none\nvirus_scanner = clamd:unix:'"${CLAMD_SOCK:-}"
 DPID[e]=${CLAMD_PID:-}
+DESC[f]="(f) builtin rules only"
+CONF[f]=$'spam_scanner = builtin\nspam_rules = builtin\nvirus_scanner = none'
 
 # run_mx NAME FILELIST: time mxgate scan on the files: NAME.jsonl, NAME.err, NAME.run.json
 run_mx() {
@@ -142,7 +146,8 @@ fi
 import json, os, sys
 out, configs, nmsg, batch = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), int(sys.argv[4])
 desc = {"a": "(a) builtin rules + libclamav", "b": "(b) builtin + SA rules + libclamav",
-        "c": "(c) spamd back end", "d": "(d) rspamd back end", "e": "(e) clamd back end (unix)"}
+        "c": "(c) spamd back end", "d": "(d) rspamd back end", "e": "(e) clamd back end (unix)",
+        "f": "(f) builtin rules only"}
 anch = {}
 p = os.path.join(out, "anchors", "summary.json")
 if os.path.exists(p):
@@ -150,7 +155,7 @@ if os.path.exists(p):
         anch[r["scanner"].removesuffix("-c")] = r
 def rate(k):
     return anch[k]["msgs_per_s"][0] if k in anch else None
-match = {"a": ["rspamd", "spamd"], "b": ["rspamd", "spamd"], "c": ["spamd"], "d": ["rspamd"], "e": ["clamd"]}
+match = {"a": ["rspamd", "spamd"], "b": ["rspamd", "spamd"], "c": ["spamd"], "d": ["rspamd"], "e": ["clamd"], "f": ["rspamd", "spamd"]}
 print(f"corpus: {nmsg} messages; mxgate scan is single-threaded (one process, one message at a time"
       f"{', %d files per process' % batch if batch else ', all files in one process'}); anchors: "
       "../shared/bench/scan-bench.sh, concurrency 1, one run")
