@@ -197,8 +197,8 @@ if [ "${SCAN:-1}" = 1 ]; then
         awk -F'\t' -v OFS='\t' '$1 == "e2e 4 KiB, 10 sessions" && $2 == "postfix" { $1 = w; $2 = "postfix (no scanning)"; print }' \
             w="$SW" "$ROWS" >> "$ROWS"
         echo "# verdicts: $(grep -o 'event=scanned.* verdict=[a-z-]*' "$W/scan/mxgate.log" | grep -o 'verdict=[a-z-]*' | sort | uniq -c | tr '\n' ' ')"
-        echo "# dnsbl results logged: $(grep -c 'event=dnsbl ' "$W/scan/mxgate.log") for $((N * R)) connections; $(grep -o 'event=stopped.*' "$W/scan/mxgate.log" | tail -1)"
         stop_gw "$SCAN_PID"
+        echo "# dnsbl results logged: $(grep -c 'event=dnsbl ' "$W/scan/mxgate.log") for $((N * R)) connections; $(grep -o 'event=stopped.*' "$W/scan/mxgate.log" | tail -1)"
         # the same without the headers on clean mail: a clean message is then moved, not rewritten
         start_gw scan2 $SCANP "relayhost = [127.0.0.1]:$((SCANP + 1))" "mynetworks = 127.0.0.2/32" \
             "relay_domains = bench.example" "dnsbl_sites = bl.test" "dnsbl_check_private = yes" \

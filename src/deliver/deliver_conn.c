@@ -350,7 +350,7 @@ void deliver_conn_start(struct dconn *c)
 		try_next(c, &r);
 		return;
 	}
-	net_tcp_nodelay(bufferevent_getfd(c->bev));
+	net_tcp_nodelay(bufferevent_getfd(c->bev), a->ss.ss_family);
 }
 
 static void try_next(struct dconn *c, const struct mail_reply *why)

@@ -28,11 +28,9 @@ int net_listen_tcp(const struct net_addr *a, int backlog)
 	return fd;
 }
 
-void net_tcp_nodelay(int fd)
+void net_tcp_nodelay(int fd, int family)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+	if (family != AF_INET && family != AF_INET6)
 		return;
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -12,10 +12,11 @@
  * Returns the fd, or -1 with errno set. */
 int net_listen_tcp(const struct net_addr *a, int backlog);
 
-/* Turn off Nagle's algorithm on a TCP socket (no-op on others). SMTP
+/* Turn off Nagle's algorithm on a socket of the given address family
+ * (AF_INET, AF_INET6; a no-op for others). SMTP
  * writes are already whole command batches or body chunks; with Nagle on,
  * the last short segment of a body waits for the peer's delayed ACK (up to
  * 40 ms on Linux) before it leaves. */
-void net_tcp_nodelay(int fd);
+void net_tcp_nodelay(int fd, int family);
 
 #endif

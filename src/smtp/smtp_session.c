@@ -207,7 +207,7 @@ void smtp_session_accept(struct smtp_server *srv, evutil_socket_t fd, const stru
 	s->tx = arena_new(4096);
 	buf_init(&s->dbuf);
 	buf_init(&s->out);
-	net_tcp_nodelay(fd);
+	net_tcp_nodelay(fd, sa->sa_family);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->bev) {
 		uint64_t id = s->id;
