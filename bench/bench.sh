@@ -185,30 +185,26 @@ if [ "${SCAN:-1}" = 1 ]; then
     SCANDIR=$W/scanners
     if "$SB/scanners-up.sh" --dir "$SCANDIR" > "$W/scanners-up.txt" 2>&1; then
         . "$SCANDIR/scanners.env"
-        SW="e2e 4 KiB, 10 sessions, mxgate scanning (DNSBL, MIME, rules, libclamav)"
-        SW2="e2e 4 KiB, 10 sessions, the same scanning, no headers on clean mail"
-        start_gw scan $SCANP "relayhost = [127.0.0.1]:$((SCANP + 1))" "mynetworks = 127.0.0.2/32" \
-            "relay_domains = bench.example" "dnsbl_sites = bl.test" "dnsbl_check_private = yes" \
-            "dns_servers = ${DNS_ADDR:-127.0.0.1:21053}" "spam_scanner = builtin" \
-            "virus_scanner = libclamav:$PWD/tests/data/clamav" "virus_tmpdir = $AVTMP"
-        SCAN_PID=$GW_PID
-        RB -R "$R" -P "$SCAN_PID" -L mxgate-scan-c10 127.0.0.1:$SCANP $((SCANP + 1)) "$N" 4096 10 | grep '^RESULT' |
-            ingest "$SW" mxgate
-        awk -F'\t' -v OFS='\t' '$1 == "e2e 4 KiB, 10 sessions" && $2 == "postfix" { $1 = w; $2 = "postfix (no scanning)"; print }' \
-            w="$SW" "$ROWS" >> "$ROWS"
-        echo "# verdicts: $(grep -o 'event=scanned.* verdict=[a-z-]*' "$W/scan/mxgate.log" | grep -o 'verdict=[a-z-]*' | sort | uniq -c | tr '\n' ' ')"
-        stop_gw "$SCAN_PID"
-        echo "# dnsbl results logged: $(grep -c 'event=dnsbl ' "$W/scan/mxgate.log") for $((N * R)) connections; $(grep -o 'event=stopped.*' "$W/scan/mxgate.log" | tail -1)"
-        # the same without the headers on clean mail: a clean message is then moved, not rewritten
-        start_gw scan2 $SCANP "relayhost = [127.0.0.1]:$((SCANP + 1))" "mynetworks = 127.0.0.2/32" \
-            "relay_domains = bench.example" "dnsbl_sites = bl.test" "dnsbl_check_private = yes" \
-            "dns_servers = ${DNS_ADDR:-127.0.0.1:21053}" "spam_scanner = builtin" \
-            "virus_scanner = libclamav:$PWD/tests/data/clamav" "virus_tmpdir = $AVTMP" "scan_headers_on_clean = no"
-        RB -R "$R" -P "$GW_PID" -L mxgate-scan2-c10 127.0.0.1:$SCANP $((SCANP + 1)) "$N" 4096 10 | grep '^RESULT' |
-            ingest "$SW2" mxgate
-        awk -F'\t' -v OFS='\t' '$1 == "e2e 4 KiB, 10 sessions" && $2 == "postfix" { $1 = w; $2 = "postfix (no scanning)"; print }' \
-            w="$SW2" "$ROWS" >> "$ROWS"
-        stop_gw "$GW_PID"
+        SCANCF=("relayhost = [127.0.0.1]:$((SCANP + 1))" "mynetworks = 127.0.0.2/32"
+            "relay_domains = bench.example" "dnsbl_sites = bl.test" "dnsbl_check_private = yes"
+            "dns_servers = ${DNS_ADDR:-127.0.0.1:21053}" "spam_scanner = builtin"
+            "virus_scanner = libclamav:$PWD/tests/data/clamav" "virus_tmpdir = $AVTMP")
+        # scan_run NAME WORKLOAD [main.cf lines]: R runs through a scanning gateway, and
+        # section 2's Postfix rows again as this workload's anchor
+        scan_run() {
+            local name=$1 w=$2; shift 2
+            start_gw "$name" $SCANP "${SCANCF[@]}" "$@"
+            RB -R "$R" -P "$GW_PID" -L "mxgate-$name-c10" 127.0.0.1:$SCANP $((SCANP + 1)) "$N" 4096 10 | grep '^RESULT' |
+                ingest "$w" mxgate
+            awk -F'\t' -v OFS='\t' '$1 == "e2e 4 KiB, 10 sessions" && $2 == "postfix" { $1 = w; $2 = "postfix (no scanning)"; print }' \
+                w="$w" "$ROWS" >> "$ROWS"
+            stop_gw "$GW_PID"
+            echo "# $name: verdicts $(grep -o 'event=scanned.* verdict=[a-z-]*' "$W/$name/mxgate.log" | grep -o 'verdict=[a-z-]*' | sort | uniq -c | tr '\n' ' ')"
+            echo "# $name: dnsbl results logged $(grep -c 'event=dnsbl ' "$W/$name/mxgate.log") for $((N * R)) connections; $(grep -o 'event=stopped.*' "$W/$name/mxgate.log" | tail -1)"
+        }
+        scan_run scan "e2e 4 KiB, 10 sessions, mxgate scanning (DNSBL, MIME, rules, libclamav)"
+        # without the headers on clean mail a clean message is moved, not rewritten
+        scan_run scan2 "e2e 4 KiB, 10 sessions, the same scanning, no headers on clean mail" "scan_headers_on_clean = no"
         echo "## 9. ../shared/corpus through mxgate scan and the daemons alone (bench/scan-bench.sh)"
         bench/scan-bench.sh --dir "$SCANDIR" --configs "a f c d e" --quiet-wait "$QUIET" --out "$W/scanbench" \
             || echo "scan-bench.sh failed"

@@ -34,11 +34,11 @@ static void end_line(struct mail_body_check *c, size_t len_with_eol)
 	c->bol = true;
 }
 
-/* One octet of the header section (the reference for feed_body_line). */
-static void feed_byte(struct mail_body_check *c, unsigned char ch)
+/* One octet of the header section: counted, and the field name of each
+ * line kept up to its ':' (for the Received: count in end_line). */
+static void feed_header_octet(struct mail_body_check *c, unsigned char ch)
 {
-	if (c->in_header)
-		c->header_octets++;
+	c->header_octets++;
 	if (c->prev_cr && ch != '\n')
 		c->flags |= MAIL_BODY_F_BARE_CR;
 	if (ch == '\n') {
@@ -53,7 +53,7 @@ static void feed_byte(struct mail_body_check *c, unsigned char ch)
 		c->flags |= MAIL_BODY_F_8BIT;
 	else if (ch == 0)
 		c->flags |= MAIL_BODY_F_NUL;
-	if (c->in_header && !c->prev_cr && !c->name_done) {
+	if (!c->prev_cr && !c->name_done) {
 		/* remember the field name of a header line, up to its ':' */
 		if (c->name_len < sizeof c->name)
 			c->name[c->name_len++] = (char)ch;
@@ -91,8 +91,8 @@ static unsigned scan_octets(const unsigned char *p, size_t n)
 	return f;
 }
 
-/* The body, a line (or the rest of the chunk) at a time: the same results
- * as feed_byte on each octet, found with memchr and word-wide tests.
+/* The body, a line (or the rest of the chunk) at a time: the same flags as
+ * feed_header_octet's per octet, found with memchr and word-wide tests.
  * Returns the octets consumed. */
 static size_t feed_body_line(struct mail_body_check *c, const unsigned char *p, size_t n)
 {
@@ -127,7 +127,7 @@ void mail_body_check_feed(struct mail_body_check *c, const char *p, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		if (c->in_header)
-			feed_byte(c, u[i++]);
+			feed_header_octet(c, u[i++]);
 		else
 			i += feed_body_line(c, u + i, n - i);
 	}

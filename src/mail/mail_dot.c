@@ -11,6 +11,7 @@
  */
 #include "mail/mail_dot.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -24,16 +25,19 @@ void mail_dot_dec_init(struct mail_dot_dec *d)
 	d->done = false;
 }
 
+#define CR_UNKNOWN SIZE_MAX
+
 /* Fast path for TEXT: copy complete "text CRLF" lines in one append, as long
  * as the next line does not start with a dot. Stops before anything the state
  * machine must see (bare CR or LF, a CR at the end of the input, a line
- * starting with '.'); *cr caches the next CR's offset (len: none) so a bare-LF
- * flood costs O(len), not O(len * lines). Returns the new offset and state. */
+ * starting with '.'); *cr caches the next CR's offset (len: none; CR_UNKNOWN
+ * before the first search) so a bare-LF flood costs O(len), not
+ * O(len * lines). Returns the new offset and state. */
 static size_t text_run(const char *in, size_t i, size_t len, size_t *cr, int *state, struct buf *out)
 {
 	size_t start = i;
 	for (;;) {
-		if (*cr < i) {
+		if (*cr == CR_UNKNOWN || *cr < i) {
 			const char *p = memchr(in + i, '\r', len - i);
 			*cr = p ? (size_t)(p - in) : len;
 		}
@@ -59,18 +63,12 @@ static size_t text_run(const char *in, size_t i, size_t len, size_t *cr, int *st
 
 size_t mail_dot_decode(struct mail_dot_dec *d, const char *in, size_t len, struct buf *out)
 {
-	size_t i = 0, cr = 0;
-	bool cr_known = false;
+	size_t i = 0, cr = CR_UNKNOWN;
 	buf_reserve(out, len);
 	while (i < len && d->state != S_END) {
 		char c = in[i];
 		switch (d->state) {
 		case S_TEXT: {
-			if (!cr_known) {
-				cr_known = true;
-				const char *p = memchr(in + i, '\r', len - i);
-				cr = p ? (size_t)(p - in) : len;
-			}
 			int st = S_TEXT;
 			size_t j = text_run(in, i, len, &cr, &st, out);
 			if (j > i || st != S_TEXT) {

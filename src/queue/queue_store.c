@@ -40,6 +40,7 @@
 static const char *dir_names[QDIR_N] = { "tmp", "input", "output", "deferred", "hold", "corrupt", "quarantine" };
 
 #define SPARE_MAX 256
+#define SPARE_PREFIX "r." /* never a queue id (Crockford base32, upper case) */
 
 struct dirsync {
 	pthread_mutex_t lock;
@@ -528,7 +529,7 @@ int queue_store_remove(struct queue_store *qs, enum queue_dir dir, const char *q
 	pthread_mutex_unlock(&qs->spare_lock);
 	if (room && dir != QDIR_TMP) {
 		char name[IDS_QUEUE_SIZE];
-		snprintf(name, sizeof name, "r.%x", seq);
+		snprintf(name, sizeof name, SPARE_PREFIX "%x", seq);
 		if (renameat(qs->dfd[dir], qid, qs->dfd[QDIR_TMP], name) == 0) {
 			pthread_mutex_lock(&qs->spare_lock);
 			bool kept = qs->nspare < SPARE_MAX;
@@ -708,8 +709,9 @@ long queue_store_clean_tmp(struct queue_store *qs)
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		/* recycled files (r.*) are not incomplete messages */
-		if (unlinkat(qs->dfd[QDIR_TMP], de->d_name, 0) == 0 && strncmp(de->d_name, "r.", 2) != 0)
+		/* recycled files are not incomplete messages */
+		if (unlinkat(qs->dfd[QDIR_TMP], de->d_name, 0) == 0 &&
+		    strncmp(de->d_name, SPARE_PREFIX, sizeof SPARE_PREFIX - 1) != 0)
 			n++;
 	}
 	closedir(dp);

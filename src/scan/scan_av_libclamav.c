@@ -64,7 +64,8 @@ static int set_num(struct cl_engine *e, enum cl_engine_field f, long long v, con
 	return -1;
 }
 
-static int set_limits(struct cl_engine *e, const struct scan_av_opts *o, char *err, size_t errlen)
+/* Limits and the temporary directory (above). */
+static int set_engine(struct cl_engine *e, const struct scan_av_opts *o, char *err, size_t errlen)
 {
 	long long size = (long long)o->max_size;
 	if (set_num(e, CL_ENGINE_MAX_FILESIZE, size, "max file size", err, errlen) < 0 ||
@@ -124,7 +125,7 @@ int scan_av_lib_open(struct scan_av *av, const char *dbdir, char *err, size_t er
 		return -1;
 	}
 	unsigned sigs = 0;
-	if (set_limits(e, &av->opts, err, errlen) < 0 || load(e, dbdir, &sigs, err, errlen) < 0) {
+	if (set_engine(e, &av->opts, err, errlen) < 0 || load(e, dbdir, &sigs, err, errlen) < 0) {
 		cl_engine_free(e);
 		return -1;
 	}
