@@ -17,7 +17,7 @@ CC ?= cc
 ifeq ($(origin CC),default)
 CC := cc
 endif
-PKGS := libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson
+PKGS := libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson libseccomp
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -36,8 +36,9 @@ CFLAGS_ALL = $(CSTD) $(OPT) $(SAN) $(WARN) -Isrc -pthread $(PKG_CFLAGS) $(CFLAGS
 LDFLAGS_ALL = $(SAN) -pthread $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
-MODULES := base ev net dns mail conf smtp queue scan route deliver gw ctl
-LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+MODULES := base ev net dns mail conf smtp queue scan route deliver gw admin ctl
+# a module may have subfolders (scan/rules/, scan/av/, ...): every .c below src/MODULE/
+LIB_SRC := $(foreach m,$(MODULES),$(sort $(shell find src/$(m) -name '*.c' 2>/dev/null)))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 MAIN_OBJ := $(B)/obj/src/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

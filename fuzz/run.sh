@@ -2,12 +2,12 @@
 # fuzz/run.sh SECONDS - build every libFuzzer target and run each for its share.
 #
 # Builds fuzz/fuzz_*.c with clang -fsanitize=fuzzer,address,undefined
-# against the parser sources and the SMTP engine (base, mail, queue_file, route,
-# conf, net, smtp, gw_status_req.c; never main.c) into build/fuzz/, runs each target for SECONDS/targets
+# against every module's sources (never main.c) into build/fuzz/, runs each target for SECONDS/targets
 # seconds (at least 5) on a copy of its corpus (build/fuzz/corpus-<target>)
 # so the committed corpus in fuzz/corpus/<target>/ is not modified, prints
 # one line per target and exits nonzero if any target crashed or failed to
 # build. Crash inputs are left as build/fuzz/crash-<target>-*.
+# FUZZ_TARGETS (environment): a space-separated list of targets to run instead of all.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -17,15 +17,19 @@ OUT=build/fuzz
 targets=()
 for f in fuzz/fuzz_*.c; do
 	t=${f#fuzz/fuzz_}
-	targets+=("${t%.c}")
+	t=${t%.c}
+	# FUZZ_TARGETS="mime rules": only these (each then gets SECONDS/their number)
+	if [ -n "${FUZZ_TARGETS:-}" ] && ! grep -qw -- "$t" <<<"$FUZZ_TARGETS"; then continue; fi
+	targets+=("$t")
 done
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no targets"; exit 2; }
 per=$((total / ${#targets[@]}))
 [ "$per" -lt 5 ] && per=5
 
 shopt -s nullglob
-SRCS=(src/base/*.c src/mail/*.c src/queue/queue_file.c src/conf/*.c src/net/*.c src/smtp/*.c src/route/*.c src/ev/*.c src/dns/*.c src/scan/*.c src/gw/gw_status_req.c src/gw/gw_ctl_req.c)
-LIBS=($(pkg-config --libs libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson) -lm -pthread)
+# every module (subfolders included) but main.c: a target links what its parser needs
+mapfile -t SRCS < <(find src -name '*.c' ! -path src/main.c | sort)
+LIBS=($(pkg-config --libs libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson libseccomp) -lm -pthread)
 FLAGS=(-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra -pthread $(pkg-config --cflags gmime-3.0 libpcre2-8 libclamav jansson)
 	-fno-sanitize-recover=undefined)
 mkdir -p "$OUT/obj"

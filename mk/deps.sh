@@ -9,6 +9,7 @@ PKGS=(
     build-essential pkg-config
     libevent-dev libssl-dev libc-ares-dev libcmocka-dev   # build
     libgmime-3.0-dev libpcre2-dev libclamav-dev libjansson-dev   # scanning: MIME, rules, anti-virus, rspamd JSON
+    libseccomp-dev                                        # the scanner processes' system-call filter
     clang libclang-rt-14-dev                              # libFuzzer (make fuzz)
     openssl                                               # self-signed cert for make run / tests
     postfix swaks                                         # smtp-source, smtp-sink, swaks: real peers in tests
