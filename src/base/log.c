@@ -54,7 +54,7 @@ bool log_enabled(enum log_level lvl)
 struct log_tls {
 	char msg[LOG_LINE_MAX];
 	struct buf line;
-	long pid; /* getpid() once per thread, not per line (the process never forks) */
+	long pid; /* getpid() once per thread, not per line (log_forked() after a fork) */
 };
 static pthread_key_t log_key;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -84,6 +84,13 @@ static struct log_tls *log_tls(void)
 		pthread_setspecific(log_key, t);
 	}
 	return t;
+}
+
+void log_forked(void)
+{
+	struct log_tls *t = log_tls();
+	if (t)
+		t->pid = (long)getpid();
 }
 
 static void log_v(enum log_level lvl, const char *fmt, va_list ap)

@@ -29,6 +29,8 @@ void log_init(const char *ident, int syslog_facility, enum log_level max_level);
 void log_set_json(bool json);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool log_enabled(enum log_level lvl);
+/* In a child after fork(): its own pid in its lines (the pid is cached per thread). */
+void log_forked(void);
 noreturn void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define log_err(...) log_msg(LOG_L_ERR, __VA_ARGS__)

@@ -8,8 +8,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Under AddressSanitizer an allocation that fails returns NULL (as without
+ * it) instead of ending the process inside the sanitizer: a scanner process
+ * over scan_memory_limit then says so through the hook below. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+#endif
+
+/* Set once, before threads (a scanner process reports its memory limit). */
+static void (*oom_hook)(size_t);
+
+void xalloc_set_oom_hook(void (*fn)(size_t n))
+{
+	oom_hook = fn;
+}
+
 static void oom(size_t n)
 {
+	if (oom_hook)
+		oom_hook(n);
 	fprintf(stderr, "mxgate: fatal: out of memory allocating %zu bytes\n", n);
 	abort();
 }

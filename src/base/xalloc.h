@@ -20,6 +20,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define xfree(p) free(p)
+/* Called with the size before an allocation failure aborts the process
+ * (once per process, before threads start; NULL: none). */
+void xalloc_set_oom_hook(void (*fn)(size_t n));
 
 #include <stdlib.h>
 
