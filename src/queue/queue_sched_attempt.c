@@ -44,22 +44,6 @@ static void log_removed_env(const struct qmsg *m, bool noticed)
 	sched_log_removed(m->qid, nf == 0 ? "delivered" : m->expired ? "expired" : noticed ? "bounced" : "failed", extra);
 }
 
-static int backoff(const struct queue_sched *q, const struct mail_env *env)
-{
-	int64_t age = (clock_now_us() - env->arrival_us) / 1000000;
-	if (age < q->conf.min_backoff_s)
-		age = q->conf.min_backoff_s;
-	if (age > q->conf.max_backoff_s)
-		age = q->conf.max_backoff_s;
-	/* +-10% jitter, so retries of a burst do not stay in lock-step */
-	uint32_t r = 0;
-	if (getrandom(&r, sizeof r, 0) != sizeof r)
-		r = (uint32_t)clock_mono_us();
-	int64_t span = age / 5;
-	int64_t d = age - age / 10 + (span ? (int64_t)(r % (uint64_t)(span + 1)) : 0);
-	return d < 1 ? 1 : (int)d;
-}
-
 void queue_sched_attempt_start(struct queue_sched *q, struct qmsg *m)
 {
 	if (!sched_load(q, m))
@@ -257,6 +241,75 @@ static void log_dropped_bounce(const struct qmsg *m, size_t i)
 		 m->expired ? "expired" : "failed", LOG_Q(t));
 }
 
+/* Past its lifetime (age_s >= lifetime): every pending recipient fails,
+ * with its last reply or 451 4.4.7, and note says why for the bounce. */
+static void expire_pending(struct queue_sched *q, struct qmsg *m, int64_t now, int64_t age_s, int lifetime,
+			   char *note, size_t notelen)
+{
+	struct mail_env *env = m->env;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		struct mail_rcpt *r = &env->rcpt[i];
+		if (r->state != MAIL_RCPT_PENDING)
+			continue;
+		r->state = MAIL_RCPT_FAILED;
+		if (!r->has_reply) {
+			mail_reply_set(&r->reply, 451, "4.4.7", "message expired in the queue");
+			r->has_reply = true;
+		}
+		r->when_us = now;
+		m->chg[i] = CHG_YES;
+		m->expired = true;
+		q->n_expired++;
+		metric_inc(&q->m.expired);
+		log_info("queue=%s event=expired rcpt=%s age=%llds lifetime=%ds", m->qid, LOG_QA(r->addr),
+			 (long long)age_s, lifetime);
+	}
+	if (m->expired)
+		snprintf(note, notelen,
+			 "The message could not be delivered for %lld seconds (the limit is %d) and was returned.",
+			 (long long)age_s, lifetime);
+}
+
+/* The notices this attempt owes the sender: a bounce for the recipients
+ * that failed now and want one (our own notifications' failures are only
+ * logged), a "relayed" DSN, and the delay notice; none to the null sender.
+ * Each one queued counts in m->notify_waiting. */
+static void send_notices(struct queue_sched *q, struct qmsg *m, bool null_sender, int64_t age_s, const char *note)
+{
+	struct mail_env *env = m->env;
+	size_t *failed = xcalloc(env->nrcpt, sizeof *failed), *relayed = xcalloc(env->nrcpt, sizeof *relayed);
+	size_t nf = 0, nr = 0;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		struct mail_rcpt *r = &env->rcpt[i];
+		bool now_failed = m->chg[i] == CHG_YES && r->state == MAIL_RCPT_FAILED;
+		if (now_failed && (env->flags & MAIL_ENV_F_BOUNCE))
+			log_dropped_bounce(m, i);
+		else if (now_failed && wants_failure_notice(r))
+			failed[nf++] = i;
+		else if (m->chg[i] == CHG_RELAYED)
+			relayed[nr++] = i;
+	}
+	if (null_sender && (nf || nr)) {
+		log_info("queue=%s event=notification_suppressed reason=\"null sender\" rcpts=%zu", m->qid, nf + nr);
+		nf = nr = 0;
+	}
+	if (nf) {
+		if (send_notify(q, m, QUEUE_NOTIFY_FAILED, failed, nf, note[0] ? note : NULL) < 0) {
+			log_err("queue=%s event=bounce_error error=\"%s\" action=retry_later", m->qid, strerror(errno));
+			m->notify_failed = true;
+		} else {
+			q->n_bounced += nf;
+			m->noticed = true;
+		}
+	}
+	if (nr && send_notify(q, m, QUEUE_NOTIFY_RELAYED, relayed, nr, NULL) < 0)
+		log_err("queue=%s event=dsn_error error=\"%s\"", m->qid, strerror(errno));
+	if (!null_sender)
+		maybe_warn_delay(q, m, age_s, failed);
+	xfree(failed);
+	xfree(relayed);
+}
+
 void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 {
 	struct qmsg *m = map_gets(q->msgs, qid);
@@ -270,62 +323,11 @@ void queue_sched_attempt_done(struct queue_sched *q, const char *qid)
 	int lifetime = null_sender ? q->conf.bounce_lifetime_s : q->conf.max_lifetime_s;
 	int64_t age_s = (now - env->arrival_us) / 1000000;
 	char note[160] = "";
-	if (age_s >= lifetime) {
-		for (size_t i = 0; i < env->nrcpt; i++) {
-			struct mail_rcpt *r = &env->rcpt[i];
-			if (r->state != MAIL_RCPT_PENDING)
-				continue;
-			r->state = MAIL_RCPT_FAILED;
-			if (!r->has_reply) {
-				mail_reply_set(&r->reply, 451, "4.4.7", "message expired in the queue");
-				r->has_reply = true;
-			}
-			r->when_us = now;
-			m->chg[i] = CHG_YES;
-			m->expired = true;
-			q->n_expired++;
-			metric_inc(&q->m.expired);
-			log_info("queue=%s event=expired rcpt=%s age=%llds lifetime=%ds", qid, LOG_QA(r->addr),
-				 (long long)age_s, lifetime);
-		}
-		if (m->expired)
-			snprintf(note, sizeof note,
-				 "The message could not be delivered for %lld seconds (the limit is %d) and was returned.",
-				 (long long)age_s, lifetime);
-	}
-	size_t *failed = xcalloc(env->nrcpt, sizeof *failed), *relayed = xcalloc(env->nrcpt, sizeof *relayed);
-	size_t nf = 0, nr = 0;
-	for (size_t i = 0; i < env->nrcpt; i++) {
-		struct mail_rcpt *r = &env->rcpt[i];
-		bool now_failed = m->chg[i] == CHG_YES && r->state == MAIL_RCPT_FAILED;
-		if (now_failed && (env->flags & MAIL_ENV_F_BOUNCE))
-			log_dropped_bounce(m, i);
-		else if (now_failed && wants_failure_notice(r))
-			failed[nf++] = i;
-		else if (m->chg[i] == CHG_RELAYED)
-			relayed[nr++] = i;
-	}
+	if (age_s >= lifetime)
+		expire_pending(q, m, now, age_s, lifetime, note, sizeof note);
 	m->st = QM_NOTIFYING;
 	m->notify_waiting = 0;
-	if (null_sender && (nf || nr)) {
-		log_info("queue=%s event=notification_suppressed reason=\"null sender\" rcpts=%zu", qid, nf + nr);
-		nf = nr = 0;
-	}
-	if (nf) {
-		if (send_notify(q, m, QUEUE_NOTIFY_FAILED, failed, nf, note[0] ? note : NULL) < 0) {
-			log_err("queue=%s event=bounce_error error=\"%s\" action=retry_later", qid, strerror(errno));
-			m->notify_failed = true;
-		} else {
-			q->n_bounced += nf;
-			m->noticed = true;
-		}
-	}
-	if (nr && send_notify(q, m, QUEUE_NOTIFY_RELAYED, relayed, nr, NULL) < 0)
-		log_err("queue=%s event=dsn_error error=\"%s\"", qid, strerror(errno));
-	if (!null_sender)
-		maybe_warn_delay(q, m, age_s, failed);
-	xfree(failed);
-	xfree(relayed);
+	send_notices(q, m, null_sender, age_s, note);
 	if (m->notify_waiting == 0)
 		finalize(q, m);
 }
@@ -345,28 +347,28 @@ static void set_dest(struct qmsg *m)
 	}
 }
 
-static void finalize(struct queue_sched *q, struct qmsg *m)
+static int backoff(const struct queue_sched *q, const struct mail_env *env)
+{
+	int64_t age = (clock_now_us() - env->arrival_us) / 1000000;
+	if (age < q->conf.min_backoff_s)
+		age = q->conf.min_backoff_s;
+	if (age > q->conf.max_backoff_s)
+		age = q->conf.max_backoff_s;
+	/* +-10% jitter, so retries of a burst do not stay in lock-step */
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof r, 0) != sizeof r)
+		r = (uint32_t)clock_mono_us();
+	int64_t span = age / 5;
+	int64_t d = age - age / 10 + (span ? (int64_t)(r % (uint64_t)(span + 1)) : 0);
+	return d < 1 ? 1 : (int)d;
+}
+
+/* Some recipients are still pending after an attempt: record what changed
+ * (and a delay notice) in the file, which waits in deferred/ for its next
+ * try after the backoff. */
+static void defer_pending(struct queue_sched *q, struct qmsg *m, size_t pending)
 {
 	struct mail_env *env = m->env;
-	if (m->notify_failed) {
-		/* the bounce could not be queued: keep those recipients pending
-		 * so they are tried (and bounced) again; nothing is lost */
-		for (size_t i = 0; i < env->nrcpt; i++) {
-			if (m->chg[i] == CHG_YES && env->rcpt[i].state == MAIL_RCPT_FAILED)
-				env->rcpt[i].state = MAIL_RCPT_PENDING;
-		}
-	}
-	q->n_active--;
-	size_t pending = mail_env_pending(env);
-	if (pending == 0) {
-		if (queue_store_remove(q->qs, m->dir, m->qid) < 0)
-			log_err("queue=%s event=remove_error error=\"%s\"", m->qid, strerror(errno));
-		else
-			log_removed_env(m, m->noticed);
-		sched_forget(q, m);
-		sched_schedule_pump(q);
-		return;
-	}
 	size_t *chg = xcalloc(env->nrcpt, sizeof *chg), n = 0;
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		if (m->chg[i])
@@ -397,4 +399,29 @@ static void finalize(struct queue_sched *q, struct qmsg *m)
 	sched_heap_push(q, m);
 	sched_arm_timer(q);
 	sched_schedule_pump(q);
+}
+
+static void finalize(struct queue_sched *q, struct qmsg *m)
+{
+	struct mail_env *env = m->env;
+	if (m->notify_failed) {
+		/* the bounce could not be queued: keep those recipients pending
+		 * so they are tried (and bounced) again; nothing is lost */
+		for (size_t i = 0; i < env->nrcpt; i++) {
+			if (m->chg[i] == CHG_YES && env->rcpt[i].state == MAIL_RCPT_FAILED)
+				env->rcpt[i].state = MAIL_RCPT_PENDING;
+		}
+	}
+	q->n_active--;
+	size_t pending = mail_env_pending(env);
+	if (pending == 0) {
+		if (queue_store_remove(q->qs, m->dir, m->qid) < 0)
+			log_err("queue=%s event=remove_error error=\"%s\"", m->qid, strerror(errno));
+		else
+			log_removed_env(m, m->noticed);
+		sched_forget(q, m);
+		sched_schedule_pump(q);
+		return;
+	}
+	defer_pending(q, m, pending);
 }
