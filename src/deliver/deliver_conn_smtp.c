@@ -284,56 +284,65 @@ void deliver_conn_smtp_body(struct dconn *c)
 	}
 }
 
-static void tx_reply(struct dconn *c, const struct mail_reply *r)
+/* MAIL FROM: a refusal is every recipient's result; without pipelining
+ * the first RCPT follows (or the transaction ends). */
+static void tx_mail_reply(struct dconn *c, const struct mail_reply *r)
 {
 	struct djob *j = c->job;
 	size_t n = j->n;
 	bool ok = r->code >= 200 && r->code < 300;
-	size_t pos = c->tx_pos++;
-	if (pos == 0) { /* MAIL */
-		c->mail_ok = ok;
+	c->mail_ok = ok;
+	if (!ok) {
+		struct mail_reply x;
+		deliver_conn_smtp_remote_reply(c, r, "MAIL FROM", &x);
+		for (size_t i = 0; i < n; i++)
+			j->req->res[j->first + i].reply = x;
+	}
+	if (!c->pipelining) {
 		if (!ok) {
-			struct mail_reply x;
-			deliver_conn_smtp_remote_reply(c, r, "MAIL FROM", &x);
-			for (size_t i = 0; i < n; i++)
-				j->req->res[j->first + i].reply = x;
+			finish_tx(c, true);
+			return;
 		}
-		if (!c->pipelining) {
-			if (!ok) {
-				finish_tx(c, true);
-				return;
-			}
-			c->phase = "RCPT TO";
-			send_rcpt_cmd(c, 0);
+		c->phase = "RCPT TO";
+		send_rcpt_cmd(c, 0);
+		deliver_conn_arm(c, deliver_conn_conf(c)->t_rcpt);
+	}
+}
+
+/* RCPT TO for the job's recipient i: accepted, or its result; without
+ * pipelining the next RCPT or DATA follows. */
+static void tx_rcpt_reply(struct dconn *c, const struct mail_reply *r, size_t i)
+{
+	struct djob *j = c->job;
+	size_t n = j->n;
+	bool ok = r->code >= 200 && r->code < 300;
+	if (c->mail_ok) {
+		if (ok) {
+			c->acc[i] = true;
+			c->accepted++;
+		} else {
+			deliver_conn_smtp_remote_reply(c, r, "RCPT TO", &j->req->res[j->first + i].reply);
+		}
+	}
+	if (!c->pipelining) {
+		if (i + 1 < n) {
+			send_rcpt_cmd(c, i + 1);
 			deliver_conn_arm(c, deliver_conn_conf(c)->t_rcpt);
+		} else if (c->accepted) {
+			c->phase = "DATA";
+			deliver_conn_send_line(c, "DATA");
+			deliver_conn_arm(c, deliver_conn_conf(c)->t_data_init);
+		} else {
+			finish_tx(c, true);
 		}
-		return;
 	}
-	if (pos <= n) { /* RCPT */
-		size_t i = pos - 1;
-		if (c->mail_ok) {
-			if (ok) {
-				c->acc[i] = true;
-				c->accepted++;
-			} else {
-				deliver_conn_smtp_remote_reply(c, r, "RCPT TO", &j->req->res[j->first + i].reply);
-			}
-		}
-		if (!c->pipelining) {
-			if (i + 1 < n) {
-				send_rcpt_cmd(c, i + 1);
-				deliver_conn_arm(c, deliver_conn_conf(c)->t_rcpt);
-			} else if (c->accepted) {
-				c->phase = "DATA";
-				deliver_conn_send_line(c, "DATA");
-				deliver_conn_arm(c, deliver_conn_conf(c)->t_data_init);
-			} else {
-				finish_tx(c, true);
-			}
-		}
-		return;
-	}
-	/* DATA */
+}
+
+/* DATA: 354 starts the body when some recipient was accepted. */
+static void tx_data_reply(struct dconn *c, const struct mail_reply *r)
+{
+	struct djob *j = c->job;
+	size_t n = j->n;
 	if (!c->mail_ok || c->accepted == 0) {
 		if (r->code == 354) {
 			/* a server that says "go ahead" with no recipient: we
@@ -362,6 +371,19 @@ static void tx_reply(struct dconn *c, const struct mail_reply *r)
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_HIGH / 4, 0);
 	deliver_conn_arm(c, deliver_conn_conf(c)->t_data_xfer);
 	deliver_conn_smtp_body(c);
+}
+
+/* A reply in the transaction, in the order of the commands: MAIL, one per
+ * RCPT, DATA (with PIPELINING they may all be in flight at once). */
+static void tx_reply(struct dconn *c, const struct mail_reply *r)
+{
+	size_t pos = c->tx_pos++;
+	if (pos == 0)
+		tx_mail_reply(c, r);
+	else if (pos <= c->job->n)
+		tx_rcpt_reply(c, r, pos - 1);
+	else
+		tx_data_reply(c, r);
 }
 
 static void dot_reply(struct dconn *c, const struct mail_reply *r)
@@ -416,6 +438,66 @@ static void lmtp_dot_reply(struct dconn *c, const struct mail_reply *r)
 		deliver_conn_end(c, false, NULL);
 }
 
+/* The greeting: 2xx goes on to EHLO (LHLO), unless it names us. */
+static void greet_reply(struct dconn *c, const struct mail_reply *r)
+{
+	struct mail_reply x;
+	bool ok = r->code >= 200 && r->code < 300;
+	if (!ok) {
+		mail_reply_set(&x, r->code >= 500 ? r->code : 451, r->enh[0] ? r->enh : mail_reply_default_enh(r->code),
+			       "host %s refused to talk to me: %d %s", c->peer, r->code, r->text);
+		deliver_conn_try_next(c, &x);
+		return;
+	}
+	if (greeting_is_me(c, r->text)) {
+		mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->name);
+		deliver_conn_end(c, true, &x);
+		return;
+	}
+	deliver_conn_smtp_hello(c);
+}
+
+/* EHLO (LHLO): the extensions, then STARTTLS or ready; a 5xx to EHLO falls
+ * back to HELO (never for LHLO). */
+static void ehlo_reply(struct dconn *c, const struct mail_reply *r)
+{
+	struct mail_reply x;
+	bool ok = r->code >= 200 && r->code < 300;
+	if (ok) {
+		if (greeting_is_me(c, r->text)) {
+			mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->name);
+			deliver_conn_end(c, true, &x);
+			return;
+		}
+		parse_ehlo(c, r->text);
+		deliver_conn_tls_after_ehlo(c);
+	} else if (r->code >= 500 && !deliver_conn_lmtp(c)) {
+		c->st = DC_HELO;
+		deliver_conn_send_line(c, "HELO %s", deliver_conn_conf(c)->helo_name);
+		deliver_conn_arm(c, deliver_conn_conf(c)->t_helo);
+	} else {
+		deliver_conn_smtp_remote_reply(c, r, c->phase, &x);
+		if (x.code >= 500)
+			x.code = 451; /* LHLO refused: try elsewhere, later (as HELO) */
+		deliver_conn_try_next(c, &x);
+	}
+}
+
+static void helo_reply(struct dconn *c, const struct mail_reply *r)
+{
+	struct mail_reply x;
+	bool ok = r->code >= 200 && r->code < 300;
+	if (!ok) {
+		deliver_conn_smtp_remote_reply(c, r, "HELO", &x);
+		if (x.code >= 500)
+			x.code = 451; /* a refused HELO is a reason to try elsewhere, later */
+		deliver_conn_try_next(c, &x);
+		return;
+	}
+	c->esmtp = false;
+	deliver_conn_tls_after_ehlo(c);
+}
+
 void deliver_conn_smtp_reply(struct dconn *c, const struct mail_reply *r)
 {
 	struct mail_reply x;
@@ -433,49 +515,13 @@ void deliver_conn_smtp_reply(struct dconn *c, const struct mail_reply *r)
 	}
 	switch (c->st) {
 	case DC_GREET:
-		if (!ok) {
-			mail_reply_set(&x, r->code >= 500 ? r->code : 451, r->enh[0] ? r->enh : mail_reply_default_enh(r->code),
-				       "host %s refused to talk to me: %d %s", c->peer, r->code, r->text);
-			deliver_conn_try_next(c, &x);
-			return;
-		}
-		if (greeting_is_me(c, r->text)) {
-			mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->name);
-			deliver_conn_end(c, true, &x);
-			return;
-		}
-		deliver_conn_smtp_hello(c);
+		greet_reply(c, r);
 		return;
 	case DC_EHLO:
-		if (ok) {
-			if (greeting_is_me(c, r->text)) {
-				mail_reply_set(&x, 554, "5.4.6", "mail for %s loops back to myself", c->d->name);
-				deliver_conn_end(c, true, &x);
-				return;
-			}
-			parse_ehlo(c, r->text);
-			deliver_conn_tls_after_ehlo(c);
-		} else if (r->code >= 500 && !deliver_conn_lmtp(c)) {
-			c->st = DC_HELO;
-			deliver_conn_send_line(c, "HELO %s", deliver_conn_conf(c)->helo_name);
-			deliver_conn_arm(c, deliver_conn_conf(c)->t_helo);
-		} else {
-			deliver_conn_smtp_remote_reply(c, r, c->phase, &x);
-			if (x.code >= 500)
-				x.code = 451; /* LHLO refused: try elsewhere, later (as HELO) */
-			deliver_conn_try_next(c, &x);
-		}
+		ehlo_reply(c, r);
 		return;
 	case DC_HELO:
-		if (!ok) {
-			deliver_conn_smtp_remote_reply(c, r, "HELO", &x);
-			if (x.code >= 500)
-				x.code = 451; /* a refused HELO is a reason to try elsewhere, later */
-			deliver_conn_try_next(c, &x);
-			return;
-		}
-		c->esmtp = false;
-		deliver_conn_tls_after_ehlo(c);
+		helo_reply(c, r);
 		return;
 	case DC_STARTTLS:
 		deliver_conn_tls_reply(c, r);
