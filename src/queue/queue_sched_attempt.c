@@ -6,9 +6,10 @@
  * Owns the message's envelope while it is ACTIVE or NOTIFYING. At the end
  * of an attempt: recipients past maximal_queue_lifetime expire; bounces,
  * "relayed" DSNs and the one "delayed" notice are committed before the
- * message is removed or its status recorded, and a notice that could not
+ * message is removed or its status recorded, and a bounce that could not
  * be queued keeps its recipients pending; what is left waits in deferred/
- * with exponential backoff and jitter. Does not deliver: gw does.
+ * for a backoff that grows with its age (with jitter). Does not deliver:
+ * the application does, through ops->deliver.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -4,10 +4,11 @@
  * or a rewrite into new envelopes and contents (queue_sched_processed_out).
  *
  * Owns the rewrite in flight (struct rewrite) and its splits' ids in
- * q->splitting until they are durable. A message leaves input/ only by
- * one rename or once its replacement is committed (docs/QUEUE.md 3r, 3s,
- * 3q); any failure before that leaves it in input/, processed again after
- * minimal_backoff_time. Does not scan or route: gw asks and answers.
+ * q->splitting until they are durable. A verdict is one rename (or the
+ * removal of a discarded message); a rewrite removes input/<qid> only
+ * once what replaces it is durable (docs/QUEUE.md 3r, 3s, 3q). A failed
+ * rewrite, a failed move to output/ and RETRY leave the message in input/,
+ * processed again after minimal_backoff_time. Does not scan or route.
  */
 #include <errno.h>
 #include <stdio.h>
