@@ -126,8 +126,8 @@ struct dconn {
 	bool idle;	    /* READY without a job, counted in d->nidle */
 	bool kick;	    /* READY: look for work on the next timer tick */
 	bool plain_retry;   /* TLS handshake failed: retry this address in plaintext */
-	bool restart;	    /* try_next() scheduled a new connect */
-	bool ending;	    /* conn_end() called: freed from the next loop turn */
+	bool restart;	    /* deliver_conn_try_next() scheduled a new connect */
+	bool ending;	    /* deliver_conn_end() called: freed from the next loop turn */
 	bool end_failed;    /* ends without ever getting ready */
 	struct mail_reply end_why;
 	struct event *free_ev;
@@ -159,16 +159,67 @@ struct event_base *deliver_base(const struct deliver *dl);
 struct dns *deliver_dns(const struct deliver *dl);
 struct ev_pool *deliver_pool(struct deliver *dl); /* the Maildir workers */
 
-/* deliver_conn.c */
+/* deliver_conn.c: a connection's life cycle and I/O */
 struct dconn *deliver_conn_new(struct deliver *dl, struct ddest *d);
 void deliver_conn_start(struct dconn *c); /* addresses known: connect */
-void deliver_conn_run_job(struct dconn *c, struct djob *j);
 void deliver_conn_quit(struct dconn *c);
 /* Fail the current job's open recipients with why (4xx) and free c now
  * (c must already be unlinked from its destination, c->d == NULL). */
 void deliver_conn_abort(struct dconn *c, const char *why);
 /* End a connection that never got ready (from the loop, deferred). */
 void deliver_conn_fail_later(struct dconn *c, const struct mail_reply *why);
+/* The following are for deliver_conn_smtp.c and deliver_conn_tls.c. */
+/* (Re)start c's timer: secs from now. */
+void deliver_conn_arm(struct dconn *c, int secs);
+/* Send one command line (CRLF added). */
+void deliver_conn_send_line(struct dconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* c reads, writes and gets its events through bev (a socket, or the TLS
+ * filter over it); c owns it. */
+void deliver_conn_attach(struct dconn *c, struct bufferevent *bev);
+/* Close the current job's body file, if open. */
+void deliver_conn_close_body(struct dconn *c);
+/* End c from the next loop turn (never inside its own callbacks); why, when
+ * given, fails the current job's open recipients. failed: c never got
+ * ready (deliver.c fails or retries the destination's waiting jobs). */
+void deliver_conn_end(struct dconn *c, bool failed, const struct mail_reply *why);
+/* Setup failed with why: the next address (or the same one in plaintext
+ * after a failed TLS handshake), from the loop. */
+void deliver_conn_try_next(struct dconn *c, const struct mail_reply *why);
+/* The handshake is over: READY (logged once), and asks deliver.c for work. */
+void deliver_conn_go_ready(struct dconn *c);
+static inline const struct deliver_conf *deliver_conn_conf(const struct dconn *c)
+{
+	return deliver_conf_of(c->dl);
+}
+static inline bool deliver_conn_lmtp(const struct dconn *c)
+{
+	return c->d && c->d->proto == DELIVER_LMTP;
+}
+
+/* deliver_conn_smtp.c: the SMTP/LMTP dialogue */
+/* Run one transaction (MAIL, RCPT..., DATA) for j on the READY c. */
+void deliver_conn_run_job(struct dconn *c, struct djob *j);
+/* What a complete (multi-line) reply r means in c's state. */
+void deliver_conn_smtp_reply(struct dconn *c, const struct mail_reply *r);
+/* Send EHLO (LHLO for LMTP): at the start, and again after STARTTLS. */
+void deliver_conn_smtp_hello(struct dconn *c);
+/* Send more of the body while the output buffer has room; after the last
+ * octet the final dot, and wait for its reply (DC_DOT). */
+void deliver_conn_smtp_body(struct dconn *c);
+/* out = r as "host X said: 550 5.1.1 text (in reply to cmd command)". */
+void deliver_conn_smtp_remote_reply(const struct dconn *c, const struct mail_reply *r, const char *cmd,
+				    struct mail_reply *out);
+
+/* deliver_conn_tls.c: STARTTLS */
+/* The next hop's TLS level for c (none for LMTP on a unix socket, at most
+ * "may" for LMTP). */
+enum deliver_tls deliver_conn_tls_level(const struct dconn *c);
+void deliver_conn_tls_after_ehlo(struct dconn *c);
+void deliver_conn_tls_reply(struct dconn *c, const struct mail_reply *r);
+/* The handshake completed: true to go on (EHLO again); false when the
+ * certificate does not satisfy "verify" (the next address is tried). */
+bool deliver_conn_tls_established(struct dconn *c);
+void deliver_conn_tls_failed(struct dconn *c);
 
 /* deliver_maildir.c */
 /* Deliver every recipient of r into the Maildir(s) at path_tmpl; the

@@ -1,7 +1,10 @@
 /*
  * queue_sched_int.h - private to queue_sched*.c: the queue manager's
  * state (struct queue_sched, one struct qmsg per known message) and the
- * scheduling steps queue_sched_ops.c shares with queue_sched.c.
+ * scheduling steps its files share: the core (queue_sched.c), recovery
+ * (queue_sched_recover.c), processing (queue_sched_process.c), delivery
+ * attempts (queue_sched_attempt.c) and the administrator's operations
+ * (queue_sched_ops.c).
  */
 #ifndef QUEUE_QUEUE_SCHED_INT_H
 #define QUEUE_QUEUE_SCHED_INT_H
@@ -71,12 +74,21 @@ struct queue_sched {
 	struct queue_sched_metrics m;
 };
 
-/* queue_sched.c: the steps the administrator's operations reuse */
+/* queue_sched.c: the steps the other files reuse */
 void sched_heap_up(struct queue_sched *q, size_t i);
 void sched_heap_down(struct queue_sched *q, size_t i);
+/* File m (its due_s set) in the deferred heap; the caller arms the timer. */
+void sched_heap_push(struct queue_sched *q, struct qmsg *m);
 void sched_schedule_pump(struct queue_sched *q);
 void sched_arm_timer(struct queue_sched *q);
 struct qmsg *sched_qmsg_new(struct queue_sched *q, const char *qid, enum queue_dir dir);
+/* Free m's envelope and attempt state (m stays known). */
+void sched_unload(struct qmsg *m);
+/* Load m's envelope (m->env, m->hdr); false when m is gone, moved to
+ * corrupt/ or deferred after a read error. */
+bool sched_load(struct queue_sched *q, struct qmsg *m);
+/* m (unloaded) waits delay_s in the deferred heap, in the directory it is in. */
+void sched_defer_unloaded(struct queue_sched *q, struct qmsg *m, int delay_s);
 /* Drop m from the known messages (it is in no FIFO or heap). */
 void sched_forget(struct queue_sched *q, struct qmsg *m);
 /* The final line of a queue id (docs/LOGGING.md): event=removed disposition=... */
@@ -85,5 +97,13 @@ void sched_log_removed(const char *qid, const char *disposition, const char *ext
 void sched_enqueue(struct queue_sched *q, struct qmsg *m);
 /* A committed file in dir (input/ or output/) becomes known and scheduled. */
 void sched_arrived(struct queue_sched *q, const char *qid, enum queue_dir dir);
+
+/* queue_sched_recover.c: take on the files in input/ and output/ that are
+ * not known yet (a flush; never a split or requeue being committed). */
+void queue_sched_recover_adopt(struct queue_sched *q);
+
+/* queue_sched_attempt.c: a delivery attempt of m (from the ready FIFO):
+ * loads it and asks the application; m may be gone when this returns. */
+void queue_sched_attempt_start(struct queue_sched *q, struct qmsg *m);
 
 #endif

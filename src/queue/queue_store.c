@@ -440,6 +440,70 @@ int queue_store_open_msg(struct queue_store *qs, enum queue_dir dir, const char 
 	return openat(qs->dfd[dir], qid, O_RDONLY | O_CLOEXEC);
 }
 
+/* The header (commit marker) of an open queue file of size octets, checked
+ * against that size. 0, or -1 (corrupt; err says why). */
+static int load_hdr(int fd, uint64_t size, struct queue_hdr *h, char *err, size_t errlen)
+{
+	char hb[QUEUE_HDR_SIZE];
+	if (size < QUEUE_HDR_SIZE || fs_pread_all(fd, hb, sizeof hb, 0) < 0 ||
+	    queue_file_hdr_decode(hb, sizeof hb, h) < 0) {
+		snprintf(err, errlen, "no valid header (commit marker)");
+		return -1;
+	}
+	if (h->env_off + h->env_len > size) {
+		snprintf(err, errlen, "file shorter than its header says (%lld < %llu)", (long long)size,
+			 (unsigned long long)(h->env_off + h->env_len));
+		return -1;
+	}
+	return 0;
+}
+
+/* The envelope h points to, CRC-checked, decoded into a new *env_out.
+ * 0, -1 (corrupt) or -3 (read error); err says why. */
+static int load_env(int fd, const struct queue_hdr *h, struct mail_env **env_out, char *err, size_t errlen)
+{
+	int rc = -1;
+	char *env_text = xmalloc(h->env_len);
+	if (fs_pread_all(fd, env_text, h->env_len, (off_t)h->env_off) < 0) {
+		snprintf(err, errlen, "read envelope: %s", strerror(errno));
+		rc = -3;
+		goto out;
+	}
+	if (crc32_update(0, env_text, h->env_len) != h->env_crc) {
+		snprintf(err, errlen, "envelope CRC mismatch");
+		goto out;
+	}
+	*env_out = mail_env_new();
+	if (queue_file_env_decode(env_text, h->env_len, *env_out, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	xfree(env_text);
+	return rc;
+}
+
+/* The status log after the envelope (tail_len octets at tail_off: what
+ * became of each recipient), applied to env. 0, -1 or -3 as load_env. */
+static int load_status(int fd, uint64_t tail_off, uint64_t tail_len, struct mail_env *env, char *err, size_t errlen)
+{
+	if (tail_len > QUEUE_ENV_MAX) {
+		snprintf(err, errlen, "status log too large");
+		return -1;
+	}
+	if (!tail_len)
+		return 0;
+	char *tail = xmalloc(tail_len);
+	int rc = 0;
+	if (fs_pread_all(fd, tail, tail_len, (off_t)tail_off) < 0) {
+		snprintf(err, errlen, "read status: %s", strerror(errno));
+		rc = -3;
+	} else {
+		queue_file_status_apply(tail, tail_len, env);
+	}
+	xfree(tail);
+	return rc;
+}
+
 int queue_store_load(struct queue_store *qs, enum queue_dir dir, const char *qid, struct mail_env **env_out,
 		     struct queue_hdr *hdr_out, char *err, size_t errlen)
 {
@@ -449,62 +513,29 @@ int queue_store_load(struct queue_store *qs, enum queue_dir dir, const char *qid
 		return errno == ENOENT ? -2 : -3;
 	}
 	int rc = -1;
-	char *env_text = NULL, *tail = NULL;
 	struct mail_env *env = NULL;
 	struct stat st;
-	char hb[QUEUE_HDR_SIZE];
 	struct queue_hdr h;
 	if (fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "fstat: %s", strerror(errno));
 		rc = -3;
 		goto out;
 	}
-	if ((uint64_t)st.st_size < QUEUE_HDR_SIZE || fs_pread_all(fd, hb, sizeof hb, 0) < 0 ||
-	    queue_file_hdr_decode(hb, sizeof hb, &h) < 0) {
-		snprintf(err, errlen, "no valid header (commit marker)");
+	if (load_hdr(fd, (uint64_t)st.st_size, &h, err, errlen) < 0)
 		goto out;
-	}
-	if (h.env_off + h.env_len > (uint64_t)st.st_size) {
-		snprintf(err, errlen, "file shorter than its header says (%lld < %llu)", (long long)st.st_size,
-			 (unsigned long long)(h.env_off + h.env_len));
+	rc = load_env(fd, &h, &env, err, errlen);
+	if (rc < 0)
 		goto out;
-	}
-	env_text = xmalloc(h.env_len);
-	if (fs_pread_all(fd, env_text, h.env_len, (off_t)h.env_off) < 0) {
-		snprintf(err, errlen, "read envelope: %s", strerror(errno));
-		rc = -3;
+	uint64_t tail_off = h.env_off + h.env_len;
+	rc = load_status(fd, tail_off, (uint64_t)st.st_size - tail_off, env, err, errlen);
+	if (rc < 0)
 		goto out;
-	}
-	if (crc32_update(0, env_text, h.env_len) != h.env_crc) {
-		snprintf(err, errlen, "envelope CRC mismatch");
-		goto out;
-	}
-	env = mail_env_new();
-	if (queue_file_env_decode(env_text, h.env_len, env, err, errlen) < 0)
-		goto out;
-	uint64_t tail_off = h.env_off + h.env_len, tail_len = (uint64_t)st.st_size - tail_off;
-	if (tail_len > QUEUE_ENV_MAX) {
-		snprintf(err, errlen, "status log too large");
-		goto out;
-	}
-	if (tail_len) {
-		tail = xmalloc(tail_len);
-		if (fs_pread_all(fd, tail, tail_len, (off_t)tail_off) < 0) {
-			snprintf(err, errlen, "read status: %s", strerror(errno));
-			rc = -3;
-			goto out;
-		}
-		queue_file_status_apply(tail, tail_len, env);
-	}
 	*env_out = env;
 	env = NULL;
 	if (hdr_out)
 		*hdr_out = h;
-	rc = 0;
 out:
 	mail_env_free(&env);
-	xfree(env_text);
-	xfree(tail);
 	close(fd);
 	return rc;
 }
