@@ -2,7 +2,8 @@
 # mk/deps.sh - install what mxgate needs to build, run and test, if missing.
 # Debian 12; installs with apt-get as root. Idempotent and quick when
 # everything is present (dpkg-query only). Also creates the unprivileged
-# "mxgate" user that the gateway switches to after binding its ports.
+# "mxgate" user that the gateway switches to after binding its ports, and "mxgate-scan",
+# the user of its scanner processes.
 set -euo pipefail
 
 PKGS=(
@@ -40,11 +41,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! getent passwd mxgate >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mxgate
-        echo "mk/deps.sh: created system user mxgate"
-    else
-        echo "mk/deps.sh: note: user mxgate does not exist (only needed when mxgate starts as root)" >&2
+# mxgate: the gateway after its privilege drop (mail_owner); mxgate-scan: its scanner
+# processes (scan_user), which must not be able to open the spool
+for u in mxgate mxgate-scan; do
+    if ! getent passwd "$u" >/dev/null; then
+        if [ "$(id -u)" = 0 ]; then
+            useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
+            echo "mk/deps.sh: created system user $u"
+        else
+            echo "mk/deps.sh: note: user $u does not exist (only needed when mxgate starts as root)" >&2
+        fi
     fi
-fi
+done

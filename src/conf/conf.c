@@ -396,6 +396,16 @@ static void cross_checks(struct loader *L, struct conf *c)
 	struct net_addr ha;
 	if (c->http_listen[0] && net_addr_parse(c->http_listen, -1, &ha) < 0)
 		diag_err(L, -1, "http_listen: \"%s\" is not addr:port ([addr]:port for IPv6)", c->http_listen);
+	/* scan_workers: the former name of scan_processes */
+	if (c->set[key_index("scan_workers", sizeof "scan_workers" - 1)] &&
+	    !c->set[key_index("scan_processes", sizeof "scan_processes" - 1)]) {
+		c->scan_processes = c->scan_workers;
+		buf_printf(L->diag, "%s: warning: scan_workers is now called scan_processes (read as scan_processes = %d)\n",
+			   L->path, c->scan_workers);
+	}
+	if (c->scan_user[0] && (strcmp(c->scan_user, c->mail_owner) == 0 || strcmp(c->scan_user, "root") == 0))
+		diag_err(L, -1, "scan_user must be neither mail_owner nor root (\"%s\"): the scanners must not be able "
+			 "to open the spool", c->scan_user);
 	if (c->syslog_facility[0] && log_facility_from_name(c->syslog_facility) < 0)
 		diag_err(L, -1, "syslog_facility: unknown facility \"%s\"", c->syslog_facility);
 }

@@ -48,7 +48,11 @@ struct conf {
 	char *http_listen, *http_secret_file;
 	/* scanning (scan/, docs/CONFIG.md "Scanning") */
 	char *scan_stage;
-	int scan_workers, scan_timeout, scan_max_attempts;
+	int scan_processes, scan_workers, scan_timeout, scan_max_attempts;
+	char *scan_user;
+	int scan_process_timeout, scan_cpu_limit, scan_process_max_scans;
+	uint64_t scan_memory_limit;
+	bool scan_sandbox;
 	char *scan_on_failure;
 	char *virus_scanner, *virus_tmpdir, *spam_scanner, *spam_rules, *scan_access_map;
 	uint64_t virus_max_size, spam_max_size;

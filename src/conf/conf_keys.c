@@ -173,8 +173,27 @@ const struct conf_key conf_keys[] = {
 	{ "scan_stage", CONF_T_ENUM, O(scan_stage), "after-queue", 0, 0, "after-queue before-queue",
 	  "after-queue: accept, then scan between input/ and output/ (tag and deliver); before-queue: scan before "
 	  "the final 250, so the reject action can refuse and a scanner failure gives 451." },
+	{ "scan_processes", CONF_T_INT, O(scan_processes), "2", 1, 256, NULL,
+	  "Scanner processes: each parses and scans one message at a time, sandboxed (seccomp, limits, scan_user); "
+	  "forked from the scanner supervisor, replaced when they crash, hang or break a limit." },
 	{ "scan_workers", CONF_T_INT, O(scan_workers), "2", 1, 256, NULL,
-	  "Worker threads that parse and scan messages (never the event loop)." },
+	  "Former name of scan_processes: read as it when scan_processes is not set (with a warning)." },
+	{ "scan_user", CONF_T_STR, O(scan_user), "mxgate-scan", 0, 0, NULL,
+	  "The scanner processes' user (started as root): not mail_owner, not root, so a scanner cannot open the "
+	  "spool; its files (rules, signatures) must be readable by it for a reload. Empty: the gateway's own "
+	  "user (not recommended)." },
+	{ "scan_process_timeout", CONF_T_TIME, O(scan_process_timeout), "120s", 1, 3600, NULL,
+	  "Longest one scan may take in a scanner process (anti-virus, rules and daemons together); past it the "
+	  "process is killed and replaced, and the scan counts for the poison-message guard." },
+	{ "scan_memory_limit", CONF_T_SIZE, O(scan_memory_limit), "1073741824", 0, 0, NULL,
+	  "Address space a scanner process may add to what it inherits (the loaded rules and signatures); a scan "
+	  "that needs more ends its process (counted like a crash). 0: no limit." },
+	{ "scan_cpu_limit", CONF_T_TIME, O(scan_cpu_limit), "60s", 1, 3600, NULL,
+	  "CPU time one scan may use in a scanner process before the process is ended (counted like a crash)." },
+	{ "scan_process_max_scans", CONF_T_INT, O(scan_process_max_scans), "10000", 0, 100000000, NULL,
+	  "A scanner process is replaced after this many scans (bounds what a leak can hold); 0: never." },
+	{ "scan_sandbox", CONF_T_BOOL, O(scan_sandbox), "yes", 0, 0, NULL,
+	  "The scanner processes' seccomp system-call filter (no: limits and scan_user only, for debugging)." },
 	{ "scan_timeout", CONF_T_TIME, O(scan_timeout), "60s", 1, 3600, NULL,
 	  "Longest wait for one scanner daemon (connect, send, answer)." },
 	{ "scan_max_attempts", CONF_T_INT, O(scan_max_attempts), "6", 1, 1000, NULL,
@@ -267,6 +286,6 @@ const size_t conf_keys_n = sizeof conf_keys / sizeof conf_keys[0];
  * them (a reload logs event=reload_restart_needed and keeps the old value). */
 const char *const conf_restart_keys[] = {
 	"mail_owner", "pid_file", "syslog_facility", "syslog_name", "log_level", "queue_directory",
-	"queue_commit_threads", "scan_workers", "dns_servers", "dns_timeout", "log_format", "http_listen",
+	"queue_commit_threads", "scan_user", "dns_servers", "dns_timeout", "log_format", "http_listen",
 	"http_secret_file", "control_socket", NULL,
 };
