@@ -15,7 +15,7 @@
 
 #include "base/buf.h"
 #include "fuzz.h"
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 static void check_views(const struct scan_msg *m, const struct scan_mime_limits *lim)
 {

@@ -15,7 +15,7 @@
 
 #include "base/log.h"
 #include "fuzz.h"
-#include "scan/scan_rules.h"
+#include "scan/rules/scan_rules.h"
 
 static int quiet;
 

@@ -28,10 +28,10 @@
 #include "base/xalloc.h"
 #include "net/net_addr.h"
 #include "scan/scan_access.h"
-#include "scan/scan_av.h"
-#include "scan/scan_msg.h"
-#include "scan/scan_rules.h"
-#include "scan/scan_spamc.h"
+#include "scan/av/scan_av.h"
+#include "scan/mime/scan_msg.h"
+#include "scan/rules/scan_rules.h"
+#include "scan/spam/scan_spam.h"
 
 enum spam_kind { SPAM_NONE, SPAM_BUILTIN, SPAM_DAEMON };
 

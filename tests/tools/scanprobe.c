@@ -24,8 +24,8 @@
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/xalloc.h"
-#include "scan/scan_av.h"
-#include "scan/scan_spamc.h"
+#include "scan/av/scan_av.h"
+#include "scan/spam/scan_spam.h"
 
 #define FILE_MAX (64u * 1024 * 1024)
 #define MAX_RCPT 100

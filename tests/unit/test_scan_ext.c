@@ -12,8 +12,8 @@
 
 #include "base/buf.h"
 #include "base/xalloc.h"
-#include "scan/scan_av.h"
-#include "scan/scan_spamc.h"
+#include "scan/av/scan_av.h"
+#include "scan/spam/scan_spam.h"
 #include "unit.h"
 
 #define EICAR "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"

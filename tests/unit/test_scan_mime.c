@@ -19,7 +19,7 @@
 #include <stdbool.h>
 
 #include "base/buf.h"
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 #define EICAR "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 #define EICAR_B64                                                                      \

@@ -11,8 +11,8 @@
 
 #include "base/log.h"
 #include "base/str.h"
-#include "scan/scan_msg.h"
-#include "scan/scan_rules.h"
+#include "scan/mime/scan_msg.h"
+#include "scan/rules/scan_rules.h"
 #include "unit.h"
 
 /* ---------------------------------------------------------------- messages */

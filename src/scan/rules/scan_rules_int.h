@@ -10,7 +10,7 @@
 #include <pcre2.h>
 
 #include "base/map.h"
-#include "scan/scan_rules.h"
+#include "scan/rules/scan_rules.h"
 
 enum rule_type { RT_HEADER, RT_BODY, RT_RAWBODY, RT_FULL, RT_URI, RT_MIMEHEADER, RT_META, RT_NTYPES };
 

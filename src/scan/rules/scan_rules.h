@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 #define SCAN_RULES_MATCH_LIMIT 200000u	 /* pcre2_set_match_limit per match */
 #define SCAN_RULES_DEPTH_LIMIT 10000u	 /* pcre2_set_depth_limit per match */

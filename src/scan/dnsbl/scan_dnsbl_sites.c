@@ -18,8 +18,8 @@
 
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_dnsbl.h"
-#include "scan/scan_dnsbl_int.h"
+#include "scan/dnsbl/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl_int.h"
 
 #define V6_QNAME_LEN 64 /* 32 nibbles and dots */
 

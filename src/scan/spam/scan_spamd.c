@@ -19,7 +19,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "scan/scan_sock.h"
-#include "scan/scan_spamc.h"
+#include "scan/spam/scan_spam.h"
 
 #define LINE_MAX_SHOWN 120
 

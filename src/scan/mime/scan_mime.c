@@ -11,7 +11,7 @@
  * strings, decoded parts as separate blocks) until scan_msg_free().
  * Does not scan, score or modify anything (the cleaner is scan_mime_clean.c).
  */
-#include "scan/scan_mime_int.h"
+#include "scan/mime/scan_mime_int.h"
 
 #include <stdint.h>
 #include <string.h>

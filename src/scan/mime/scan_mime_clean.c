@@ -11,7 +11,7 @@
  * When the body of a message (top-level or attached) is replaced, that
  * message's own fields are kept, except Content-*.
  */
-#include "scan/scan_mime_int.h"
+#include "scan/mime/scan_mime_int.h"
 
 #include <string.h>
 

@@ -19,7 +19,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
-#include "scan/scan_av_int.h"
+#include "scan/av/scan_av_int.h"
 #include "scan/scan_sock.h"
 
 #define REPLY_MAX 4096

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 
 /* 64 octets of reversed IPv6 nibbles + the zone must fit a DNS name. */
 #define DNSBL_ZONE_LEN_MAX 180

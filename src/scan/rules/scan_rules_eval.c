@@ -66,8 +66,8 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "mail/mail_addr.h"
-#include "scan/scan_msg.h"
-#include "scan/scan_rules_int.h"
+#include "scan/mime/scan_msg.h"
+#include "scan/rules/scan_rules_int.h"
 
 #define EVAL_ARGS 8
 

@@ -21,7 +21,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_rules_int.h"
+#include "scan/rules/scan_rules_int.h"
 
 #define IP_RE "(?:IPv6:)?[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*[0-9A-Fa-f]|(?:\\d{1,3}\\.){3}\\d{1,3}"
 

@@ -9,7 +9,7 @@
  * white space, paragraph breaks at block elements) closely enough for body
  * rules, and never fails on broken markup.
  */
-#include "scan/scan_mime_int.h"
+#include "scan/mime/scan_mime_int.h"
 
 #include <errno.h>
 #include <iconv.h>

@@ -31,7 +31,7 @@
 #include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_rules_int.h"
+#include "scan/rules/scan_rules_int.h"
 
 struct hval {
 	char *s; /* NULL: absent */

@@ -19,7 +19,7 @@
 
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "scan/scan_rules_int.h"
+#include "scan/rules/scan_rules_int.h"
 
 #define SCAN_RULES_META_TOKENS 1024
 

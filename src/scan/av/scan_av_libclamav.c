@@ -26,7 +26,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
-#include "scan/scan_av_int.h"
+#include "scan/av/scan_av_int.h"
 
 #define LIB_RECURSION 16
 #define LIB_MAX_FILES 10000

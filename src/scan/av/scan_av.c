@@ -10,7 +10,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_av_int.h"
+#include "scan/av/scan_av_int.h"
 #include "scan/scan_sock.h"
 
 #define NAME_MAXSIZE "Heuristics.Limits.Exceeded.MaxSize"

@@ -16,7 +16,7 @@
 
 #include <gmime/gmime.h>
 
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 struct buf;
 

@@ -23,7 +23,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/scan_sock.h"
-#include "scan/scan_spamc.h"
+#include "scan/spam/scan_spam.h"
 
 #define HDR_VALUE_MAX 1000
 #define CHUNK_LINE_MAX 64

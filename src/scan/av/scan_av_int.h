@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "scan/scan_av.h"
+#include "scan/av/scan_av.h"
 
 #define SCAN_AV_ADDR_MAX 160 /* "unix:/path" or "host:port" */
 

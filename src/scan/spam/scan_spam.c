@@ -11,7 +11,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/scan_sock.h"
-#include "scan/scan_spamc.h"
+#include "scan/spam/scan_spam.h"
 
 enum spam_kind { SPAM_NONE, SPAM_SPAMD, SPAM_RSPAMD };
 

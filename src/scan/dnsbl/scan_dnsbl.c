@@ -23,8 +23,8 @@
 #include "base/map.h"
 #include "base/xalloc.h"
 #include "dns/dns.h"
-#include "scan/scan_dnsbl.h"
-#include "scan/scan_dnsbl_int.h"
+#include "scan/dnsbl/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl_int.h"
 
 enum zr_state { ZR_EMPTY, ZR_PENDING, ZR_DONE };
 

@@ -35,7 +35,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_rules_int.h"
+#include "scan/rules/scan_rules_int.h"
 
 #define SA_VERSION 4.000001
 
