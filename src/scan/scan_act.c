@@ -20,7 +20,6 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/mime/scan_mime_int.h"
 #include "scan/mime/scan_msg.h"
 
 #define LINE_MAX_OCTETS 998

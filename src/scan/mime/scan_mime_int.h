@@ -58,13 +58,7 @@ void scan_mime_doc_close(struct scan_mime_doc *d);
  * TRUNCATED) and skips containers nested deeper than max_depth (TRUNCATED). */
 void scan_mime_walk(struct scan_mime_doc *d, const struct scan_mime_limits *lim, scan_mime_leaf_fn fn, void *ctx);
 
-/* The header block raw[0..len): call fn for each field (name, raw value
- * after the colon with CR removed and folding as "\n") and for each line
- * that is not a field (name NULL). Returns the offset just past the blank
- * line ending the block (len when there is none). */
-typedef void (*scan_mime_field_fn)(void *ctx, const char *name, size_t nlen, const char *line, size_t line_len,
-				   const char *value, size_t vlen);
-size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx);
+/* scan_mime_fields(): public, in scan_msg.h (scan_act.c edits headers with it). */
 
 /* A leaf's content with its transfer encoding removed, NUL-terminated
  * (g_free it). */

@@ -136,6 +136,14 @@ void scan_msg_free(struct scan_msg **m);
 /* The first header named name (case-insensitive), or NULL. */
 const struct scan_hdr *scan_msg_header(const struct scan_msg *m, const char *name);
 
+/* The header block raw[0..len) of a message or a part: call fn for each
+ * field (name, raw value after the colon with CR removed and folding as
+ * "\n") and for each line that is not a field (name NULL). Returns the offset just past the blank
+ * line ending the block (len when there is none). */
+typedef void (*scan_mime_field_fn)(void *ctx, const char *name, size_t nlen, const char *line, size_t line_len,
+				   const char *value, size_t vlen);
+size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx);
+
 /* The message raw[0..len) with each leaf part whose path is listed replaced
  * by a text/plain part saying why[i] (e.g. "Eicar-Signature"), the rest of
  * the message kept as it was, byte for byte, but with CRLF line ends. A
