@@ -1,42 +1,38 @@
 /*
- * scan_av_int.h - what scan_av.c shares with its two back ends
- * (scan_av_clamd.c, scan_av_libclamav.c). Not for other modules.
+ * scan_av_int.h - the anti-virus back-end interface, private to av/.
+ *
+ * scan_av.c (the front: spec, size rule, references, reuse at reload)
+ * picks one back end by the spec's prefix when a scan_av is made and from
+ * then on calls only through its struct. A back end owns the state its
+ * open() returns and knows nothing of the front: it is given only its
+ * part of the spec and the options. Not for other folders (scan_av.h).
  */
-#ifndef SCAN_SCAN_AV_INT_H
-#define SCAN_SCAN_AV_INT_H
+#ifndef SCAN_AV_SCAN_AV_INT_H
+#define SCAN_AV_SCAN_AV_INT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "scan/av/scan_av.h"
 
-#define SCAN_AV_ADDR_MAX 160 /* "unix:/path" or "host:port" */
+#define SCAN_AV_DESC_MAX 300 /* a back end's description, with the NUL */
 
-enum scan_av_kind { SCAN_AV_CLAMD, SCAN_AV_LIBCLAMAV };
-
-struct cl_engine;
-struct cl_stat;
-
-struct scan_av {
-	atomic_int refs; /* scan_av_reuse: engines of several configurations share it */
-	char *spec;	 /* as given to scan_av_new */
-	enum scan_av_kind kind;
-	struct scan_av_opts opts;   /* defaults filled in */
-	char addr[SCAN_AV_ADDR_MAX]; /* clamd */
-	struct cl_engine *engine;   /* libclamav, compiled: read-only while scanning */
-	struct cl_stat *dbstat;	    /* libclamav: the database directory as loaded */
-	char desc[300];
+struct scan_av_backend {
+	const char *name; /* "clamd", "libclamav": selected by the spec "NAME:..." */
+	/* arg: the spec after "NAME:"; o: the options with defaults filled
+	 * in. Returns the back end's state, or NULL with err set. */
+	void *(*open)(const char *arg, const struct scan_av_opts *o, char *err, size_t errlen);
+	/* scan_av_scan() for len <= o->max_size. Thread-safe. */
+	enum scan_av_status (*scan)(void *state, const void *data, size_t len, char *name, size_t namelen);
+	int (*ping)(void *state, char *out, size_t outlen); /* scan_av_ping() */
+	const char *(*describe)(const void *state);	   /* scan_av_describe() */
+	/* false when a reload must not share the state (libclamav: a file of
+	 * its database directory changed since it was loaded) */
+	bool (*reusable)(const void *state);
+	void (*close)(void *state);
 };
 
-/* clamd (scan_av_clamd.c) */
-enum scan_av_status scan_av_clamd_scan(struct scan_av *av, const void *data, size_t len, char *name, size_t namelen);
-int scan_av_clamd_ping(struct scan_av *av, char *out, size_t outlen);
-
-/* libclamav (scan_av_libclamav.c) */
-int scan_av_lib_open(struct scan_av *av, const char *dbdir, char *err, size_t errlen);
-enum scan_av_status scan_av_lib_scan(struct scan_av *av, const void *data, size_t len, char *name, size_t namelen);
-void scan_av_lib_close(struct scan_av *av);
-/* A file in the database directory changed, appeared or went since it was loaded. */
-bool scan_av_lib_db_changed(const struct scan_av *av);
+extern const struct scan_av_backend scan_av_clamd_backend;     /* scan_av_clamd.c */
+extern const struct scan_av_backend scan_av_libclamav_backend; /* scan_av_libclamav.c */
 
 #endif

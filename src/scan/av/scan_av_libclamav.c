@@ -1,8 +1,8 @@
 /*
- * scan_av_libclamav.c - in-process scanning with libclamav: cl_init() once
- * per process, one engine per scan_av, loaded (CL_DB_STDOPT) and compiled
- * once, then shared read-only by every scanning thread (libclamav engines
- * are thread-safe for scanning after cl_engine_compile()).
+ * scan_av_libclamav.c - the libclamav back end, in-process scanning:
+ * cl_init() once per process, one engine per scan_av, loaded (CL_DB_STDOPT)
+ * and compiled once, then shared read-only by every scanning thread
+ * (libclamav engines are thread-safe for scanning after cl_engine_compile()).
  *
  * A message is scanned from memory (cl_fmap_open_memory +
  * cl_scanmap_callback) with every parser on (mail, archives, documents...)
@@ -26,11 +26,18 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "base/xalloc.h"
 #include "scan/av/scan_av_int.h"
 
 #define LIB_RECURSION 16
 #define LIB_MAX_FILES 10000
 #define LIB_SCANSIZE_FACTOR 4
+
+struct lib {
+	struct cl_engine *engine; /* compiled: read-only while scanning */
+	struct cl_stat *dbstat;	  /* the database directory as loaded */
+	char desc[SCAN_AV_DESC_MAX];
+};
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static cl_error_t init_rc;
@@ -108,40 +115,43 @@ static int load(struct cl_engine *e, const char *dbdir, unsigned *sigs, char *er
 	return 0;
 }
 
-int scan_av_lib_open(struct scan_av *av, const char *dbdir, char *err, size_t errlen)
+/* dbdir: the spec after "libclamav:" */
+static void *lib_open(const char *dbdir, const struct scan_av_opts *o, char *err, size_t errlen)
 {
 	if (dbdir[0] != '/') {
 		snprintf(err, errlen, "libclamav database directory \"%s\" must be an absolute path", dbdir);
-		return -1;
+		return NULL;
 	}
 	pthread_once(&init_once, lib_init);
 	if (init_rc != CL_SUCCESS) {
 		snprintf(err, errlen, "libclamav: cl_init: %s", cl_strerror(init_rc));
-		return -1;
+		return NULL;
 	}
 	struct cl_engine *e = cl_engine_new();
 	if (!e) {
 		snprintf(err, errlen, "libclamav: cannot create an engine");
-		return -1;
+		return NULL;
 	}
 	unsigned sigs = 0;
-	if (set_engine(e, &av->opts, err, errlen) < 0 || load(e, dbdir, &sigs, err, errlen) < 0) {
+	if (set_engine(e, o, err, errlen) < 0 || load(e, dbdir, &sigs, err, errlen) < 0) {
 		cl_engine_free(e);
-		return -1;
+		return NULL;
 	}
-	av->engine = e;
-	/* remember the directory as loaded, for scan_av_lib_db_changed (a reload) */
-	av->dbstat = calloc(1, sizeof *av->dbstat);
-	if (av->dbstat && cl_statinidir(dbdir, av->dbstat) != CL_SUCCESS) {
-		free(av->dbstat);
-		av->dbstat = NULL; /* unknown: every reload loads it again */
+	struct lib *l = xcalloc(1, sizeof *l);
+	l->engine = e;
+	/* remember the directory as loaded, for lib_reusable (a reload) */
+	l->dbstat = calloc(1, sizeof *l->dbstat);
+	if (l->dbstat && cl_statinidir(dbdir, l->dbstat) != CL_SUCCESS) {
+		free(l->dbstat);
+		l->dbstat = NULL; /* unknown: every reload loads it again */
 	}
-	snprintf(av->desc, sizeof av->desc, "libclamav %s, %u signatures from %s", cl_retver(), sigs, dbdir);
-	return 0;
+	snprintf(l->desc, sizeof l->desc, "libclamav %s, %u signatures from %s", cl_retver(), sigs, dbdir);
+	return l;
 }
 
-enum scan_av_status scan_av_lib_scan(struct scan_av *av, const void *data, size_t len, char *name, size_t namelen)
+static enum scan_av_status lib_scan(void *state, const void *data, size_t len, char *name, size_t namelen)
 {
+	const struct lib *l = state;
 	struct cl_scan_options so = {
 		.general = CL_SCAN_GENERAL_HEURISTICS,
 		.parse = ~0u,
@@ -155,7 +165,7 @@ enum scan_av_status scan_av_lib_scan(struct scan_av *av, const void *data, size_
 	}
 	const char *virname = NULL;
 	unsigned long scanned = 0;
-	cl_error_t rc = cl_scanmap_callback(map, NULL, &virname, &scanned, av->engine, &so, NULL);
+	cl_error_t rc = cl_scanmap_callback(map, NULL, &virname, &scanned, l->engine, &so, NULL);
 	cl_fmap_close(map);
 	switch (rc) {
 	case CL_CLEAN:
@@ -173,19 +183,44 @@ enum scan_av_status scan_av_lib_scan(struct scan_av *av, const void *data, size_
 	}
 }
 
-void scan_av_lib_close(struct scan_av *av)
+static int lib_ping(void *state, char *out, size_t outlen)
 {
-	if (av->engine)
-		cl_engine_free(av->engine);
-	av->engine = NULL;
-	if (av->dbstat) {
-		cl_statfree(av->dbstat);
-		free(av->dbstat);
-		av->dbstat = NULL;
-	}
+	const struct lib *l = state;
+	str_copy(out, outlen, l->desc); /* nothing to ask: the engine is here */
+	return 0;
 }
 
-bool scan_av_lib_db_changed(const struct scan_av *av)
+static const char *lib_describe(const void *state)
 {
-	return !av->dbstat || cl_statchkdir(av->dbstat) != 0;
+	const struct lib *l = state;
+	return l->desc;
 }
+
+/* No file in the database directory changed, appeared or went since it
+ * was loaded (cl_statchkdir, as clamd's SelfCheck). */
+static bool lib_reusable(const void *state)
+{
+	const struct lib *l = state;
+	return l->dbstat && cl_statchkdir(l->dbstat) == 0;
+}
+
+static void lib_close(void *state)
+{
+	struct lib *l = state;
+	cl_engine_free(l->engine);
+	if (l->dbstat) {
+		cl_statfree(l->dbstat);
+		free(l->dbstat);
+	}
+	xfree(l);
+}
+
+const struct scan_av_backend scan_av_libclamav_backend = {
+	.name = "libclamav",
+	.open = lib_open,
+	.scan = lib_scan,
+	.ping = lib_ping,
+	.describe = lib_describe,
+	.reusable = lib_reusable,
+	.close = lib_close,
+};
