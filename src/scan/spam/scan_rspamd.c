@@ -1,5 +1,7 @@
 /*
- * scan_rspamd.c - rspamd's HTTP protocol: POST /checkv2, JSON reply.
+ * scan_rspamd.c - the rspamd back end: rspamd's HTTP protocol, POST
+ * /checkv2 with a JSON reply, and the parsers of its replies. The client
+ * part (address, size skip, connection, error logs) is scan_spam_daemon.c.
  *
  * Request: HTTP/1.1 with "Connection: close", the message as the body
  * (Content-Length) and the envelope as headers: IP, Helo, From, one Rcpt
@@ -23,7 +25,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/scan_sock.h"
-#include "scan/spam/scan_spam.h"
+#include "scan/spam/scan_spam_int.h"
 
 #define HDR_VALUE_MAX 1000
 #define CHUNK_LINE_MAX 64
@@ -250,8 +252,8 @@ static int read_reply(int fd, struct buf *r, int64_t deadline, struct scan_spam_
 	}
 }
 
-int scan_rspamd_check(int fd, const char *addr, const struct scan_spam_req *q, int64_t deadline,
-		      struct scan_spam_res *res)
+static int rspamd_exchange(int fd, const char *addr, const struct scan_spam_req *q, int64_t deadline,
+			   struct scan_spam_res *res)
 {
 	char err[200];
 	struct buf b;
@@ -268,3 +270,17 @@ int scan_rspamd_check(int fd, const char *addr, const struct scan_spam_req *q, i
 	buf_fini(&b);
 	return rc;
 }
+
+static void *rspamd_open(const char *spec, const struct scan_spam_opts *o, char *err, size_t errlen)
+{
+	return scan_spam_daemon_open("rspamd", rspamd_exchange, spec, o, err, errlen);
+}
+
+const struct scan_spam_backend scan_rspamd_backend = {
+	.name = "rspamd",
+	.spec = "rspamd:",
+	.open = rspamd_open,
+	.check = scan_spam_daemon_check,
+	.describe = scan_spam_daemon_describe,
+	.close = scan_spam_daemon_close,
+};

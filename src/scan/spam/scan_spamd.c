@@ -1,5 +1,7 @@
 /*
- * scan_spamd.c - SpamAssassin's spamd, protocol SPAMC/1.5, command SYMBOLS.
+ * scan_spamd.c - the spamd back end: SpamAssassin's spamd, protocol
+ * SPAMC/1.5, command SYMBOLS, and the parser of its replies. The client
+ * part (address, size skip, connection, error logs) is scan_spam_daemon.c.
  *
  * Request:  "SYMBOLS SPAMC/1.5\r\nContent-length: N\r\n\r\n" + message,
  *           then our write side is shut down.
@@ -19,7 +21,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "scan/scan_sock.h"
-#include "scan/spam/scan_spam.h"
+#include "scan/spam/scan_spam_int.h"
 
 #define LINE_MAX_SHOWN 120
 
@@ -131,8 +133,8 @@ int scan_spamd_parse(const char *reply, size_t len, struct scan_spam_res *res)
 	return 0;
 }
 
-int scan_spamd_check(int fd, const char *addr, const struct scan_spam_req *q, int64_t deadline,
-		     struct scan_spam_res *res)
+static int spamd_exchange(int fd, const char *addr, const struct scan_spam_req *q, int64_t deadline,
+			  struct scan_spam_res *res)
 {
 	char err[200], hdr[128];
 	int hl = snprintf(hdr, sizeof hdr, "SYMBOLS SPAMC/1.5\r\nContent-length: %zu\r\n\r\n", q->len);
@@ -151,3 +153,17 @@ int scan_spamd_check(int fd, const char *addr, const struct scan_spam_req *q, in
 	buf_fini(&r);
 	return rc;
 }
+
+static void *spamd_open(const char *spec, const struct scan_spam_opts *o, char *err, size_t errlen)
+{
+	return scan_spam_daemon_open("spamd", spamd_exchange, spec, o, err, errlen);
+}
+
+const struct scan_spam_backend scan_spamd_backend = {
+	.name = "spamd",
+	.spec = "spamd:",
+	.open = spamd_open,
+	.check = scan_spam_daemon_check,
+	.describe = scan_spam_daemon_describe,
+	.close = scan_spam_daemon_close,
+};
