@@ -147,9 +147,10 @@ bool rules_eval_native(const struct rule_eval *ev);
 void rules_eval_free(struct rule_eval *ev);
 /* After load: resolve DNSBL sets. */
 void rules_eval_finish(struct scan_rules *s);
-/* freemail_domains / freemail_welcomelist (freemail_whitelist) values. */
-void rules_freemail_directive(struct scan_rules *s, const char *key, const char *value);
-void rules_freemail_free(struct scan_rules *s);
+/* scan_rules_eval_from.c: freemail_domains / freemail_welcomelist
+ * (freemail_whitelist) values. */
+void rules_eval_from_directive(struct scan_rules *s, const char *key, const char *value);
+void rules_eval_from_free(struct scan_rules *s);
 
 /* scan_rules_relay.c: the relays of the Received headers, split as
  * SpamAssassin does without trusted_networks (internal = trusted). */

@@ -696,7 +696,7 @@ static int directive(struct loader *L, char *key, char *rest)
 	}
 	if (strcmp(key, "freemail_domains") == 0 || strcmp(key, "freemail_welcomelist") == 0 ||
 	    strcmp(key, "freemail_whitelist") == 0) {
-		rules_freemail_directive(L->s, key, rest);
+		rules_eval_from_directive(L->s, key, rest);
 		return 0;
 	}
 	/* priority, lang, require_version, test, every other SpamAssassin setting */
@@ -961,7 +961,7 @@ void scan_rules_free(struct scan_rules **sp)
 	for (size_t i = 0; i < s->nunsup; i++)
 		xfree(s->unsup[i].name);
 	xfree(s->unsup);
-	rules_freemail_free(s);
+	rules_eval_from_free(s);
 	xfree(s);
 	*sp = NULL;
 }
