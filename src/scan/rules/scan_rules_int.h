@@ -121,12 +121,20 @@ struct scan_rules {
 	pcre2_code *fm_email_wl; /* FreeMail's built-in address welcomelist */
 };
 
-/* scan_rules_parse.c */
+/* scan_rules_regex.c */
 /* Compile a Perl-style /re/flags or m{re}flags at *p (advanced past it).
  * Returns NULL with why set. */
 pcre2_code *rules_regex(const char **p, char *why, size_t whylen);
 /* Compile a bare pattern (no delimiters) with PCRE2 options. */
 pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
+
+/* scan_rules_if.c */
+#define RULES_NPLUGINS 12 /* SpamAssassin plugins emulated (in part) */
+/* The index of the emulated plugin named name ("Mail::SpamAssassin::Plugin::Check"), or -1. */
+int rules_if_plugin(const char *name);
+/* The value of "if expr", plugin[RULES_NPLUGINS] saying which emulated
+ * plugins were loaded: 0 with *out set, or -1 when expr does not parse. */
+int rules_if_eval(const char *expr, const bool *plugin, bool *out);
 
 /* scan_rules_meta.c */
 /* Parse expr into the meta rule idx (names become rule entries, defined

@@ -11,16 +11,14 @@
  * scan_rules_load() reads the *.pre files of every directory given first,
  * then each path in order (directories: their *.cf files, sorted), so
  * ("/usr/share/spamassassin", "/etc/spamassassin") reads like SpamAssassin.
- * A plugin is present only when loaded with loadplugin/tryplugin AND
- * emulated here (table below); can() is true only for the features this
- * engine really has. "mimeheader" rules (MIMEHeader) read each MIME
+ * Plugins and the expressions of "if": scan_rules_if.c; regexes:
+ * scan_rules_regex.c. "mimeheader" rules (MIMEHeader) read each MIME
  * entity's own fields; freemail_domains and freemail_welcomelist feed
  * FreeMail's evals (check_freemail_replyto and _body stay unsupported).
  *
  * Errors that stop a load (NULL + "file:line: what"): unreadable files,
  * if/else/endif mismatches, include depth, malformed rule definitions.
  * Regexes PCRE2 refuses only disable their rule (logged and counted).
- * The version we claim to be is 4.000001 (SpamAssassin 4.0.1's rules).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,35 +35,13 @@
 #include "base/xalloc.h"
 #include "scan/rules/scan_rules_int.h"
 
-#define SA_VERSION 4.000001
-
 extern const char scan_rules_default_cf[]; /* generated from rules/mxgate-default.cf */
-
-/* Plugins whose rule types and evals this engine handles (in part: the
- * evals it lacks are counted as unsupported). */
-static const char *const emulated_plugins[] = {
-	"Mail::SpamAssassin::Plugin::Check",	  "Mail::SpamAssassin::Plugin::HeaderEval",
-	"Mail::SpamAssassin::Plugin::BodyEval",	  "Mail::SpamAssassin::Plugin::MIMEEval",
-	"Mail::SpamAssassin::Plugin::DNSEval",	  "Mail::SpamAssassin::Plugin::RelayEval",
-	"Mail::SpamAssassin::Plugin::URIEval",	  "Mail::SpamAssassin::Plugin::HTMLEval",
-	"Mail::SpamAssassin::Plugin::WLBLEval",	  "Mail::SpamAssassin::Plugin::Rule2XSBody",
-	"Mail::SpamAssassin::Plugin::MIMEHeader", "Mail::SpamAssassin::Plugin::FreeMail",
-};
-#define NPLUGINS (sizeof emulated_plugins / sizeof emulated_plugins[0])
-
-/* can() features that are true here. */
-static const char *const features[] = {
-	"Mail::SpamAssassin::Conf::feature_bug6558_free",
-	"Mail::SpamAssassin::Conf::feature_welcomelist_blocklist",
-	"Mail::SpamAssassin::Conf::perl_min_version_5010000",
-	"Mail::SpamAssassin::Plugin::BodyEval::has_check_body_length",
-};
 
 struct loader {
 	struct scan_rules *s;
 	char *err;
 	size_t errlen;
-	bool plugin[NPLUGINS];
+	bool plugin[RULES_NPLUGINS]; /* loaded (loadplugin/tryplugin) and emulated */
 	int include_depth;
 	const char *file; /* current file, for messages */
 	int line;
@@ -84,85 +60,6 @@ static int fail(struct loader *L, const char *fmt, ...)
 	else
 		snprintf(L->err, L->errlen, "%s: %s", L->file, msg);
 	return -1;
-}
-
-/* ------------------------------------------------------------------ regexes */
-
-pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen)
-{
-	int ec;
-	PCRE2_SIZE eo;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &ec, &eo, NULL);
-	if (!re) {
-		PCRE2_UCHAR m[200];
-		pcre2_get_error_message(ec, m, sizeof m);
-		snprintf(why, whylen, "regex refused at offset %zu: %s", (size_t)eo, (const char *)m);
-		return NULL;
-	}
-	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
-	return re;
-}
-
-static char closing_delim(char open)
-{
-	switch (open) {
-	case '{':
-		return '}';
-	case '(':
-		return ')';
-	case '[':
-		return ']';
-	case '<':
-		return '>';
-	default:
-		return open;
-	}
-}
-
-pcre2_code *rules_regex(const char **pp, char *why, size_t whylen)
-{
-	const char *p = *pp;
-	if (*p == 'm' && p[1] && !(p[1] == '_' || (p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z') ||
-				   (p[1] >= '0' && p[1] <= '9') || p[1] == ' ' || p[1] == '\t'))
-		p++;
-	else if (*p != '/') {
-		snprintf(why, whylen, "expected /regex/ or m{regex}");
-		return NULL;
-	}
-	char open = *p++, close = closing_delim(open);
-	const char *start = p;
-	int nest = 0;
-	for (; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			continue;
-		}
-		if (open != close && *p == open)
-			nest++;
-		else if (*p == close && nest-- == 0)
-			break;
-	}
-	if (!*p) {
-		snprintf(why, whylen, "unterminated regex (no closing '%c')", close);
-		return NULL;
-	}
-	size_t len = (size_t)(p - start);
-	uint32_t opts = 0;
-	for (p++; (*p >= 'a' && *p <= 'z'); p++) {
-		if (*p == 'i')
-			opts |= PCRE2_CASELESS;
-		else if (*p == 'm')
-			opts |= PCRE2_MULTILINE;
-		else if (*p == 's')
-			opts |= PCRE2_DOTALL;
-		else if (*p == 'x')
-			opts |= PCRE2_EXTENDED;
-		else if (*p == 'n')
-			opts |= PCRE2_NO_AUTO_CAPTURE;
-		/* g o a u l p: meaningless here */
-	}
-	*pp = p;
-	return rules_regex_raw(start, len, opts, why, whylen);
 }
 
 /* ------------------------------------------------------------------ rules */
@@ -481,152 +378,16 @@ static int directive_tflags(struct loader *L, char *rest)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ if expressions */
-
-struct ifexpr {
-	struct loader *L;
-	const char *p;
-	bool bad;
-};
-
-static void ifx_space(struct ifexpr *x)
-{
-	x->p += strspn(x->p, " \t");
-}
-
 static bool plugin_present(struct loader *L, const char *name)
 {
-	for (size_t i = 0; i < NPLUGINS; i++)
-		if (strcmp(name, emulated_plugins[i]) == 0)
-			return L->plugin[i];
-	return false;
-}
-
-static double ifx_or(struct ifexpr *x);
-
-/* "word(argument)" */
-static double ifx_call(struct ifexpr *x, const char *fn, size_t fnlen)
-{
-	ifx_space(x);
-	if (*x->p != '(') {
-		x->bad = true;
-		return 0;
-	}
-	const char *a = ++x->p;
-	const char *e = strchr(a, ')');
-	if (!e) {
-		x->bad = true;
-		return 0;
-	}
-	char arg[200];
-	str_ncopy(arg, sizeof arg, a, (size_t)(e - a));
-	str_trim(arg);
-	x->p = e + 1;
-	if (fnlen == 6 && strncmp(fn, "plugin", 6) == 0)
-		return plugin_present(x->L, arg);
-	if (fnlen == 3 && strncmp(fn, "can", 3) == 0) {
-		for (size_t i = 0; i < sizeof features / sizeof features[0]; i++)
-			if (strcmp(arg, features[i]) == 0)
-				return 1;
-		return 0;
-	}
-	x->bad = true;
-	return 0;
-}
-
-static double ifx_primary(struct ifexpr *x)
-{
-	ifx_space(x);
-	if (*x->p == '!') {
-		x->p++;
-		return !ifx_primary(x);
-	}
-	if (*x->p == '(') {
-		x->p++;
-		double v = ifx_or(x);
-		ifx_space(x);
-		if (*x->p != ')')
-			x->bad = true;
-		else
-			x->p++;
-		return v;
-	}
-	if ((*x->p >= '0' && *x->p <= '9') || *x->p == '.') {
-		char *end;
-		double v = strtod(x->p, &end);
-		x->p = end;
-		return v;
-	}
-	const char *w = x->p;
-	while ((*x->p >= 'a' && *x->p <= 'z') || *x->p == '_')
-		x->p++;
-	size_t wl = (size_t)(x->p - w);
-	if (wl == 7 && strncmp(w, "version", 7) == 0)
-		return SA_VERSION;
-	if (wl)
-		return ifx_call(x, w, wl);
-	x->bad = true;
-	return 0;
-}
-
-static double ifx_cmp(struct ifexpr *x)
-{
-	double a = ifx_primary(x);
-	ifx_space(x);
-	const char *p = x->p;
-	int op = 0;
-	if (strncmp(p, ">=", 2) == 0 || strncmp(p, "<=", 2) == 0 || strncmp(p, "==", 2) == 0 ||
-	    strncmp(p, "!=", 2) == 0)
-		op = p[0] * 256 + p[1], x->p += 2;
-	else if (*p == '<' || *p == '>')
-		op = *p, x->p++;
-	if (!op)
-		return a;
-	double b = ifx_primary(x);
-	switch (op) {
-	case '>' * 256 + '=':
-		return a >= b;
-	case '<' * 256 + '=':
-		return a <= b;
-	case '=' * 256 + '=':
-		return a == b;
-	case '!' * 256 + '=':
-		return a != b;
-	case '<':
-		return a < b;
-	default:
-		return a > b;
-	}
-}
-
-/* or (level 0) over and (level 1) over comparisons */
-static double ifx_logic(struct ifexpr *x, int level)
-{
-	const char *op = level == 0 ? "||" : "&&";
-	double v = level == 0 ? ifx_logic(x, 1) : ifx_cmp(x);
-	for (;;) {
-		ifx_space(x);
-		if (strncmp(x->p, op, 2) != 0)
-			return v;
-		x->p += 2;
-		double w = level == 0 ? ifx_logic(x, 1) : ifx_cmp(x);
-		v = level == 0 ? (v || w) : (v && w);
-	}
-}
-
-static double ifx_or(struct ifexpr *x)
-{
-	return ifx_logic(x, 0);
+	int i = rules_if_plugin(name);
+	return i >= 0 && L->plugin[i];
 }
 
 static int eval_if(struct loader *L, const char *expr, bool *out)
 {
-	struct ifexpr x = { L, expr, false };
-	double v = ifx_or(&x);
-	ifx_space(&x);
-	if (x.bad || *x.p)
+	if (rules_if_eval(expr, L->plugin, out) < 0)
 		return fail(L, "cannot evaluate \"if %.80s\"", expr);
-	*out = v != 0;
 	return 0;
 }
 
@@ -686,11 +447,11 @@ static int directive(struct loader *L, char *key, char *rest)
 	if (strcmp(key, "loadplugin") == 0 || strcmp(key, "tryplugin") == 0) {
 		char *name;
 		split_word(rest, &name);
-		for (size_t i = 0; i < NPLUGINS; i++)
-			if (strcmp(name, emulated_plugins[i]) == 0) {
-				L->plugin[i] = true;
-				return 0;
-			}
+		int i = rules_if_plugin(name);
+		if (i >= 0) {
+			L->plugin[i] = true;
+			return 0;
+		}
 		L->s->st.plugins_unknown++;
 		return 0;
 	}
