@@ -1,12 +1,13 @@
 /*
- * scan_mime_int.h - shared by scan_mime.c, scan_mime_text.c and
- * scan_mime_clean.c; not for other modules (they use scan_msg.h).
+ * scan_mime_int.h - shared by scan_mime.c, scan_mime_walk.c,
+ * scan_mime_text.c and scan_mime_clean.c; not for other folders (they use
+ * scan_msg.h).
  *
- * The walk: GMime parses the message from memory without copying it
- * (persistent stream), then scan_mime_walk() visits every leaf part
- * depth-first with its IMAP part number and the byte range it occupies in
- * raw, so the parse (views for the scanners) and the cleaner (splicing
- * replacements into raw) see the same tree.
+ * The walk (scan_mime_walk.c): GMime parses the message from memory
+ * without copying it (persistent stream), then scan_mime_walk() visits
+ * every leaf part depth-first with its IMAP part number and the byte range
+ * it occupies in raw, so the parse (views for the scanners) and the cleaner
+ * (splicing replacements into raw) see the same tree.
  */
 #ifndef SCAN_SCAN_MIME_INT_H
 #define SCAN_SCAN_MIME_INT_H
@@ -58,7 +59,12 @@ void scan_mime_doc_close(struct scan_mime_doc *d);
  * TRUNCATED) and skips containers nested deeper than max_depth (TRUNCATED). */
 void scan_mime_walk(struct scan_mime_doc *d, const struct scan_mime_limits *lim, scan_mime_leaf_fn fn, void *ctx);
 
-/* scan_mime_fields(): public, in scan_msg.h (scan_act.c edits headers with it). */
+/* scan_mime_fields() (public, scan_msg.h: scan_act.c edits headers with
+ * it) as SpamAssassin parses a message's header: max_bad lines that are
+ * neither fields nor continuations are passed over (an mbox "From " first
+ * line not counted); the next one, or a "--" boundary line, starts the
+ * body. scan_mime_fields() is this with no limit. */
+size_t scan_mime_fields_upto(const char *raw, size_t len, scan_mime_field_fn fn, void *ctx, size_t max_bad);
 
 /* A leaf's content with its transfer encoding removed, NUL-terminated
  * (g_free it). */
