@@ -1,6 +1,6 @@
 /*
  * fuzz_mime.c - libFuzzer target for the MIME walk and the cleaner
- * (scan/scan_mime*.c).
+ * (scan/mime/scan_mime*.c).
  *
  * Input: byte 0 picks the limits (low bits: tiny limits so the cuts are
  * reached) and which part to clean, the rest is the message. Invariants:

@@ -21,8 +21,8 @@
  * clamd's own "INSTREAM size limit exceeded" (its StreamMaxLength below our
  * max_size) gives UNSCANNABLE "Heuristics.Limits.Exceeded.StreamMaxLength".
  */
-#ifndef SCAN_SCAN_AV_H
-#define SCAN_SCAN_AV_H
+#ifndef SCAN_AV_SCAN_AV_H
+#define SCAN_AV_SCAN_AV_H
 
 #include <stddef.h>
 

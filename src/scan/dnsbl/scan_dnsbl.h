@@ -27,8 +27,8 @@
  * always come from the event loop, never inside scan_dnsbl_lookup(); after
  * scan_dnsbl_cancel() a callback never runs. Loop thread only.
  */
-#ifndef SCAN_SCAN_DNSBL_H
-#define SCAN_SCAN_DNSBL_H
+#ifndef SCAN_DNSBL_SCAN_DNSBL_H
+#define SCAN_DNSBL_SCAN_DNSBL_H
 
 #include <stdbool.h>
 #include <stddef.h>

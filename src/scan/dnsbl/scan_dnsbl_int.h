@@ -1,8 +1,8 @@
 /*
  * scan_dnsbl_int.h - private to scan_dnsbl*.c: the parsed sites.
  */
-#ifndef SCAN_SCAN_DNSBL_INT_H
-#define SCAN_SCAN_DNSBL_INT_H
+#ifndef SCAN_DNSBL_SCAN_DNSBL_INT_H
+#define SCAN_DNSBL_SCAN_DNSBL_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,8 +9,8 @@
  * it occupies in raw, so the parse (views for the scanners) and the cleaner
  * (splicing replacements into raw) see the same tree.
  */
-#ifndef SCAN_SCAN_MIME_INT_H
-#define SCAN_SCAN_MIME_INT_H
+#ifndef SCAN_MIME_SCAN_MIME_INT_H
+#define SCAN_MIME_SCAN_MIME_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

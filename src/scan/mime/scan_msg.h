@@ -1,6 +1,7 @@
 /*
  * scan_msg.h - a message as the scanners see it: parsed once (GMime), then
- * read by the anti-virus walk and the rules engine. Built by scan_mime.c.
+ * read by the anti-virus walk and the rules engine. Built by scan_mime.c
+ * over the walk of scan_mime_walk.c.
  *
  * Everything points into memory owned by the struct (or into raw, which the
  * caller keeps alive until scan_msg_free()). Parsing never fails on hostile
@@ -42,8 +43,8 @@
  * read from their first field line, or as one text/plain body, and flagged
  * MALFORMED: every byte still reaches the scanners.
  */
-#ifndef SCAN_SCAN_MSG_H
-#define SCAN_SCAN_MSG_H
+#ifndef SCAN_MIME_SCAN_MSG_H
+#define SCAN_MIME_SCAN_MSG_H
 
 #include <stdbool.h>
 #include <stddef.h>

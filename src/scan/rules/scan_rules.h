@@ -24,8 +24,8 @@
  * octets, SCAN_RULES_INCLUDE_DEPTH nested includes, SCAN_RULES_IF_DEPTH
  * nested if blocks.
  */
-#ifndef SCAN_SCAN_RULES_H
-#define SCAN_SCAN_RULES_H
+#ifndef SCAN_RULES_SCAN_RULES_H
+#define SCAN_RULES_SCAN_RULES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,10 +1,12 @@
 /*
  * scan_rules_int.h - the rule set's internals, shared by the loader
- * (scan_rules_parse.c, scan_rules_meta.c), the evaluator (scan_rules.c) and
- * the native evals (scan_rules_eval.c). Not part of the API.
+ * (scan_rules_parse.c with scan_rules_if.c, scan_rules_regex.c,
+ * scan_rules_meta.c), the evaluator (scan_rules.c, scan_rules_relay.c) and
+ * the native evals (scan_rules_eval*.c, whose own header is
+ * scan_rules_eval_int.h). Private to rules/: not part of the API.
  */
-#ifndef SCAN_SCAN_RULES_INT_H
-#define SCAN_SCAN_RULES_INT_H
+#ifndef SCAN_RULES_SCAN_RULES_INT_H
+#define SCAN_RULES_SCAN_RULES_INT_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -61,7 +63,7 @@ struct meta_tok {
 	double num;	/* MO_NUM */
 };
 
-struct rule_eval; /* scan_rules_eval.c */
+struct rule_eval; /* scan_rules_eval_int.h */
 
 struct rule {
 	char *name;
