@@ -1,6 +1,7 @@
 /*
  * scan_av.h - anti-virus scanning of a whole message: clamd over its
- * socket (zINSTREAM) or libclamav in-process.
+ * socket (zINSTREAM) or libclamav in-process, two back ends behind one
+ * struct of functions (scan_av_int.h) chosen by the spec in scan_av_new().
  *
  * Blocking calls for worker threads (never the event loop); one scan_av is
  * shared by all threads: scan_av_scan() and scan_av_ping() are thread-safe.
