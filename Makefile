@@ -78,7 +78,7 @@ $(SCANPROBE): tests/tools/scanprobe.c $(B)/libmxgate.a
 
 # the default rule set, embedded (the generated file is committed so that
 # fuzz/run.sh and plain compilers see it too)
-src/scan/scan_rules_default.c: rules/mxgate-default.cf mk/embed-text.sh
+src/scan/rules/scan_rules_default.c: rules/mxgate-default.cf mk/embed-text.sh
 	mk/embed-text.sh scan_rules_default_cf $< > $@.tmp && mv $@.tmp $@
 
 # the status page's assets (web/), embedded the same way (gw_status.c serves them)

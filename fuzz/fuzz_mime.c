@@ -1,6 +1,6 @@
 /*
  * fuzz_mime.c - libFuzzer target for the MIME walk and the cleaner
- * (scan/scan_mime*.c).
+ * (scan/mime/scan_mime*.c).
  *
  * Input: byte 0 picks the limits (low bits: tiny limits so the cuts are
  * reached) and which part to clean, the rest is the message. Invariants:
@@ -15,7 +15,7 @@
 
 #include "base/buf.h"
 #include "fuzz.h"
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 static void check_views(const struct scan_msg *m, const struct scan_mime_limits *lim)
 {

@@ -1,7 +1,7 @@
 /*
  * fuzz_rules.c - libFuzzer target for the rules engine's loader
- * (scan_rules_parse.c, scan_rules_meta.c, scan_rules_eval.c) and one
- * check with the loaded set. Rule files come from third parties (rule
+ * (scan_rules_parse.c, _if.c, _regex.c, _meta.c, _eval.c) and one check
+ * with the loaded set. Rule files come from third parties (rule
  * updates, an administrator's local.cf), so no input may crash, loop or
  * leak.
  *
@@ -15,7 +15,7 @@
 
 #include "base/log.h"
 #include "fuzz.h"
-#include "scan/scan_rules.h"
+#include "scan/rules/scan_rules.h"
 
 static int quiet;
 

@@ -14,8 +14,8 @@
 
 #include "base/log.h"
 #include "fuzz.h"
-#include "scan/scan_av.h"
-#include "scan/scan_spamc.h"
+#include "scan/av/scan_av.h"
+#include "scan/spam/scan_spam.h"
 
 static int quiet;
 

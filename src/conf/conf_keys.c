@@ -260,7 +260,7 @@ const struct conf_key conf_keys[] = {
 	  "DNS servers for c-ares: addr[:port] list (IPv6 as [addr]:port); empty: the system resolver "
 	  "(/etc/resolv.conf)." },
 	{ "dns_timeout", CONF_T_TIME, O(dns_timeout), "10s", 1, 300, NULL, "Total time for one DNS lookup." },
-	/* DNS blocklists (scan/scan_dnsbl.h) */
+	/* DNS blocklists (scan/dnsbl/scan_dnsbl.h) */
 	{ "dnsbl_sites", CONF_T_STR, O(dnsbl_sites), "", 0, 0, NULL,
 	  "DNS blocklists for client addresses, as Postfix's postscreen_dnsbl_sites: zone[=filter][*weight] separated "
 	  "by commas or spaces, e.g. zen.example=127.0.0.[2..11]*3, allow.example*-2; empty: no DNSBL lookups." },

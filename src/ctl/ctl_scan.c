@@ -29,8 +29,8 @@
 #include "gw/gw.h"
 #include "net/net_addr.h"
 #include "scan/scan.h"
-#include "scan/scan_dnsbl.h"
-#include "scan/scan_msg.h"
+#include "scan/dnsbl/scan_dnsbl.h"
+#include "scan/mime/scan_msg.h"
 
 static int read_message(const char *file, struct buf *out)
 {

@@ -24,7 +24,7 @@
 #include "conf/conf.h"
 #include "gw/gw_int.h"
 #include "mail/mail_addr.h"
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
 #define RETIRE_POLL_S 1

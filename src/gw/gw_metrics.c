@@ -24,7 +24,7 @@
 #include "gw/gw_int.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
 #define GW_METRICS_TOP_DESTS 10

@@ -34,7 +34,7 @@
 #include "net/net_tls.h"
 #include "queue/queue_sched.h"
 #include "route/route.h"
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 #include <openssl/ssl.h>
 

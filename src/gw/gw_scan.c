@@ -39,7 +39,7 @@
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
 #include "scan/scan.h"
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
 struct scan_job {

@@ -8,7 +8,9 @@
  * can replace it. A finding in the whole message that a part explains is
  * not repeated. A message larger than virus_max_size is unscannable.
  *
- * Spam: skipped for access-map OK; builtin rules see the DNSBL answers
+ * Spam: one back end (builtin rules, spamd or rspamd: spam/scan_spam.h),
+ * chosen and opened when the engine is built, called through its struct.
+ * Skipped for access-map OK; builtin rules see the DNSBL answers
  * (check_rbl); spamd/rspamd get the envelope. Over spam_max_size (any
  * spam scanner, as spamc): skipped and said so in the headers.
  *
@@ -27,35 +29,47 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "net/net_addr.h"
+#include "scan/av/scan_av.h"
+#include "scan/mime/scan_msg.h"
+#include "scan/rules/scan_rules.h"
 #include "scan/scan_access.h"
-#include "scan/scan_av.h"
-#include "scan/scan_msg.h"
-#include "scan/scan_rules.h"
-#include "scan/scan_spamc.h"
-
-enum spam_kind { SPAM_NONE, SPAM_BUILTIN, SPAM_DAEMON };
+#include "scan/spam/scan_spam.h"
 
 struct scan_engine {
-	struct scan_av *av; /* NULL: none */
-	enum spam_kind spam;
-	char *spam_spec;
-	struct scan_rules *rules;
+	struct scan_av *av;		      /* NULL: none */
+	const struct scan_spam_backend *spam; /* NULL: none; chosen once, here */
+	void *spam_state;		      /* spam's, from its open() */
 	struct scan_access *access;
-	double spam_threshold, high_threshold;
+	double high_threshold;
 	int dnsbl_threshold;
 	int timeout_ms;
 	uint64_t spam_max_size, virus_max_size;
 };
 
-static int load_rules(struct scan_engine *e, const char *list, char *err, size_t errlen)
+/* The spam back end spam_scanner names, opened (or none). */
+static int open_spam(struct scan_engine *e, const struct scan_conf *c, char *err, size_t errlen)
 {
-	char *copy = xstrdup(list && list[0] ? list : "builtin");
-	char *paths[64];
-	size_t n = str_split(copy, " \t,", paths, 64);
-	struct scan_rules_opts o = { .score_set = 0 };
-	e->rules = scan_rules_load((const char *const *)paths, n, &o, err, errlen);
-	xfree(copy);
-	return e->rules ? 0 : -1;
+	const char *sp = c->spam_scanner ? c->spam_scanner : "none";
+	char why[400];
+	const struct scan_spam_backend *be = scan_spam_find(sp, why, sizeof why);
+	if (!be && why[0]) {
+		snprintf(err, errlen, "spam_scanner = %s: %s", sp, why);
+		return -1;
+	}
+	if (!be)
+		return 0;
+	struct scan_spam_opts o = { .rules = c->spam_rules, .threshold = c->spam_threshold,
+				    .timeout_ms = e->timeout_ms, .max_size = (size_t)c->spam_max_size };
+	e->spam_state = be->open(sp, &o, why, sizeof why);
+	if (!e->spam_state) {
+		if (be->conf_key)
+			snprintf(err, errlen, "%s: %s", be->conf_key, why);
+		else
+			snprintf(err, errlen, "spam_scanner = %s: %s", sp, why);
+		return -1;
+	}
+	e->spam = be;
+	return 0;
 }
 
 struct scan_engine *scan_engine_new(const struct scan_conf *c, char *err, size_t errlen)
@@ -69,7 +83,6 @@ struct scan_engine *scan_engine_new_reuse(const struct scan_conf *c, const struc
 {
 	*av_kept = false;
 	struct scan_engine *e = xcalloc(1, sizeof *e);
-	e->spam_threshold = c->spam_threshold;
 	e->high_threshold = c->spam_high_threshold;
 	e->dnsbl_threshold = c->dnsbl_threshold;
 	e->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 60000;
@@ -88,21 +101,8 @@ struct scan_engine *scan_engine_new_reuse(const struct scan_conf *c, const struc
 			goto fail;
 		}
 	}
-	const char *sp = c->spam_scanner ? c->spam_scanner : "none";
-	if (strcmp(sp, "builtin") == 0) {
-		e->spam = SPAM_BUILTIN;
-		if (load_rules(e, c->spam_rules, why, sizeof why) < 0) {
-			snprintf(err, errlen, "spam_rules: %s", why);
-			goto fail;
-		}
-	} else if (strcmp(sp, "none") != 0 && sp[0]) {
-		if (scan_spamc_spec_ok(sp, why, sizeof why) < 0) {
-			snprintf(err, errlen, "spam_scanner = %s: %s", sp, why);
-			goto fail;
-		}
-		e->spam = SPAM_DAEMON;
-		e->spam_spec = xstrdup(sp);
-	}
+	if (open_spam(e, c, err, errlen) < 0)
+		goto fail;
 	if (c->access_map && c->access_map[0]) {
 		e->access = scan_access_load(c->access_map, why, sizeof why);
 		if (!e->access) {
@@ -122,9 +122,9 @@ void scan_engine_free(struct scan_engine **ep)
 	if (!e)
 		return;
 	scan_av_free(&e->av);
-	scan_rules_free(&e->rules);
+	if (e->spam)
+		e->spam->close(e->spam_state);
 	scan_access_free(&e->access);
-	xfree(e->spam_spec);
 	xfree(e);
 	*ep = NULL;
 }
@@ -136,23 +136,17 @@ bool scan_engine_has_av(const struct scan_engine *e)
 
 bool scan_engine_enabled(const struct scan_engine *e)
 {
-	return e && (e->av || e->spam != SPAM_NONE || e->access || e->dnsbl_threshold > 0);
+	return e && (e->av || e->spam || e->access || e->dnsbl_threshold > 0);
 }
 
 void scan_engine_describe(const struct scan_engine *e, struct buf *out)
 {
 	buf_printf(out, "virus_scanner=\"%s\"", e->av ? scan_av_describe(e->av) : "none");
-	if (e->spam == SPAM_BUILTIN) {
-		struct scan_rules_stats s;
-		scan_rules_stats(e->rules, &s);
-		buf_printf(out,
-			   " spam_scanner=builtin rules=%zu enabled=%zu header=%zu body=%zu rawbody=%zu full=%zu uri=%zu "
-			   "meta=%zu eval_native=%zu eval_unsupported=%zu bad_regex=%zu files=%zu",
-			   s.rules, s.enabled, s.header, s.body, s.rawbody, s.full, s.uri, s.meta, s.eval_native,
-			   s.eval_unsupported, s.bad_regex, s.files);
-	} else {
-		buf_printf(out, " spam_scanner=\"%s\"", e->spam == SPAM_DAEMON ? e->spam_spec : "none");
-	}
+	buf_puts(out, " spam_scanner=");
+	if (e->spam)
+		e->spam->describe(e->spam_state, out);
+	else
+		buf_puts(out, "\"none\"");
 	if (e->access)
 		buf_puts(out, " access_map=yes");
 }
@@ -221,38 +215,27 @@ static int run_av(struct scan_engine *e, const struct scan_input *in, const stru
 	return 0;
 }
 
-static int run_builtin(struct scan_engine *e, const struct scan_input *in, const struct scan_msg *m,
-		       struct scan_report *r)
+/* The client's DNSBL answers as the rules engine reads them (check_rbl). */
+static struct scan_rules_dnsbl *dnsbl_answers(const struct scan_report *r)
 {
 	struct scan_rules_dnsbl *d = xcalloc(r->ndnsbl ? r->ndnsbl : 1, sizeof *d);
 	for (size_t i = 0; i < r->ndnsbl; i++)
 		d[i] = (struct scan_rules_dnsbl){ .zone = r->dnsbl[i].zone, .addr = r->dnsbl[i].addr,
 						  .txt = r->dnsbl[i].txt };
-	struct scan_rules_ctx ctx = { .dnsbl = d, .ndnsbl = r->ndnsbl, .env_from = in->sender };
-	struct scan_rules_result res;
-	int rc = scan_rules_check(e->rules, m, &ctx, &res);
-	xfree(d);
-	if (rc < 0) {
-		set_error(r, "rules", "check failed");
-		return -1;
-	}
-	r->spam_scanned = true;
-	r->score = res.score;
-	r->required = e->spam_threshold;
-	r->spam_yes = res.score >= e->spam_threshold;
-	for (size_t i = 0; i < res.nhits; i++)
-		scan_report_add_rule(r, res.hits[i].name);
-	scan_rules_result_fini(&res);
-	return 0;
+	return d;
 }
 
-static int run_daemon(struct scan_engine *e, const struct scan_input *in, struct scan_report *r)
+static int run_spam(struct scan_engine *e, const struct scan_input *in, const struct scan_msg *m,
+		    struct scan_report *r)
 {
-	struct scan_spam_req q = { .data = in->data, .len = in->len, .client_ip = in->client_ip, .helo = in->helo,
-				   .env_from = in->sender, .rcpt = in->rcpt, .nrcpt = in->nrcpt, .qid = in->qid };
+	struct scan_rules_dnsbl *d = dnsbl_answers(r);
+	struct scan_spam_req q = { .data = in->data, .len = in->len, .msg = m, .client_ip = in->client_ip,
+				   .helo = in->helo, .env_from = in->sender, .rcpt = in->rcpt, .nrcpt = in->nrcpt,
+				   .qid = in->qid, .dnsbl = d, .ndnsbl = r->ndnsbl };
 	struct scan_spam_res res;
-	memset(&res, 0, sizeof res);
-	if (scan_spamc_check(e->spam_spec, &q, e->timeout_ms, (size_t)e->spam_max_size, &res) < 0) {
+	int rc = e->spam->check(e->spam_state, &q, &res);
+	xfree(d);
+	if (rc < 0) {
 		set_error(r, "spam scanner", res.err[0] ? res.err : "failed");
 		scan_spam_res_fini(&res);
 		return -1;
@@ -306,15 +289,13 @@ int scan_run(struct scan_engine *e, const struct scan_input *in, struct scan_rep
 	if (rc == 0) {
 		if (r->access == 1) {
 			r->spam_skipped = xstrdup("access map OK");
-		} else if (e->spam != SPAM_NONE && e->spam_max_size && in->len > e->spam_max_size) {
+		} else if (e->spam && e->spam_max_size && in->len > e->spam_max_size) {
 			struct buf b;
 			buf_init(&b);
 			buf_printf(&b, "size %zu > %llu", in->len, (unsigned long long)e->spam_max_size);
 			r->spam_skipped = buf_steal(&b, NULL);
-		} else if (e->spam == SPAM_BUILTIN) {
-			rc = run_builtin(e, in, m, r);
-		} else if (e->spam == SPAM_DAEMON) {
-			rc = run_daemon(e, in, r);
+		} else if (e->spam) {
+			rc = run_spam(e, in, m, r);
 		}
 	}
 	r->ms_spam = ms_since(t);

@@ -20,8 +20,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_mime_int.h"
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 #define LINE_MAX_OCTETS 998
 

@@ -17,7 +17,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 
 static const char *cat_names[SCAN_NCAT] = { "clean", "blocklisted", "spam", "high-spam", "unscannable", "virus" };
 

@@ -1,4 +1,4 @@
-"""The external scanner clients (src/scan/scan_av*.c, scan_spamd.c, scan_rspamd.c)
+"""The external scanner clients (src/scan/av/scan_av*.c, spam/scan_spamd.c, spam/scan_rspamd.c)
 against the real daemons, through build*/tests/tools/scanprobe (one JSON line per
 call). Each daemon is started once for the module (scanners.py); the failure
 cases use their own clamd, or a socket that accepts and never answers.

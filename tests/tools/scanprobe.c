@@ -1,6 +1,7 @@
 /*
- * scanprobe.c - drive the external scanner clients (src/scan/scan_av.h,
- * scan_spamc.h) from the command line, for system tests and measurements.
+ * scanprobe.c - drive the external scanner clients (src/scan/av/scan_av.h,
+ * spam/scan_spam.h: spamd and rspamd) from the command line, for system
+ * tests and measurements.
  * Prints one JSON line per call on stdout (logs go to stderr).
  *
  *   scanprobe av SPEC FILE...        {"file":F,"status":"infected","name":N,"ms":T}
@@ -24,8 +25,8 @@
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/xalloc.h"
-#include "scan/scan_av.h"
-#include "scan/scan_spamc.h"
+#include "scan/av/scan_av.h"
+#include "scan/spam/scan_spam.h"
 
 #define FILE_MAX (64u * 1024 * 1024)
 #define MAX_RCPT 100
@@ -36,6 +37,8 @@ struct probe {
 	int timeout_ms, passes;
 	size_t max_size;
 	struct scan_spam_req q;
+	const struct scan_spam_backend *spam; /* spam: the back end SPEC names, opened */
+	void *spam_state;
 	const char *rcpt[MAX_RCPT];
 	const char **files;
 	size_t nfiles;
@@ -122,6 +125,24 @@ static char *load(const char *path, size_t *len)
 	return data;
 }
 
+/* A daemon only: the builtin engine is no client (and wants a parsed message). */
+static int open_spam(struct probe *p)
+{
+	char err[512];
+	struct scan_spam_opts o = { .timeout_ms = p->timeout_ms ? p->timeout_ms : 30000, .max_size = p->max_size };
+	p->spam = scan_spam_find(p->spec, err, sizeof err);
+	if (p->spam && !strcmp(p->spam->name, "builtin")) {
+		snprintf(err, sizeof err, "spam scanner \"%s\": not an external scanner", p->spec);
+		p->spam = NULL;
+	}
+	p->spam_state = p->spam ? p->spam->open(p->spec, &o, err, sizeof err) : NULL;
+	if (!p->spam_state) {
+		print_json(json_pack("{s:s}", "error", err[0] ? err : "no scanner (none)"));
+		return -1;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- one call each */
 
 static json_t *av_one(struct scan_av *av, const char *data, size_t len, const char **verdict)
@@ -141,7 +162,7 @@ static json_t *spam_one(const struct probe *p, const char *data, size_t len, con
 	q.len = len;
 	struct scan_spam_res r;
 	int64_t t0 = clock_mono_us();
-	int rc = scan_spamc_check(p->spec, &q, p->timeout_ms ? p->timeout_ms : 30000, p->max_size, &r);
+	int rc = p->spam->check(p->spam_state, &q, &r);
 	double ms = (double)(clock_mono_us() - t0) / 1000.0;
 	*verdict = rc < 0 ? "error" : r.skipped_size ? "skipped" : r.is_spam ? "spam" : "ham";
 	json_t *syms = json_array();
@@ -216,12 +237,8 @@ int main(int argc, char **argv)
 			print_json(json_pack("{s:s}", "error", err[0] ? err : "no scanner (none)"));
 			return 1;
 		}
-	} else {
-		char err[512];
-		if (scan_spamc_spec_ok(p.spec, err, sizeof err) < 0) {
-			print_json(json_pack("{s:s}", "error", err));
-			return 1;
-		}
+	} else if (open_spam(&p) < 0) {
+		return 1;
 	}
 	if (!strcmp(p.cmd, "ping")) {
 		char text[512];
@@ -232,6 +249,8 @@ int main(int argc, char **argv)
 	else
 		probe_each(&p, av);
 	scan_av_free(&av);
+	if (p.spam_state)
+		p.spam->close(p.spam_state);
 	xfree(p.files);
 	return 0;
 }

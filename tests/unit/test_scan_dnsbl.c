@@ -6,7 +6,7 @@
 #include <arpa/inet.h>
 
 #include "net/net_addr.h"
-#include "scan/scan_dnsbl.h"
+#include "scan/dnsbl/scan_dnsbl.h"
 #include "unit.h"
 
 /* ---------------------------------------------------------------- syntax */

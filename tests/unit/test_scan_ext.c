@@ -1,19 +1,21 @@
 /*
- * test_scan_ext.c - the external scanner clients (src/scan/scan_av*.c,
- * scan_spamd.c, scan_rspamd.c): reply parsers from tables, specs, and
- * libclamav with the shipped test DB (tests/data/clamav) on EICAR, the
- * marker, clean text, a zip, an encrypted zip and the max_size rule.
+ * test_scan_ext.c - the external scanner clients (src/scan/av/scan_av*.c,
+ * spam/scan_spamd.c, spam/scan_rspamd.c): reply parsers from tables, specs
+ * and the spam back ends they select, and libclamav with the shipped test
+ * DB (tests/data/clamav) on EICAR, the marker, clean text, a zip, an
+ * encrypted zip and the max_size rule.
  * Run from the repository root (as tests/run.py does).
  */
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/xalloc.h"
-#include "scan/scan_av.h"
-#include "scan/scan_spamc.h"
+#include "scan/av/scan_av.h"
+#include "scan/spam/scan_spam.h"
 #include "unit.h"
 
 #define EICAR "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -280,22 +282,33 @@ static const struct spec_case spam_specs[] = {
 	{ "spamd name", "spamd:spam.example:783", 0, "numeric host:port" },
 	{ "rspamd no port", "rspamd:127.0.0.1", 0, "numeric host:port" },
 	{ "unknown", "spamc:127.0.0.1:783", 0, "want spamd:host:port" },
+	{ "daemon without address", "spamd", 0, "want spamd:host:port" },
+	{ "builtin", "builtin", 1, NULL },
+	{ "builtin takes no address", "builtin:127.0.0.1:783", 0, "want spamd:host:port" },
 };
+
+/* The back end spec names, opened: its state, or NULL with err set. */
+static void *spam_open(const char *spec, size_t max_size, const struct scan_spam_backend **be, char *err,
+		       size_t errlen)
+{
+	struct scan_spam_opts o = { .timeout_ms = 1000, .max_size = max_size };
+	*be = scan_spam_find(spec, err, errlen);
+	return *be ? (*be)->open(spec, &o, err, errlen) : NULL;
+}
 
 static void check_spam_spec(const struct spec_case *c)
 {
 	unit_case(c->name, c->spec, strlen(c->spec));
 	char err[300] = "";
-	U_EQ_INT(scan_spamc_spec_ok(c->spec, err, sizeof err) == 0, c->ok);
-	if (!c->ok)
+	const struct scan_spam_backend *be;
+	void *st = spam_open(c->spec, 0, &be, err, sizeof err);
+	U_EQ_INT(st != NULL, c->ok);
+	if (c->ok)
+		U_CHECK(strncmp(c->spec, be->name, strlen(be->name)) == 0); /* the back end the spec names */
+	else
 		U_CONTAINS(err, c->err);
-	struct scan_spam_req q = { .data = "x", .len = 1 };
-	struct scan_spam_res r;
-	if (!c->ok) { /* the check itself refuses the same spec */
-		U_EQ_INT(scan_spamc_check(c->spec, &q, 1000, 0, &r), -1);
-		U_CONTAINS(r.err, c->err);
-		scan_spam_res_fini(&r);
-	}
+	if (st)
+		be->close(st);
 }
 
 static void test_specs(void **state)
@@ -309,18 +322,26 @@ static void test_specs(void **state)
 	char err[100] = "x";
 	U_CHECK(scan_av_new("none", NULL, err, sizeof err) == NULL);
 	U_EQ_STR(err, "");
+	strcpy(err, "x");
+	U_CHECK(scan_spam_find("none", err, sizeof err) == NULL);
+	U_EQ_STR(err, "");
 	unit_case("spam size skip sends nothing", NULL, 0);
 	struct scan_spam_req q = { .data = "0123456789", .len = 10 };
 	struct scan_spam_res r;
+	const struct scan_spam_backend *be;
 	/* nothing listens on port 9 of 127.0.0.1; a skip must not even connect */
-	U_EQ_INT(scan_spamc_check("spamd:127.0.0.1:9", &q, 1000, 9, &r), 0);
+	void *st = spam_open("spamd:127.0.0.1:9", 9, &be, err, sizeof err);
+	U_EQ_INT(be->check(st, &q, &r), 0);
 	U_CHECK(r.skipped_size);
 	U_CHECK(!r.is_spam);
 	scan_spam_res_fini(&r);
+	be->close(st);
 	unit_case("spam dead port is an error", NULL, 0);
-	U_EQ_INT(scan_spamc_check("rspamd:127.0.0.1:9", &q, 1000, 0, &r), -1);
-	U_CONTAINS(r.err, "connect 127.0.0.1:9");
+	st = spam_open("rspamd:127.0.0.1:9", 0, &be, err, sizeof err);
+	U_EQ_INT(be->check(st, &q, &r), -1);
+	U_CONTAINS(r.err, "rspamd connect 127.0.0.1:9");
 	scan_spam_res_fini(&r);
+	be->close(st);
 	UNIT_FINISH();
 }
 

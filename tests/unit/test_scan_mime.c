@@ -1,5 +1,5 @@
 /*
- * test_scan_mime.c - the MIME walk (scan/scan_mime*.c): header fields,
+ * test_scan_mime.c - the MIME walk (scan/mime/scan_mime*.c): header fields,
  * the leaf parts with their decoded content and IMAP numbers, the
  * SpamAssassin views (body paragraphs, rawbody lines, URIs; the body
  * expectations of the HTML, multipart and message/rfc822 cases are what
@@ -19,7 +19,7 @@
 #include <stdbool.h>
 
 #include "base/buf.h"
-#include "scan/scan_msg.h"
+#include "scan/mime/scan_msg.h"
 
 #define EICAR "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 #define EICAR_B64                                                                      \

@@ -1,5 +1,5 @@
 /*
- * test_scan_rules.c - the rules engine (src/scan/scan_rules*.c), from
+ * test_scan_rules.c - the rules engine (src/scan/rules/scan_rules*.c), from
  * tables: each case loads a rule text, scores a message built by hand (as
  * scan_mime.c would fill struct scan_msg) and compares the scored hits,
  * the score and the load statistics.
@@ -11,8 +11,8 @@
 
 #include "base/log.h"
 #include "base/str.h"
-#include "scan/scan_msg.h"
-#include "scan/scan_rules.h"
+#include "scan/mime/scan_msg.h"
+#include "scan/rules/scan_rules.h"
 #include "unit.h"
 
 /* ---------------------------------------------------------------- messages */

@@ -1,0 +1,117 @@
+/*
+ * scan_rules.h - the built-in spam rules engine: SpamAssassin's rule-file
+ * syntax, evaluated natively with PCRE2 (JIT) against a struct scan_msg.
+ *
+ * A rule set is loaded once (files, directories of *.cf and *.pre read in
+ * sorted order, or "builtin" for the embedded rules/mxgate-default.cf) and
+ * is immutable afterwards: any number of threads may call
+ * scan_rules_check() on it at the same time, each with its own result.
+ *
+ * Supported: header (plain, :raw, :addr, :name, exists:, ALL, ALL:raw,
+ * ToCc, MESSAGEID, EnvelopeFrom, [if-unset: ...]), body, rawbody, full, uri,
+ * meta (boolean and arithmetic), score (1 or 4 values: the configured score
+ * set is used), describe, tflags (multiple, maxhits=N, nice, net, ...),
+ * priority (parsed, ignored), if/ifplugin/else/endif, include, loadplugin
+ * (present only if emulated), required_score. Native evals are listed in
+ * scan_rules_eval.c; any other eval: rule is loaded but never hits, counted
+ * as eval_unsupported. Unknown directives are counted, never errors.
+ * Regexes PCRE2 cannot compile disable their rule (counted, logged); the
+ * load does not fail because of them.
+ *
+ * Limits: a regex match is bounded by SCAN_RULES_MATCH_LIMIT and
+ * SCAN_RULES_DEPTH_LIMIT (a rule that hits them counts as not matching
+ * and is counted in result.limited); rule files up to SCAN_RULES_FILE_MAX
+ * octets, SCAN_RULES_INCLUDE_DEPTH nested includes, SCAN_RULES_IF_DEPTH
+ * nested if blocks.
+ */
+#ifndef SCAN_RULES_SCAN_RULES_H
+#define SCAN_RULES_SCAN_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "scan/mime/scan_msg.h"
+
+#define SCAN_RULES_MATCH_LIMIT 200000u	 /* pcre2_set_match_limit per match */
+#define SCAN_RULES_DEPTH_LIMIT 10000u	 /* pcre2_set_depth_limit per match */
+#define SCAN_RULES_FILE_MAX (16u << 20) /* one rule file */
+#define SCAN_RULES_INCLUDE_DEPTH 10
+#define SCAN_RULES_IF_DEPTH 64
+#define SCAN_RULES_BODY_SCAN_MAX 50000u     /* octets of each body[] text body rules read */
+#define SCAN_RULES_RAWBODY_SCAN_MAX 500000u /* octets of each rawbody[] text */
+#define SCAN_RULES_MAXHITS_MAX 1000 /* a "multiple" rule counts at most this many hits */
+
+struct scan_rules; /* immutable after load, shared by threads */
+
+/* One DNSBL answer of the connecting client: zone as queried ("zen.spamhaus.org"),
+ * addr the A record ("127.0.0.2"), txt the TXT record (NULL or "" when none). */
+struct scan_rules_dnsbl {
+	const char *zone;
+	const char *addr;
+	const char *txt;
+};
+
+/* What the SMTP session knows; every field may be NULL / 0. */
+struct scan_rules_ctx {
+	const struct scan_rules_dnsbl *dnsbl;
+	size_t ndnsbl;
+	const char *env_from; /* MAIL FROM address, without <> */
+};
+
+struct scan_rules_hit {
+	const char *name;     /* points into the rule set */
+	double score;	      /* what the rule added: its score times count */
+	const char *describe; /* or "" */
+	unsigned count;	      /* hits (more than 1 only with tflags multiple) */
+};
+
+struct scan_rules_result {
+	double score;		    /* sum of the hits' scores */
+	double required;	    /* required_score of the set (default 5.0) */
+	bool spam;		    /* score >= required */
+	struct scan_rules_hit *hits; /* owned; scored rules only, in rule order */
+	size_t nhits;
+	size_t limited; /* regex matches stopped by the match/depth limit */
+};
+
+struct scan_rules_opts {
+	int score_set; /* 0..3: 0 no Bayes no network, 1 network, 2 Bayes, 3 both */
+};
+
+/* paths: rule files or directories; "builtin" is the embedded default set.
+ * opts may be NULL (score set 0). Errors: NULL and err = "file:line: what". */
+struct scan_rules *scan_rules_load(const char *const *paths, size_t n, const struct scan_rules_opts *opts,
+				   char *err, size_t errlen);
+/* Same from text (name is used in messages), for tests and the fuzzer. */
+struct scan_rules *scan_rules_load_text(const char *name, const char *text, const struct scan_rules_opts *opts,
+					char *err, size_t errlen);
+void scan_rules_free(struct scan_rules **r);
+
+struct scan_rules_stats {
+	size_t rules;	       /* defined rules, enabled or not */
+	size_t enabled;	       /* rules evaluated at check time */
+	size_t header, body, rawbody, full, uri, meta; /* enabled, by type (eval counted in its type) */
+	size_t eval_native;    /* enabled eval rules implemented here */
+	size_t eval_unsupported; /* eval rules that never hit: not implemented */
+	size_t bad_regex;      /* rules disabled: regex refused by PCRE2 */
+	size_t meta_cycle;     /* metas disabled: part of a dependency cycle */
+	size_t meta_unknown;   /* meta references to undefined rules (read as 0) */
+	size_t zero_score;     /* rules disabled by a score of 0 */
+	size_t skipped_plugin; /* rule lines skipped in false if/ifplugin blocks */
+	size_t plugins_unknown; /* loadplugin lines of plugins not emulated */
+	size_t ignored;	       /* other directives, tolerated */
+	size_t files;	       /* files read */
+	double required;       /* required_score */
+};
+void scan_rules_stats(const struct scan_rules *r, struct scan_rules_stats *out);
+/* The name of the first unsupported eval function (for reports), or NULL;
+ * i-th distinct one in load order. */
+const char *scan_rules_unsupported_eval(const struct scan_rules *r, size_t i, size_t *nrules);
+
+/* Score m. c may be NULL. Returns 0; out must be released with
+ * scan_rules_result_fini(). */
+int scan_rules_check(const struct scan_rules *r, const struct scan_msg *m, const struct scan_rules_ctx *c,
+		     struct scan_rules_result *out);
+void scan_rules_result_fini(struct scan_rules_result *out);
+
+#endif
