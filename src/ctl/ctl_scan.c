@@ -232,8 +232,11 @@ static int scan_one(const struct conf *c, struct scan_engine *e, const struct sc
 	}
 	struct buf content;
 	buf_init(&content);
-	struct scan_outcome o = { .content = &content };
+	struct scan_outcome o;
+	scan_outcome_init(&o);
 	scan_apply(pol, &r, msg.data, msg.len, &o);
+	if (o.changed)
+		mail_edits_apply(&o.edits, msg.data, msg.len, &content);
 	/* the message as it would be delivered, parsed for its header section and Subject */
 	struct scan_msg *m = o.changed ? scan_msg_parse(content.data, content.len, NULL)
 				       : scan_msg_parse(msg.data, msg.len, NULL);
@@ -242,6 +245,7 @@ static int scan_one(const struct conf *c, struct scan_engine *e, const struct sc
 	else
 		print_text(file, msg.len, &r, &o, m);
 	scan_msg_free(&m);
+	scan_outcome_fini(&o);
 	buf_fini(&content);
 	rc = 0;
 out:

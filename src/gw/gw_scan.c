@@ -236,6 +236,7 @@ static void job_free(struct scan_job *j)
 	xfree(j->data);
 	scan_report_fini(&j->rep);
 	buf_fini(&j->content);
+	scan_outcome_fini(&j->out);
 	mail_env_free(&j->own_env);
 	gw_scanset_unref(j->set);
 	xfree(j);
@@ -295,8 +296,10 @@ static void scan_work(void *arg)
 			return;
 	}
 	buf_init(&j->content);
-	j->out.content = &j->content;
+	scan_outcome_init(&j->out);
 	scan_apply(&j->set->policy, &j->rep, j->data, j->len, &j->out);
+	if (j->out.changed)
+		mail_edits_apply(&j->out.edits, j->data, j->len, &j->content);
 }
 
 static void log_verdict(const struct scan_job *j)
@@ -462,8 +465,11 @@ static void failed_after_queue(struct scan_job *j)
 		struct scan_policy p = j->set->policy;
 		p.headers_on_clean = true;
 		buf_init(&j->content);
-		j->out.content = &j->content;
+		scan_outcome_fini(&j->out);
+		scan_outcome_init(&j->out);
 		scan_apply(&p, &j->rep, j->data, j->len, &j->out);
+		if (j->out.changed)
+			mail_edits_apply(&j->out.edits, j->data, j->len, &j->content);
 		finish_after_queue(j);
 		return;
 	}

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mail/mail_edit.h"
+
 struct buf;
 struct scan_engine;
 struct scan_access;
@@ -172,17 +174,28 @@ struct scan_policy {
 };
 
 struct scan_outcome {
-	unsigned flags;	   /* what is done: SCAN_ACT_* */
+	unsigned flags;	      /* what is done: SCAN_ACT_* */
 	const char *redirect; /* borrowed from the policy */
-	bool changed;	   /* content differs from the original */
-	struct buf *content; /* the message to deliver (when changed), caller's buffer */
-	size_t cleaned;	   /* infected parts replaced */
+	bool changed;	      /* the delivered message differs from the original: edits says how */
+	struct mail_edits edits; /* on the original's bytes (mail/mail_edit.h); owned */
+	size_t cleaned;	      /* infected parts replaced */
 };
+void scan_outcome_init(struct scan_outcome *o);
+void scan_outcome_fini(struct scan_outcome *o);
 
-/* Apply the deciding category's actions to raw[0..len). out->content must
- * point to an initialised buffer; it receives the new message if any. */
+/* Apply the deciding category's actions to raw[0..len): out (initialised)
+ * gets the flags and, when the delivered message differs, the edits that
+ * make it: our result headers from outside removed, the Subject tagged,
+ * ours added at the end of the header section, infected parts replaced.
+ * When a replaced part reaches into the top-level header section (a
+ * single-part message that is itself infected), the edit list is one
+ * edit replacing the whole message. */
 void scan_apply(const struct scan_policy *p, const struct scan_report *r, const char *raw, size_t len,
 		struct scan_outcome *out);
+/* The result headers (PREFIX-Scan, -Virus, -DNSBL, the spam headers) of r,
+ * CRLF lines, appended to out: what scan_apply adds, for a message the
+ * gateway passes on without a scan (scan_on_failure = deliver-unscanned). */
+void scan_result_headers(const struct scan_policy *p, const struct scan_report *r, struct buf *out);
 
 /* Header editing, exported for tests: the Subject with tag added (at the
  * start or end; not added twice; folded and encoded subjects kept valid). */

@@ -291,6 +291,23 @@ static void tags_for(const struct scan_policy *p, const struct scan_report *r, s
 	}
 }
 
+void scan_result_headers(const struct scan_policy *p, const struct scan_report *r, struct buf *out)
+{
+	result_headers(p, r, out);
+}
+
+void scan_outcome_init(struct scan_outcome *o)
+{
+	memset(o, 0, sizeof *o);
+	mail_edits_init(&o->edits);
+}
+
+void scan_outcome_fini(struct scan_outcome *o)
+{
+	mail_edits_fini(&o->edits);
+	memset(o, 0, sizeof *o);
+}
+
 struct edit_ctx {
 	const struct scan_policy *p;
 	const struct scan_report *r;
@@ -298,51 +315,93 @@ struct edit_ctx {
 	const char *tags; /* "" for none */
 	bool subject_seen;
 	size_t covered; /* end of the last line walked */
-	struct buf *out;
+	struct mail_edits *out;
+	struct buf t;
 };
 
-/* One line of the header section (scan_mime_fields): kept, dropped (ours,
- * from outside) or, for the first Subject, tagged. */
+/* One line of the header section (scan_mime_fields): kept, removed (ours,
+ * from outside) or, for the first Subject, tagged; a last field without
+ * its line end gets one. */
 static void edit_field(void *vctx, const char *name, size_t nlen, const char *line, size_t llen, const char *value,
 		       size_t vlen)
 {
 	(void)value;
 	(void)vlen;
 	struct edit_ctx *c = vctx;
-	c->covered = (size_t)(line + llen - c->raw);
-	if (name && ours(c->p, name, nlen))
+	size_t off = (size_t)(line - c->raw);
+	c->covered = off + llen;
+	bool unended = llen == 0 || line[llen - 1] != '\n';
+	if (name && ours(c->p, name, nlen)) {
+		mail_edits_add(c->out, off, llen, unended ? "\r\n" : "", unended ? 2 : 0);
 		return;
+	}
 	if (name && c->tags[0] && !c->subject_seen && nlen == 7 && strncasecmp(name, "Subject", 7) == 0) {
 		c->subject_seen = true;
-		scan_tag_subject(line, llen, c->r->subject, c->tags, c->p->tag_at_end, c->out);
-	} else {
-		buf_append(c->out, line, llen);
+		buf_reset(&c->t);
+		scan_tag_subject(line, llen, c->r->subject, c->tags, c->p->tag_at_end, &c->t);
+		if (!c->t.len || c->t.data[c->t.len - 1] != '\n')
+			buf_puts(&c->t, "\r\n");
+		if (c->t.len != llen || memcmp(c->t.data, line, llen) != 0)
+			mail_edits_add(c->out, off, llen, c->t.data, c->t.len);
+		return;
 	}
-	if (c->out->len && c->out->data[c->out->len - 1] != '\n')
-		buf_puts(c->out, "\r\n"); /* a last field without its line end */
+	if (unended)
+		mail_edits_add(c->out, off + llen, 0, "\r\n", 2);
 }
 
-static void edit_headers(const struct scan_policy *p, const struct scan_report *r, bool tag, const char *raw,
-			 size_t len, struct buf *out)
+/* The edits of the header section of raw; returns where it ends (the
+ * blank line, or len). */
+static size_t header_edits(const struct scan_policy *p, const struct scan_report *r, bool tag, const char *raw,
+			   size_t len, struct mail_edits *out)
 {
 	struct buf tags;
 	buf_init(&tags);
 	if (tag && p->tag_subject)
 		tags_for(p, r, &tags);
 	struct edit_ctx c = { .p = p, .r = r, .raw = raw, .tags = tags.data ? tags.data : "", .out = out };
+	buf_init(&c.t);
 	size_t body = scan_mime_fields(raw, len, edit_field, &c);
+	struct buf add;
+	buf_init(&add);
 	if (!c.subject_seen && tags.len)
-		scan_tag_subject(NULL, 0, NULL, tags.data, false, out);
+		scan_tag_subject(NULL, 0, NULL, tags.data, false, &add);
 	if (r->cat != SCAN_CLEAN || p->headers_on_clean)
-		result_headers(p, r, out);
-	if (body > c.covered)
-		buf_append(out, raw + c.covered, len - c.covered); /* the blank line and the body */
-	else
-		buf_puts(out, "\r\n");
+		result_headers(p, r, &add);
+	if (body <= c.covered)
+		buf_puts(&add, "\r\n"); /* no blank line after the fields: one ends the header section */
+	if (add.len)
+		mail_edits_add(out, c.covered, 0, add.data, add.len);
+	buf_fini(&add);
+	buf_fini(&c.t);
 	buf_fini(&tags);
+	return c.covered;
 }
 
-/* ------------------------------------------------------------ apply */
+/* The infected parts' edits (out->cleaned set); false when the finding is
+ * only in the message as a whole: no part can be cut out. */
+static bool clean_edits(const struct scan_report *r, const char *raw, size_t len, struct scan_outcome *out,
+			struct mail_edits *clean)
+{
+	const char **paths = xcalloc(r->nvirus, sizeof *paths);
+	const char **why = xcalloc(r->nvirus, sizeof *why);
+	size_t n = 0;
+	bool whole = false;
+	for (size_t i = 0; i < r->nvirus; i++) {
+		if (r->virus[i].unscannable)
+			continue;
+		if (!r->virus[i].path[0]) {
+			whole = true; /* found only in the message as a whole: no part to replace */
+			continue;
+		}
+		paths[n] = r->virus[i].path;
+		why[n++] = r->virus[i].name;
+	}
+	if (n)
+		out->cleaned = scan_msg_clean_edits(raw, len, paths, why, n, clean);
+	xfree(paths);
+	xfree(why);
+	return !(whole && !n);
+}
 
 void scan_apply(const struct scan_policy *p, const struct scan_report *r, const char *raw, size_t len,
 		struct scan_outcome *out)
@@ -352,47 +411,37 @@ void scan_apply(const struct scan_policy *p, const struct scan_report *r, const 
 	out->redirect = a->redirect;
 	out->changed = false;
 	out->cleaned = 0;
-	const char *src = raw;
-	size_t slen = len;
-	struct buf cleaned;
-	buf_init(&cleaned);
-	if ((a->flags & SCAN_ACT_CLEAN) && r->nvirus) {
-		const char **paths = xcalloc(r->nvirus, sizeof *paths);
-		const char **why = xcalloc(r->nvirus, sizeof *why);
-		size_t n = 0;
-		bool whole = false;
-		for (size_t i = 0; i < r->nvirus; i++) {
-			if (r->virus[i].unscannable)
-				continue;
-			if (!r->virus[i].path[0]) {
-				whole = true; /* found only in the message as a whole: no part to replace */
-				continue;
-			}
-			paths[n] = r->virus[i].path;
-			why[n++] = r->virus[i].name;
-		}
-		if (n)
-			out->cleaned = scan_msg_clean(raw, len, paths, why, n, &cleaned);
-		if (whole && !n) {
-			/* nothing can be cut out: no cleaned copy is delivered */
-			out->flags &= ~(unsigned)SCAN_ACT_CLEAN;
-		} else if (out->cleaned) {
-			src = cleaned.data;
-			slen = cleaned.len;
-		}
-		xfree(paths);
-		xfree(why);
-	}
-	if (!(out->flags & (SCAN_ACT_DELIVER | SCAN_ACT_CLEAN | SCAN_ACT_REDIRECT))) {
-		buf_fini(&cleaned);
-		return; /* nothing delivered: no new content needed */
-	}
+	struct mail_edits clean;
+	mail_edits_init(&clean);
+	if ((a->flags & SCAN_ACT_CLEAN) && r->nvirus && !clean_edits(r, raw, len, out, &clean))
+		out->flags &= ~(unsigned)SCAN_ACT_CLEAN; /* nothing can be cut out: no cleaned copy */
 	bool tag = (a->flags & SCAN_ACT_TAG) != 0;
-	if (r->cat == SCAN_CLEAN && !p->headers_on_clean && !out->cleaned) {
-		buf_fini(&cleaned);
-		return; /* delivered exactly as received */
+	if (!(out->flags & (SCAN_ACT_DELIVER | SCAN_ACT_CLEAN | SCAN_ACT_REDIRECT)) ||
+	    (r->cat == SCAN_CLEAN && !p->headers_on_clean && !out->cleaned)) {
+		mail_edits_fini(&clean);
+		return; /* nothing delivered, or delivered exactly as received */
 	}
-	edit_headers(p, r, tag, src, slen, out->content);
+	struct mail_edits hdr;
+	mail_edits_init(&hdr);
+	size_t hend = header_edits(p, r, tag, raw, len, &hdr);
+	if (clean.n && clean.v[0].off < hend) {
+		/* the message itself was replaced, its fields with it: edit the cleaned copy's
+		 * header section and send the whole result as one edit */
+		struct buf cleaned, full;
+		buf_init(&cleaned);
+		buf_init(&full);
+		mail_edits_apply(&clean, raw, len, &cleaned);
+		mail_edits_fini(&hdr);
+		header_edits(p, r, tag, cleaned.data ? cleaned.data : "", cleaned.len, &hdr);
+		mail_edits_apply(&hdr, cleaned.data ? cleaned.data : "", cleaned.len, &full);
+		mail_edits_add(&out->edits, 0, len, full.data ? full.data : "", full.len);
+		buf_fini(&cleaned);
+		buf_fini(&full);
+	} else {
+		mail_edits_move(&out->edits, &hdr);
+		mail_edits_move(&out->edits, &clean);
+	}
+	mail_edits_fini(&hdr);
+	mail_edits_fini(&clean);
 	out->changed = true;
-	buf_fini(&cleaned);
 }

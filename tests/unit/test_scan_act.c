@@ -168,6 +168,21 @@ static void spam_report(struct scan_report *r, double score)
 	scan_report_classify(r, 10.0, 0);
 }
 
+/* scan_apply, and the delivered message built from its edit list into out
+ * (the original when nothing changed). */
+static void apply(const struct scan_policy *p, const struct scan_report *r, const char *raw, size_t len,
+		  struct scan_outcome *o, struct buf *out)
+{
+	scan_outcome_init(o);
+	scan_apply(p, r, raw, len, o);
+	char err[200];
+	U_EQ_INT(mail_edits_check(&o->edits, len, len + 65536, err, sizeof err), 0);
+	if (o->changed)
+		mail_edits_apply(&o->edits, raw, len, out);
+	else
+		buf_append(out, raw, len);
+}
+
 static void test_apply(void **state)
 {
 	(void)state;
@@ -180,8 +195,7 @@ static void test_apply(void **state)
 	spam_report(&r, 7.2);
 	U_EQ_INT(r.cat, SCAN_SPAM);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, MSG, strlen(MSG), &o);
+	apply(&p, &r, MSG, strlen(MSG), &o, &out);
 	U_CHECK(o.changed);
 	U_EQ_HEX(o.flags, SCAN_ACT_DELIVER | SCAN_ACT_TAG);
 	buf_putc(&out, '\0');
@@ -193,6 +207,7 @@ static void test_apply(void **state)
 	U_CONTAINS(out.data, "X-mxgate-Scan: spam (score=7.20 required=5.00) by mxgate on gw.example\r\n");
 	U_CONTAINS(out.data, "\r\n\r\nbody X-Spam-Flag: stays\r\n");
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 
 	unit_case("high spam and blocklisted: one spam tag, blocklisted tag too", MSG, strlen(MSG));
@@ -202,24 +217,24 @@ static void test_apply(void **state)
 	scan_report_classify(&r, 10.0, 1);
 	U_EQ_INT(r.cat, SCAN_HIGH_SPAM);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, MSG, strlen(MSG), &o);
+	apply(&p, &r, MSG, strlen(MSG), &o, &out);
 	buf_putc(&out, '\0');
 	U_CONTAINS(out.data, "Subject: {Spam?} {Blocklisted?} offer\r\n");
 	U_CONTAINS(out.data, "X-mxgate-DNSBL: bl.test=127.0.0.2 (weight 3); total 3\r\n");
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 
 	unit_case("tag_subject no: headers only", MSG, strlen(MSG));
 	p.tag_subject = false;
 	spam_report(&r, 7.2);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, MSG, strlen(MSG), &o);
+	apply(&p, &r, MSG, strlen(MSG), &o, &out);
 	buf_putc(&out, '\0');
 	U_CONTAINS(out.data, "Subject: offer\r\n");
 	U_CONTAINS(out.data, "X-Spam-Flag: YES\r\n");
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 	p.tag_subject = true;
 
@@ -228,11 +243,11 @@ static void test_apply(void **state)
 	spam_report(&r, 1.0);
 	U_EQ_INT(r.cat, SCAN_CLEAN);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, MSG, strlen(MSG), &o);
+	apply(&p, &r, MSG, strlen(MSG), &o, &out);
 	U_CHECK(!o.changed);
 	U_EQ_HEX(o.flags, SCAN_ACT_DELIVER);
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 	p.headers_on_clean = true;
 
@@ -240,11 +255,11 @@ static void test_apply(void **state)
 	p = policy("quarantine");
 	spam_report(&r, 7.2);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, MSG, strlen(MSG), &o);
+	apply(&p, &r, MSG, strlen(MSG), &o, &out);
 	U_EQ_HEX(o.flags, SCAN_ACT_QUARANTINE);
 	U_CHECK(!o.changed);
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 
 	unit_case("virus found in the whole message only: no cleaned copy", MSG, strlen(MSG));
@@ -254,22 +269,22 @@ static void test_apply(void **state)
 	scan_report_classify(&r, 10.0, 0);
 	U_EQ_INT(r.cat, SCAN_VIRUS);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, MSG, strlen(MSG), &o);
+	apply(&p, &r, MSG, strlen(MSG), &o, &out);
 	U_EQ_HEX(o.flags, SCAN_ACT_QUARANTINE | SCAN_ACT_TAG);
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 
 	unit_case("no header section at all", "\r\nbody\r\n", 8);
 	p = policy("deliver tag");
 	spam_report(&r, 7.2);
 	buf_init(&out);
-	o = (struct scan_outcome){ .content = &out };
-	scan_apply(&p, &r, "\r\nbody\r\n", 8, &o);
+	apply(&p, &r, "\r\nbody\r\n", 8, &o, &out);
 	buf_putc(&out, '\0');
 	U_CHECK(strncmp(out.data, "Subject: {Spam?}\r\n", 18) == 0);
 	U_CONTAINS(out.data, "\r\n\r\nbody\r\n");
 	buf_fini(&out);
+	scan_outcome_fini(&o);
 	scan_report_fini(&r);
 	for (int i = 0; i < SCAN_NCAT; i++)
 		scan_actions_fini(&p.act[i]);

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "mail/mail_edit.h"
 
 struct clean_repl {
 	size_t begin, end; /* raw range replaced */
@@ -180,24 +181,31 @@ static int repl_cmp(const void *a, const void *b)
 	return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+/* The replacements for the listed paths, sorted (c.r, c.nr). */
+static void collect(struct clean_ctx *c)
+{
+	/* no limits here: cleaning must reach every part the scan listed */
+	struct scan_mime_limits lim = { (size_t)-1, SCAN_MIME_HARD_DEPTH, 0 };
+	struct scan_mime_doc d;
+	if (c->n > 0) {
+		scan_mime_doc_open(&d, c->raw, c->len);
+		scan_mime_walk(&d, &lim, on_leaf, c);
+		scan_mime_doc_close(&d);
+	}
+	if (c->nr)
+		qsort(c->r, c->nr, sizeof *c->r, repl_cmp);
+}
+
 size_t scan_msg_clean(const char *raw, size_t len, const char *const *paths, const char *const *why, size_t n,
 		      struct buf *out)
 {
 	struct clean_ctx c = { .raw = raw, .len = len, .paths = paths, .why = why, .n = n };
-	/* no limits here: cleaning must reach every part the scan listed */
-	struct scan_mime_limits lim = { (size_t)-1, SCAN_MIME_HARD_DEPTH, 0 };
-	struct scan_mime_doc d;
-	if (n > 0) {
-		scan_mime_doc_open(&d, raw, len);
-		scan_mime_walk(&d, &lim, on_leaf, &c);
-		scan_mime_doc_close(&d);
-	}
+	collect(&c);
 	if (c.nr == 0) {
 		buf_append(out, raw, len);
 		xfree(c.r);
 		return 0;
 	}
-	qsort(c.r, c.nr, sizeof *c.r, repl_cmp);
 	size_t pos = 0, done = 0;
 	char prev = 0;
 	for (size_t i = 0; i < c.nr; i++) {
@@ -211,6 +219,31 @@ size_t scan_msg_clean(const char *raw, size_t len, const char *const *paths, con
 		buf_fini(&r->text);
 	}
 	put_crlf(out, raw + pos, len - pos, &prev);
+	xfree(c.r);
+	return done;
+}
+
+size_t scan_msg_clean_edits(const char *raw, size_t len, const char *const *paths, const char *const *why, size_t n,
+			    struct mail_edits *out)
+{
+	struct clean_ctx c = { .raw = raw, .len = len, .paths = paths, .why = why, .n = n };
+	collect(&c);
+	size_t pos = 0, done = 0;
+	struct buf t;
+	buf_init(&t);
+	for (size_t i = 0; i < c.nr; i++) {
+		struct clean_repl *r = &c.r[i];
+		if (r->begin >= pos && r->end >= r->begin) {
+			buf_reset(&t);
+			char prev = r->begin ? raw[r->begin - 1] : 0;
+			put_crlf(&t, r->text.data, r->text.len, &prev);
+			mail_edits_add(out, r->begin, r->end - r->begin, t.data ? t.data : "", t.len);
+			pos = r->end;
+			done++;
+		}
+		buf_fini(&r->text);
+	}
+	buf_fini(&t);
 	xfree(c.r);
 	return done;
 }

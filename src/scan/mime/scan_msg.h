@@ -156,5 +156,12 @@ size_t scan_mime_fields(const char *raw, size_t len, scan_mime_field_fn fn, void
  * replaced (0: out holds raw unchanged, not even line ends converted). */
 size_t scan_msg_clean(const char *raw, size_t len, const char *const *paths, const char *const *why, size_t n,
 		      struct buf *out);
+struct mail_edits;
+/* The same replacements as an edit list on raw (mail/mail_edit.h), added
+ * to out in ascending order: each replaced range and its notice (CRLF line
+ * ends); the bytes between are not touched, bare LFs included. Returns the
+ * number of parts replaced. */
+size_t scan_msg_clean_edits(const char *raw, size_t len, const char *const *paths, const char *const *why, size_t n,
+			    struct mail_edits *out);
 
 #endif

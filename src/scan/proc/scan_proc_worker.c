@@ -164,16 +164,14 @@ static void answer(int sock, const struct scan_policy *policy, struct scan_repor
 		   struct spm_ans *a)
 {
 	if (!a->tempfail) {
-		struct buf content;
-		buf_init(&content);
-		struct scan_outcome out = { .content = &content };
+		struct scan_outcome out;
+		scan_outcome_init(&out);
 		scan_apply(policy, rep, data, len, &out);
 		a->flags = out.flags;
 		a->changed = out.changed;
 		a->cleaned = (uint32_t)out.cleaned;
-		if (out.changed)
-			mail_edits_add(&a->edits, 0, len, content.data ? content.data : "", content.len);
-		buf_fini(&content);
+		mail_edits_move(&a->edits, &out.edits);
+		scan_outcome_fini(&out);
 	}
 	struct buf r;
 	buf_init(&r);
