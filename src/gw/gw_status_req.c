@@ -86,8 +86,9 @@ bool gw_status_host_ok(const char *host, size_t len, const char *name)
 		const char *end = memchr(host, ']', len);
 		if (!end || end == host + 1)
 			return false;
+		/* rest: ":" and the port's 1 to 5 digits, every one of them checked */
 		size_t rest = len - (size_t)(end + 1 - host);
-		if (rest && (end[1] != ':' || rest < 2 || rest > 6 || !all_of(end + 2, rest - 2, "0123456789")))
+		if (rest && (end[1] != ':' || rest < 2 || rest > 6 || !all_of(end + 2, rest - 1, "0123456789")))
 			return false;
 		return all_of(host + 1, (size_t)(end - host - 1), "0123456789abcdefABCDEF:.");
 	}

@@ -97,6 +97,9 @@ static const struct host_case {
 	{ "empty IPv6", "[]:80", false },
 	{ "name in brackets", "[attacker.example]", false },
 	{ "junk after IPv6", "[::1]x", false },
+	{ "IPv6, bad last port digit", "[::1]:80x", false },
+	{ "IPv6, 5-digit port", "[::1]:65535", true },
+	{ "IPv6, 6-digit port", "[::1]:123456", false },
 	{ "over the limit", "{{301:a}}", false },
 };
 
@@ -112,6 +115,10 @@ static void test_host(void **state)
 	}
 	unit_case("no Host header (HTTP/1.0)", NULL, 0);
 	U_EQ_INT(gw_status_host_ok(NULL, 0, "gw.example.test"), true);
+	/* fuzz_status_req found it: the IPv6 form's port check left its last octet out */
+	static const char nul_port[] = "[630300.63000.00]:802"; /* and the NUL that ends it */
+	unit_case("NUL after an IPv6 port", nul_port, sizeof nul_port);
+	U_EQ_INT(gw_status_host_ok(nul_port, sizeof nul_port, "gw.example.test"), false);
 	unit_case("no myhostname", "gw.example.test", 15);
 	U_EQ_INT(gw_status_host_ok("gw.example.test", 15, ""), false);
 	UNIT_FINISH();
