@@ -38,6 +38,7 @@
 #include "conf/conf.h"
 #include "deliver/deliver.h"
 #include "dns/dns.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "net/net_listen.h"
 #include "net/net_tls.h"
@@ -257,7 +258,7 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 		}
 	}
 	/* read as root: a map may be readable only by root (reloads read as mail_owner) */
-	g->maps = gw_maps_load(c, err, sizeof err);
+	g->maps = gw_conf_maps_load(c, err, sizeof err);
 	if (!g->maps) {
 		log_err("event=startup_error error=\"%s\"", err);
 		goto out;
@@ -319,11 +320,11 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
 	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
 	struct deliver_conf dconf;
-	gw_conf_deliver(g, c, self, &dconf);
+	gw_conf_deliver(c, g->tls_client, g->tls_policy, self, &dconf);
 	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
 	xfree(self);
 	struct smtp_server_conf sconf;
-	gw_conf_smtpd(g, g->gen, &sconf);
+	gw_gen_smtpd(g->gen, &sconf);
 	struct smtp_policy pol;
 	gw_smtpd_policy(g, &pol);
 	g->smtpd = smtp_server_new(g->base, &sconf, &pol);

@@ -22,6 +22,7 @@
 #include "base/map.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "mail/mail_addr.h"
 #include "scan/scan_dnsbl.h"
@@ -43,18 +44,6 @@ struct dsess {
 	bool trusted;
 	char rcpt[MAIL_PATH_MAX + 8];
 };
-
-void gw_dnsbl_conf(const struct conf *c, struct scan_dnsbl_conf *dc)
-{
-	*dc = (struct scan_dnsbl_conf){
-		.sites = c->dnsbl_sites,
-		.ttl_min_s = c->dnsbl_ttl_min,
-		.ttl_max_s = c->dnsbl_ttl_max,
-		.timeout_s = c->dnsbl_timeout,
-		.retest_s = c->dnsbl_retest_interval,
-		.self_test = true,
-	};
-}
 
 static void on_retire_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -78,7 +67,7 @@ static void on_retire_poll(evutil_socket_t fd, short what, void *arg)
 struct scan_dnsbl *gw_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen)
 {
 	struct scan_dnsbl_conf dc;
-	gw_dnsbl_conf(c, &dc);
+	gw_conf_dnsbl(c, &dc);
 	return scan_dnsbl_new(g->base, g->dns, &dc, err, errlen);
 }
 

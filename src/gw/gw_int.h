@@ -209,14 +209,9 @@ void gw_attempt_release(struct gw *g, struct gw_attempt *at);
 struct gw_gen *gw_gen_new(const struct conf *c, struct conf *owned);
 struct gw_gen *gw_gen_ref(struct gw_gen *gen);
 void gw_gen_unref(struct gw_gen *gen);
-/* The settings of each module built from a configuration (gw_serve and
- * reloads share them). sc takes a reference on gen, released with the
- * snapshot. self: our listen addresses (caller's array, smtpd_listen_n). */
-void gw_conf_smtpd(struct gw *g, struct gw_gen *gen, struct smtp_server_conf *sc);
-struct deliver_conf;
-void gw_conf_deliver(struct gw *g, const struct conf *c, struct net_addr *self, struct deliver_conf *dc);
-struct queue_sched_conf;
-void gw_conf_queue(const struct conf *c, struct queue_sched_conf *qc);
+/* The SMTP server's settings of gen (gw_conf_smtpd), holding a reference
+ * on gen that the snapshot releases. */
+void gw_gen_smtpd(struct gw_gen *gen, struct smtp_server_conf *sc);
 /* Re-read main.cf (same path and -o overrides), validate it whole (maps,
  * TLS files, scan rules and actions, access map, DNSBL sites, new
  * listeners) and only then put it in force; open sessions keep their

@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "base/buf.h"
 #include "base/ids.h"
@@ -39,42 +38,6 @@ struct gw_attempt {
 	char qid[IDS_QUEUE_SIZE];
 	int groups_left;
 };
-
-/* ------------------------------------------------------------------ maps */
-
-struct route_maps *gw_maps_load(const struct conf *c, char *err, size_t errlen)
-{
-	/* implicitly local: localhost (route/), our name, our listen addresses */
-	size_t n = c->smtpd_listen_n + 1;
-	char **self = xcalloc(n, sizeof *self);
-	self[0] = xstrdup(c->myhostname);
-	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
-		char ip[NET_ADDR_STRLEN], lit[NET_ADDR_STRLEN + 8];
-		net_addr_ip(&c->smtpd_listen[i].addr, ip, sizeof ip);
-		snprintf(lit, sizeof lit, net_addr_family(&c->smtpd_listen[i].addr) == AF_INET6 ? "[IPv6:%s]" : "[%s]",
-			 ip);
-		self[i + 1] = xstrdup(lit);
-	}
-	const char *dot = strchr(c->myhostname, '.');
-	struct route_conf rc = {
-		.local_host_names = c->local_host_names,
-		.alias_maps = c->alias_maps,
-		.mailertable = c->mailertable,
-		.relay_domains = c->relay_domains,
-		.local_recipient_maps = c->local_recipient_maps,
-		.local_transport = c->local_transport,
-		.relayhost = c->relayhost,
-		.mydomain = c->mydomain[0] ? c->mydomain : dot ? dot + 1 : "",
-		.append_dot_mydomain = c->append_dot_mydomain,
-		.self = (const char *const *)self,
-		.nself = n,
-	};
-	struct route_maps *m = route_maps_load(&rc, err, errlen);
-	for (size_t i = 0; i < n; i++)
-		xfree(self[i]);
-	xfree(self);
-	return m;
-}
 
 /* ------------------------------------------------------------ processing */
 

@@ -32,6 +32,7 @@
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "ev/ev_pool.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "mail/mail_env.h"
 #include "net/net_addr.h"
@@ -66,87 +67,20 @@ struct scan_job {
 
 /* ------------------------------------------------------------ set-up */
 
-int gw_scan_policy(const struct conf *c, struct scan_policy *p, char *err, size_t errlen)
-{
-	const char *lists[SCAN_NCAT] = { c->clean_actions, c->blocklisted_actions, c->spam_actions,
-					 c->high_spam_actions, c->unscannable_actions, c->virus_actions };
-	static const char *keys[SCAN_NCAT] = { "clean_actions", "blocklisted_actions", "spam_actions",
-					       "high_spam_actions", "unscannable_actions", "virus_actions" };
-	memset(p, 0, sizeof *p);
-	for (int i = 0; i < SCAN_NCAT; i++) {
-		char why[300];
-		if (scan_actions_parse(lists[i], &p->act[i], why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s: %s", keys[i], why);
-			return -1;
-		}
-		if ((p->act[i].flags & SCAN_ACT_REJECT) && strcmp(c->scan_stage, "before-queue") != 0) {
-			snprintf(err, errlen,
-				 "%s: reject needs scan_stage = before-queue (after the 250 a refusal is a bounce to a "
-				 "forged sender: backscatter)",
-				 keys[i]);
-			return -1;
-		}
-	}
-	p->tag[SCAN_CLEAN] = "";
-	p->tag[SCAN_BLOCKLISTED] = c->blocklisted_subject_tag;
-	p->tag[SCAN_SPAM] = c->spam_subject_tag;
-	p->tag[SCAN_HIGH_SPAM] = c->high_spam_subject_tag;
-	p->tag[SCAN_UNSCANNABLE] = c->unscannable_subject_tag;
-	p->tag[SCAN_VIRUS] = c->virus_subject_tag;
-	p->tag_subject = c->scan_tag_subject;
-	p->tag_at_end = strcmp(c->subject_tag_position, "end") == 0;
-	p->header_prefix = c->scan_header_prefix;
-	p->spam_prefix = c->spam_header_prefix;
-	p->headers_on_clean = c->scan_headers_on_clean;
-	p->hostname = c->myhostname;
-	return 0;
-}
-
-void gw_scan_conf(const struct conf *c, struct scan_conf *sc)
-{
-	*sc = (struct scan_conf){
-		.virus_scanner = c->virus_scanner,
-		.virus_tmpdir = c->virus_tmpdir,
-		.spam_scanner = c->spam_scanner,
-		.spam_rules = c->spam_rules,
-		.access_map = c->scan_access_map,
-		.spam_threshold = c->spam_threshold,
-		.spam_high_threshold = c->spam_high_threshold,
-		.dnsbl_threshold = c->dnsbl_sites[0] ? c->dnsbl_threshold : 0,
-		.timeout_ms = c->scan_timeout * 1000,
-		.spam_max_size = c->spam_max_size,
-		.virus_max_size = c->virus_max_size,
-	};
-}
-
-void gw_scan_policy_fini(struct scan_policy *p)
-{
-	for (int i = 0; i < SCAN_NCAT; i++)
-		scan_actions_fini(&p->act[i]);
-}
-
-int gw_scan_check(const struct conf *c, char *err, size_t errlen)
-{
-	struct scan_policy p;
-	int rc = gw_scan_policy(c, &p, err, errlen);
-	gw_scan_policy_fini(&p);
-	return rc;
-}
-
 struct gw_scanset *gw_scanset_new(struct gw_gen *gen, const struct gw_scanset *prev, char *err, size_t errlen)
 {
 	int64_t t0 = clock_mono_us();
 	struct gw_scanset *s = xcalloc(1, sizeof *s);
-	if (gw_scan_policy(gen->conf, &s->policy, err, errlen) < 0) {
-		gw_scan_policy_fini(&s->policy);
+	if (gw_conf_scan_policy(gen->conf, &s->policy, err, errlen) < 0) {
+		gw_conf_scan_policy_fini(&s->policy);
 		xfree(s);
 		return NULL;
 	}
 	struct scan_conf sc;
-	gw_scan_conf(gen->conf, &sc);
+	gw_conf_scan(gen->conf, &sc);
 	s->engine = scan_engine_new_reuse(&sc, prev ? prev->engine : NULL, &s->av_kept, err, errlen);
 	if (!s->engine) {
-		gw_scan_policy_fini(&s->policy);
+		gw_conf_scan_policy_fini(&s->policy);
 		xfree(s);
 		return NULL;
 	}
@@ -169,7 +103,7 @@ void gw_scanset_unref(struct gw_scanset *s)
 	if (!s || --s->refs > 0)
 		return;
 	scan_engine_free(&s->engine);
-	gw_scan_policy_fini(&s->policy);
+	gw_conf_scan_policy_fini(&s->policy);
 	gw_gen_unref(s->gen);
 	xfree(s);
 }
