@@ -304,7 +304,7 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 		log_err("event=startup_error error=\"DNS: %s\"", err);
 		goto out;
 	}
-	if (gw_dnsbl_start(g, err, sizeof err) < 0) {
+	if (gw_accept_dnsbl_start(g, err, sizeof err) < 0) {
 		log_err("event=startup_error error=\"%s\"", err);
 		goto out;
 	}
@@ -316,17 +316,17 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 		log_err("event=startup_error error=\"scanning: %s\"", err);
 		goto out;
 	}
-	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_route_deliver };
+	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_deliver_attempt };
 	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
 	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
 	struct deliver_conf dconf;
 	gw_conf_deliver(c, g->tls_client, g->tls_policy, self, &dconf);
-	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
+	g->dl = deliver_new(g->base, g->dns, &dconf, gw_deliver_result, g);
 	xfree(self);
 	struct smtp_server_conf sconf;
 	gw_gen_smtpd(g->gen, &sconf);
 	struct smtp_policy pol;
-	gw_smtpd_policy(g, &pol);
+	gw_accept_policy(g, &pol);
 	g->smtpd = smtp_server_new(g->base, &sconf, &pol);
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
 		smtp_server_add_listener(g->smtpd, lfd[i], c->smtpd_listen[i].text);
@@ -402,7 +402,7 @@ out:
 	}
 	gw_http_free(g);
 	gw_scan_free(g);
-	gw_dnsbl_stop(g);
+	gw_accept_dnsbl_stop(g);
 	route_maps_free(&g->maps);
 	smtp_server_free(&g->smtpd);
 	gw_reload_fini(g); /* the configuration and its STARTTLS context */

@@ -95,7 +95,7 @@ struct gw {
 	struct smtp_server *smtpd;
 	struct map *attempts; /* id -> struct gw_attempt */
 	struct scan_dnsbl *dnsbl;  /* NULL: no dnsbl_sites */
-	struct map *dnsbl_sess;	   /* session id -> gw_dnsbl.c's state */
+	struct map *dnsbl_sess;	   /* session id -> gw_accept_dnsbl.c's state */
 	struct route_maps *maps; /* swapped whole on SIGHUP */
 	/* scanning (gw_scan.c): NULL engine = off; scanset->engine */
 	struct scan_engine *scan;
@@ -112,29 +112,31 @@ struct gw {
 	struct gw_metrics m;
 };
 
-/* gw_smtpd.c */
-void gw_smtpd_policy(struct gw *g, struct smtp_policy *p);
+/* gw_accept.c: the SMTP policy and the hand-off to the queue */
+void gw_accept_policy(struct gw *g, struct smtp_policy *p);
 /* The commit callback of an accepted message: 250 (or 452) to the waiting session. */
-void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err);
-/* The RCPT reply for the formatted address a: a DNSBL refusal already in
- * reply (code != 0) stands, else relay control and recipient validation
- * decide; the smtp engine logs a refusal (event=reject_rcpt). */
-void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
-			 struct mail_reply *reply);
+void gw_accept_committed(void *arg, uint64_t session, const char *qid, int err);
 
-/* gw_dnsbl.c */
-int gw_dnsbl_start(struct gw *g, char *err, size_t errlen);
-void gw_dnsbl_stop(struct gw *g);
+/* gw_accept_dnsbl.c: the DNSBL object and the checks at connect and RCPT */
+int gw_accept_dnsbl_start(struct gw *g, char *err, size_t errlen);
+void gw_accept_dnsbl_stop(struct gw *g);
 /* A DNSBL object for c's settings; NULL with err (bad dnsbl_sites). */
-struct scan_dnsbl *gw_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen);
+struct scan_dnsbl *gw_accept_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen);
 /* Put d in force (NULL: no DNSBL); the old one is freed once nothing waits on it. */
-void gw_dnsbl_replace(struct gw *g, struct scan_dnsbl *d);
-void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci);
-/* SMTP_HOOK_DONE with reply->code 0: go on with gw_smtpd_route_rcpt();
- * with 554: refused; SMTP_HOOK_ASYNC: the answer comes by resume. */
-enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
-			     struct mail_reply *reply);
-void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
+void gw_accept_dnsbl_replace(struct gw *g, struct scan_dnsbl *d);
+/* Whether the client at a is looked up (outside mynetworks, and unless
+ * dnsbl_check_private, outside private ranges). */
+bool gw_accept_dnsbl_wanted(const struct gw *g, const struct net_addr *a);
+void gw_accept_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci);
+/* What a RCPT that waited does with the verdict: reply->code 554 (refused)
+ * or 0 (go on); the continuation answers the session (smtp_server_resume). */
+typedef void (*gw_accept_dnsbl_then_fn)(void *arg, uint64_t session, const char *rcpt, bool trusted,
+					struct mail_reply *reply);
+/* SMTP_HOOK_DONE with reply->code 0: go on (relay control); with 554:
+ * refused; SMTP_HOOK_ASYNC: the verdict comes later, through then(then_arg, ...). */
+enum smtp_hook gw_accept_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
+				    struct mail_reply *reply, gw_accept_dnsbl_then_fn then, void *then_arg);
+void gw_accept_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 
 /* gw_scan.c */
 /* The scan set of gen's settings (rules compiled, virus engine loaded, action
@@ -150,7 +152,6 @@ void gw_scan_free(struct gw *g);
 void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
 /* before-queue: scan the draft, then commit or refuse; false when not scanning before the queue */
 bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d, struct mail_env *env);
-bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a);
 
 /* gw_http.c: the HTTP listener (metrics, status page) */
 int gw_http_bind(struct gw *g, char *err, size_t errlen); /* as root, before the drop */
@@ -197,13 +198,14 @@ void gw_ctl_close(struct gw *g);
  * control socket's "reload"). */
 int gw_reload(struct gw *g, char *err, size_t errlen);
 
-/* gw_route.c */
+/* gw_route.c: processing (input/ -> output/) */
 /* Expand env's recipients: -1 retry later, 0 nothing changes (no envs), 1 envs[0..n) replace it. */
 int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, struct mail_env ***envs, size_t *n);
-void gw_route_deliver(void *ctx, const struct queue_attempt *a);
 void gw_route_process(void *ctx, const char *qid, const struct mail_env *env);
-void gw_route_result(void *ctx, const struct deliver_result *res);
-void gw_attempt_release(struct gw *g, struct gw_attempt *at);
+
+/* gw_deliver.c: the delivery hand-off (queue_sched_ops.deliver, deliver_new's result callback) */
+void gw_deliver_attempt(void *ctx, const struct queue_attempt *a);
+void gw_deliver_result(void *ctx, const struct deliver_result *res);
 
 /* gw_reload.c */
 struct gw_gen *gw_gen_new(const struct conf *c, struct conf *owned);

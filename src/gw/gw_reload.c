@@ -236,7 +236,7 @@ static void build(struct gw *g, struct reload_new *n)
 		add_error(n, "scanning: %s", err);
 	/* DNS queries (self-tests) and sockets only when all else is good */
 	if (!n->nerrors && n->dnsbl_changed && c->dnsbl_sites[0]) {
-		n->dnsbl = gw_dnsbl_new(g, c, err, sizeof err);
+		n->dnsbl = gw_accept_dnsbl_new(g, c, err, sizeof err);
 		if (!n->dnsbl)
 			add_error(n, "dnsbl_sites: %s", err);
 	}
@@ -298,7 +298,7 @@ static void commit(struct gw *g, struct reload_new *n)
 	gw_scan_swap(g, n->scan);
 	n->scan = NULL;
 	if (n->dnsbl_changed) {
-		gw_dnsbl_replace(g, n->dnsbl);
+		gw_accept_dnsbl_replace(g, n->dnsbl);
 		n->dnsbl = NULL;
 	}
 	/* sessions and scans still using the old settings keep their own references */

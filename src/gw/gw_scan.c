@@ -444,7 +444,7 @@ static void finish_before_queue(struct scan_job *j)
 	struct mail_env *env = j->own_env;
 	j->own_env = NULL;
 	set_scan(env, &j->rep);
-	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, gw_smtpd_committed, g, j->session);
+	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, gw_accept_committed, g, j->session);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -491,7 +491,7 @@ static void start(struct scan_job *j)
 	const struct mail_env *env = job_env(j);
 	struct net_addr a;
 	if (!j->prescanned && g->dnsbl && env->client_addr[0] && net_addr_parse(env->client_addr, 0, &a) == 0 &&
-	    gw_dnsbl_wanted(g, &a)) {
+	    gw_accept_dnsbl_wanted(g, &a)) {
 		j->t_dnsbl = clock_mono_us();
 		scan_dnsbl_lookup(g->dnsbl, &a, on_dnsbl, j);
 		return;
