@@ -197,6 +197,7 @@ void gw_accept_committed(void *arg, uint64_t session, const char *qid, int err)
 		mail_reply_set(&r, 250, "2.0.0", "Ok: queued as %s", qid);
 		g->accepted++;
 		log_info("session=%llu queue=%s event=queued origin=smtp", (unsigned long long)session, qid);
+		gw_emit(g, &(struct gw_event){ .type = GW_EV_RECEIVED, .qid = qid, .session = session });
 		queue_sched_arrived(g->q, qid);
 	}
 	smtp_server_resume(g->smtpd, session, &r);

@@ -166,8 +166,12 @@ static void on_result(void *arg, const struct scan_dnsbl_result *r)
 		 s->ip, s->weight, zones.len ? zones.data : "-", s->weight >= g->conf->dnsbl_threshold ? "yes" : "no",
 		 r->incomplete ? " incomplete=yes" : "");
 	buf_fini(&zones);
-	if (s->weight >= g->conf->dnsbl_threshold)
-		metric_inc(&g->m.dnsbl_listed);
+	if (s->weight >= g->conf->dnsbl_threshold) {
+		struct gw_event ev = { .type = GW_EV_DNSBL_LISTED, .session = s->session };
+		ev.u.dnsbl.client = s->ip;
+		ev.u.dnsbl.weight = s->weight;
+		gw_emit(g, &ev);
+	}
 	if (!s->rcpt_waiting)
 		return;
 	s->rcpt_waiting = false;

@@ -29,6 +29,7 @@
 struct gw_attempt {
 	uint64_t id;
 	char qid[IDS_QUEUE_SIZE];
+	const struct mail_env *env; /* the queue's, borrowed until queue_sched_attempt_done() */
 	int groups_left;
 };
 
@@ -43,8 +44,15 @@ static int open_body(void *ctx, const char *qid, uint64_t *off)
 static void fail_group(struct gw *g, const struct queue_attempt *a, const size_t *idx, size_t k,
 		       const struct mail_reply *why)
 {
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
+		if (why->code >= 500) {
+			struct gw_event ev = { .type = GW_EV_BOUNCED, .qid = a->qid };
+			ev.u.rcpt.rcpt = a->env->rcpt[idx[i]].addr;
+			ev.u.rcpt.reply = why;
+			gw_emit(g, &ev);
+		}
 		queue_sched_rcpt_result(g->q, a->qid, idx[i], why, 0);
+	}
 }
 
 static void submit_group(struct gw *g, struct gw_attempt *at, const struct queue_attempt *a, const char *mailer,
@@ -94,6 +102,7 @@ void gw_deliver_attempt(void *ctx, const struct queue_attempt *a)
 	struct gw_attempt *at = xcalloc(1, sizeof *at);
 	at->id = ids_next();
 	snprintf(at->qid, sizeof at->qid, "%s", a->qid);
+	at->env = a->env;
 	map_putu(g->attempts, at->id, at);
 	/* group by mailer value: grp[i] is the group of recipient i */
 	size_t n = a->nrcpt, ng = 0;
@@ -157,7 +166,10 @@ void gw_deliver_result(void *ctx, const struct deliver_result *res)
 		return;
 	}
 	for (size_t i = 0; i < res->n; i++) {
-		gw_status_delivery(g, at->qid, res->r[i].reply.code);
+		struct gw_event ev = { .type = GW_EV_DELIVERED, .qid = at->qid };
+		ev.u.rcpt.rcpt = res->r[i].idx < at->env->nrcpt ? at->env->rcpt[res->r[i].idx].addr : "";
+		ev.u.rcpt.reply = &res->r[i].reply;
+		gw_emit(g, &ev);
 		queue_sched_rcpt_result(g->q, at->qid, res->r[i].idx, &res->r[i].reply,
 					res->r[i].no_dsn ? QUEUE_RESULT_F_NO_DSN : 0);
 	}

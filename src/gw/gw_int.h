@@ -10,6 +10,7 @@
 
 #include "base/metric.h"
 #include "gw/gw.h"
+#include "gw/gw_event.h"
 #include "scan/scan.h"
 #include "smtp/smtp_server.h"
 
@@ -72,6 +73,11 @@ struct gw_scanset {
 	size_t refs;
 };
 
+struct gw_observer {
+	gw_observer_fn fn;
+	void *ctx;
+};
+
 struct gw {
 	const struct conf *conf; /* gen->conf: the settings in force */
 	struct gw_gen *gen;
@@ -110,7 +116,12 @@ struct gw {
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
 	struct gw_metrics m;
+	struct gw_observer obs[GW_OBSERVERS_MAX]; /* gw_event.c */
+	size_t nobs;
 };
+
+/* gw_event.c: publish ev to every observer (loop thread). */
+void gw_emit(struct gw *g, const struct gw_event *ev);
 
 /* gw_accept.c: the SMTP policy and the hand-off to the queue */
 void gw_accept_policy(struct gw *g, struct smtp_policy *p);
@@ -168,16 +179,10 @@ void gw_status_start(struct gw *g); /* on the loop: the history timer */
 void gw_status_free(struct gw *g);
 /* Answer a request gw_http.c has routed (method already checked). */
 void gw_status_serve(struct gw *g, struct evhttp_request *req, const struct gw_status_target *t);
-/* Feeds of the recent-messages ring and the history (no-ops without the page). */
-void gw_status_scanned(struct gw *g, const char *qid, const struct mail_env *env, const struct scan_report *r,
-		       const struct scan_outcome *o, size_t size);
-void gw_status_delivery(struct gw *g, const char *qid, int reply_code);
-
 /* gw_metrics.c: the Prometheus text of the gateway's counters and gauges */
 void gw_metrics_render(struct gw *g, struct buf *out);
+/* The counters gw keeps, fed by its own events (scanned, scan failed, DNSBL listed). */
 void gw_metrics_init(struct gw *g);
-/* A scan ended (loop thread): verdict (ok) or a scanner failure, and its timings. */
-void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok);
 
 /* gw_queue.c: the administrator's operations (control socket, status page) */
 enum gw_qop { GW_QOP_FLUSH, GW_QOP_HOLD, GW_QOP_RELEASE, GW_QOP_DELETE, GW_QOP_REQUEUE };

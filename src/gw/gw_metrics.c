@@ -29,26 +29,20 @@
 
 #define GW_METRICS_TOP_DESTS 10
 
-void gw_metrics_init(struct gw *g)
-{
-	memset(&g->m, 0, sizeof g->m);
-	for (int i = 0; i < GW_STAGE_N; i++)
-		metric_hist_init(&g->m.scan_time[i], metric_le_fast, metric_le_fast_n);
-}
-
 static void observe_ms(struct metric_hist *h, double ms)
 {
 	metric_hist_observe_us(h, (int64_t)(ms * 1000.0));
 }
 
-void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok)
+static void scan_failed(struct gw *g, const struct scan_report *r)
 {
-	if (!ok) {
-		/* scan.c names the failed scanner first: "virus scanner: ..." */
-		enum gw_scanner s = r->error && strncmp(r->error, "virus", 5) == 0 ? GW_SCANNER_VIRUS : GW_SCANNER_SPAM;
-		metric_inc(&g->m.scan_errors[s][r->tempfail_timeout ? 1 : 0]);
-		return;
-	}
+	/* scan.c names the failed scanner first: "virus scanner: ..." */
+	enum gw_scanner s = r->error && strncmp(r->error, "virus", 5) == 0 ? GW_SCANNER_VIRUS : GW_SCANNER_SPAM;
+	metric_inc(&g->m.scan_errors[s][r->tempfail_timeout ? 1 : 0]);
+}
+
+static void scanned(struct gw *g, const struct scan_report *r)
+{
 	if (r->cat < SCAN_NCAT)
 		metric_inc(&g->m.verdict[r->cat]);
 	observe_ms(&g->m.scan_time[GW_STAGE_PARSE], r->ms_parse);
@@ -57,6 +51,25 @@ void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok)
 	if (r->spam_scanned)
 		observe_ms(&g->m.scan_time[GW_STAGE_SPAM], r->ms_spam);
 	observe_ms(&g->m.scan_time[GW_STAGE_TOTAL], r->ms_total);
+}
+
+static void on_event(void *ctx, const struct gw_event *ev)
+{
+	struct gw *g = ctx;
+	if (ev->type == GW_EV_SCANNED)
+		scanned(g, ev->u.scanned.report);
+	else if (ev->type == GW_EV_SCAN_FAILED)
+		scan_failed(g, ev->u.scan_failed.report);
+	else if (ev->type == GW_EV_DNSBL_LISTED)
+		metric_inc(&g->m.dnsbl_listed);
+}
+
+void gw_metrics_init(struct gw *g)
+{
+	memset(&g->m, 0, sizeof g->m);
+	for (int i = 0; i < GW_STAGE_N; i++)
+		metric_hist_init(&g->m.scan_time[i], metric_le_fast, metric_le_fast_n);
+	gw_observe(g, on_event, g);
 }
 
 struct dest_count {

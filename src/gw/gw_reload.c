@@ -372,6 +372,10 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 		 g->scan ? "on" : "off", g->scanset->av_kept ? "kept" : scan_engine_has_av(g->scan) ? "loaded" : "none",
 		 (long long)g->scanset->load_ms);
 	reload_new_free(&n, nc);
+	struct gw_event ev = { .type = GW_EV_RELOADED };
+	ev.u.reloaded.generation = g->reloads;
+	ev.u.reloaded.conf = g->conf;
+	gw_emit(g, &ev);
 	return 0;
 }
 

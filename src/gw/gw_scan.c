@@ -278,8 +278,15 @@ static void log_verdict(const struct scan_job *j)
 		   r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total, j->prescanned ? " stage=before-queue" : "");
 	log_info("%s", b.data);
 	buf_fini(&b);
-	if (!j->prescanned) /* a before-queue verdict was listed when it was made */
-		gw_status_scanned(j->g, j->qid, job_env(j), r, &j->out, j->len);
+	if (j->prescanned) /* a before-queue verdict was published when it was made */
+		return;
+	struct gw_event ev = { .type = GW_EV_SCANNED, .qid = j->qid, .session = j->session };
+	ev.u.scanned.env = job_env(j);
+	ev.u.scanned.report = r;
+	ev.u.scanned.outcome = &j->out;
+	ev.u.scanned.size = j->len;
+	ev.u.scanned.before_queue = j->before_queue;
+	gw_emit(j->g, &ev);
 }
 
 /* A copy of src with every recipient (routes included). */
@@ -373,10 +380,15 @@ static void finish_after_queue(struct scan_job *j)
 		struct mail_env *qe = env_clone(env, false);
 		set_scan(qe, &j->rep);
 		outs[k++] = (struct queue_out){ .env = qe, .to = QDIR_QUARANTINE };
+		struct gw_event ev = { .type = GW_EV_QUARANTINED, .qid = j->qid };
+		ev.u.quarantined.report = &j->rep;
+		gw_emit(g, &ev);
 	}
 	if (!deliver)
 		log_info("queue=%s event=%s verdict=%s", j->qid, quarantine ? "quarantined_only" : "dropped",
 			 scan_cat_name(j->rep.cat));
+	if (!deliver && !quarantine)
+		gw_emit(g, &(struct gw_event){ .type = GW_EV_REMOVED, .qid = j->qid, .u.removed.reason = "dropped" });
 	queue_sched_processed_out(g->q, j->qid, outs, n);
 	xfree(outs);
 }
@@ -452,8 +464,12 @@ static void finish_before_queue(struct scan_job *j)
 static void scan_done(void *arg)
 {
 	struct scan_job *j = arg;
-	if (!j->read_err && !j->prescanned)
-		gw_metrics_scanned(j->g, &j->rep, j->rc >= 0);
+	if (!j->read_err && !j->prescanned && j->rc < 0) {
+		struct gw_event ev = { .type = GW_EV_SCAN_FAILED, .qid = j->qid, .session = j->session };
+		ev.u.scan_failed.report = &j->rep;
+		ev.u.scan_failed.before_queue = j->before_queue;
+		gw_emit(j->g, &ev);
+	}
 	if (j->before_queue) {
 		finish_before_queue(j);
 	} else if (j->read_err) {

@@ -117,6 +117,8 @@ static json_t *jstr(const char *s)
 
 /* ------------------------------------------------------------ set-up */
 
+static void on_event(void *ctx, const struct gw_event *ev);
+
 static int read_secret(struct gw_status *st, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -207,6 +209,7 @@ void gw_status_start(struct gw *g)
 	struct gw_status *st = g->status;
 	if (!st)
 		return;
+	gw_observe(g, on_event, st);
 	st->timer = event_new(g->base, -1, EV_PERSIST, on_sample, g);
 	struct timeval tv = { st->period_ms / 1000, (st->period_ms % 1000) * 1000 };
 	event_add(st->timer, &tv);
@@ -218,6 +221,7 @@ void gw_status_free(struct gw *g)
 {
 	if (!g->status)
 		return;
+	gw_unobserve(g, on_event, g->status);
 	if (g->status->timer)
 		event_free(g->status->timer);
 	OPENSSL_cleanse(g->status->secret, sizeof g->status->secret);
@@ -227,12 +231,9 @@ void gw_status_free(struct gw *g)
 
 /* ------------------------------------------------------------ feeds */
 
-void gw_status_scanned(struct gw *g, const char *qid, const struct mail_env *env, const struct scan_report *r,
-		       const struct scan_outcome *o, size_t size)
+static void scanned(struct gw_status *st, const char *qid, const struct mail_env *env, const struct scan_report *r,
+		    const struct scan_outcome *o, size_t size)
 {
-	struct gw_status *st = g->status;
-	if (!st)
-		return;
 	struct status_msg *m = &st->recent[st->recent_next];
 	st->recent_next = (st->recent_next + 1) % STATUS_RECENT_N;
 	if (st->nrecent < STATUS_RECENT_N)
@@ -267,11 +268,8 @@ void gw_status_scanned(struct gw *g, const char *qid, const struct mail_env *env
 	buf_fini(&b);
 }
 
-void gw_status_delivery(struct gw *g, const char *qid, int reply_code)
+static void delivered(struct gw_status *st, const char *qid, int reply_code)
 {
-	struct gw_status *st = g->status;
-	if (!st)
-		return;
 	for (size_t i = 0; i < st->nrecent; i++) {
 		struct status_msg *m = &st->recent[i];
 		if (strcmp(m->qid, qid) != 0)
@@ -284,6 +282,15 @@ void gw_status_delivery(struct gw *g, const char *qid, int reply_code)
 			m->deferred++;
 		return;
 	}
+}
+
+static void on_event(void *ctx, const struct gw_event *ev)
+{
+	struct gw_status *st = ctx;
+	if (ev->type == GW_EV_SCANNED)
+		scanned(st, ev->qid, ev->u.scanned.env, ev->u.scanned.report, ev->u.scanned.outcome, ev->u.scanned.size);
+	else if (ev->type == GW_EV_DELIVERED)
+		delivered(st, ev->qid, ev->u.rcpt.reply->code);
 }
 
 /* ------------------------------------------------------------ replies */
