@@ -38,20 +38,32 @@ static void orcpt_of(const struct mail_rcpt *r, struct buf *out)
 	mail_xtext_encode(r->addr, strlen(r->addr), out);
 }
 
+/* One message's expansion in progress. */
+struct expansion {
+	struct gw *g;
+	const char *qid;
+	const struct mail_env *env;
+	struct mail_env **envs; /* per sender: [0] the message's own (if any recipient stays) */
+	size_t nenv, cap;
+	bool same;	  /* so far every recipient is its own final address, routed the same */
+	struct map *seen; /* "sender address" (lower case): duplicates are delivered once per sender */
+	struct buf orcpt, key;
+};
+
 /* The envelope for sender (NULL: the message's own), created on first use. */
-static struct mail_env *env_for(struct mail_env ***envs, size_t *n, size_t *cap, const struct mail_env *src,
-				const char *sender)
+static struct mail_env *env_for(struct expansion *x, const char *sender)
 {
-	const char *want = sender ? sender : src->sender;
-	for (size_t i = 0; i < *n; i++) {
-		if (strcmp((*envs)[i]->sender, want) == 0)
-			return (*envs)[i];
+	const char *want = sender ? sender : x->env->sender;
+	for (size_t i = 0; i < x->nenv; i++) {
+		if (strcmp(x->envs[i]->sender, want) == 0)
+			return x->envs[i];
 	}
-	*envs = xgrow(*envs, cap, *n + 1, sizeof **envs);
-	(*envs)[*n] = mail_env_new_like(src);
+	x->envs = xgrow(x->envs, &x->cap, x->nenv + 1, sizeof *x->envs);
+	struct mail_env *e = mail_env_new_like(x->env);
 	if (sender)
-		(*envs)[*n]->sender = mail_env_strdup((*envs)[*n], sender);
-	return (*envs)[(*n)++];
+		e->sender = mail_env_strdup(e, sender);
+	x->envs[x->nenv++] = e;
+	return e;
 }
 
 static bool is_identity(const struct gw *g, const struct mail_rcpt *r, const struct route_result *res)
@@ -63,84 +75,95 @@ static bool is_identity(const struct gw *g, const struct mail_rcpt *r, const str
 	return strcmp(v, res->t[0].mailer) == 0;
 }
 
+/* Refused now (the maps changed since RCPT): the recipient stays, to be
+ * failed or deferred at delivery by an "error:" mailer value. */
+static void add_refused(struct expansion *x, const struct mail_rcpt *r, const struct route_result *res)
+{
+	char v[ROUTE_VALUE_MAX];
+	snprintf(v, sizeof v, "error:%s:%d %s", res->reply.enh, res->reply.code, res->reply.text);
+	struct mail_env *e = env_for(x, NULL);
+	struct mail_rcpt *nr = mail_env_add_rcpt(e, r->addr, x->orcpt.data, r->notify);
+	nr->route = mail_env_strdup(e, v);
+	char t[MAIL_REPLY_TEXT_MAX + 32];
+	mail_reply_str(&res->reply, t, sizeof t);
+	log_info("queue=%s event=route_refused rcpt=%s reply=%s", x->qid, LOG_QA(r->addr), LOG_Q(t));
+}
+
+/* The final addresses of r, each with its mailer value and r's ORCPT. */
+static void add_targets(struct expansion *x, const struct mail_rcpt *r, const struct route_result *res, bool ident)
+{
+	for (size_t k = 0; k < res->n; k++) {
+		const struct route_target *t = &res->t[k];
+		buf_reset(&x->key);
+		buf_printf(&x->key, "%s %s", t->sender ? t->sender : "", t->addr);
+		str_lower(x->key.data);
+		if (map_gets(x->seen, x->key.data)) {
+			x->same = false;
+			log_info("queue=%s event=duplicate_suppressed rcpt=%s to=%s", x->qid, LOG_QA(r->addr),
+				 LOG_QA(t->addr));
+			continue;
+		}
+		map_puts(x->seen, x->key.data, (void *)1);
+		struct mail_env *e = env_for(x, t->sender);
+		struct mail_rcpt *nr = mail_env_add_rcpt(e, t->addr, x->orcpt.data, r->notify);
+		nr->route = mail_env_strdup(e, t->mailer);
+		if (!ident)
+			log_info("queue=%s event=expanded rcpt=%s to=%s mailer=%s%s%s", x->qid, LOG_QA(r->addr),
+				 LOG_QA(t->addr), LOG_Q(t->mailer), t->sender ? " sender=" : "",
+				 t->sender ? LOG_QA(t->sender) : "");
+	}
+}
+
+/* One pending recipient; -1: a temporary refusal (an alias map or include
+ * file that cannot be read): the whole message waits in input/, nothing
+ * is bounced. */
+static int expand_rcpt(struct expansion *x, const struct mail_rcpt *r)
+{
+	struct route_result res;
+	route_result_init(&res, NULL);
+	/* the client was allowed to relay at RCPT time: trusted now */
+	route_expand(x->g->maps, r->addr, true, &res);
+	if (!res.ok && res.reply.code < 500) {
+		char t[MAIL_REPLY_TEXT_MAX + 32];
+		mail_reply_str(&res.reply, t, sizeof t);
+		log_warn("queue=%s event=process_deferred rcpt=%s reply=%s", x->qid, LOG_QA(r->addr), LOG_Q(t));
+		route_result_fini(&res);
+		return -1;
+	}
+	bool ident = res.ok && is_identity(x->g, r, &res);
+	x->same = x->same && ident;
+	buf_reset(&x->orcpt);
+	orcpt_of(r, &x->orcpt);
+	if (!res.ok)
+		add_refused(x, r, &res);
+	add_targets(x, r, &res, ident);
+	route_result_fini(&res);
+	return 0;
+}
+
 int gw_route_envs(struct gw *g, const char *qid, const struct mail_env *env, struct mail_env ***envs_out,
 		  size_t *n_out)
 {
-	struct mail_env **envs = NULL;
-	size_t nenv = 0, cap = 0;
-	bool same = true, retry = false;
-	struct buf o, key;
-	buf_init(&o);
-	buf_init(&key);
-	/* duplicates across recipients are delivered once (per sender) */
-	struct map *seen = map_new();
-	for (size_t i = 0; i < env->nrcpt; i++) {
-		const struct mail_rcpt *r = &env->rcpt[i];
-		if (r->state != MAIL_RCPT_PENDING)
-			continue;
-		struct route_result res;
-		route_result_init(&res, NULL);
-		/* the client was allowed to relay at RCPT time: trusted now */
-		route_expand(g->maps, r->addr, true, &res);
-		if (!res.ok && res.reply.code < 500) {
-			/* a temporary refusal (an alias map or include file that cannot be
-			 * read): the whole message waits in input/, nothing is bounced */
-			char t[MAIL_REPLY_TEXT_MAX + 32];
-			mail_reply_str(&res.reply, t, sizeof t);
-			log_warn("queue=%s event=process_deferred rcpt=%s reply=%s", qid, LOG_QA(r->addr), LOG_Q(t));
-			route_result_fini(&res);
-			retry = true;
-			break;
-		}
-		bool ident = res.ok && is_identity(g, r, &res);
-		same = same && ident;
-		buf_reset(&o);
-		orcpt_of(r, &o);
-		if (!res.ok) {
-			/* refused now (maps changed since RCPT): fail or defer it at delivery */
-			char v[ROUTE_VALUE_MAX];
-			snprintf(v, sizeof v, "error:%s:%d %s", res.reply.enh, res.reply.code, res.reply.text);
-			struct mail_env *e = env_for(&envs, &nenv, &cap, env, NULL);
-			struct mail_rcpt *nr = mail_env_add_rcpt(e, r->addr, o.data, r->notify);
-			nr->route = mail_env_strdup(e, v);
-			char t[MAIL_REPLY_TEXT_MAX + 32];
-			mail_reply_str(&res.reply, t, sizeof t);
-			log_info("queue=%s event=route_refused rcpt=%s reply=%s", qid, LOG_QA(r->addr), LOG_Q(t));
-		}
-		for (size_t k = 0; k < res.n; k++) {
-			buf_reset(&key);
-			buf_printf(&key, "%s %s", res.t[k].sender ? res.t[k].sender : "", res.t[k].addr);
-			str_lower(key.data);
-			if (map_gets(seen, key.data)) {
-				same = false;
-				log_info("queue=%s event=duplicate_suppressed rcpt=%s to=%s", qid, LOG_QA(r->addr),
-					 LOG_QA(res.t[k].addr));
-				continue;
-			}
-			map_puts(seen, key.data, (void *)1);
-			struct mail_env *e = env_for(&envs, &nenv, &cap, env, res.t[k].sender);
-			struct mail_rcpt *nr = mail_env_add_rcpt(e, res.t[k].addr, o.data, r->notify);
-			nr->route = mail_env_strdup(e, res.t[k].mailer);
-			if (!ident)
-				log_info("queue=%s event=expanded rcpt=%s to=%s mailer=%s%s%s", qid, LOG_QA(r->addr),
-					 LOG_QA(res.t[k].addr), LOG_Q(res.t[k].mailer), res.t[k].sender ? " sender=" : "",
-					 res.t[k].sender ? LOG_QA(res.t[k].sender) : "");
-		}
-		route_result_fini(&res);
-	}
-	buf_fini(&o);
-	buf_fini(&key);
-	map_free(&seen);
+	struct expansion x = { .g = g, .qid = qid, .env = env, .same = true, .seen = map_new() };
+	buf_init(&x.orcpt);
+	buf_init(&x.key);
+	bool retry = false;
+	for (size_t i = 0; i < env->nrcpt && !retry; i++)
+		if (env->rcpt[i].state == MAIL_RCPT_PENDING)
+			retry = expand_rcpt(&x, &env->rcpt[i]) < 0;
+	buf_fini(&x.orcpt);
+	buf_fini(&x.key);
+	map_free(&x.seen);
 	*envs_out = NULL;
 	*n_out = 0;
-	if (retry || same || nenv == 0) {
-		for (size_t i = 0; i < nenv; i++)
-			mail_env_free(&envs[i]);
-		xfree(envs);
+	if (retry || x.same || x.nenv == 0) {
+		for (size_t i = 0; i < x.nenv; i++)
+			mail_env_free(&x.envs[i]);
+		xfree(x.envs);
 		return retry ? -1 : 0;
 	}
-	*envs_out = envs;
-	*n_out = nenv;
+	*envs_out = x.envs;
+	*n_out = x.nenv;
 	return 1;
 }
 
