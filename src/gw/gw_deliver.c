@@ -175,3 +175,12 @@ void gw_deliver_result(void *ctx, const struct deliver_result *res)
 	}
 	attempt_release(g, at);
 }
+
+void gw_deliver_fini(struct gw *g)
+{
+	size_t pos = 0;
+	void *v;
+	while (g->attempts && map_next(g->attempts, &pos, NULL, NULL, &v))
+		xfree(v);
+	map_free(&g->attempts);
+}

@@ -313,6 +313,22 @@ static void set_scan(struct mail_env *e, const struct scan_report *r)
 	buf_fini(&b);
 }
 
+/* What becomes of a message that is not delivered as it is: logged when
+ * it is not delivered at all, and published. */
+static void log_disposition(const struct scan_job *j, bool deliver, bool quarantine)
+{
+	if (!deliver)
+		log_info("queue=%s event=%s verdict=%s", j->qid, quarantine ? "quarantined_only" : "dropped",
+			 scan_cat_name(j->rep.cat));
+	if (quarantine) {
+		struct gw_event ev = { .type = GW_EV_QUARANTINED, .qid = j->qid };
+		ev.u.quarantined.report = &j->rep;
+		gw_emit(j->g, &ev);
+	} else if (!deliver) {
+		gw_emit(j->g, &(struct gw_event){ .type = GW_EV_REMOVED, .qid = j->qid, .u.removed.reason = "dropped" });
+	}
+}
+
 /* After-queue: turn the outcome into queue transitions. */
 static void finish_after_queue(struct scan_job *j)
 {
@@ -380,15 +396,8 @@ static void finish_after_queue(struct scan_job *j)
 		struct mail_env *qe = env_clone(env, false);
 		set_scan(qe, &j->rep);
 		outs[k++] = (struct queue_out){ .env = qe, .to = QDIR_QUARANTINE };
-		struct gw_event ev = { .type = GW_EV_QUARANTINED, .qid = j->qid };
-		ev.u.quarantined.report = &j->rep;
-		gw_emit(g, &ev);
 	}
-	if (!deliver)
-		log_info("queue=%s event=%s verdict=%s", j->qid, quarantine ? "quarantined_only" : "dropped",
-			 scan_cat_name(j->rep.cat));
-	if (!deliver && !quarantine)
-		gw_emit(g, &(struct gw_event){ .type = GW_EV_REMOVED, .qid = j->qid, .u.removed.reason = "dropped" });
+	log_disposition(j, deliver, quarantine);
 	queue_sched_processed_out(g->q, j->qid, outs, n);
 	xfree(outs);
 }
