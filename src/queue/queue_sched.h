@@ -138,7 +138,7 @@ struct queue_sched_stats {
 };
 void queue_sched_stats(const struct queue_sched *q, struct queue_sched_stats *out);
 
-/* For the metrics (gw/gw_metrics.c; loop thread). Per recipient: sent
+/* For the metrics (admin/admin_metrics.c; loop thread). Per recipient: sent
  * (2xx), deferred (4xx), failed (5xx or expired, bounced when the sender
  * gets a notice); delivery_delay: arrival to the 2xx. */
 struct queue_sched_metrics {
