@@ -74,7 +74,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sa, int *dfd_out)
 		return -1;
 	}
 	char *dir = xstrdup(path);
-	dir[slash - path ? slash - path : 1] = '\0';
+	dir[(slash - path) ? slash - path : 1] = '\0';
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	xfree(dir);
 	if (dfd < 0)
