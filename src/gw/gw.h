@@ -58,7 +58,8 @@ int gw_run(struct gw *g);
  * succeeded; removes the pid file after a clean gw_run. *g becomes NULL. */
 void gw_close(struct gw **g);
 
-/* --- read-only views for observers (admin/): valid from gw_start to gw_close --- */
+/* --- read-only views for observers (admin/): gw_conf and gw_queue_store
+ * from gw_open, the others from gw_start, all until gw_close --- */
 
 struct event_base *gw_base(const struct gw *g);
 /* The configuration in force (a reload replaces it: do not keep it). */
@@ -71,7 +72,8 @@ const struct smtp_server *gw_smtp_server(const struct gw *g);
 const struct scan_dnsbl *gw_dnsbl(const struct gw *g);
 /* Whether a scan engine is in force (a scanner, the DNSBL or an access map). */
 bool gw_scanning(const struct gw *g);
-/* Messages accepted (the 250 after DATA) and refused after their content. */
+/* Messages accepted (the 250 after DATA) and refused after their content
+ * (452: not committed; a before-queue scan's 451 or 554). */
 struct gw_counters {
 	uint64_t accepted, rejected;
 };
