@@ -81,10 +81,10 @@ $(SCANPROBE): tests/tools/scanprobe.c $(B)/libmxgate.a
 src/scan/rules/scan_rules_default.c: rules/mxgate-default.cf mk/embed-text.sh
 	mk/embed-text.sh scan_rules_default_cf $< > $@.tmp && mv $@.tmp $@
 
-# the status page's assets (web/), embedded the same way (gw_status.c serves them)
-src/gw/gw_status_assets.c: web/status.html web/status.js web/status.css mk/embed-text.sh
-	{ mk/embed-text.sh gw_status_html web/status.html && mk/embed-text.sh gw_status_js web/status.js && \
-	  mk/embed-text.sh gw_status_css web/status.css; } > $@.tmp && mv $@.tmp $@
+# the status page's assets (web/), embedded the same way (admin_status.c serves them)
+src/admin/admin_status_assets.c: web/status.html web/status.js web/status.css mk/embed-text.sh
+	{ mk/embed-text.sh admin_status_html web/status.html && mk/embed-text.sh admin_status_js web/status.js && \
+	  mk/embed-text.sh admin_status_css web/status.css; } > $@.tmp && mv $@.tmp $@
 
 unit-bins: $(UNIT_BIN) $(SCANPROBE)
 fuzz-replay-bins: $(FUZZ_REPLAY)

@@ -1,5 +1,6 @@
 /*
- * main.c - wiring only: arguments -> configuration -> subcommand.
+ * main.c - wiring only: arguments -> configuration -> subcommand; for
+ * "serve", the gateway (gw/) and its administrator's surfaces (admin/).
  *
  *   mxgate serve  [-c FILE] [-o key=value]...   run the gateway (foreground)
  *   mxgate check  [-c FILE] [-o key=value]...   validate the configuration
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "conf/conf.h"
@@ -61,6 +63,35 @@ static struct conf *load_conf(const char *path, const char *const *ov, size_t no
 	if (!c)
 		fprintf(stderr, "mxgate: configuration has errors; run \"mxgate check\"\n");
 	return c;
+}
+
+/* "mxgate serve": the gateway (gw/) and the administrator's surfaces
+ * (admin/), each step in the order privileges need: as root gw_open and
+ * admin_open, then the drop, then both start on the loop. A failed step is
+ * one event=startup_error line and exit status 1. */
+static int serve(const struct conf *c, const char *path, const char *const *ov, size_t nov)
+{
+	char err[2048];
+	int status = 1;
+	struct admin *a = NULL;
+	struct gw *g = gw_open(c, path, ov, nov, err, sizeof err);
+	if (!g)
+		goto fail;
+	uid_t uid;
+	gid_t gid;
+	gw_owner(g, &uid, &gid);
+	a = admin_open(g, uid, gid, err, sizeof err);
+	if (!a || gw_drop_privileges(g, err, sizeof err) < 0 || gw_start(g, err, sizeof err) < 0 ||
+	    admin_start(a, err, sizeof err) < 0)
+		goto fail;
+	status = gw_run(g);
+	goto out;
+fail:
+	log_err("event=startup_error error=\"%s\"", err);
+out:
+	admin_close(&a);
+	gw_close(&g);
+	return status;
 }
 
 /* "mxgate queue ...", "mxgate reload", "mailq": -c and -o here, the rest
@@ -162,7 +193,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (strcmp(cmd, "serve") == 0)
-			rc = gw_serve(c, path, (const char *const *)ov, nov);
+			rc = serve(c, path, (const char *const *)ov, nov);
 		else if (strcmp(cmd, "mailq") == 0)
 			rc = ctl_mailq(c);
 		else if (strcmp(cmd, "route") == 0)

@@ -1,6 +1,6 @@
 /*
  * metric.h - counters and histograms for the Prometheus exposition, and the
- * text format 0.0.4 writers (gw/gw_metrics.c gathers and renders them).
+ * text format 0.0.4 writers (admin/admin_metrics.c gathers and renders them).
  *
  * A module owns its metric structs (in its own state) and bumps them from
  * any thread: every update is one relaxed C11 atomic add, so the scan and

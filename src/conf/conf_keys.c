@@ -26,7 +26,7 @@ const struct conf_key conf_keys[] = {
 	{ "log_level", CONF_T_ENUM, O(log_level), "info", 0, 0, "error warning info debug", "Most verbose level logged." },
 	{ "log_format", CONF_T_ENUM, O(log_format), "text", 0, 0, "text json",
 	  "Log lines as key=value text, or one JSON object per line with the same keys." },
-	/* HTTP: metrics and status page (gw_http.c) */
+	/* HTTP: metrics and status page (admin/admin_http.c) */
 	{ "http_listen", CONF_T_STR, O(http_listen), "127.0.0.1:8025", 0, 0, NULL,
 	  "addr:port of the HTTP listener for /metrics (Prometheus) and the status page; empty: none. Keep it on loopback "
 	  "or behind a proxy: reading needs no secret." },

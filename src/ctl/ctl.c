@@ -18,7 +18,7 @@
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "deliver/deliver.h"
-#include "gw/gw.h"
+#include "gw/gw_conf.h"
 #include "scan/scan.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
@@ -35,7 +35,7 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 	const char *where = path ? path : "(built-in defaults)";
 	if (c) {
 		char err[512];
-		struct route_maps *m = gw_maps_load(c, err, sizeof err);
+		struct route_maps *m = gw_conf_maps_load(c, err, sizeof err);
 		if (!m || route_maps_error(m)) {
 			buf_printf(&diag, "%s: error: %s\n", where, m ? route_maps_error(m) : err);
 			errors++;
@@ -60,12 +60,12 @@ int ctl_check(const char *path, const char *const *ov, size_t nov)
 		if (tls_policy)
 			map_free(&tls_policy);
 		/* scanning: action lists, then the scanners themselves (rules parse, virus DB loads) */
-		if (gw_scan_check(c, err, sizeof err) < 0) {
+		if (gw_conf_scan_check(c, err, sizeof err) < 0) {
 			buf_printf(&diag, "%s: error: %s\n", where, err);
 			errors++;
 		} else {
 			struct scan_conf sc;
-			gw_scan_conf(c, &sc);
+			gw_conf_scan(c, &sc);
 			struct scan_engine *e = scan_engine_new(&sc, err, sizeof err);
 			if (!e) {
 				buf_printf(&diag, "%s: error: %s\n", where, err);

@@ -7,11 +7,11 @@
 
 #include <string.h>
 
-#include "gw/gw_ctl.h"
+#include "admin/admin_ctl.h"
 
 json_t *ctl_json_str(const char *s, size_t n)
 {
-	return gw_json_str(s, n);
+	return admin_json_str(s, n);
 }
 
 json_t *ctl_json_z(const char *s)

@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin/admin_ctl.h"
 #include "base/buf.h"
 #include "base/ids.h"
 #include "base/str.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl_int.h"
-#include "gw/gw_ctl.h"
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
 #include "queue/queue_store.h"
@@ -66,7 +66,7 @@ static void list_one(void *arg, const char *qid, int64_t mtime, uint64_t size)
 	struct buf b;
 	buf_init(&b);
 	if (env->scan && scan_report_decode(env->scan, &r) == 0)
-		gw_queue_verdict(&r, &b);
+		admin_queue_verdict(&r, &b);
 	else
 		buf_puts(&b, "(no scan report)");
 	printf("%s %10llu %s <%s> %s\n", qid, (unsigned long long)size, date, env->sender, b.data);
@@ -98,7 +98,7 @@ static int show(struct queue_store *qs, const char *qid)
 	if (env->scan && scan_report_decode(env->scan, &r) == 0) {
 		struct buf b;
 		buf_init(&b);
-		gw_queue_verdict(&r, &b);
+		admin_queue_verdict(&r, &b);
 		printf("verdict: %s\n", b.data);
 		buf_fini(&b);
 	}

@@ -4,9 +4,9 @@
  * called as "mailq" (a symlink to mxgate).
  *
  * They speak to the running daemon through its control socket (protocol:
- * gw/gw_ctl.h), which applies every change on its loop thread. When no
+ * admin/admin_ctl.h), which applies every change on its loop thread. When no
  * daemon runs (no socket, or nobody listening on it) list and show read the
- * spool themselves through the same code (gw_queue_list, gw_queue_show);
+ * spool themselves through the same code (admin_queue_list, admin_queue_show);
  * changing commands refuse, since only the daemon may move its files while
  * it could be using them. Exit statuses: ctl.h.
  */
@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/admin_ctl.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
@@ -28,10 +29,9 @@
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl_int.h"
-#include "gw/gw_ctl.h"
 #include "queue/queue_store.h"
 
-#define ANSWER_MAX (256u * 1024 * 1024) /* octets of one answer (a list of GW_CTL_LIST_MAX messages fits) */
+#define ANSWER_MAX (256u * 1024 * 1024) /* octets of one answer (a list of ADMIN_CTL_LIST_MAX messages fits) */
 #define ANSWER_TIMEOUT_MS 60000
 
 int ctl_queue_request(const struct conf *c, json_t *req, json_t **ans, char *err, size_t errlen)
@@ -41,7 +41,7 @@ int ctl_queue_request(const struct conf *c, json_t *req, json_t **ans, char *err
 		snprintf(err, errlen, "mxgate is not reachable: control_socket is empty");
 		return -1;
 	}
-	int fd = gw_ctl_connect(c->control_socket);
+	int fd = admin_ctl_connect(c->control_socket);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT || e == ECONNREFUSED) {
@@ -305,19 +305,19 @@ static int read_only(const struct conf *c, json_t *req, int out)
 		}
 		ans = json_object();
 		if (show) {
-			json_t *m = gw_queue_show(qs, NULL, sget(req, "id"), err, sizeof err);
+			json_t *m = admin_queue_show(qs, NULL, sget(req, "id"), err, sizeof err);
 			json_object_set_new(ans, "ok", json_boolean(m != NULL));
 			json_object_set_new(ans, m ? "message" : "msg", m ? m : json_string(err));
 		} else {
 			json_t *st = json_object_get(req, "state");
-			struct gw_queue_filter f = {
-				.state = st ? gw_ctl_state(json_string_value(st)) : -1,
+			struct admin_queue_filter f = {
+				.state = st ? admin_ctl_state(json_string_value(st)) : -1,
 				.domain = json_string_value(json_object_get(req, "domain")),
 				.sender = json_string_value(json_object_get(req, "sender")),
 			};
 			bool trunc;
 			json_object_set_new(ans, "ok", json_true());
-			json_object_set_new(ans, "messages", gw_queue_list(qs, NULL, &f, GW_CTL_LIST_MAX, &trunc));
+			json_object_set_new(ans, "messages", admin_queue_list(qs, NULL, &f, ADMIN_CTL_LIST_MAX, &trunc));
 			json_object_set_new(ans, "truncated", json_boolean(trunc));
 		}
 		queue_store_close(&qs);
@@ -399,7 +399,7 @@ int ctl_queue(const struct conf *c, const char *const *args, size_t nargs, bool 
 	const char *sub = as_mailq ? "list" : nargs ? args[0] : NULL;
 	if (!sub)
 		return usage();
-	if (gw_ctl_cmd_find(sub) < 0) {
+	if (admin_ctl_cmd_find(sub, NULL, NULL) < 0) {
 		fprintf(stderr, "mxgate: queue: unknown command \"%s\"\n", sub);
 		return usage();
 	}
@@ -428,15 +428,15 @@ int ctl_queue(const struct conf *c, const char *const *args, size_t nargs, bool 
 	}
 	/* the daemon checks the request too; checking here gives the same message without one */
 	char *line = json_dumps(req, JSON_COMPACT);
-	struct gw_ctl_req r;
+	struct admin_ctl_req r;
 	char err[300];
-	int bad = gw_ctl_req_parse(line, strlen(line), &r, err, sizeof err);
+	int bad = admin_ctl_req_parse(line, strlen(line), &r, err, sizeof err);
 	free(line);
 	if (bad < 0) {
 		fprintf(stderr, "mxgate: queue %s: %s\n", sub, err);
 		goto out;
 	}
-	if (r.cmd == GW_CTL_LIST || r.cmd == GW_CTL_SHOW)
+	if (r.cmd == ADMIN_CTL_LIST || r.cmd == ADMIN_CTL_SHOW)
 		rc = read_only(c, req, json ? OUT_JSON : as_mailq ? OUT_MAILQ : OUT_TEXT);
 	else
 		rc = changing(c, req, json);

@@ -17,7 +17,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctl_int.h"
 #include "deliver/deliver.h"
-#include "gw/gw.h"
+#include "gw/gw_conf.h"
 #include "mail/mail_addr.h"
 #include "net/net_addr.h"
 #include "route/route.h"
@@ -105,7 +105,7 @@ int ctl_route(const struct conf *c, const char *addr, const char *client, bool j
 		}
 		trusted = net_cidr_list_match(&c->mynetworks.list, &ca);
 	}
-	struct route_maps *m = gw_maps_load(c, err, sizeof err);
+	struct route_maps *m = gw_conf_maps_load(c, err, sizeof err);
 	if (!m) {
 		fprintf(stderr, "mxgate: %s\n", err);
 		return 2;

@@ -26,7 +26,7 @@
 #include "ctl/ctl.h"
 #include "ctl/ctl_int.h"
 #include "dns/dns.h"
-#include "gw/gw.h"
+#include "gw/gw_conf.h"
 #include "net/net_addr.h"
 #include "scan/scan.h"
 #include "scan/dnsbl/scan_dnsbl.h"
@@ -85,7 +85,7 @@ static int dnsbl_step(const struct conf *c, const char *ip, struct scan_report *
 	struct event_base *base = event_base_new();
 	struct dns *d = dns_new(base, c->dns_servers, c->dns_timeout, err, errlen);
 	struct scan_dnsbl_conf dc;
-	gw_dnsbl_conf(c, &dc);
+	gw_conf_dnsbl(c, &dc);
 	dc.self_test = false; /* one lookup, no start-up test */
 	struct scan_dnsbl *bl = d ? scan_dnsbl_new(base, d, &dc, err, errlen) : NULL;
 	if (bl) {
@@ -259,16 +259,16 @@ int ctl_scan(const struct conf *c, const char *const *files, size_t nfiles, cons
 {
 	char err[600];
 	struct scan_policy pol;
-	if (gw_scan_policy(c, &pol, err, sizeof err) < 0) {
+	if (gw_conf_scan_policy(c, &pol, err, sizeof err) < 0) {
 		fprintf(stderr, "mxgate: %s\n", err);
 		return 2;
 	}
 	struct scan_conf sc;
-	gw_scan_conf(c, &sc);
+	gw_conf_scan(c, &sc);
 	struct scan_engine *e = scan_engine_new(&sc, err, sizeof err);
 	if (!e) {
 		fprintf(stderr, "mxgate: %s\n", err);
-		gw_scan_policy_fini(&pol);
+		gw_conf_scan_policy_fini(&pol);
 		return 2;
 	}
 	int rc = 0;
@@ -280,6 +280,6 @@ int ctl_scan(const struct conf *c, const char *const *files, size_t nfiles, cons
 			rc = r;
 	}
 	scan_engine_free(&e);
-	gw_scan_policy_fini(&pol);
+	gw_conf_scan_policy_fini(&pol);
 	return rc;
 }

@@ -1,17 +1,19 @@
 /*
  * gw.c - start-up, the event loop, signals, privilege drop and shutdown.
  *
- * Start-up order matters: read TLS keys and bind the listening sockets as
- * root, open the spool (created and given to mail_owner), write the pid
- * file, then drop to mail_owner for good before any byte from the network
- * is read. Shutdown (SIGTERM/SIGINT): stop accepting, let sessions finish
- * their pending commit (others get 421), stop starting deliveries, wait
- * for commits and deliveries in flight up to shutdown_timeout, then free
- * everything. A second signal exits at once (nothing acknowledged is lost:
- * only work in flight is repeated after the restart). SIGHUP: gw_reload()
- * (gw_reload.c). Privileges: started as root, the process becomes
- * mail_owner (no supplementary groups) keeping only CAP_NET_BIND_SERVICE,
- * so a reload can bind a new port below 1024; umask 077 for every file.
+ * Start-up order matters (main.c calls it in this order): gw_open reads
+ * TLS keys and maps and binds the listening sockets as root and opens the
+ * spool (created and given to mail_owner); gw_drop_privileges writes the
+ * pid file and drops to mail_owner for good before any byte from the
+ * network is read; gw_start builds the flow on the loop. Shutdown
+ * (SIGTERM/SIGINT): stop accepting, let sessions finish their pending
+ * commit (others get 421), stop starting deliveries, wait for commits and
+ * deliveries in flight up to shutdown_timeout; gw_close frees everything.
+ * A second signal exits at once (nothing acknowledged is lost: only work in
+ * flight is repeated after the restart). SIGHUP: gw_reload() (gw_reload.c).
+ * Privileges: started as root, the process becomes mail_owner (no
+ * supplementary groups) keeping only CAP_NET_BIND_SERVICE, so a reload can
+ * bind a new port below 1024; umask 077 for every file.
  */
 #include "gw/gw.h"
 
@@ -38,6 +40,7 @@
 #include "conf/conf.h"
 #include "deliver/deliver.h"
 #include "dns/dns.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "net/net_listen.h"
 #include "net/net_tls.h"
@@ -48,6 +51,9 @@
 #include "smtp/smtp_server.h"
 
 #define DRAIN_POLL_MS 50
+#define LISTEN_BACKLOG 1024
+
+/* ------------------------------------------------------------ signals and shutdown */
 
 static void check_drained(struct gw *g)
 {
@@ -109,9 +115,8 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	struct gw *g = arg;
-	deliver_flush_dead(g->dl);
-	queue_sched_flush(g->q);
+	char msg[200];
+	gw_flush(arg, NULL, msg, sizeof msg);
 }
 
 /* SIGHUP: main.cf and the maps are read again and swapped in whole; any
@@ -125,6 +130,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	gw_reload(arg, err, sizeof err);
 }
 
+/* ------------------------------------------------------------ gw_open: as root */
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -133,6 +140,139 @@ static void raise_nofile(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
+
+/* Logging as configured; signals and umask for the life of the process. */
+static void process_setup(const struct conf *c)
+{
+	enum log_level lvl = strcmp(c->log_level, "debug") == 0	    ? LOG_L_DEBUG
+			     : strcmp(c->log_level, "warning") == 0 ? LOG_L_WARN
+			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
+								    : LOG_L_INFO;
+	log_init(c->syslog_name, c->syslog_facility[0] ? log_facility_from_name(c->syslog_facility) : -1, lvl);
+	log_set_json(strcmp(c->log_format, "json") == 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* until the loop handles them: a SIGHUP or SIGUSR1 during start-up (a
+	 * reload right after systemctl start) must not kill the process */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	umask(077); /* spool files, copies, the pid file (made 0644 on purpose) */
+	raise_nofile();
+}
+
+/* mail_owner's ids, when started as root. */
+static int lookup_owner(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	g->uid = (uid_t)-1;
+	g->gid = (gid_t)-1;
+	g->root = geteuid() == 0;
+	if (!g->root)
+		return 0;
+	struct passwd *pw = getpwnam(c->mail_owner);
+	if (!pw) {
+		snprintf(err, errlen,
+			 "mail_owner user '%s' does not exist (create it: useradd --system --no-create-home %s)",
+			 c->mail_owner, c->mail_owner);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "mail_owner must not be root");
+		return -1;
+	}
+	g->uid = pw->pw_uid;
+	g->gid = pw->pw_gid;
+	return 0;
+}
+
+/* The STARTTLS context, the TLS policy map and the client context. */
+static int open_tls(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	char why[512];
+	if (c->smtpd_tls_cert_file[0]) {
+		g->gen->tls_server = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, why, sizeof why);
+		g->tls_server = g->gen->tls_server;
+		if (!g->tls_server) {
+			snprintf(err, errlen, "TLS certificate %s / key %s: %s", c->smtpd_tls_cert_file,
+				 c->smtpd_tls_key_file, why);
+			return -1;
+		}
+	}
+	if (c->smtp_tls_policy_maps[0]) {
+		g->tls_policy = deliver_tls_policy_load(c->smtp_tls_policy_maps, err, errlen);
+		if (!g->tls_policy)
+			return -1;
+	}
+	/* a policy entry may ask for TLS even when the default level is none */
+	if (strcmp(c->smtp_tls_security_level, "none") != 0 || g->tls_policy) {
+		g->tls_client = net_tls_client_ctx(c->smtp_tls_CAfile, why, sizeof why);
+		if (!g->tls_client) {
+			snprintf(err, errlen, "TLS client: %s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The maps, read as root: a map may be readable only by root (reloads
+ * read as mail_owner); one that cannot be read only refuses its recipients. */
+static int open_maps(struct gw *g, char *err, size_t errlen)
+{
+	g->maps = gw_conf_maps_load(g->conf, err, errlen);
+	if (!g->maps)
+		return -1;
+	if (route_maps_error(g->maps))
+		log_err("event=maps_error error=\"%s\" action=\"local recipients get 451 until a reload (SIGHUP) can "
+			"read it\"",
+			route_maps_error(g->maps));
+	return 0;
+}
+
+static int open_listeners(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	g->lfd = xcalloc(c->smtpd_listen_n ? c->smtpd_listen_n : 1, sizeof *g->lfd);
+	for (size_t i = 0; i < c->smtpd_listen_n; i++)
+		g->lfd[i] = -1;
+	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
+		g->lfd[i] = net_listen_tcp(&c->smtpd_listen[i].addr, LISTEN_BACKLOG);
+		if (g->lfd[i] < 0) {
+			snprintf(err, errlen, "cannot listen on %s: %s", c->smtpd_listen[i].text, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct gw *gw_open(const struct conf *c, const char *path, const char *const *ov, size_t nov, char *err,
+		   size_t errlen)
+{
+	struct gw *g = xcalloc(1, sizeof *g);
+	g->conf = c;
+	g->gen = gw_gen_new(c, NULL);
+	g->conf_path = path;
+	g->conf_ov = ov;
+	g->conf_nov = nov;
+	process_setup(c);
+	if (lookup_owner(g, err, errlen) < 0 || open_tls(g, err, errlen) < 0 || open_maps(g, err, errlen) < 0 ||
+	    open_listeners(g, err, errlen) < 0)
+		goto fail;
+	g->qs = queue_store_open(c->queue_directory, g->uid, g->gid, err, errlen);
+	if (!g->qs)
+		goto fail;
+	return g;
+fail:
+	gw_close(&g);
+	return NULL;
+}
+
+void gw_owner(const struct gw *g, uid_t *uid, gid_t *gid)
+{
+	*uid = g->uid;
+	*gid = g->gid;
+}
+
+/* ------------------------------------------------------------ the privilege drop */
 
 /* Keep CAP_NET_BIND_SERVICE (only) after setuid: a reload may add a
  * listener on a port below 1024. Without it the gateway still runs; such a
@@ -148,23 +288,6 @@ static void keep_bind_capability(void)
 		log_warn("event=capability_warning error=\"cannot keep CAP_NET_BIND_SERVICE: %s\" effect=\"a reload "
 			 "cannot add a listener on a port below 1024\"",
 			 strerror(errno));
-}
-
-static int drop_privileges(const struct conf *c, uid_t uid, gid_t gid)
-{
-	bool keep = prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == 0;
-	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-		log_err("event=startup_error error=\"cannot switch to user %s: %s\"", c->mail_owner, strerror(errno));
-		return -1;
-	}
-	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
-	if (keep)
-		keep_bind_capability();
-	if (setuid(0) == 0 || setgid(0) == 0 || getuid() != uid || geteuid() != uid || getegid() != gid) {
-		log_err("event=startup_error error=\"privileges could be regained after dropping them\"");
-		return -1;
-	}
-	return 0;
 }
 
 /* Written as root before the drop: no symlink followed, 0644, owned by
@@ -186,152 +309,59 @@ static int write_pid_file(const char *path, uid_t uid, gid_t gid)
 	return rc;
 }
 
-int gw_serve(const struct conf *c, const char *path, const char *const *ov, size_t nov)
+/* The pid file comes here, after every socket (admin's control socket
+ * too) is bound: a second gateway refused at start-up leaves the running
+ * one's pid file alone. */
+int gw_drop_privileges(struct gw *g, char *err, size_t errlen)
 {
-	struct gw G, *g = &G;
-	memset(g, 0, sizeof G);
-	g->conf = c;
-	g->http_fd = -1;
-	g->gen = gw_gen_new(c, NULL);
-	g->conf_path = path;
-	g->conf_ov = ov;
-	g->conf_nov = nov;
-	int status = 1;
-	char err[512];
-	int *lfd = NULL; /* the SMTP listening sockets until the server takes them (-1: none) */
-	enum log_level lvl = strcmp(c->log_level, "debug") == 0     ? LOG_L_DEBUG
-			     : strcmp(c->log_level, "warning") == 0 ? LOG_L_WARN
-			     : strcmp(c->log_level, "error") == 0   ? LOG_L_ERR
-								    : LOG_L_INFO;
-	log_init(c->syslog_name, c->syslog_facility[0] ? log_facility_from_name(c->syslog_facility) : -1, lvl);
-	log_set_json(strcmp(c->log_format, "json") == 0);
-	signal(SIGPIPE, SIG_IGN);
-	/* until the loop handles them: a SIGHUP or SIGUSR1 during start-up (a
-	 * reload right after systemctl start) must not kill the process */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	umask(077); /* spool files, copies, the pid file (made 0644 on purpose) */
-	raise_nofile();
-
-	/* as root: user lookup, TLS keys, sockets */
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	bool root = geteuid() == 0;
-	if (root) {
-		struct passwd *pw = getpwnam(c->mail_owner);
-		if (!pw) {
-			log_err("event=startup_error error=\"mail_owner user '%s' does not exist (create it: useradd "
-				"--system --no-create-home %s)\"",
-				c->mail_owner, c->mail_owner);
-			goto out;
-		}
-		if (pw->pw_uid == 0) {
-			log_err("event=startup_error error=\"mail_owner must not be root\"");
-			goto out;
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-	}
-	if (c->smtpd_tls_cert_file[0]) {
-		g->gen->tls_server = net_tls_server_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, sizeof err);
-		g->tls_server = g->gen->tls_server;
-		if (!g->tls_server) {
-			log_err("event=startup_error error=\"TLS certificate %s / key %s: %s\"", c->smtpd_tls_cert_file,
-				c->smtpd_tls_key_file, err);
-			goto out;
-		}
-	}
-	if (c->smtp_tls_policy_maps[0]) {
-		g->tls_policy = deliver_tls_policy_load(c->smtp_tls_policy_maps, err, sizeof err);
-		if (!g->tls_policy) {
-			log_err("event=startup_error error=\"%s\"", err);
-			goto out;
-		}
-	}
-	/* a policy entry may ask for TLS even when the default level is none */
-	if (strcmp(c->smtp_tls_security_level, "none") != 0 || g->tls_policy) {
-		g->tls_client = net_tls_client_ctx(c->smtp_tls_CAfile, err, sizeof err);
-		if (!g->tls_client) {
-			log_err("event=startup_error error=\"TLS client: %s\"", err);
-			goto out;
-		}
-	}
-	/* read as root: a map may be readable only by root (reloads read as mail_owner) */
-	g->maps = gw_maps_load(c, err, sizeof err);
-	if (!g->maps) {
-		log_err("event=startup_error error=\"%s\"", err);
-		goto out;
-	}
-	if (route_maps_error(g->maps))
-		log_err("event=maps_error error=\"%s\" action=\"local recipients get 451 until a reload (SIGHUP) can "
-			"read it\"",
-			route_maps_error(g->maps));
-	lfd = xcalloc(c->smtpd_listen_n, sizeof *lfd);
-	for (size_t i = 0; i < c->smtpd_listen_n; i++)
-		lfd[i] = -1;
-	for (size_t i = 0; i < c->smtpd_listen_n; i++) {
-		lfd[i] = net_listen_tcp(&c->smtpd_listen[i].addr, 1024);
-		if (lfd[i] < 0) {
-			log_err("event=startup_error error=\"cannot listen on %s: %s\"", c->smtpd_listen[i].text,
-				strerror(errno));
-			goto out;
-		}
-	}
-	gw_metrics_init(g);
-	if (gw_http_bind(g, err, sizeof err) < 0) {
-		log_err("event=startup_error error=\"%s\"", err);
-		goto out;
-	}
-	g->qs = queue_store_open(c->queue_directory, uid, gid, err, sizeof err);
-	if (!g->qs) {
-		log_err("event=startup_error error=\"%s\"", err);
-		goto out;
-	}
-	if (gw_ctl_open(g, uid, gid, err, sizeof err) < 0) {
-		log_err("event=startup_error error=\"%s\"", err);
-		goto out;
-	}
-	if (c->pid_file[0] && write_pid_file(c->pid_file, uid, gid) < 0)
+	const struct conf *c = g->conf;
+	if (c->pid_file[0] && write_pid_file(c->pid_file, g->uid, g->gid) < 0)
 		log_warn("event=pid_file_error file=%s error=\"%s\"", c->pid_file, strerror(errno));
-	if (root && drop_privileges(c, uid, gid) < 0)
-		goto out;
+	if (!g->root)
+		return 0;
+	bool keep = prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == 0;
+	if (setgroups(1, &g->gid) < 0 || setgid(g->gid) < 0 || setuid(g->uid) < 0) {
+		snprintf(err, errlen, "cannot switch to user %s: %s", c->mail_owner, strerror(errno));
+		return -1;
+	}
+	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	if (keep)
+		keep_bind_capability();
+	if (setuid(0) == 0 || setgid(0) == 0 || getuid() != g->uid || geteuid() != g->uid || getegid() != g->gid) {
+		snprintf(err, errlen, "privileges could be regained after dropping them");
+		return -1;
+	}
+	return 0;
+}
 
-	/* unprivileged from here on */
-	g->base = event_base_new();
-	g->dns = dns_new(g->base, c->dns_servers, c->dns_timeout, err, sizeof err);
-	if (!g->dns) {
-		log_err("event=startup_error error=\"DNS: %s\"", err);
-		goto out;
-	}
-	if (gw_dnsbl_start(g, err, sizeof err) < 0) {
-		log_err("event=startup_error error=\"%s\"", err);
-		goto out;
-	}
-	g->attempts = map_new();
-	g->qc = queue_commit_new(g->base, g->qs, c->queue_commit_threads);
+/* ------------------------------------------------------------ gw_start: unprivileged */
+
+/* The queue manager, delivery and the SMTP server on the sockets bound as root. */
+static void start_modules(struct gw *g)
+{
+	const struct conf *c = g->conf;
 	struct queue_sched_conf qconf;
 	gw_conf_queue(c, &qconf);
-	if (gw_scan_init(g, err, sizeof err) < 0) {
-		log_err("event=startup_error error=\"scanning: %s\"", err);
-		goto out;
-	}
-	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_route_deliver };
+	struct queue_sched_ops qops = { .ctx = g, .process = gw_scan_process, .deliver = gw_deliver_attempt };
 	g->q = queue_sched_new(g->base, g->qs, g->qc, &qconf, &qops);
 	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
 	struct deliver_conf dconf;
-	gw_conf_deliver(g, c, self, &dconf);
-	g->dl = deliver_new(g->base, g->dns, &dconf, gw_route_result, g);
+	gw_conf_deliver(c, g->tls_client, g->tls_policy, self, &dconf);
+	g->dl = deliver_new(g->base, g->dns, &dconf, gw_deliver_result, g);
 	xfree(self);
 	struct smtp_server_conf sconf;
-	gw_conf_smtpd(g, g->gen, &sconf);
+	gw_gen_smtpd(g->gen, &sconf);
 	struct smtp_policy pol;
-	gw_smtpd_policy(g, &pol);
+	gw_accept_policy(g, &pol);
 	g->smtpd = smtp_server_new(g->base, &sconf, &pol);
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
-		smtp_server_add_listener(g->smtpd, lfd[i], c->smtpd_listen[i].text);
-	xfree(lfd); /* the server owns the sockets now */
-	lfd = NULL;
+		smtp_server_add_listener(g->smtpd, g->lfd[i], c->smtpd_listen[i].text);
+	xfree(g->lfd); /* the server owns the sockets now */
+	g->lfd = NULL;
+}
 
+static void start_signals(struct gw *g)
+{
 	g->sig_term = evsignal_new(g->base, SIGTERM, on_stop_signal, g);
 	g->sig_int = evsignal_new(g->base, SIGINT, on_stop_signal, g);
 	g->sig_usr1 = evsignal_new(g->base, SIGUSR1, on_usr1, g);
@@ -342,13 +372,38 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 	event_add(g->sig_hup, NULL);
 	g->stop_timer = evtimer_new(g->base, on_stop_timeout, g);
 	g->drain_timer = evtimer_new(g->base, on_drain_poll, g);
+}
 
-	if (gw_http_start(g, err, sizeof err) < 0) {
-		log_err("event=startup_error error=\"%s\"", err);
-		goto out_loop;
+int gw_start(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	char why[512];
+	g->base = event_base_new();
+	g->dns = dns_new(g->base, c->dns_servers, c->dns_timeout, why, sizeof why);
+	if (!g->dns) {
+		snprintf(err, errlen, "DNS: %s", why);
+		return -1;
 	}
+	if (gw_accept_dnsbl_start(g, err, errlen) < 0)
+		return -1;
+	g->attempts = map_new();
+	g->qc = queue_commit_new(g->base, g->qs, c->queue_commit_threads);
+	if (gw_scan_init(g, why, sizeof why) < 0) {
+		snprintf(err, errlen, "scanning: %s", why);
+		return -1;
+	}
+	start_modules(g);
+	start_signals(g);
+	g->started = true;
 	queue_sched_recover(g->q);
-	gw_ctl_start(g);
+	return 0;
+}
+
+/* ------------------------------------------------------------ gw_run */
+
+static void log_started(const struct gw *g)
+{
+	const struct conf *c = g->conf;
 	char listen[512] = "";
 	for (size_t i = 0; i < c->smtpd_listen_n; i++)
 		snprintf(listen + strlen(listen), sizeof listen - strlen(listen), "%s%s", i ? "," : "",
@@ -358,60 +413,78 @@ int gw_serve(const struct conf *c, const char *path, const char *const *ov, size
 	log_info("event=started version=%s host=%s listen=%s queue=%s relayhost=%s user=%s tls=%s local_domains=%zu "
 		 "aliases=%zu mailertable=%zu",
 		 MXGATE_VERSION, c->myhostname, listen, c->queue_directory, c->relayhost[0] ? c->relayhost : "(MX)",
-		 root ? c->mail_owner : "(unchanged)", g->tls_server ? "yes" : "no", nl, na, nm);
+		 g->root ? c->mail_owner : "(unchanged)", g->tls_server ? "yes" : "no", nl, na, nm);
+}
+
+int gw_run(struct gw *g)
+{
+	log_started(g);
 	event_base_dispatch(g->base);
-	status = 0;
-out_loop:
-	/* teardown: deliveries in flight end with 4xx and are retried later */
+	g->ran = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------ gw_close */
+
+/* The flow's modules, in the order that lets work in flight end well:
+ * deliveries in flight end with 4xx and are retried later; scans in flight
+ * finish first, their results go to the queue. */
+static void stop_flow(struct gw *g)
+{
 	deliver_free(&g->dl);
-	gw_scan_free(g); /* scans in flight finish first: their results go to the queue */
+	gw_scan_free(g);
 	queue_commit_free(&g->qc);
 	smtp_server_free(&g->smtpd);
 	struct queue_sched_stats st;
-	queue_sched_stats(g->q, &st);
+	memset(&st, 0, sizeof st);
+	if (g->q)
+		queue_sched_stats(g->q, &st);
 	queue_sched_free(&g->q);
+	if (!g->started)
+		return;
 	uint64_t commits, dsyncs, fsyncs;
 	queue_store_stats(g->qs, &commits, &dsyncs, &fsyncs);
 	log_info("event=stopped accepted=%llu delivered=%llu bounced=%llu queued=%zu commits=%llu file_fsyncs=%llu "
 		 "dir_fsyncs=%llu",
 		 (unsigned long long)g->accepted, (unsigned long long)st.delivered, (unsigned long long)st.bounced, st.known,
 		 (unsigned long long)commits, (unsigned long long)fsyncs, (unsigned long long)dsyncs);
-out:
-	if (lfd) { /* start-up failed before the server took them */
-		for (size_t k = 0; k < c->smtpd_listen_n; k++)
-			if (lfd[k] >= 0)
-				close(lfd[k]);
-		xfree(lfd);
+}
+
+static void free_signals(struct gw *g)
+{
+	struct event **evs[] = { &g->sig_term, &g->sig_int, &g->sig_usr1, &g->sig_hup, &g->stop_timer, &g->drain_timer };
+	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+		if (*evs[i])
+			event_free(*evs[i]);
+		*evs[i] = NULL;
 	}
-	gw_ctl_close(g);
-	if (g->sig_term) {
-		event_free(g->sig_term);
-		event_free(g->sig_int);
-		event_free(g->sig_usr1);
-		event_free(g->sig_hup);
-		event_free(g->stop_timer);
-		event_free(g->drain_timer);
-	}
-	if (g->attempts) {
-		size_t pos = 0;
-		void *v;
-		while (map_next(g->attempts, &pos, NULL, NULL, &v))
-			xfree(v);
-		map_free(&g->attempts);
-	}
-	gw_http_free(g);
-	gw_scan_free(g);
-	gw_dnsbl_stop(g);
+}
+
+void gw_close(struct gw **gp)
+{
+	struct gw *g = *gp;
+	if (!g)
+		return;
+	const struct conf *c = g->conf;
+	g->nobs = 0; /* no observer is called any more */
+	stop_flow(g);
+	for (size_t i = 0; g->lfd && i < c->smtpd_listen_n; i++) /* start-up failed before the server took them */
+		if (g->lfd[i] >= 0)
+			close(g->lfd[i]);
+	xfree(g->lfd);
+	free_signals(g);
+	gw_deliver_fini(g);
+	gw_accept_dnsbl_stop(g);
 	route_maps_free(&g->maps);
-	smtp_server_free(&g->smtpd);
-	gw_reload_fini(g); /* the configuration and its STARTTLS context */
 	dns_free(&g->dns);
 	queue_store_close(&g->qs);
 	if (g->tls_client)
 		SSL_CTX_free(g->tls_client);
 	if (g->base)
 		event_base_free(g->base);
-	if (c->pid_file[0] && status == 0)
+	if (c->pid_file[0] && g->ran)
 		unlink(c->pid_file); /* may fail after the privilege drop: harmless */
-	return status;
+	gw_reload_fini(g);   /* the configuration in force and its STARTTLS context */
+	xfree(g);
+	*gp = NULL;
 }

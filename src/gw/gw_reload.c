@@ -29,6 +29,7 @@
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "deliver/deliver.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "net/net_listen.h"
 #include "net/net_tls.h"
@@ -72,78 +73,11 @@ static void release_gen(void *arg)
 	gw_gen_unref(arg);
 }
 
-/* ------------------------------------------------------------ module settings */
-
-void gw_conf_smtpd(struct gw *g, struct gw_gen *gen, struct smtp_server_conf *sc)
+void gw_gen_smtpd(struct gw_gen *gen, struct smtp_server_conf *sc)
 {
-	(void)g;
-	const struct conf *c = gen->conf;
-	*sc = (struct smtp_server_conf){
-		.hostname = c->myhostname,
-		.banner = c->smtpd_banner,
-		.size_limit = c->message_size_limit,
-		.rcpt_limit = c->smtpd_recipient_limit,
-		.timeout_s = c->smtpd_timeout,
-		.session_time_limit_s = c->smtpd_session_time_limit,
-		.per_ip_limit = c->smtpd_client_connection_count_limit,
-		.per_ip_exceptions = &c->smtpd_client_event_limit_exceptions.list,
-		.session_limit = c->smtpd_session_limit,
-		.hard_error_limit = c->smtpd_hard_error_limit,
-		.cmd_line_limit = c->smtpd_command_line_limit,
-		.data_line_limit = c->smtpd_data_line_limit,
-		.hop_limit = c->hopcount_limit,
-		.forbid_bare_newline = c->smtpd_forbid_bare_newline,
-		.strict_envelopes = c->strict_rfc821_envelopes,
-		.tls_ctx = gen->tls_server,
-		.release = release_gen,
-		.release_arg = gw_gen_ref(gen),
-	};
-}
-
-void gw_conf_deliver(struct gw *g, const struct conf *c, struct net_addr *self, struct deliver_conf *dc)
-{
-	/* our listeners: an MX pointing at them is a mail loop */
-	for (size_t i = 0; i < c->smtpd_listen_n; i++)
-		self[i] = c->smtpd_listen[i].addr;
-	*dc = (struct deliver_conf){
-		.helo_name = c->smtp_helo_name,
-		.myhostname = c->myhostname,
-		.tls_ctx = g->tls_client,
-		.tls_policy = g->tls_policy,
-		.initial_concurrency = c->initial_destination_concurrency,
-		.concurrency = c->smtp_destination_concurrency_limit,
-		.dead_time_s = c->smtp_destination_dead_time,
-		.rcpt_limit = c->smtp_destination_recipient_limit,
-		.cache_time_s = c->smtp_connection_cache_time_limit,
-		.reuse_limit = c->smtp_connection_reuse_count_limit,
-		.mx_addr_limit = c->smtp_mx_address_limit,
-		.default_port = c->smtp_tcp_port,
-		.self_addrs = self,
-		.nself = c->smtpd_listen_n,
-		.t_connect = c->smtp_connect_timeout,
-		.t_helo = c->smtp_helo_timeout,
-		.t_mail = c->smtp_mail_timeout,
-		.t_rcpt = c->smtp_rcpt_timeout,
-		.t_data_init = c->smtp_data_init_timeout,
-		.t_data_xfer = c->smtp_data_xfer_timeout,
-		.t_data_done = c->smtp_data_done_timeout,
-		.t_quit = c->smtp_quit_timeout,
-	};
-	deliver_tls_level_parse(c->smtp_tls_security_level, &dc->tls); /* conf checked the choice */
-}
-
-void gw_conf_queue(const struct conf *c, struct queue_sched_conf *qc)
-{
-	*qc = (struct queue_sched_conf){
-		.hostname = c->myhostname,
-		.max_lifetime_s = c->maximal_queue_lifetime,
-		.bounce_lifetime_s = c->bounce_queue_lifetime,
-		.min_backoff_s = c->minimal_backoff_time,
-		.max_backoff_s = c->maximal_backoff_time,
-		.active_limit = c->qmgr_message_active_limit,
-		.delay_warning_s = c->delay_warning_time,
-		.bounce_size_limit = c->bounce_size_limit,
-	};
+	gw_conf_smtpd(gen->conf, gen->tls_server, sc);
+	sc->release = release_gen;
+	sc->release_arg = gw_gen_ref(gen);
 }
 
 /* ------------------------------------------------------------ the reload */
@@ -293,7 +227,7 @@ static void build(struct gw *g, struct reload_new *n)
 {
 	const struct conf *c = n->gen->conf;
 	char err[600];
-	n->maps = gw_maps_load(c, err, sizeof err);
+	n->maps = gw_conf_maps_load(c, err, sizeof err);
 	if (!n->maps || route_maps_error(n->maps))
 		add_error(n, "%s", n->maps ? route_maps_error(n->maps) : err);
 	build_tls(g, c, n);
@@ -302,7 +236,7 @@ static void build(struct gw *g, struct reload_new *n)
 		add_error(n, "scanning: %s", err);
 	/* DNS queries (self-tests) and sockets only when all else is good */
 	if (!n->nerrors && n->dnsbl_changed && c->dnsbl_sites[0]) {
-		n->dnsbl = gw_dnsbl_new(g, c, err, sizeof err);
+		n->dnsbl = gw_accept_dnsbl_new(g, c, err, sizeof err);
 		if (!n->dnsbl)
 			add_error(n, "dnsbl_sites: %s", err);
 	}
@@ -323,7 +257,7 @@ static void commit(struct gw *g, struct reload_new *n)
 	n->maps = NULL;
 
 	struct smtp_server_conf sc;
-	gw_conf_smtpd(g, g->gen, &sc);
+	gw_gen_smtpd(g->gen, &sc);
 	smtp_server_reconfigure(g->smtpd, &sc);
 	for (size_t i = 0; i < oc->smtpd_listen_n; i++) {
 		if (n->keep[i])
@@ -348,7 +282,7 @@ static void commit(struct gw *g, struct reload_new *n)
 	n->tls_policy = NULL;
 	struct net_addr *self = xcalloc(c->smtpd_listen_n + 1, sizeof *self);
 	struct deliver_conf dc;
-	gw_conf_deliver(g, c, self, &dc);
+	gw_conf_deliver(c, g->tls_client, g->tls_policy, self, &dc);
 	deliver_reconfigure(g->dl, &dc);
 	xfree(self);
 	if (old_client)
@@ -364,7 +298,7 @@ static void commit(struct gw *g, struct reload_new *n)
 	gw_scan_swap(g, n->scan);
 	n->scan = NULL;
 	if (n->dnsbl_changed) {
-		gw_dnsbl_replace(g, n->dnsbl);
+		gw_accept_dnsbl_replace(g, n->dnsbl);
 		n->dnsbl = NULL;
 	}
 	/* sessions and scans still using the old settings keep their own references */
@@ -438,6 +372,10 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 		 g->scan ? "on" : "off", g->scanset->av_kept ? "kept" : scan_engine_has_av(g->scan) ? "loaded" : "none",
 		 (long long)g->scanset->load_ms);
 	reload_new_free(&n, nc);
+	struct gw_event ev = { .type = GW_EV_RELOADED };
+	ev.u.reloaded.generation = g->reloads;
+	ev.u.reloaded.conf = g->conf;
+	gw_emit(g, &ev);
 	return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "ev/ev_pool.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "mail/mail_env.h"
 #include "net/net_addr.h"
@@ -66,87 +67,20 @@ struct scan_job {
 
 /* ------------------------------------------------------------ set-up */
 
-int gw_scan_policy(const struct conf *c, struct scan_policy *p, char *err, size_t errlen)
-{
-	const char *lists[SCAN_NCAT] = { c->clean_actions, c->blocklisted_actions, c->spam_actions,
-					 c->high_spam_actions, c->unscannable_actions, c->virus_actions };
-	static const char *keys[SCAN_NCAT] = { "clean_actions", "blocklisted_actions", "spam_actions",
-					       "high_spam_actions", "unscannable_actions", "virus_actions" };
-	memset(p, 0, sizeof *p);
-	for (int i = 0; i < SCAN_NCAT; i++) {
-		char why[300];
-		if (scan_actions_parse(lists[i], &p->act[i], why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s: %s", keys[i], why);
-			return -1;
-		}
-		if ((p->act[i].flags & SCAN_ACT_REJECT) && strcmp(c->scan_stage, "before-queue") != 0) {
-			snprintf(err, errlen,
-				 "%s: reject needs scan_stage = before-queue (after the 250 a refusal is a bounce to a "
-				 "forged sender: backscatter)",
-				 keys[i]);
-			return -1;
-		}
-	}
-	p->tag[SCAN_CLEAN] = "";
-	p->tag[SCAN_BLOCKLISTED] = c->blocklisted_subject_tag;
-	p->tag[SCAN_SPAM] = c->spam_subject_tag;
-	p->tag[SCAN_HIGH_SPAM] = c->high_spam_subject_tag;
-	p->tag[SCAN_UNSCANNABLE] = c->unscannable_subject_tag;
-	p->tag[SCAN_VIRUS] = c->virus_subject_tag;
-	p->tag_subject = c->scan_tag_subject;
-	p->tag_at_end = strcmp(c->subject_tag_position, "end") == 0;
-	p->header_prefix = c->scan_header_prefix;
-	p->spam_prefix = c->spam_header_prefix;
-	p->headers_on_clean = c->scan_headers_on_clean;
-	p->hostname = c->myhostname;
-	return 0;
-}
-
-void gw_scan_conf(const struct conf *c, struct scan_conf *sc)
-{
-	*sc = (struct scan_conf){
-		.virus_scanner = c->virus_scanner,
-		.virus_tmpdir = c->virus_tmpdir,
-		.spam_scanner = c->spam_scanner,
-		.spam_rules = c->spam_rules,
-		.access_map = c->scan_access_map,
-		.spam_threshold = c->spam_threshold,
-		.spam_high_threshold = c->spam_high_threshold,
-		.dnsbl_threshold = c->dnsbl_sites[0] ? c->dnsbl_threshold : 0,
-		.timeout_ms = c->scan_timeout * 1000,
-		.spam_max_size = c->spam_max_size,
-		.virus_max_size = c->virus_max_size,
-	};
-}
-
-void gw_scan_policy_fini(struct scan_policy *p)
-{
-	for (int i = 0; i < SCAN_NCAT; i++)
-		scan_actions_fini(&p->act[i]);
-}
-
-int gw_scan_check(const struct conf *c, char *err, size_t errlen)
-{
-	struct scan_policy p;
-	int rc = gw_scan_policy(c, &p, err, errlen);
-	gw_scan_policy_fini(&p);
-	return rc;
-}
-
 struct gw_scanset *gw_scanset_new(struct gw_gen *gen, const struct gw_scanset *prev, char *err, size_t errlen)
 {
 	int64_t t0 = clock_mono_us();
 	struct gw_scanset *s = xcalloc(1, sizeof *s);
-	if (gw_scan_policy(gen->conf, &s->policy, err, errlen) < 0) {
-		gw_scan_policy_fini(&s->policy);
+	if (gw_conf_scan_policy(gen->conf, &s->policy, err, errlen) < 0) {
+		gw_conf_scan_policy_fini(&s->policy);
 		xfree(s);
 		return NULL;
 	}
 	struct scan_conf sc;
-	gw_scan_conf(gen->conf, &sc);
+	gw_conf_scan(gen->conf, &sc);
 	s->engine = scan_engine_new_reuse(&sc, prev ? prev->engine : NULL, &s->av_kept, err, errlen);
 	if (!s->engine) {
-		gw_scan_policy_fini(&s->policy);
+		gw_conf_scan_policy_fini(&s->policy);
 		xfree(s);
 		return NULL;
 	}
@@ -169,7 +103,7 @@ void gw_scanset_unref(struct gw_scanset *s)
 	if (!s || --s->refs > 0)
 		return;
 	scan_engine_free(&s->engine);
-	gw_scan_policy_fini(&s->policy);
+	gw_conf_scan_policy_fini(&s->policy);
 	gw_gen_unref(s->gen);
 	xfree(s);
 }
@@ -347,8 +281,15 @@ static void log_verdict(const struct scan_job *j)
 		   r->ms_parse, r->ms_virus, r->ms_spam, r->ms_total, j->prescanned ? " stage=before-queue" : "");
 	log_info("%s", b.data);
 	buf_fini(&b);
-	if (!j->prescanned) /* a before-queue verdict was listed when it was made */
-		gw_status_scanned(j->g, j->qid, job_env(j), r, &j->out, j->len);
+	if (j->prescanned) /* a before-queue verdict was published when it was made */
+		return;
+	struct gw_event ev = { .type = GW_EV_SCANNED, .qid = j->qid, .session = j->session };
+	ev.u.scanned.env = job_env(j);
+	ev.u.scanned.report = r;
+	ev.u.scanned.outcome = &j->out;
+	ev.u.scanned.size = j->len;
+	ev.u.scanned.before_queue = j->before_queue;
+	gw_emit(j->g, &ev);
 }
 
 /* A copy of src with every recipient (routes included). */
@@ -373,6 +314,22 @@ static void set_scan(struct mail_env *e, const struct scan_report *r)
 	scan_report_encode(r, &b);
 	e->scan = mail_env_strdup(e, b.data);
 	buf_fini(&b);
+}
+
+/* What becomes of a message that is not delivered as it is: logged when
+ * it is not delivered at all, and published. */
+static void log_disposition(const struct scan_job *j, bool deliver, bool quarantine)
+{
+	if (!deliver)
+		log_info("queue=%s event=%s verdict=%s", j->qid, quarantine ? "quarantined_only" : "dropped",
+			 scan_cat_name(j->rep.cat));
+	if (quarantine) {
+		struct gw_event ev = { .type = GW_EV_QUARANTINED, .qid = j->qid };
+		ev.u.quarantined.report = &j->rep;
+		gw_emit(j->g, &ev);
+	} else if (!deliver) {
+		gw_emit(j->g, &(struct gw_event){ .type = GW_EV_REMOVED, .qid = j->qid, .u.removed.reason = "dropped" });
+	}
 }
 
 /* After-queue: turn the outcome into queue transitions. */
@@ -443,9 +400,7 @@ static void finish_after_queue(struct scan_job *j)
 		set_scan(qe, &j->rep);
 		outs[k++] = (struct queue_out){ .env = qe, .to = QDIR_QUARANTINE };
 	}
-	if (!deliver)
-		log_info("queue=%s event=%s verdict=%s", j->qid, quarantine ? "quarantined_only" : "dropped",
-			 scan_cat_name(j->rep.cat));
+	log_disposition(j, deliver, quarantine);
 	queue_sched_processed_out(g->q, j->qid, outs, n);
 	xfree(outs);
 }
@@ -516,7 +471,7 @@ static void finish_before_queue(struct scan_job *j)
 	struct mail_env *env = j->own_env;
 	j->own_env = NULL;
 	set_scan(env, &j->rep);
-	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, gw_smtpd_committed, g, j->session);
+	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, gw_accept_committed, g, j->session);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -524,8 +479,12 @@ static void finish_before_queue(struct scan_job *j)
 static void scan_done(void *arg)
 {
 	struct scan_job *j = arg;
-	if (!j->read_err && !j->prescanned)
-		gw_metrics_scanned(j->g, &j->rep, j->rc >= 0);
+	if (!j->read_err && !j->prescanned && j->rc < 0) {
+		struct gw_event ev = { .type = GW_EV_SCAN_FAILED, .qid = j->qid, .session = j->session };
+		ev.u.scan_failed.report = &j->rep;
+		ev.u.scan_failed.before_queue = j->before_queue;
+		gw_emit(j->g, &ev);
+	}
 	if (j->before_queue) {
 		finish_before_queue(j);
 	} else if (j->read_err) {
@@ -563,7 +522,7 @@ static void start(struct scan_job *j)
 	const struct mail_env *env = job_env(j);
 	struct net_addr a;
 	if (!j->prescanned && g->dnsbl && env->client_addr[0] && net_addr_parse(env->client_addr, 0, &a) == 0 &&
-	    gw_dnsbl_wanted(g, &a)) {
+	    gw_accept_dnsbl_wanted(g, &a)) {
 		j->t_dnsbl = clock_mono_us();
 		scan_dnsbl_lookup(g->dnsbl, &a, on_dnsbl, j);
 		return;

@@ -116,6 +116,10 @@ void queue_sched_flush(struct queue_sched *q);
  * names the new id) or -1 (msg says why not). Logs event=flushed, held,
  * released, deleted or requeued with the queue id. */
 enum queue_op { QUEUE_OP_FLUSH, QUEUE_OP_HOLD, QUEUE_OP_RELEASE, QUEUE_OP_DELETE, QUEUE_OP_REQUEUE };
+/* An operation's name ("flush", "hold", "release", "delete", "requeue";
+ * "?" for none), and the operation called name, or -1 (queue_op.c). */
+const char *queue_op_name(enum queue_op op);
+int queue_op_find(const char *name);
 int queue_sched_op(struct queue_sched *q, enum queue_op op, const char *qid, char *msg, size_t msglen);
 /* Retry now the deferred messages with a pending recipient in domain
  * (case-insensitive). Returns how many. */
@@ -134,7 +138,7 @@ struct queue_sched_stats {
 };
 void queue_sched_stats(const struct queue_sched *q, struct queue_sched_stats *out);
 
-/* For the metrics (gw/gw_metrics.c; loop thread). Per recipient: sent
+/* For the metrics (admin/admin_metrics.c; loop thread). Per recipient: sent
  * (2xx), deferred (4xx), failed (5xx or expired, bounced when the sender
  * gets a notice); delivery_delay: arrival to the 2xx. */
 struct queue_sched_metrics {

@@ -128,7 +128,7 @@ void smtp_server_set_client_name(struct smtp_server *srv, uint64_t session_id, c
 void smtp_server_shutdown(struct smtp_server *srv, void (*done)(void *arg), void *arg);
 size_t smtp_server_session_count(const struct smtp_server *srv);
 
-/* What the engine counts for the metrics (gw/gw_metrics.c reads them on the
+/* What the engine counts for the metrics (admin/admin_metrics.c reads them on the
  * loop; bumped on the loop). Refusals are by stage and by the subject of
  * the reply's enhanced status code (RFC 3463: X.1 addressing ... X.7
  * policy; 0 none or other), temporary (4xx) or permanent (5xx). */

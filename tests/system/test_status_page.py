@@ -1,4 +1,4 @@
-"""The status page (gw_status.c, web/): its JSON API and actions over plain HTTP, and the page
+"""The status page (admin/admin_status.c, web/): its JSON API and actions over plain HTTP, and the page
 itself in a real headless Chromium driven over the DevTools protocol (websocket): the numbers on
 the page against /metrics and the API, the recent messages with their verdicts, the quarantine,
 a release by clicking (the secret typed into the page's prompt; a wrong one refused first), and

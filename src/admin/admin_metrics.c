@@ -1,62 +1,77 @@
 /*
- * gw_metrics.c - the Prometheus text exposition (format 0.0.4) of the
- * gateway (GET /metrics on http_listen, gw_http.c), and the counters gw
- * keeps itself (scan verdicts, scanner failures, scan times, DNSBL-listed
- * sessions).
+ * admin_metrics.c - the Prometheus text exposition (format 0.0.4) of the
+ * gateway (GET /metrics on http_listen, admin_http.c), and the counters
+ * that come from the flow's events (scan verdicts, scanner failures, scan
+ * times, DNSBL-listed sessions: GW_EV_SCANNED, GW_EV_SCAN_FAILED,
+ * GW_EV_DNSBL_LISTED).
  *
  * The modules own their metrics (smtp_server_metrics, queue_sched_metrics,
- * scan_dnsbl_zone_stats); this file only gathers them, on the loop thread.
+ * scan_dnsbl_zone_stats); this file only gathers them through gw.h's
+ * views, on the loop thread.
  * Queue sizes of input/, output/ and deferred/ come from the queue
  * manager's memory (exact, no I/O); hold/, quarantine/ and corrupt/ are
  * not tracked by it: queue_store_count() reads such a directory again only
  * when it changed. Deferred messages per
- * destination: the GW_METRICS_TOP_DESTS largest, the rest as "other".
+ * destination: the METRICS_TOP_DESTS largest, the rest as "other".
  * Names and labels: docs/LOGGING.md "Metrics".
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin_int.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
-#include "gw/gw_int.h"
+#include "gw/gw.h"
+#include "gw/gw_event.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
 #include "scan/dnsbl/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
-#define GW_METRICS_TOP_DESTS 10
-
-void gw_metrics_init(struct gw *g)
-{
-	memset(&g->m, 0, sizeof g->m);
-	for (int i = 0; i < GW_STAGE_N; i++)
-		metric_hist_init(&g->m.scan_time[i], metric_le_fast, metric_le_fast_n);
-}
+#define METRICS_TOP_DESTS 10
 
 static void observe_ms(struct metric_hist *h, double ms)
 {
 	metric_hist_observe_us(h, (int64_t)(ms * 1000.0));
 }
 
-void gw_metrics_scanned(struct gw *g, const struct scan_report *r, bool ok)
+static void scan_failed(struct admin_metrics *m, const struct scan_report *r)
 {
-	if (!ok) {
-		/* scan.c names the failed scanner first: "virus scanner: ..." */
-		enum gw_scanner s = r->error && strncmp(r->error, "virus", 5) == 0 ? GW_SCANNER_VIRUS : GW_SCANNER_SPAM;
-		metric_inc(&g->m.scan_errors[s][r->tempfail_timeout ? 1 : 0]);
-		return;
-	}
+	/* scan.c names the failed scanner first: "virus scanner: ..." */
+	enum admin_scanner s = r->error && strncmp(r->error, "virus", 5) == 0 ? ADMIN_SCANNER_VIRUS : ADMIN_SCANNER_SPAM;
+	metric_inc(&m->scan_errors[s][r->tempfail_timeout ? 1 : 0]);
+}
+
+static void scanned(struct admin_metrics *m, const struct conf *c, const struct scan_report *r)
+{
 	if (r->cat < SCAN_NCAT)
-		metric_inc(&g->m.verdict[r->cat]);
-	observe_ms(&g->m.scan_time[GW_STAGE_PARSE], r->ms_parse);
-	if (strcmp(g->conf->virus_scanner, "none") != 0)
-		observe_ms(&g->m.scan_time[GW_STAGE_VIRUS], r->ms_virus);
+		metric_inc(&m->verdict[r->cat]);
+	observe_ms(&m->scan_time[ADMIN_STAGE_PARSE], r->ms_parse);
+	if (strcmp(c->virus_scanner, "none") != 0)
+		observe_ms(&m->scan_time[ADMIN_STAGE_VIRUS], r->ms_virus);
 	if (r->spam_scanned)
-		observe_ms(&g->m.scan_time[GW_STAGE_SPAM], r->ms_spam);
-	observe_ms(&g->m.scan_time[GW_STAGE_TOTAL], r->ms_total);
+		observe_ms(&m->scan_time[ADMIN_STAGE_SPAM], r->ms_spam);
+	observe_ms(&m->scan_time[ADMIN_STAGE_TOTAL], r->ms_total);
+}
+
+void admin_metrics_event(struct admin *a, const struct gw_event *ev)
+{
+	if (ev->type == GW_EV_SCANNED)
+		scanned(&a->m, gw_conf(a->g), ev->u.scanned.report);
+	else if (ev->type == GW_EV_SCAN_FAILED)
+		scan_failed(&a->m, ev->u.scan_failed.report);
+	else if (ev->type == GW_EV_DNSBL_LISTED)
+		metric_inc(&a->m.dnsbl_listed);
+}
+
+void admin_metrics_init(struct admin *a)
+{
+	memset(&a->m, 0, sizeof a->m);
+	for (int i = 0; i < ADMIN_STAGE_N; i++)
+		metric_hist_init(&a->m.scan_time[i], metric_le_fast, metric_le_fast_n);
 }
 
 struct dest_count {
@@ -84,17 +99,17 @@ static int by_count(const void *a, const void *b)
 	return strcmp(x->dest, y->dest);
 }
 
-static void render_dests(struct gw *g, struct buf *out, struct buf *lb)
+static void render_dests(struct admin *a, struct buf *out, struct buf *lb)
 {
 	struct dests d = { 0 };
-	queue_sched_deferred_dests(g->q, add_dest, &d);
+	queue_sched_deferred_dests(gw_queue_sched(a->g), add_dest, &d);
 	if (d.n)
 		qsort(d.v, d.n, sizeof *d.v, by_count);
 	metric_head(out, "mxgate_queue_deferred_by_destination",
 		    "gauge", "Messages in deferred/ by the domain of their first pending recipient (top 10, then other).");
 	size_t other = 0;
 	for (size_t i = 0; i < d.n; i++) {
-		if (i < GW_METRICS_TOP_DESTS && strcmp(d.v[i].dest, "other") != 0) {
+		if (i < METRICS_TOP_DESTS && strcmp(d.v[i].dest, "other") != 0) {
 			buf_reset(lb);
 			metric_label(lb, "destination", d.v[i].dest);
 			metric_sample(out, "mxgate_queue_deferred_by_destination", lb->data, d.v[i].n);
@@ -103,14 +118,17 @@ static void render_dests(struct gw *g, struct buf *out, struct buf *lb)
 		}
 		xfree(d.v[i].dest);
 	}
-	if (other || d.n > GW_METRICS_TOP_DESTS)
+	if (other || d.n > METRICS_TOP_DESTS)
 		metric_sample(out, "mxgate_queue_deferred_by_destination", "destination=\"other\"", other);
 	xfree(d.v);
 }
 
-static void render_smtp(struct gw *g, struct buf *out, struct buf *lb)
+static void render_smtp(struct admin *a, struct buf *out, struct buf *lb)
 {
-	const struct smtp_server_metrics *sm = smtp_server_metrics(g->smtpd);
+	const struct smtp_server *srv = gw_smtp_server(a->g);
+	const struct smtp_server_metrics *sm = smtp_server_metrics(srv);
+	struct gw_counters n;
+	gw_counters(a->g, &n);
 	metric_head(out, "mxgate_smtp_connections_total", "counter", "SMTP connections by outcome.");
 	for (int o = 0; o < SMTP_CONN_N; o++) {
 		buf_reset(lb);
@@ -119,14 +137,14 @@ static void render_smtp(struct gw *g, struct buf *out, struct buf *lb)
 	}
 	metric_head(out, "mxgate_smtp_dnsbl_listed_total", "counter",
 		    "SMTP sessions whose client reached dnsbl_threshold (its recipients are refused).");
-	metric_sample(out, "mxgate_smtp_dnsbl_listed_total", NULL, metric_get(&g->m.dnsbl_listed));
+	metric_sample(out, "mxgate_smtp_dnsbl_listed_total", NULL, metric_get(&a->m.dnsbl_listed));
 	metric_head(out, "mxgate_smtp_sessions", "gauge", "Open SMTP sessions.");
-	metric_sample(out, "mxgate_smtp_sessions", NULL, smtp_server_session_count(g->smtpd));
+	metric_sample(out, "mxgate_smtp_sessions", NULL, smtp_server_session_count(srv));
 	metric_head(out, "mxgate_smtp_helo_total", "counter", "HELO and EHLO commands accepted.");
 	metric_sample(out, "mxgate_smtp_helo_total", NULL, metric_get(&sm->helo));
 	metric_head(out, "mxgate_messages_accepted_total", "counter",
 		    "Messages accepted: the 250 after DATA or BDAT LAST.");
-	metric_sample(out, "mxgate_messages_accepted_total", NULL, g->accepted);
+	metric_sample(out, "mxgate_messages_accepted_total", NULL, n.accepted);
 	metric_head(out, "mxgate_smtp_refused_total", "counter",
 		    "Refused MAIL, RCPT and DATA/BDAT commands, by stage, reason class (the subject of the enhanced status "
 		    "code, RFC 3463) and type (temporary 4xx, permanent 5xx).");
@@ -147,36 +165,37 @@ static void render_smtp(struct gw *g, struct buf *out, struct buf *lb)
 	metric_hist_render(out, "mxgate_smtp_accept_latency_seconds", NULL, &sm->accept_latency);
 }
 
-static void render_scan(struct gw *g, struct buf *out, struct buf *lb)
+static void render_scan(struct admin *a, struct buf *out, struct buf *lb)
 {
-	static const char *scanners[GW_SCANNER_N] = { "virus", "spam" };
-	static const char *stages[GW_STAGE_N] = { "parse", "virus", "spam", "total" };
+	static const char *scanners[ADMIN_SCANNER_N] = { "virus", "spam" };
+	static const char *stages[ADMIN_STAGE_N] = { "parse", "virus", "spam", "total" };
 	metric_head(out, "mxgate_messages_scanned_total", "counter", "Scan verdicts by deciding category.");
 	for (int c = 0; c < SCAN_NCAT; c++) {
 		buf_reset(lb);
 		metric_label(lb, "verdict", scan_cat_name(c));
-		metric_sample(out, "mxgate_messages_scanned_total", lb->data, metric_get(&g->m.verdict[c]));
+		metric_sample(out, "mxgate_messages_scanned_total", lb->data, metric_get(&a->m.verdict[c]));
 	}
 	metric_head(out, "mxgate_scanner_failures_total", "counter",
 		    "Scans that ended without a verdict, by scanner and kind (error or timeout).");
-	for (int s = 0; s < GW_SCANNER_N; s++)
+	for (int s = 0; s < ADMIN_SCANNER_N; s++)
 		for (int k = 0; k < 2; k++) {
 			buf_reset(lb);
 			metric_label(lb, "scanner", scanners[s]);
 			metric_label(lb, "kind", k ? "timeout" : "error");
-			metric_sample(out, "mxgate_scanner_failures_total", lb->data, metric_get(&g->m.scan_errors[s][k]));
+			metric_sample(out, "mxgate_scanner_failures_total", lb->data, metric_get(&a->m.scan_errors[s][k]));
 		}
 	metric_head(out, "mxgate_scan_duration_seconds", "histogram",
 		    "Time per scanning stage of scans that gave a verdict (total includes the DNSBL wait).");
-	for (int st = 0; st < GW_STAGE_N; st++) {
+	for (int st = 0; st < ADMIN_STAGE_N; st++) {
 		buf_reset(lb);
 		metric_label(lb, "stage", stages[st]);
-		metric_hist_render(out, "mxgate_scan_duration_seconds", lb->data, &g->m.scan_time[st]);
+		metric_hist_render(out, "mxgate_scan_duration_seconds", lb->data, &a->m.scan_time[st]);
 	}
 	metric_head(out, "mxgate_dnsbl_hits_total", "counter", "DNSBL lookups that found the client listed, per zone.");
-	if (g->dnsbl) {
+	const struct scan_dnsbl *bl = gw_dnsbl(a->g);
+	if (bl) {
 		struct scan_dnsbl_zone_stats zs[SCAN_DNSBL_ZONES_MAX];
-		size_t nz = scan_dnsbl_zone_stats(g->dnsbl, zs, SCAN_DNSBL_ZONES_MAX);
+		size_t nz = scan_dnsbl_zone_stats(bl, zs, SCAN_DNSBL_ZONES_MAX);
 		for (size_t i = 0; i < nz; i++) {
 			buf_reset(lb);
 			metric_label(lb, "zone", zs[i].zone);
@@ -185,9 +204,11 @@ static void render_scan(struct gw *g, struct buf *out, struct buf *lb)
 	}
 }
 
-static void render_queue(struct gw *g, struct buf *out, struct buf *lb)
+static void render_queue(struct admin *a, struct buf *out, struct buf *lb)
 {
-	const struct queue_sched_metrics *qm = queue_sched_metrics(g->q);
+	const struct queue_sched *q = gw_queue_sched(a->g);
+	struct queue_store *qs = gw_queue_store(a->g);
+	const struct queue_sched_metrics *qm = queue_sched_metrics(q);
 	metric_head(out, "mxgate_deliveries_total", "counter",
 		    "Delivery outcomes per recipient and attempt: sent (2xx), deferred (4xx), failed (5xx).");
 	metric_sample(out, "mxgate_deliveries_total", "outcome=\"sent\"", metric_get(&qm->sent));
@@ -200,17 +221,17 @@ static void render_queue(struct gw *g, struct buf *out, struct buf *lb)
 	metric_hist_render(out, "mxgate_delivery_delay_seconds", NULL, &qm->delivery_delay);
 
 	struct queue_sched_census cs;
-	queue_sched_census(g->q, &cs);
+	queue_sched_census(q, &cs);
 	struct queue_sched_stats st;
-	queue_sched_stats(g->q, &st);
+	queue_sched_stats(q, &st);
 	metric_head(out, "mxgate_queue_messages", "gauge", "Messages by spool directory.");
 	const struct {
 		const char *state;
 		long n;
 	} dirs[] = { { "input", (long)cs.input },	{ "output", (long)cs.output }, { "deferred", (long)cs.deferred },
-		     { "hold", queue_store_count(g->qs, QDIR_HOLD) },
-		     { "quarantine", queue_store_count(g->qs, QDIR_QUARANTINE) },
-		     { "corrupt", queue_store_count(g->qs, QDIR_CORRUPT) } };
+		     { "hold", queue_store_count(qs, QDIR_HOLD) },
+		     { "quarantine", queue_store_count(qs, QDIR_QUARANTINE) },
+		     { "corrupt", queue_store_count(qs, QDIR_CORRUPT) } };
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
 		buf_reset(lb);
 		metric_label(lb, "state", dirs[i].state);
@@ -222,15 +243,15 @@ static void render_queue(struct gw *g, struct buf *out, struct buf *lb)
 		    "Age of the oldest message in input/, output/ or deferred/ (by its queue id's time); 0 when none.");
 	double age = cs.oldest_us ? (double)(clock_now_us() - cs.oldest_us) / 1e6 : 0;
 	metric_sample_f(out, "mxgate_queue_oldest_message_age_seconds", NULL, age < 0 ? 0 : age);
-	render_dests(g, out, lb);
+	render_dests(a, out, lb);
 }
 
-void gw_metrics_render(struct gw *g, struct buf *out)
+void admin_metrics_render(struct admin *a, struct buf *out)
 {
 	struct buf lb;
 	buf_init(&lb);
-	render_smtp(g, out, &lb);
-	render_scan(g, out, &lb);
-	render_queue(g, out, &lb);
+	render_smtp(a, out, &lb);
+	render_scan(a, out, &lb);
+	render_queue(a, out, &lb);
 	buf_fini(&lb);
 }

@@ -1,6 +1,6 @@
 /*
- * gw_ctl.c - the control socket: the queue tools' way into the running
- * daemon (protocol in gw_ctl.h; the request parser is gw_ctl_req.c).
+ * admin_ctl.c - the control socket: the queue tools' way into the running
+ * daemon (protocol in admin_ctl.h; the request parser is admin_ctl_req.c).
  *
  * The socket (control_socket, default $queue_directory/control) is bound
  * as root before the privilege drop, mode 0600 and owned by mail_owner, in
@@ -8,8 +8,9 @@
  * root (SO_PEERCRED). A stale socket left by a kill -9 is replaced at
  * start; one that still answers means another mxgate serves it: start-up
  * fails. Each connection carries one request and one answer, within
- * GW_CTL_TIMEOUT_S; at most GW_CTL_CLIENTS_MAX at once. Every command runs
- * on the loop thread, so it sees the scheduler between two events.
+ * ADMIN_CTL_TIMEOUT_S; at most ADMIN_CTL_CLIENTS_MAX at once. Every command
+ * runs on the loop thread through gw.h's views and actions, so it sees the
+ * scheduler between two events.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -25,21 +26,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin/admin_ctl.h"
+#include "admin/admin_int.h"
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
-#include "deliver/deliver.h"
-#include "gw/gw_ctl.h"
-#include "gw/gw_int.h"
+#include "gw/gw.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
 
 #define CTL_NAME_MAX 64 /* the socket's file name (the directory may be long) */
 
-struct gw_ctl {
-	struct gw *g;
+struct admin_ctl {
+	struct admin *a;
 	int fd;	    /* listening, bound as root */
 	char *path; /* owned */
 	struct event *accept_ev;
@@ -49,7 +50,7 @@ struct gw_ctl {
 };
 
 struct ctl_client {
-	struct gw_ctl *ctl;
+	struct admin_ctl *ctl;
 	struct bufferevent *bev;
 	struct ctl_client *prev, *next;
 };
@@ -73,7 +74,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sa, int *dfd_out)
 		return -1;
 	}
 	char *dir = xstrdup(path);
-	dir[slash - path ? slash - path : 1] = '\0';
+	dir[(slash - path) ? slash - path : 1] = '\0';
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	xfree(dir);
 	if (dfd < 0)
@@ -83,7 +84,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sa, int *dfd_out)
 	return 0;
 }
 
-int gw_ctl_connect(const char *path)
+int admin_ctl_connect(const char *path)
 {
 	struct sockaddr_un sa;
 	int dfd;
@@ -125,9 +126,9 @@ static int make_dir(const char *path, uid_t uid, gid_t gid, char *err, size_t er
 	return rc;
 }
 
-int gw_ctl_open(struct gw *g, uid_t uid, gid_t gid, char *err, size_t errlen)
+int admin_ctl_open(struct admin *a, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	const char *path = g->conf->control_socket;
+	const char *path = gw_conf(a->g)->control_socket;
 	if (!path[0])
 		return 0;
 	const char *name = strrchr(path, '/') + 1;
@@ -143,7 +144,7 @@ int gw_ctl_open(struct gw *g, uid_t uid, gid_t gid, char *err, size_t errlen)
 			snprintf(err, errlen, "control_socket %s exists and is not a socket", path);
 			return -1;
 		}
-		int t = gw_ctl_connect(path);
+		int t = admin_ctl_connect(path);
 		if (t >= 0) {
 			close(t);
 			snprintf(err, errlen, "control_socket %s answers: another mxgate is running on this spool", path);
@@ -170,19 +171,19 @@ int gw_ctl_open(struct gw *g, uid_t uid, gid_t gid, char *err, size_t errlen)
 	if (dfd >= 0)
 		close(dfd);
 	if (rc < 0 || chmod(path, 0600) < 0 || (uid != (uid_t)-1 && lchown(path, uid, gid) < 0) ||
-	    listen(fd, GW_CTL_CLIENTS_MAX) < 0) {
+	    listen(fd, ADMIN_CTL_CLIENTS_MAX) < 0) {
 		snprintf(err, errlen, "control_socket %s: %s", path, strerror(errno));
 		close(fd);
 		if (rc == 0)
 			unlink(path);
 		return -1;
 	}
-	struct gw_ctl *c = xcalloc(1, sizeof *c);
-	c->g = g;
+	struct admin_ctl *c = xcalloc(1, sizeof *c);
+	c->a = a;
 	c->fd = fd;
 	c->path = xstrdup(path);
 	c->started_us = clock_now_us();
-	g->ctl = c;
+	a->ctl = c;
 	return 0;
 }
 
@@ -192,39 +193,39 @@ static json_t *answer(bool ok, const char *msg)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "ok", json_boolean(ok));
-	json_object_set_new(o, "msg", gw_json_str(msg, strlen(msg)));
+	json_object_set_new(o, "msg", admin_json_str(msg, strlen(msg)));
 	return o;
 }
 
-static json_t *status(struct gw_ctl *c)
+static json_t *status(struct admin_ctl *c)
 {
-	struct gw *g = c->g;
+	struct gw *g = c->a->g;
 	json_t *o = answer(true, "running");
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "version", json_string(MXGATE_VERSION));
 	json_object_set_new(o, "uptime", json_integer((clock_now_us() - c->started_us) / 1000000));
-	json_object_set_new(o, "stopping", json_boolean(g->stopping));
+	json_object_set_new(o, "stopping", json_boolean(gw_stopping(g)));
 	json_t *counts = json_object();
 	static const enum queue_dir dirs[] = { QDIR_INPUT, QDIR_OUTPUT,	    QDIR_DEFERRED,
 					       QDIR_HOLD,  QDIR_QUARANTINE, QDIR_CORRUPT };
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-		long n = queue_store_count(g->qs, dirs[i]);
+		long n = queue_store_count(gw_queue_store(g), dirs[i]);
 		json_object_set_new(counts, queue_dir_name(dirs[i]), json_integer(n < 0 ? 0 : n));
 	}
 	json_object_set_new(o, "queue", counts);
 	struct queue_sched_stats st;
-	queue_sched_stats(g->q, &st);
+	queue_sched_stats(gw_queue_sched(g), &st);
 	json_object_set_new(o, "active", json_integer((json_int_t)st.active));
 	json_object_set_new(o, "processing", json_integer((json_int_t)st.processing));
 	return o;
 }
 
 /* delete --state S --domain D: each matching message by id. */
-static json_t *delete_matching(struct gw *g, const struct gw_ctl_req *r)
+static json_t *delete_matching(struct gw *g, const struct admin_ctl_req *r)
 {
-	struct gw_queue_filter f = { .state = r->state, .domain = r->domain };
+	struct admin_queue_filter f = { .state = r->state, .domain = r->domain };
 	bool trunc;
-	json_t *list = gw_queue_list(g->qs, g->q, &f, GW_CTL_LIST_MAX, &trunc);
+	json_t *list = admin_queue_list(gw_queue_store(g), gw_queue_sched(g), &f, ADMIN_CTL_LIST_MAX, &trunc);
 	json_t *done = json_array(), *refused = json_array();
 	size_t i;
 	json_t *m;
@@ -232,10 +233,10 @@ static json_t *delete_matching(struct gw *g, const struct gw_ctl_req *r)
 	{
 		const char *id = json_string_value(json_object_get(m, "id"));
 		char msg[400];
-		if (gw_queue_op(g, GW_QOP_DELETE, id, msg, sizeof msg) == 0)
+		if (gw_queue_op(g, QUEUE_OP_DELETE, id, msg, sizeof msg) == 0)
 			json_array_append_new(done, json_string(id));
 		else
-			json_array_append_new(refused, gw_json_str(msg, strlen(msg)));
+			json_array_append_new(refused, admin_json_str(msg, strlen(msg)));
 	}
 	char msg[400];
 	snprintf(msg, sizeof msg, "deleted %zu message%s from %s/ with recipients in %s%s", json_array_size(done),
@@ -248,71 +249,61 @@ static json_t *delete_matching(struct gw *g, const struct gw_ctl_req *r)
 	return o;
 }
 
-static json_t *run(struct gw_ctl *c, const struct gw_ctl_req *r)
+/* flush, hold, release, delete, requeue: the queue's operation, as asked. */
+static json_t *queue_op(struct gw *g, const struct admin_ctl_req *r)
 {
-	struct gw *g = c->g;
 	char msg[600];
-	static const enum gw_qop ops[] = { [GW_CTL_FLUSH] = GW_QOP_FLUSH,     [GW_CTL_HOLD] = GW_QOP_HOLD,
-					   [GW_CTL_RELEASE] = GW_QOP_RELEASE, [GW_CTL_DELETE] = GW_QOP_DELETE,
-					   [GW_CTL_REQUEUE] = GW_QOP_REQUEUE };
+	if (r->op == QUEUE_OP_FLUSH && !r->id[0]) {
+		gw_flush(g, r->domain[0] ? r->domain : NULL, msg, sizeof msg);
+		return answer(true, msg);
+	}
+	if (r->op == QUEUE_OP_DELETE && !r->id[0])
+		return delete_matching(g, r);
+	int rc = gw_queue_op(g, r->op, r->id, msg, sizeof msg);
+	return answer(rc == 0, msg);
+}
+
+static json_t *run(struct admin_ctl *c, const struct admin_ctl_req *r)
+{
+	struct gw *g = c->a->g;
+	char msg[600];
 	switch (r->cmd) {
-	case GW_CTL_LIST: {
-		struct gw_queue_filter f = { .state = r->state,
-					     .domain = r->domain[0] ? r->domain : NULL,
-					     .sender = r->has_sender ? r->sender : NULL };
+	case ADMIN_CTL_LIST: {
+		struct admin_queue_filter f = { .state = r->state,
+						.domain = r->domain[0] ? r->domain : NULL,
+						.sender = r->has_sender ? r->sender : NULL };
 		bool trunc;
 		json_t *o = answer(true, "");
-		json_object_set_new(o, "messages", gw_queue_list(g->qs, g->q, &f, GW_CTL_LIST_MAX, &trunc));
+		json_object_set_new(o, "messages",
+				    admin_queue_list(gw_queue_store(g), gw_queue_sched(g), &f, ADMIN_CTL_LIST_MAX, &trunc));
 		json_object_set_new(o, "truncated", json_boolean(trunc));
 		return o;
 	}
-	case GW_CTL_SHOW: {
-		json_t *m = gw_queue_show(g->qs, g->q, r->id, msg, sizeof msg);
+	case ADMIN_CTL_SHOW: {
+		json_t *m = admin_queue_show(gw_queue_store(g), gw_queue_sched(g), r->id, msg, sizeof msg);
 		if (!m)
 			return answer(false, msg);
 		json_t *o = answer(true, "");
 		json_object_set_new(o, "message", m);
 		return o;
 	}
-	case GW_CTL_RELOAD:
+	case ADMIN_CTL_RELOAD:
 		if (gw_reload(g, msg, sizeof msg) < 0)
 			return answer(false, msg);
 		return answer(true, "configuration and maps reloaded");
-	case GW_CTL_STATUS:
+	case ADMIN_CTL_STATUS:
 		return status(c);
-	case GW_CTL_FLUSH:
-		if (!r->id[0]) {
-			deliver_flush_dead(g->dl);
-			if (r->domain[0]) {
-				size_t n = queue_sched_flush_domain(g->q, r->domain);
-				snprintf(msg, sizeof msg, "%zu deferred message%s for %s flushed", n, n == 1 ? "" : "s",
-					 r->domain);
-			} else {
-				struct queue_sched_stats st;
-				queue_sched_stats(g->q, &st);
-				queue_sched_flush(g->q);
-				snprintf(msg, sizeof msg, "%zu deferred message%s flushed", st.deferred,
-					 st.deferred == 1 ? "" : "s");
-			}
-			return answer(true, msg);
-		}
-		break;
-	case GW_CTL_DELETE:
-		if (!r->id[0])
-			return delete_matching(g, r);
-		break;
-	default:
-		break;
+	case ADMIN_CTL_QUEUE_OP:
+		return queue_op(g, r);
 	}
-	int rc = gw_queue_op(g, ops[r->cmd], r->id, msg, sizeof msg);
-	return answer(rc == 0, msg);
+	return answer(false, "unknown command");
 }
 
 /* --- connections --- */
 
 static void client_free(struct ctl_client *cl)
 {
-	struct gw_ctl *c = cl->ctl;
+	struct admin_ctl *c = cl->ctl;
 	if (cl->prev)
 		cl->prev->next = cl->next;
 	else
@@ -346,23 +337,23 @@ static void on_read(struct bufferevent *bev, void *arg)
 	size_t n;
 	char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 	if (!line) {
-		if (evbuffer_get_length(in) > GW_CTL_REQ_MAX) {
+		if (evbuffer_get_length(in) > ADMIN_CTL_REQ_MAX) {
 			char m[80];
-			snprintf(m, sizeof m, "request longer than %d octets", GW_CTL_REQ_MAX);
+			snprintf(m, sizeof m, "request longer than %d octets", ADMIN_CTL_REQ_MAX);
 			send_answer(cl, answer(false, m));
 		}
 		return;
 	}
-	struct gw_ctl_req r;
+	struct admin_ctl_req r;
 	char err[300];
 	json_t *o;
-	if (gw_ctl_req_parse(line, n, &r, err, sizeof err) < 0) {
+	if (admin_ctl_req_parse(line, n, &r, err, sizeof err) < 0) {
 		log_warn("event=control_bad_request error=\"%s\"", err);
 		o = answer(false, err);
 	} else {
 		o = run(cl->ctl, &r);
 		if (!json_is_true(json_object_get(o, "ok")))
-			log_info("event=control_refused cmd=%s%s%s reason=\"%s\"", gw_ctl_cmd_name(r.cmd),
+			log_info("event=control_refused cmd=%s%s%s reason=\"%s\"", admin_ctl_req_name(&r),
 				 r.id[0] ? " queue=" : "", r.id, json_string_value(json_object_get(o, "msg")));
 	}
 	free(line);
@@ -386,7 +377,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	(void)what;
-	struct gw_ctl *c = arg;
+	struct admin_ctl *c = arg;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -398,7 +389,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	if (c->nclients >= GW_CTL_CLIENTS_MAX) {
+	if (c->nclients >= ADMIN_CTL_CLIENTS_MAX) {
 		static const char busy[] = "{\"ok\":false,\"msg\":\"too many control connections; try again\"}\n";
 		ssize_t w = write(fd, busy, sizeof busy - 1);
 		(void)w;
@@ -407,31 +398,31 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	struct ctl_client *cl = xcalloc(1, sizeof *cl);
 	cl->ctl = c;
-	cl->bev = bufferevent_socket_new(c->g->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	cl->bev = bufferevent_socket_new(gw_base(c->a->g), fd, BEV_OPT_CLOSE_ON_FREE);
 	c->nclients++;
 	cl->next = c->clients;
 	if (c->clients)
 		c->clients->prev = cl;
 	c->clients = cl;
-	struct timeval tv = { GW_CTL_TIMEOUT_S, 0 };
+	struct timeval tv = { ADMIN_CTL_TIMEOUT_S, 0 };
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
 	bufferevent_setcb(cl->bev, on_read, on_written, on_event, cl);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 }
 
-void gw_ctl_start(struct gw *g)
+void admin_ctl_start(struct admin *a)
 {
-	struct gw_ctl *c = g->ctl;
+	struct admin_ctl *c = a->ctl;
 	if (!c)
 		return;
-	c->accept_ev = event_new(g->base, c->fd, EV_READ | EV_PERSIST, on_accept, c);
+	c->accept_ev = event_new(gw_base(a->g), c->fd, EV_READ | EV_PERSIST, on_accept, c);
 	event_add(c->accept_ev, NULL);
 	log_info("event=control_socket_listening path=%s", c->path);
 }
 
-void gw_ctl_close(struct gw *g)
+void admin_ctl_close(struct admin *a)
 {
-	struct gw_ctl *c = g->ctl;
+	struct admin_ctl *c = a->ctl;
 	if (!c)
 		return;
 	if (c->accept_ev)
@@ -442,5 +433,5 @@ void gw_ctl_close(struct gw *g)
 	unlink(c->path); /* may fail after the privilege drop: the next start replaces it */
 	xfree(c->path);
 	xfree(c);
-	g->ctl = NULL;
+	a->ctl = NULL;
 }

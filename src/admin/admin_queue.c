@@ -1,13 +1,15 @@
 /*
- * gw_queue.c - the queue as the administrator sees it: gw_queue_op() (the
- * operations, for the control socket and the status page) and the JSON
- * listing and detail of queued messages (gw_ctl.h), built from the spool
- * files whether the daemon answers (with what its scheduler knows: due
- * times, work in flight) or the queue tools read the spool themselves.
+ * admin_queue.c - the queue as the administrator sees it: the JSON listing
+ * and detail of queued messages (admin_ctl.h), built from the spool files
+ * whether the daemon answers (with what its scheduler knows: due times,
+ * work in flight) or the queue tools read the spool themselves, and the
+ * text of a scan verdict.
  *
- * Reads files only; every change goes through queue_sched_op() on the loop
- * thread (docs/QUEUE.md "Queue operations").
+ * Reads files only; every change goes through gw_queue_op() (gw.h, over
+ * queue_sched_op()) on the loop thread (docs/QUEUE.md "Queue operations").
  */
+#include "admin/admin_ctl.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -21,9 +23,6 @@
 #include "base/fsutil.h"
 #include "base/str.h"
 #include "base/xalloc.h"
-#include "deliver/deliver.h"
-#include "gw/gw_ctl.h"
-#include "gw/gw_int.h"
 #include "mail/mail_addr.h"
 #include "mail/mail_env.h"
 #include "mail/mail_reply.h"
@@ -34,21 +33,7 @@
 
 #define STATUS_REGION_MAX (4 * 1024 * 1024) /* status records read for the history */
 
-int gw_queue_op(struct gw *g, enum gw_qop op, const char *qid, char *msg, size_t msglen)
-{
-	static const enum queue_op map[] = { [GW_QOP_FLUSH] = QUEUE_OP_FLUSH,	  [GW_QOP_HOLD] = QUEUE_OP_HOLD,
-					     [GW_QOP_RELEASE] = QUEUE_OP_RELEASE, [GW_QOP_DELETE] = QUEUE_OP_DELETE,
-					     [GW_QOP_REQUEUE] = QUEUE_OP_REQUEUE };
-	if ((size_t)op >= sizeof map / sizeof map[0]) {
-		snprintf(msg, msglen, "unknown operation");
-		return -1;
-	}
-	if (op == GW_QOP_FLUSH)
-		deliver_flush_dead(g->dl); /* a flush is a real attempt, not the recorded dead-host reply */
-	return queue_sched_op(g->q, map[op], qid, msg, msglen);
-}
-
-void gw_queue_verdict(const struct scan_report *r, struct buf *out)
+void admin_queue_verdict(const struct scan_report *r, struct buf *out)
 {
 	buf_puts(out, scan_cat_name(r->cat));
 	for (size_t i = 0; i < r->nvirus; i++)
@@ -67,7 +52,7 @@ static json_t *jstr(const char *s)
 /* Strings from the spool may carry any octet (8-bit headers in another
  * charset, alias files): invalid UTF-8 and NULs become U+FFFD, so the
  * answer is always valid JSON. */
-json_t *gw_json_str(const char *s, size_t n)
+json_t *admin_json_str(const char *s, size_t n)
 {
 	struct buf b;
 	buf_init(&b);
@@ -88,7 +73,7 @@ json_t *gw_json_str(const char *s, size_t n)
 
 static json_t *jtext(const char *s, size_t n)
 {
-	return gw_json_str(s, n);
+	return admin_json_str(s, n);
 }
 
 static json_t *jz(const char *s)
@@ -110,7 +95,64 @@ static json_t *reply_json(const struct mail_rcpt *r)
 	return jz(t);
 }
 
-/* The fields list and show share. */
+/* The recipients, with their status and last reply (detail: ORCPT, NOTIFY,
+ * mailer, time); *last: the latest temporary failure of a pending one. */
+static json_t *rcpts_json(const struct mail_env *env, bool detail, const struct mail_rcpt **last)
+{
+	json_t *rs = json_array();
+	*last = NULL;
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct mail_rcpt *r = &env->rcpt[i];
+		json_t *ro = json_object();
+		json_object_set_new(ro, "address", jz(r->addr));
+		json_object_set_new(ro, "status", jstr(rcpt_status(r->state)));
+		json_object_set_new(ro, "reply", reply_json(r));
+		if (detail) {
+			json_object_set_new(ro, "orcpt", jz(r->orcpt));
+			json_object_set_new(ro, "notify", json_integer(r->notify));
+			json_object_set_new(ro, "route", jz(r->route));
+			json_object_set_new(ro, "when", r->when_us ? json_integer(r->when_us / 1000000) : json_null());
+		}
+		json_array_append_new(rs, ro);
+		if (r->state == MAIL_RCPT_PENDING && r->has_reply && r->reply.code >= 400 &&
+		    (!*last || r->when_us > (*last)->when_us))
+			*last = r;
+	}
+	return rs;
+}
+
+/* The recorded scan verdict as text, or null. */
+static json_t *verdict_json(const struct mail_env *env)
+{
+	json_t *verdict = json_null();
+	if (!env->scan)
+		return verdict;
+	struct scan_report rep;
+	scan_report_init(&rep);
+	if (scan_report_decode(env->scan, &rep) == 0) {
+		struct buf b;
+		buf_init(&b);
+		admin_queue_verdict(&rep, &b);
+		verdict = jz(b.data);
+		buf_fini(&b);
+	}
+	scan_report_fini(&rep);
+	return verdict;
+}
+
+static json_t *flags_json(const struct mail_env *env)
+{
+	json_t *fl = json_array();
+	if (env->flags & MAIL_ENV_F_BOUNCE)
+		json_array_append_new(fl, jstr("notification"));
+	if (env->flags & MAIL_ENV_F_RELEASED)
+		json_array_append_new(fl, jstr("released"));
+	if (env->flags & MAIL_ENV_F_REQUEUED)
+		json_array_append_new(fl, jstr("requeued"));
+	return fl;
+}
+
+/* The fields list and show share (in this order). */
 static json_t *msg_json(const char *qid, enum queue_dir dir, int64_t mtime, uint64_t size, const struct mail_env *env,
 			const struct queue_sched *q, bool detail)
 {
@@ -133,53 +175,15 @@ static json_t *msg_json(const char *qid, enum queue_dir dir, int64_t mtime, uint
 		json_object_set_new(o, "next_attempt", json_integer(now));
 	else
 		json_object_set_new(o, "next_attempt", json_null());
-	json_t *rs = json_array();
-	const struct mail_rcpt *last = NULL;
-	for (size_t i = 0; i < env->nrcpt; i++) {
-		const struct mail_rcpt *r = &env->rcpt[i];
-		json_t *ro = json_object();
-		json_object_set_new(ro, "address", jz(r->addr));
-		json_object_set_new(ro, "status", jstr(rcpt_status(r->state)));
-		json_object_set_new(ro, "reply", reply_json(r));
-		if (detail) {
-			json_object_set_new(ro, "orcpt", jz(r->orcpt));
-			json_object_set_new(ro, "notify", json_integer(r->notify));
-			json_object_set_new(ro, "route", jz(r->route));
-			json_object_set_new(ro, "when", r->when_us ? json_integer(r->when_us / 1000000) : json_null());
-		}
-		json_array_append_new(rs, ro);
-		if (r->state == MAIL_RCPT_PENDING && r->has_reply && r->reply.code >= 400 &&
-		    (!last || r->when_us > last->when_us))
-			last = r;
-	}
-	json_object_set_new(o, "recipients", rs);
+	const struct mail_rcpt *last;
+	json_object_set_new(o, "recipients", rcpts_json(env, detail, &last));
 	json_object_set_new(o, "last_error", last ? reply_json(last) : json_null());
-	json_t *verdict = json_null();
-	if (env->scan) {
-		struct scan_report rep;
-		scan_report_init(&rep);
-		if (scan_report_decode(env->scan, &rep) == 0) {
-			struct buf b;
-			buf_init(&b);
-			gw_queue_verdict(&rep, &b);
-			verdict = jz(b.data);
-			buf_fini(&b);
-		}
-		scan_report_fini(&rep);
-	}
-	json_object_set_new(o, "verdict", verdict);
-	json_t *fl = json_array();
-	if (env->flags & MAIL_ENV_F_BOUNCE)
-		json_array_append_new(fl, jstr("notification"));
-	if (env->flags & MAIL_ENV_F_RELEASED)
-		json_array_append_new(fl, jstr("released"));
-	if (env->flags & MAIL_ENV_F_REQUEUED)
-		json_array_append_new(fl, jstr("requeued"));
-	json_object_set_new(o, "flags", fl);
+	json_object_set_new(o, "verdict", verdict_json(env));
+	json_object_set_new(o, "flags", flags_json(env));
 	return o;
 }
 
-static bool match(const struct gw_queue_filter *f, const struct mail_env *env)
+static bool match(const struct admin_queue_filter *f, const struct mail_env *env)
 {
 	if (f->sender) {
 		const char *s = strcmp(f->sender, "<>") == 0 ? "" : f->sender;
@@ -197,7 +201,7 @@ static bool match(const struct gw_queue_filter *f, const struct mail_env *env)
 struct list_ctx {
 	struct queue_store *qs;
 	const struct queue_sched *q;
-	const struct gw_queue_filter *f;
+	const struct admin_queue_filter *f;
 	enum queue_dir dir;
 	json_t *arr;
 	size_t limit;
@@ -238,7 +242,7 @@ static int by_arrival(const void *a, const void *b)
 	return strcmp(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id")));
 }
 
-json_t *gw_queue_list(struct queue_store *qs, const struct queue_sched *q, const struct gw_queue_filter *f,
+json_t *admin_queue_list(struct queue_store *qs, const struct queue_sched *q, const struct admin_queue_filter *f,
 		      size_t limit, bool *truncated)
 {
 	static const enum queue_dir all[] = { QDIR_INPUT, QDIR_OUTPUT, QDIR_DEFERRED, QDIR_HOLD, QDIR_CORRUPT };
@@ -326,10 +330,10 @@ out:
 	return arr;
 }
 
-/* The header section of the content, up to GW_CTL_HEADERS_MAX octets. */
+/* The header section of the content, up to ADMIN_CTL_HEADERS_MAX octets. */
 static json_t *headers(int fd, const struct queue_hdr *h)
 {
-	size_t n = h->body_len < GW_CTL_HEADERS_MAX ? (size_t)h->body_len : GW_CTL_HEADERS_MAX;
+	size_t n = h->body_len < ADMIN_CTL_HEADERS_MAX ? (size_t)h->body_len : ADMIN_CTL_HEADERS_MAX;
 	char *p = xmalloc(n + 1);
 	json_t *j = json_null();
 	if (fs_pread_all(fd, p, n, (off_t)h->body_off) == 0) {
@@ -340,7 +344,7 @@ static json_t *headers(int fd, const struct queue_hdr *h)
 	return j;
 }
 
-json_t *gw_queue_show(struct queue_store *qs, const struct queue_sched *q, const char *qid, char *err, size_t errlen)
+json_t *admin_queue_show(struct queue_store *qs, const struct queue_sched *q, const char *qid, char *err, size_t errlen)
 {
 	static const enum queue_dir dirs[] = { QDIR_INPUT,  QDIR_OUTPUT,     QDIR_DEFERRED,
 					       QDIR_HOLD,   QDIR_QUARANTINE, QDIR_CORRUPT };

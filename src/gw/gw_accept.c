@@ -1,6 +1,7 @@
 /*
- * gw_smtpd.c - the SMTP policy: client name lookup, relay control, and the
- * hand-off of accepted content to the queue.
+ * gw_accept.c - the accept stage: the SMTP policy (client name lookup,
+ * DNSBL checks through gw_accept_dnsbl.c, relay control and recipient
+ * validation) and the hand-off of accepted content to the queue.
  *
  * Relay control and recipient validation are route_expand() (route/route.c;
  * the rule is written down in docs/CONFIG.md): local domains must name an
@@ -82,7 +83,7 @@ static enum smtp_hook on_connect(void *ctx, const struct smtp_client_info *ci, s
 {
 	struct gw *g = ctx;
 	(void)reply;
-	gw_dnsbl_connect(g, ci);
+	gw_accept_dnsbl_connect(g, ci);
 	if (!g->conf->smtpd_peername_lookup)
 		return SMTP_HOOK_DONE;
 	struct ptr_lookup *p = xcalloc(1, sizeof *p);
@@ -95,7 +96,7 @@ static enum smtp_hook on_connect(void *ctx, const struct smtp_client_info *ci, s
 
 static void on_disconnect(void *ctx, const struct smtp_client_info *ci)
 {
-	gw_dnsbl_disconnect(ctx, ci);
+	gw_accept_dnsbl_disconnect(ctx, ci);
 }
 
 static enum smtp_hook on_mail(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
@@ -117,6 +118,28 @@ static void rcpt_addr(const struct gw *g, const struct mail_rcpt_to *r, char *a,
 		snprintf(a, size, "%s@%s", r->addr.local, g->conf->myhostname);
 }
 
+/* The RCPT reply for the formatted address a: a DNSBL refusal already in
+ * reply (code != 0) stands, else relay control and recipient validation
+ * decide; the smtp engine logs a refusal (event=reject_rcpt). */
+static void route_rcpt(struct gw *g, const char *a, bool trusted, struct mail_reply *reply)
+{
+	if (reply->code)
+		return;
+	struct route_result res;
+	route_result_init(&res, NULL);
+	route_expand(g->maps, a, trusted, &res);
+	*reply = res.reply;
+	route_result_fini(&res);
+}
+
+/* The DNSBL verdict a RCPT waited for (gw_accept_dnsbl.c's continuation). */
+static void rcpt_resume(void *arg, uint64_t session, const char *rcpt, bool trusted, struct mail_reply *reply)
+{
+	struct gw *g = arg;
+	route_rcpt(g, rcpt, trusted, reply);
+	smtp_server_resume(g->smtpd, session, reply);
+}
+
 static enum smtp_hook on_rcpt(void *ctx, const struct smtp_client_info *ci, const struct mail_from *from,
 			      const struct mail_rcpt_to *rcpt, struct mail_reply *reply)
 {
@@ -125,25 +148,11 @@ static enum smtp_hook on_rcpt(void *ctx, const struct smtp_client_info *ci, cons
 	char a[MAIL_PATH_MAX + 8];
 	rcpt_addr(g, rcpt, a, sizeof a);
 	bool trusted = net_cidr_list_match(&g->conf->mynetworks.list, &ci->addr);
-	enum smtp_hook h = gw_dnsbl_rcpt(g, ci, a, trusted, reply);
+	enum smtp_hook h = gw_accept_dnsbl_rcpt(g, ci, a, trusted, reply, rcpt_resume, g);
 	if (h == SMTP_HOOK_ASYNC)
 		return h;
-	gw_smtpd_route_rcpt(g, ci->session_id, ci->ip, a, trusted, reply);
+	route_rcpt(g, a, trusted, reply);
 	return SMTP_HOOK_DONE;
-}
-
-void gw_smtpd_route_rcpt(struct gw *g, uint64_t session, const char *ip, const char *a, bool trusted,
-			 struct mail_reply *reply)
-{
-	if (!reply->code) {
-		struct route_result res;
-		route_result_init(&res, NULL);
-		route_expand(g->maps, a, trusted, &res);
-		*reply = res.reply;
-		route_result_fini(&res);
-	}
-	(void)session;
-	(void)ip;
 }
 
 static void *data_open(void *ctx, const struct smtp_client_info *ci, char id_out[32], struct mail_reply *reply)
@@ -176,7 +185,7 @@ static void data_abort(void *ctx, void *sink)
 	xfree(s);
 }
 
-void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err)
+void gw_accept_committed(void *arg, uint64_t session, const char *qid, int err)
 {
 	struct gw *g = arg;
 	struct mail_reply r;
@@ -188,6 +197,7 @@ void gw_smtpd_committed(void *arg, uint64_t session, const char *qid, int err)
 		mail_reply_set(&r, 250, "2.0.0", "Ok: queued as %s", qid);
 		g->accepted++;
 		log_info("session=%llu queue=%s event=queued origin=smtp", (unsigned long long)session, qid);
+		gw_emit(g, &(struct gw_event){ .type = GW_EV_RECEIVED, .qid = qid, .session = session });
 		queue_sched_arrived(g->q, qid);
 	}
 	smtp_server_resume(g->smtpd, session, &r);
@@ -232,11 +242,11 @@ static void data_close(void *ctx, const struct smtp_client_info *ci, const struc
 		 (unsigned long long)ci->session_id, s->d.qid, g->conf->myhostname, ci->ip, LOG_QA(env->sender),
 		 tx->nrcpt, (unsigned long long)tx->octets, tx->protocol);
 	if (!gw_scan_before_queue(g, ci->session_id, &s->d, env))
-		queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, gw_smtpd_committed, g, ci->session_id);
+		queue_commit_submit(g->qc, &s->d, env, QDIR_INPUT, gw_accept_committed, g, ci->session_id);
 	xfree(s);
 }
 
-void gw_smtpd_policy(struct gw *g, struct smtp_policy *p)
+void gw_accept_policy(struct gw *g, struct smtp_policy *p)
 {
 	memset(p, 0, sizeof *p);
 	p->ctx = g;

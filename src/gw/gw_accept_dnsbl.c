@@ -1,5 +1,6 @@
 /*
- * gw_dnsbl.c - DNS blocklist checks of SMTP clients (scan/scan_dnsbl.h).
+ * gw_accept_dnsbl.c - DNS blocklist checks of SMTP clients at connect and
+ * RCPT (scan/scan_dnsbl.h), and the gateway's DNSBL object.
  *
  * At connect, clients outside mynetworks (and, unless dnsbl_check_private,
  * outside private/loopback ranges) are looked up in every dnsbl_sites zone;
@@ -7,7 +8,8 @@
  * ("event=dnsbl"). With dnsbl_reject_threshold > 0, every RCPT waits for
  * that result (at most dnsbl_timeout: a zone that is late is left out) and
  * is refused with 554 5.7.1 when the weight reaches the threshold; else it
- * goes on to relay control (gw_smtpd_route_rcpt). A session that ends
+ * goes on through the caller's continuation (relay control, in
+ * gw_accept.c: this file names no other stage). A session that ends
  * cancels its lookup. A reload that changes the DNSBL settings puts a new
  * object in force; the old one answers what it was asked and is freed once
  * nothing waits on it (polled every RETIRE_POLL_S).
@@ -22,6 +24,7 @@
 #include "base/map.h"
 #include "base/xalloc.h"
 #include "conf/conf.h"
+#include "gw/gw_conf.h"
 #include "gw/gw_int.h"
 #include "mail/mail_addr.h"
 #include "scan/dnsbl/scan_dnsbl.h"
@@ -42,19 +45,9 @@ struct dsess {
 	bool rcpt_waiting; /* a RCPT waits for the result */
 	bool trusted;
 	char rcpt[MAIL_PATH_MAX + 8];
+	gw_accept_dnsbl_then_fn then; /* what the waiting RCPT does with the verdict */
+	void *then_arg;
 };
-
-void gw_dnsbl_conf(const struct conf *c, struct scan_dnsbl_conf *dc)
-{
-	*dc = (struct scan_dnsbl_conf){
-		.sites = c->dnsbl_sites,
-		.ttl_min_s = c->dnsbl_ttl_min,
-		.ttl_max_s = c->dnsbl_ttl_max,
-		.timeout_s = c->dnsbl_timeout,
-		.retest_s = c->dnsbl_retest_interval,
-		.self_test = true,
-	};
-}
 
 static void on_retire_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -75,24 +68,24 @@ static void on_retire_poll(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-struct scan_dnsbl *gw_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen)
+struct scan_dnsbl *gw_accept_dnsbl_new(struct gw *g, const struct conf *c, char *err, size_t errlen)
 {
 	struct scan_dnsbl_conf dc;
-	gw_dnsbl_conf(c, &dc);
+	gw_conf_dnsbl(c, &dc);
 	return scan_dnsbl_new(g->base, g->dns, &dc, err, errlen);
 }
 
-int gw_dnsbl_start(struct gw *g, char *err, size_t errlen)
+int gw_accept_dnsbl_start(struct gw *g, char *err, size_t errlen)
 {
 	g->dnsbl_sess = map_new();
 	g->retire_timer = evtimer_new(g->base, on_retire_poll, g);
 	if (!g->conf->dnsbl_sites[0])
 		return 0;
-	g->dnsbl = gw_dnsbl_new(g, g->conf, err, errlen);
+	g->dnsbl = gw_accept_dnsbl_new(g, g->conf, err, errlen);
 	return g->dnsbl ? 0 : -1;
 }
 
-void gw_dnsbl_replace(struct gw *g, struct scan_dnsbl *d)
+void gw_accept_dnsbl_replace(struct gw *g, struct scan_dnsbl *d)
 {
 	if (g->dnsbl) {
 		g->dnsbl_old = xrealloc(g->dnsbl_old, (g->ndnsbl_old + 1) * sizeof *g->dnsbl_old);
@@ -120,7 +113,7 @@ static void dnsbl_free_all(struct gw *g)
 	g->retire_timer = NULL;
 }
 
-void gw_dnsbl_stop(struct gw *g)
+void gw_accept_dnsbl_stop(struct gw *g)
 {
 	if (!g->dnsbl) {
 		dnsbl_free_all(g);
@@ -173,27 +166,30 @@ static void on_result(void *arg, const struct scan_dnsbl_result *r)
 		 s->ip, s->weight, zones.len ? zones.data : "-", s->weight >= g->conf->dnsbl_threshold ? "yes" : "no",
 		 r->incomplete ? " incomplete=yes" : "");
 	buf_fini(&zones);
-	if (s->weight >= g->conf->dnsbl_threshold)
-		metric_inc(&g->m.dnsbl_listed);
+	if (s->weight >= g->conf->dnsbl_threshold) {
+		struct gw_event ev = { .type = GW_EV_DNSBL_LISTED, .session = s->session };
+		ev.u.dnsbl.client = s->ip;
+		ev.u.dnsbl.weight = s->weight;
+		gw_emit(g, &ev);
+	}
 	if (!s->rcpt_waiting)
 		return;
 	s->rcpt_waiting = false;
 	struct mail_reply reply;
 	verdict(s, &reply);
-	gw_smtpd_route_rcpt(g, s->session, s->ip, s->rcpt, s->trusted, &reply);
-	smtp_server_resume(g->smtpd, s->session, &reply);
+	s->then(s->then_arg, s->session, s->rcpt, s->trusted, &reply);
 }
 
-bool gw_dnsbl_wanted(const struct gw *g, const struct net_addr *a)
+bool gw_accept_dnsbl_wanted(const struct gw *g, const struct net_addr *a)
 {
 	if (!g->dnsbl || net_cidr_list_match(&g->conf->mynetworks.list, a))
 		return false;
 	return g->conf->dnsbl_check_private || !scan_dnsbl_private(a);
 }
 
-void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci)
+void gw_accept_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci)
 {
-	if (!gw_dnsbl_wanted(g, &ci->addr))
+	if (!gw_accept_dnsbl_wanted(g, &ci->addr))
 		return;
 	struct dsess *s = xcalloc(1, sizeof *s);
 	s->g = g;
@@ -204,8 +200,8 @@ void gw_dnsbl_connect(struct gw *g, const struct smtp_client_info *ci)
 	s->lookup = scan_dnsbl_lookup(g->dnsbl, &ci->addr, on_result, s);
 }
 
-enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
-			     struct mail_reply *reply)
+enum smtp_hook gw_accept_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, const char *rcpt, bool trusted,
+				    struct mail_reply *reply, gw_accept_dnsbl_then_fn then, void *then_arg)
 {
 	struct dsess *s = g->dnsbl_sess ? map_getu(g->dnsbl_sess, ci->session_id) : NULL;
 	memset(reply, 0, sizeof *reply);
@@ -218,10 +214,12 @@ enum smtp_hook gw_dnsbl_rcpt(struct gw *g, const struct smtp_client_info *ci, co
 	s->rcpt_waiting = true;
 	s->trusted = trusted;
 	snprintf(s->rcpt, sizeof s->rcpt, "%s", rcpt);
+	s->then = then;
+	s->then_arg = then_arg;
 	return SMTP_HOOK_ASYNC;
 }
 
-void gw_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci)
+void gw_accept_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci)
 {
 	struct dsess *s = g->dnsbl_sess ? map_delu(g->dnsbl_sess, ci->session_id) : NULL;
 	if (!s)

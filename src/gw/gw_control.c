@@ -1,0 +1,93 @@
+/*
+ * gw_control.c - what the administrator's surfaces (admin/: the control
+ * socket, the status page, the metrics) may see of the flow and ask of it
+ * (gw.h): read-only views of the modules gw owns, and the actions that
+ * change the queue (flush, the queue operations; the reload is
+ * gw_reload.c).
+ *
+ * Views hand out the modules' objects as const (the queue store, whose
+ * API is not const, is documented read-only); every change goes through
+ * an action here, on the loop thread, so the flow sees it between two
+ * events. Actions that remove a message publish it (GW_EV_REMOVED).
+ */
+#include <stdio.h>
+
+#include "base/ids.h"
+#include "deliver/deliver.h"
+#include "gw/gw_int.h"
+#include "queue/queue_sched.h"
+
+struct event_base *gw_base(const struct gw *g)
+{
+	return g->base;
+}
+
+const struct conf *gw_conf(const struct gw *g)
+{
+	return g->conf;
+}
+
+struct queue_store *gw_queue_store(const struct gw *g)
+{
+	return g->qs;
+}
+
+const struct queue_sched *gw_queue_sched(const struct gw *g)
+{
+	return g->q;
+}
+
+const struct smtp_server *gw_smtp_server(const struct gw *g)
+{
+	return g->smtpd;
+}
+
+const struct scan_dnsbl *gw_dnsbl(const struct gw *g)
+{
+	return g->dnsbl;
+}
+
+bool gw_scanning(const struct gw *g)
+{
+	return g->scan != NULL;
+}
+
+void gw_counters(const struct gw *g, struct gw_counters *out)
+{
+	*out = (struct gw_counters){ .accepted = g->accepted, .rejected = g->rejected };
+}
+
+bool gw_stopping(const struct gw *g)
+{
+	return g->stopping;
+}
+
+void gw_flush(struct gw *g, const char *domain, char *msg, size_t msglen)
+{
+	deliver_flush_dead(g->dl); /* a flush is a real attempt, not the recorded dead-host reply */
+	if (domain) {
+		size_t n = queue_sched_flush_domain(g->q, domain);
+		snprintf(msg, msglen, "%zu deferred message%s for %s flushed", n, n == 1 ? "" : "s", domain);
+		return;
+	}
+	struct queue_sched_stats st;
+	queue_sched_stats(g->q, &st);
+	queue_sched_flush(g->q);
+	snprintf(msg, msglen, "%zu deferred message%s flushed", st.deferred, st.deferred == 1 ? "" : "s");
+}
+
+int gw_queue_op(struct gw *g, enum queue_op op, const char *qid, char *msg, size_t msglen)
+{
+	if ((unsigned)op > QUEUE_OP_REQUEUE) {
+		snprintf(msg, msglen, "unknown operation");
+		return -1;
+	}
+	if (op == QUEUE_OP_FLUSH)
+		deliver_flush_dead(g->dl); /* a flush is a real attempt, not the recorded dead-host reply */
+	char id[IDS_QUEUE_SIZE]; /* for the event: a deletion may free what qid points into */
+	snprintf(id, sizeof id, "%s", qid);
+	int rc = queue_sched_op(g->q, op, qid, msg, msglen);
+	if (rc == 0 && op == QUEUE_OP_DELETE)
+		gw_emit(g, &(struct gw_event){ .type = GW_EV_REMOVED, .qid = id, .u.removed.reason = "deleted" });
+	return rc;
+}
