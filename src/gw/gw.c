@@ -254,11 +254,12 @@ struct gw *gw_open(const struct conf *c, const char *path, const char *const *ov
 	g->conf_ov = ov;
 	g->conf_nov = nov;
 	process_setup(c);
-	if (lookup_owner(g, err, errlen) < 0 || open_tls(g, err, errlen) < 0 || open_maps(g, err, errlen) < 0 ||
-	    open_listeners(g, err, errlen) < 0)
+	/* the scanner supervisor first: forked before any key or socket exists here */
+	if (lookup_owner(g, err, errlen) < 0 || gw_scan_open(g, err, errlen) < 0 || open_tls(g, err, errlen) < 0 ||
+	    open_maps(g, err, errlen) < 0 || open_listeners(g, err, errlen) < 0)
 		goto fail;
 	g->qs = queue_store_open(c->queue_directory, g->uid, g->gid, err, errlen);
-	if (!g->qs)
+	if (!g->qs || gw_scan_ready(g, err, errlen) < 0)
 		goto fail;
 	return g;
 fail:
@@ -388,10 +389,7 @@ int gw_start(struct gw *g, char *err, size_t errlen)
 		return -1;
 	g->attempts = map_new();
 	g->qc = queue_commit_new(g->base, g->qs, c->queue_commit_threads);
-	if (gw_scan_init(g, why, sizeof why) < 0) {
-		snprintf(err, errlen, "scanning: %s", why);
-		return -1;
-	}
+	gw_scan_init(g);
 	start_modules(g);
 	start_signals(g);
 	g->started = true;

@@ -10,6 +10,7 @@
  */
 #include "gw/gw_conf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,7 +21,9 @@
 #include "net/net_addr.h"
 #include "queue/queue_sched.h"
 #include "route/route.h"
+#include "scan/proc/scan_proc.h"
 #include "scan/scan.h"
+#include "scan/scan_policy.h"
 #include "scan/dnsbl/scan_dnsbl.h"
 #include "smtp/smtp_server.h"
 
@@ -111,46 +114,56 @@ void gw_conf_scan(const struct conf *c, struct scan_conf *sc)
 	};
 }
 
+void gw_conf_scan_policy_conf(const struct conf *c, struct scan_policy_conf *pc)
+{
+	*pc = (struct scan_policy_conf){
+		.actions = { c->clean_actions, c->blocklisted_actions, c->spam_actions, c->high_spam_actions,
+			     c->unscannable_actions, c->virus_actions },
+		.tag = { "", c->blocklisted_subject_tag, c->spam_subject_tag, c->high_spam_subject_tag,
+			 c->unscannable_subject_tag, c->virus_subject_tag },
+		.tag_subject = c->scan_tag_subject,
+		.tag_at_end = strcmp(c->subject_tag_position, "end") == 0,
+		.headers_on_clean = c->scan_headers_on_clean,
+		.before_queue = strcmp(c->scan_stage, "before-queue") == 0,
+		.header_prefix = c->scan_header_prefix,
+		.spam_prefix = c->spam_header_prefix,
+		.hostname = c->myhostname,
+	};
+}
+
 int gw_conf_scan_policy(const struct conf *c, struct scan_policy *p, char *err, size_t errlen)
 {
-	const char *lists[SCAN_NCAT] = { c->clean_actions, c->blocklisted_actions, c->spam_actions,
-					 c->high_spam_actions, c->unscannable_actions, c->virus_actions };
-	static const char *keys[SCAN_NCAT] = { "clean_actions", "blocklisted_actions", "spam_actions",
-					       "high_spam_actions", "unscannable_actions", "virus_actions" };
-	memset(p, 0, sizeof *p);
-	for (int i = 0; i < SCAN_NCAT; i++) {
-		char why[300];
-		if (scan_actions_parse(lists[i], &p->act[i], why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s: %s", keys[i], why);
-			return -1;
-		}
-		if ((p->act[i].flags & SCAN_ACT_REJECT) && strcmp(c->scan_stage, "before-queue") != 0) {
-			snprintf(err, errlen,
-				 "%s: reject needs scan_stage = before-queue (after the 250 a refusal is a bounce to a "
-				 "forged sender: backscatter)",
-				 keys[i]);
-			return -1;
-		}
-	}
-	p->tag[SCAN_CLEAN] = "";
-	p->tag[SCAN_BLOCKLISTED] = c->blocklisted_subject_tag;
-	p->tag[SCAN_SPAM] = c->spam_subject_tag;
-	p->tag[SCAN_HIGH_SPAM] = c->high_spam_subject_tag;
-	p->tag[SCAN_UNSCANNABLE] = c->unscannable_subject_tag;
-	p->tag[SCAN_VIRUS] = c->virus_subject_tag;
-	p->tag_subject = c->scan_tag_subject;
-	p->tag_at_end = strcmp(c->subject_tag_position, "end") == 0;
-	p->header_prefix = c->scan_header_prefix;
-	p->spam_prefix = c->spam_header_prefix;
-	p->headers_on_clean = c->scan_headers_on_clean;
-	p->hostname = c->myhostname;
-	return 0;
+	struct scan_policy_conf pc;
+	gw_conf_scan_policy_conf(c, &pc);
+	return scan_policy_build(&pc, p, err, errlen);
 }
 
 void gw_conf_scan_policy_fini(struct scan_policy *p)
 {
-	for (int i = 0; i < SCAN_NCAT; i++)
-		scan_actions_fini(&p->act[i]);
+	scan_policy_fini(p);
+}
+
+/* A back end that is a daemon: the scanners need sockets. */
+static bool daemon_spec(const char *spec)
+{
+	return strncmp(spec, "clamd:", 6) == 0 || strncmp(spec, "spamd:", 6) == 0 || strncmp(spec, "rspamd:", 7) == 0;
+}
+
+void gw_conf_scan_proc(const struct conf *c, struct scan_proc_settings *s)
+{
+	memset(s, 0, sizeof *s);
+	gw_conf_scan(c, &s->scan);
+	gw_conf_scan_policy_conf(c, &s->policy);
+	s->proc = (struct scan_proc_conf){
+		.processes = c->scan_processes,
+		.user = c->scan_user,
+		.timeout_ms = c->scan_process_timeout * 1000,
+		.memory_limit = c->scan_memory_limit,
+		.cpu_limit_s = c->scan_cpu_limit,
+		.max_scans = (unsigned)c->scan_process_max_scans,
+		.sandbox = c->scan_sandbox,
+		.net = daemon_spec(c->virus_scanner) || daemon_spec(c->spam_scanner),
+	};
 }
 
 int gw_conf_scan_check(const struct conf *c, char *err, size_t errlen)

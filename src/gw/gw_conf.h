@@ -40,6 +40,14 @@ void gw_conf_queue(const struct conf *c, struct queue_sched_conf *qc);
 
 /* The scanning engine's settings (scanners, thresholds, limits). */
 void gw_conf_scan(const struct conf *c, struct scan_conf *sc);
+struct scan_policy_conf;
+struct scan_proc_settings;
+/* The policy's configured values (action lists, tags, header prefixes). */
+void gw_conf_scan_policy_conf(const struct conf *c, struct scan_policy_conf *pc);
+/* Everything a generation of scanner processes is built from: the engine's
+ * settings, the policy's values and the processes' own (scan_processes,
+ * scan_user, limits, scan_sandbox). Strings borrowed from c. */
+void gw_conf_scan_proc(const struct conf *c, struct scan_proc_settings *s);
 /* The scanning policy: action lists per category, Subject tags, result
  * headers. -1 with "key: reason" in err for a bad action list, or for
  * reject with scan_stage = after-queue (a refusal after the 250 is

@@ -49,7 +49,7 @@ const struct scan_dnsbl *gw_dnsbl(const struct gw *g)
 
 bool gw_scanning(const struct gw *g)
 {
-	return g->scan != NULL;
+	return g->scanset && g->scanset->enabled;
 }
 
 void gw_counters(const struct gw *g, struct gw_counters *out)

@@ -34,6 +34,7 @@ struct route_maps;
 struct mail_env;
 struct ev_pool;
 struct scan_dnsbl;
+struct scan_proc;
 struct queue_draft;
 struct net_addr;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -49,14 +50,16 @@ struct gw_gen {
 	size_t refs;
 };
 
-/* The scanning engine and policy in force (gw_scan.c): each scan job holds
- * a reference, so scans in flight finish on the set they started with. */
+/* A generation of the scanner processes as gw sees it (gw_scan.c): the
+ * policy (redirect addresses, the headers of an unscanned message) and
+ * what the supervisor said of its engine. Each scan job holds a reference. */
 struct gw_scanset {
-	struct scan_engine *engine; /* NULL: scanning off */
 	struct scan_policy policy;
-	struct gw_gen *gen;	    /* the policy's strings (a reference) */
-	int64_t load_ms;	    /* time to build it (rules, virus database) */
-	bool av_kept;		    /* a reload shared the previous anti-virus engine */
+	struct gw_gen *gen; /* the policy's strings (a reference) */
+	bool enabled;	    /* anything to scan with */
+	bool has_av, av_kept;
+	int64_t load_ms;
+	char *describe; /* the engine, for event=scanning_on */
 	size_t refs;
 };
 
@@ -97,11 +100,12 @@ struct gw {
 	struct scan_dnsbl *dnsbl; /* NULL: no dnsbl_sites */
 	struct map *dnsbl_sess;	  /* session id -> gw_accept_dnsbl.c's state */
 	struct route_maps *maps;  /* swapped whole on SIGHUP */
-	/* scanning (gw_scan.c): NULL engine = off; scanset->engine */
-	struct scan_engine *scan;
-	struct ev_pool *scan_pool;
+	/* scanning (gw_scan.c): the scanner processes and the edit threads */
+	struct scan_proc *sp;
+	uid_t scan_uid; /* scan_user's ids; (uid_t)-1: not switched */
+	gid_t scan_gid;
+	struct ev_pool *edit_pool;
 	bool before_queue;
-	const char *crash_marker; /* MXGATE_TEST_SCAN_CRASH: fault injection for the poison-message test */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
@@ -139,15 +143,20 @@ enum smtp_hook gw_accept_dnsbl_rcpt(struct gw *g, const struct smtp_client_info 
 void gw_accept_dnsbl_disconnect(struct gw *g, const struct smtp_client_info *ci);
 
 /* gw_scan.c: the scan hand-off */
-/* The scan set of gen's settings (rules compiled, virus engine loaded,
- * action lists parsed); NULL with err. prev: the scanset in force (a
- * reload), whose anti-virus engine is shared when unchanged
- * (scan_engine_new_reuse); NULL at start. */
-struct gw_scanset *gw_scanset_new(struct gw_gen *gen, const struct gw_scanset *prev, char *err, size_t errlen);
+/* In gw_open, as root and first: fork the scanner supervisor (scan_user's
+ * ids looked up). -1 with err. */
+int gw_scan_open(struct gw *g, char *err, size_t errlen);
+/* At the end of gw_open: wait for the supervisor's first generation. */
+int gw_scan_ready(struct gw *g, char *err, size_t errlen);
+/* In gw_start, on the loop: take scanners and jobs; the edit threads. */
+void gw_scan_init(struct gw *g);
+/* A reload: the supervisor loads gen's scanning settings as a new
+ * generation (in force at once when it succeeds: call it last). NULL with
+ * err: the old generation stays. */
+struct gw_scanset *gw_scan_reload(struct gw *g, struct gw_gen *gen, char *err, size_t errlen);
 void gw_scanset_unref(struct gw_scanset *s);
-/* Put s in force (takes the reference); scans in flight keep the old one. */
+/* Put s in force (takes the reference); jobs in flight keep theirs. */
 void gw_scan_swap(struct gw *g, struct gw_scanset *s);
-int gw_scan_init(struct gw *g, char *err, size_t errlen);
 void gw_scan_free(struct gw *g);
 void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env);
 /* before-queue: scan the draft, then commit or refuse; false when not scanning before the queue */

@@ -231,8 +231,7 @@ static void build(struct gw *g, struct reload_new *n)
 	if (!n->maps || route_maps_error(n->maps))
 		add_error(n, "%s", n->maps ? route_maps_error(n->maps) : err);
 	build_tls(g, c, n);
-	n->scan = gw_scanset_new(n->gen, g->scanset, err, sizeof err);
-	if (!n->scan)
+	if (gw_conf_scan_check(c, err, sizeof err) < 0)
 		add_error(n, "scanning: %s", err);
 	/* DNS queries (self-tests) and sockets only when all else is good */
 	if (!n->nerrors && n->dnsbl_changed && c->dnsbl_sites[0]) {
@@ -241,6 +240,14 @@ static void build(struct gw *g, struct reload_new *n)
 			add_error(n, "dnsbl_sites: %s", err);
 	}
 	build_listeners(g, c, n);
+	/* last: a generation the supervisor loads is in force at once (rules and
+	 * signatures load there; the loop waits for it, as it waited for an
+	 * engine loaded in-process) */
+	if (!n->nerrors) {
+		n->scan = gw_scan_reload(g, n->gen, err, sizeof err);
+		if (!n->scan)
+			add_error(n, "scanning: %s", err);
+	}
 }
 
 /* Put n in force: nothing here can fail. */
@@ -369,7 +376,8 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 	log_info("event=reloaded generation=%u keys=%s listeners=%s local_domains=%zu aliases=%zu mailertable=%zu "
 		 "scanning=%s virus_engine=%s scan_load_ms=%lld",
 		 g->reloads, n.changed.len ? n.changed.data : "-", n.listeners.len ? n.listeners.data : "-", nl, na, nm,
-		 g->scan ? "on" : "off", g->scanset->av_kept ? "kept" : scan_engine_has_av(g->scan) ? "loaded" : "none",
+		 g->scanset->enabled ? "on" : "off",
+		 g->scanset->av_kept ? "kept" : g->scanset->has_av ? "loaded" : "none",
 		 (long long)g->scanset->load_ms);
 	reload_new_free(&n, nc);
 	struct gw_event ev = { .type = GW_EV_RELOADED };

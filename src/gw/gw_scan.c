@@ -1,25 +1,29 @@
 /*
- * gw_scan.c - scanning between the input queue and routing (scan/ decides,
- * gw applies), and before the final 250 when scan_stage = before-queue.
+ * gw_scan.c - the scan hand-off: between the input queue and routing, and
+ * before the final 250 when scan_stage = before-queue. The scanning
+ * itself runs in the sandboxed scanner processes (scan/proc); gw never
+ * parses a message: it sends one, gets a verdict and an edit list back,
+ * and turns them into queue transitions.
  *
  * After-queue, for each message the queue hands to processing:
  *   1. a message held back by the poison guard (scan_max_attempts scans
  *      that never finished) goes to hold/;
- *   2. a scan-attempt record is appended (survives a crash of the process);
+ *   2. a scan-attempt record is appended (survives a crash);
  *   3. the client's DNSBL result is fetched on the loop (usually cached
- *      since the client connected), then a worker thread reads the message,
- *      runs scan_run() and scan_apply();
- *   4. back on the loop: no verdict (scanner down: the attempt record is
- *      taken back; timeout: it stays) -> the message stays in input/ and is
- *      retried (or, with scan_on_failure = deliver-unscanned, passes with a
- *      header saying so); otherwise one queue transition writes the
- *      quarantine copy, the message to deliver (tagged, cleaned,
- *      redirected) routed like any other (gw_route.c), or nothing (drop).
- * A message that was scanned before the queue (its envelope carries the
- * report) only has its actions applied; a released or requeued one is only
- * routed.
+ *      since the client connected), then a scanner gets the message;
+ *   4. its answer: no verdict -> the message stays in input/ and is retried
+ *      (a scanner daemon down: the attempt is taken back, or with
+ *      scan_on_failure = deliver-unscanned it passes with a header saying
+ *      so; a scanner process that died, broke a limit or timed out: the
+ *      attempt stays, never delivered unscanned); a verdict -> one queue
+ *      transition writes the quarantine copy, the message to deliver (its
+ *      edits applied by the edit thread) routed like any other, or nothing.
+ * A message scanned before the queue (its envelope carries the report)
+ * has only its actions applied (an APPLY job: the edits still need the
+ * content parsed); a released or requeued one is only routed.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +43,17 @@
 #include "queue/queue_commit.h"
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
-#include "scan/scan.h"
 #include "scan/dnsbl/scan_dnsbl.h"
+#include "scan/proc/scan_proc.h"
+#include "scan/scan.h"
 #include "smtp/smtp_server.h"
+
+#define SCAN_LOAD_TIMEOUT_S 600 /* loading rules and signatures (a full ClamAV database takes tens of seconds) */
+#define EDIT_THREADS 2		/* threads that read a message and apply its edits */
 
 struct scan_job {
 	struct gw *g;
-	struct gw_scanset *set; /* a reference: the engine and policy this scan runs with */
+	struct gw_scanset *set; /* a reference: the policy this scan's actions follow */
 	char qid[IDS_QUEUE_SIZE];
 	const struct mail_env *env; /* borrowed (after-queue: until processed) */
 	struct mail_env *own_env;   /* before-queue: ours until committed */
@@ -53,42 +61,33 @@ struct scan_job {
 	uint64_t session;
 	struct queue_draft draft; /* before-queue */
 	int64_t t_dnsbl;
-	/* worker input/output: the content is read from fd at off (len octets) */
-	int fd;
-	uint64_t off, body_len;
-	char *data;
-	size_t len;
-	int read_err;
-	struct scan_report rep;
-	int rc;
-	struct buf content;
+	int fd;			/* the message's file (after-queue: ours; before-queue: the draft's) */
+	uint64_t off, body_len; /* where the message is in it */
+	enum scan_proc_status status;
+	struct scan_report rep; /* the DNSBL findings, then the scanner's report */
 	struct scan_outcome out;
+	struct buf content; /* the delivered message: edits applied (edit thread) */
+	int read_err;
 };
 
-/* ------------------------------------------------------------ set-up */
+/* ------------------------------------------------------------ generations */
 
-struct gw_scanset *gw_scanset_new(struct gw_gen *gen, const struct gw_scanset *prev, char *err, size_t errlen)
+static struct gw_scanset *scanset_new(struct gw_gen *gen, const struct scan_proc_gen_info *info, char *err,
+				      size_t errlen)
 {
-	int64_t t0 = clock_mono_us();
 	struct gw_scanset *s = xcalloc(1, sizeof *s);
 	if (gw_conf_scan_policy(gen->conf, &s->policy, err, errlen) < 0) {
 		gw_conf_scan_policy_fini(&s->policy);
 		xfree(s);
 		return NULL;
 	}
-	struct scan_conf sc;
-	gw_conf_scan(gen->conf, &sc);
-	s->engine = scan_engine_new_reuse(&sc, prev ? prev->engine : NULL, &s->av_kept, err, errlen);
-	if (!s->engine) {
-		gw_conf_scan_policy_fini(&s->policy);
-		xfree(s);
-		return NULL;
-	}
-	if (!scan_engine_enabled(s->engine))
-		scan_engine_free(&s->engine);
 	s->gen = gw_gen_ref(gen);
 	s->refs = 1;
-	s->load_ms = (clock_mono_us() - t0) / 1000;
+	s->enabled = info->enabled;
+	s->has_av = info->has_av;
+	s->av_kept = info->av_kept;
+	s->load_ms = info->load_ms;
+	s->describe = xstrdup(info->describe);
 	return s;
 }
 
@@ -102,72 +101,120 @@ void gw_scanset_unref(struct gw_scanset *s)
 {
 	if (!s || --s->refs > 0)
 		return;
-	scan_engine_free(&s->engine);
 	gw_conf_scan_policy_fini(&s->policy);
 	gw_gen_unref(s->gen);
+	xfree(s->describe);
 	xfree(s);
 }
 
-/* The start-up line: what scans, or that nothing does. */
+/* The start-up (and reload) line: what scans, or that nothing does. */
 static void log_scanning(const struct gw *g)
 {
 	const struct conf *c = g->conf;
-	if (!g->scan) {
+	if (!g->scanset->enabled) {
 		log_info("event=scanning_off reason=\"no scanner, DNSBL or access map configured\"");
 		return;
 	}
-	struct buf b;
-	buf_init(&b);
-	scan_engine_describe(g->scan, &b);
-	log_info("event=scanning_on stage=%s workers=%d load_ms=%lld %s", c->scan_stage, c->scan_workers,
-		 (long long)g->scanset->load_ms, b.data);
-	buf_fini(&b);
+	log_info("event=scanning_on stage=%s processes=%d user=%s sandbox=%s load_ms=%lld %s", c->scan_stage,
+		 c->scan_processes, g->scan_uid != (uid_t)-1 ? c->scan_user : "(the gateway's)",
+		 c->scan_sandbox ? "seccomp" : "off", (long long)g->scanset->load_ms, g->scanset->describe);
+}
+
+int gw_scan_open(struct gw *g, char *err, size_t errlen)
+{
+	const struct conf *c = g->conf;
+	g->scan_uid = (uid_t)-1;
+	g->scan_gid = (gid_t)-1;
+	if (g->root && c->scan_user[0]) {
+		struct passwd *pw = getpwnam(c->scan_user);
+		if (!pw) {
+			snprintf(err, errlen,
+				 "scan_user '%s' does not exist (create it: useradd --system --user-group --no-create-home "
+				 "%s)",
+				 c->scan_user, c->scan_user);
+			return -1;
+		}
+		if (pw->pw_uid == 0 || pw->pw_uid == g->uid) {
+			snprintf(err, errlen, "scan_user '%s' must be neither root nor mail_owner", c->scan_user);
+			return -1;
+		}
+		g->scan_uid = pw->pw_uid;
+		g->scan_gid = pw->pw_gid;
+	}
+	struct scan_proc_settings s;
+	gw_conf_scan_proc(c, &s);
+	g->sp = scan_proc_start(&s, g->scan_uid, g->scan_gid, err, errlen);
+	return g->sp ? 0 : -1;
+}
+
+int gw_scan_ready(struct gw *g, char *err, size_t errlen)
+{
+	struct scan_proc_gen_info info;
+	char why[1100];
+	if (scan_proc_ready(g->sp, SCAN_LOAD_TIMEOUT_S, &info, why, sizeof why) < 0) {
+		snprintf(err, errlen, "scanning: %s", why);
+		return -1;
+	}
+	g->scanset = scanset_new(g->gen, &info, why, sizeof why);
+	if (!g->scanset) {
+		snprintf(err, errlen, "scanning: %s", why);
+		return -1;
+	}
+	g->before_queue = strcmp(g->conf->scan_stage, "before-queue") == 0;
+	log_scanning(g);
+	if (g->scan_uid == (uid_t)-1)
+		log_warn("event=scan_sandbox_warning reason=\"%s\" effect=\"the scanner processes run as the gateway's own "
+			 "user: the spool is open to them\"",
+			 g->root ? "scan_user is empty" : "not started as root");
+	const char *f = getenv("MXGATE_TEST_SCAN_FAULT"), *crash = getenv("MXGATE_TEST_SCAN_CRASH");
+	if ((f && f[0]) || (crash && crash[0]))
+		log_warn("event=fault_injection what=\"scanner processes act out MXGATE_TEST_SCAN_FAULT=%s "
+			 "MXGATE_TEST_SCAN_CRASH=%s\"",
+			 f ? f : "", crash ? crash : "");
+	return 0;
+}
+
+void gw_scan_init(struct gw *g)
+{
+	scan_proc_attach(g->sp, g->base);
+	g->edit_pool = ev_pool_new(g->base, EDIT_THREADS, "edit");
+}
+
+struct gw_scanset *gw_scan_reload(struct gw *g, struct gw_gen *gen, char *err, size_t errlen)
+{
+	struct scan_proc_settings s;
+	gw_conf_scan_proc(gen->conf, &s);
+	struct scan_policy p; /* checked before the supervisor loads anything */
+	int rc = gw_conf_scan_policy(gen->conf, &p, err, errlen);
+	gw_conf_scan_policy_fini(&p);
+	struct scan_proc_gen_info info;
+	if (rc < 0 || scan_proc_load(g->sp, &s, SCAN_LOAD_TIMEOUT_S, &info, err, errlen) < 0)
+		return NULL;
+	return scanset_new(gen, &info, err, errlen);
 }
 
 void gw_scan_swap(struct gw *g, struct gw_scanset *s)
 {
 	gw_scanset_unref(g->scanset);
 	g->scanset = s;
-	g->scan = s->engine;
 	g->before_queue = strcmp(g->conf->scan_stage, "before-queue") == 0;
-	/* scanning turned on by a reload: scan_workers as at start (a restart changes it) */
-	if (g->scan && !g->scan_pool)
-		g->scan_pool = ev_pool_new(g->base, g->conf->scan_workers, "scan");
 	log_scanning(g);
-}
-
-int gw_scan_init(struct gw *g, char *err, size_t errlen)
-{
-	struct gw_scanset *set = gw_scanset_new(g->gen, NULL, err, errlen);
-	if (!set)
-		return -1;
-	g->scanset = set;
-	g->scan = set->engine;
-	log_scanning(g);
-	if (g->scan)
-		g->scan_pool = ev_pool_new(g->base, g->conf->scan_workers, "scan");
-	g->before_queue = strcmp(g->conf->scan_stage, "before-queue") == 0;
-	g->crash_marker = getenv("MXGATE_TEST_SCAN_CRASH");
-	if (g->crash_marker && !g->crash_marker[0])
-		g->crash_marker = NULL;
-	if (g->crash_marker)
-		log_warn("event=fault_injection what=\"a scan of a message containing the marker crashes the process\"");
-	return 0;
 }
 
 void gw_scan_free(struct gw *g)
 {
-	ev_pool_free(&g->scan_pool); /* the jobs in flight end first: their references go */
+	scan_proc_stop(&g->sp);	     /* jobs in flight end (retried at the next start) */
+	ev_pool_free(&g->edit_pool); /* edits being applied go to the queue first */
 	gw_scanset_unref(g->scanset);
 	g->scanset = NULL;
-	g->scan = NULL;
 }
 
 /* ------------------------------------------------------------ the job */
 
 static void job_free(struct scan_job *j)
 {
-	xfree(j->data);
+	if (!j->before_queue && j->fd >= 0)
+		close(j->fd);
 	scan_report_fini(&j->rep);
 	buf_fini(&j->content);
 	scan_outcome_fini(&j->out);
@@ -179,61 +226,6 @@ static void job_free(struct scan_job *j)
 static const struct mail_env *job_env(const struct scan_job *j)
 {
 	return j->own_env ? j->own_env : j->env;
-}
-
-/* Read the content (worker thread); the queued message's fd is ours to close. */
-static int read_content(struct scan_job *j)
-{
-	if (j->fd < 0)
-		return -1;
-	j->data = xmalloc(j->body_len + 1);
-	j->len = (size_t)j->body_len;
-	int rc = j->len ? fs_pread_all(j->fd, j->data, j->len, (off_t)j->off) : 0;
-	j->data[j->len] = '\0';
-	if (!j->before_queue) {
-		int e = errno;
-		close(j->fd);
-		errno = e;
-	}
-	return rc;
-}
-
-static void scan_work(void *arg)
-{
-	struct scan_job *j = arg;
-	struct gw *g = j->g;
-	const struct mail_env *env = job_env(j);
-	if (read_content(j) < 0) {
-		j->read_err = errno ? errno : EIO;
-		return;
-	}
-	if (g->crash_marker && memmem(j->data, j->len, g->crash_marker, strlen(g->crash_marker)))
-		abort(); /* the poison message a real parser bug would be */
-	if (!j->prescanned) {
-		/* env stays put until the answer: its strings can be lent to the scan */
-		const char **rcpt = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof *rcpt);
-		for (size_t i = 0; i < env->nrcpt; i++)
-			rcpt[i] = env->rcpt[i].addr;
-		struct scan_input in = {
-			.data = j->data,
-			.len = j->len,
-			.qid = j->qid,
-			.client_ip = env->client_addr,
-			.helo = env->helo,
-			.sender = env->sender,
-			.rcpt = rcpt,
-			.nrcpt = env->nrcpt,
-		};
-		j->rc = scan_run(j->set->engine, &in, &j->rep);
-		xfree(rcpt);
-		if (j->rc < 0)
-			return;
-	}
-	buf_init(&j->content);
-	scan_outcome_init(&j->out);
-	scan_apply(&j->set->policy, &j->rep, j->data, j->len, &j->out);
-	if (j->out.changed)
-		mail_edits_apply(&j->out.edits, j->data, j->len, &j->content);
 }
 
 static void log_verdict(const struct scan_job *j)
@@ -287,7 +279,7 @@ static void log_verdict(const struct scan_job *j)
 	ev.u.scanned.env = job_env(j);
 	ev.u.scanned.report = r;
 	ev.u.scanned.outcome = &j->out;
-	ev.u.scanned.size = j->len;
+	ev.u.scanned.size = (size_t)j->body_len;
 	ev.u.scanned.before_queue = j->before_queue;
 	gw_emit(j->g, &ev);
 }
@@ -405,54 +397,107 @@ static void finish_after_queue(struct scan_job *j)
 	xfree(outs);
 }
 
+
+/* ------------------------------------------------------------ the delivered content */
+
+/* Edit thread: the message read from its file with its edits applied. */
+static void content_work(void *arg)
+{
+	struct scan_job *j = arg;
+	size_t len = (size_t)j->body_len;
+	char *raw = xmalloc(len + 1);
+	if (len && fs_pread_all(j->fd, raw, len, (off_t)j->off) < 0)
+		j->read_err = errno ? errno : EIO;
+	else
+		mail_edits_apply(&j->out.edits, raw, len, &j->content);
+	xfree(raw);
+}
+
+static void content_done(void *arg)
+{
+	struct scan_job *j = arg;
+	if (j->read_err) {
+		log_err("queue=%s event=scan_read_error error=\"%s\"", j->qid, strerror(j->read_err));
+		queue_sched_append_scan_attempt(j->g->q, j->qid, -1);
+		queue_sched_processed(j->g->q, j->qid, QUEUE_RETRY);
+	} else {
+		finish_after_queue(j);
+	}
+	job_free(j);
+}
+
+/* After-queue with a verdict: the queue transition, once the changed
+ * content is built (off the loop: it reads the whole message). */
+static void deliver_outcome(struct scan_job *j)
+{
+	if (!j->out.changed) {
+		finish_after_queue(j);
+		job_free(j);
+		return;
+	}
+	ev_pool_submit(j->g->edit_pool, j, content_work, content_done);
+}
+
+/* ------------------------------------------------------------ failures */
+
+/* No verdict, after the queue. A scanner daemon down or slow may pass the
+ * message unscanned (scan_on_failure); a scanner process lost on this
+ * message never does: that is how a message that kills scanners would
+ * slip through. */
 static void failed_after_queue(struct scan_job *j)
 {
 	struct gw *g = j->g;
 	if (!j->rep.tempfail_timeout)
 		queue_sched_append_scan_attempt(g->q, j->qid, -1); /* not the message's fault */
-	if (strcmp(g->conf->scan_on_failure, "deliver-unscanned") == 0) {
+	if (j->status == SCAN_PROC_TEMPFAIL && strcmp(g->conf->scan_on_failure, "deliver-unscanned") == 0) {
 		log_warn("queue=%s event=scan_failed error=%s action=deliver-unscanned", j->qid, LOG_Q(j->rep.error));
-		/* a report saying so, and its header */
+		/* a report saying so, and its headers at the top (nothing of the message is parsed here) */
 		scan_report_fini(&j->rep);
 		scan_report_init(&j->rep);
 		j->rep.spam_skipped = xstrdup("not scanned: scanner failure");
 		scan_report_classify(&j->rep, 1e9, 0);
-		struct scan_policy p = j->set->policy;
-		p.headers_on_clean = true;
-		buf_init(&j->content);
 		scan_outcome_fini(&j->out);
 		scan_outcome_init(&j->out);
-		scan_apply(&p, &j->rep, j->data, j->len, &j->out);
-		if (j->out.changed)
-			mail_edits_apply(&j->out.edits, j->data, j->len, &j->content);
-		finish_after_queue(j);
+		struct buf h;
+		buf_init(&h);
+		scan_result_headers(&j->set->policy, &j->rep, &h);
+		mail_edits_add(&j->out.edits, 0, 0, h.data ? h.data : "", h.len);
+		buf_fini(&h);
+		j->out.flags = SCAN_ACT_DELIVER;
+		j->out.changed = true;
+		deliver_outcome(j);
 		return;
 	}
 	log_warn("queue=%s event=scan_deferred error=%s timeout=%s retry_in=%ds", j->qid, LOG_Q(j->rep.error),
 		 j->rep.tempfail_timeout ? "yes" : "no", g->conf->minimal_backoff_time);
 	queue_sched_processed(g->q, j->qid, QUEUE_RETRY);
+	job_free(j);
 }
 
 /* ------------------------------------------------------------ before-queue */
+
+static void refuse(struct scan_job *j, struct mail_reply *r)
+{
+	struct gw *g = j->g;
+	queue_store_draft_abort(g->qs, &j->draft);
+	g->rejected++;
+	smtp_server_resume(g->smtpd, j->session, r);
+}
 
 static void finish_before_queue(struct scan_job *j)
 {
 	struct gw *g = j->g;
 	struct mail_reply r;
-	if (j->read_err || j->rc < 0) {
-		const char *why = j->read_err ? strerror(j->read_err) : j->rep.error;
+	if (j->status != SCAN_PROC_OK) {
 		log_warn("session=%llu queue=%s event=scan_failed stage=before-queue error=%s reply=451",
-			 (unsigned long long)j->session, j->qid, LOG_Q(why));
-		queue_store_draft_abort(g->qs, &j->draft);
+			 (unsigned long long)j->session, j->qid, LOG_Q(j->rep.error));
 		mail_reply_set(&r, 451, "4.7.1", "Try again later: the message could not be scanned");
-		g->rejected++;
-		smtp_server_resume(g->smtpd, j->session, &r);
+		refuse(j, &r);
 		return;
 	}
 	log_verdict(j);
+	const struct scan_report *rep = &j->rep;
 	if (j->out.flags & SCAN_ACT_REJECT) {
-		queue_store_draft_abort(g->qs, &j->draft);
-		const struct scan_report *rep = &j->rep;
 		if (rep->cat == SCAN_VIRUS || rep->cat == SCAN_UNSCANNABLE)
 			mail_reply_set(&r, 554, "5.7.1", "Message refused: %s %.200s", scan_cat_name(rep->cat),
 				       rep->nvirus ? rep->virus[0].name : "");
@@ -464,10 +509,10 @@ static void finish_before_queue(struct scan_job *j)
 				       rep->score);
 		log_info("session=%llu queue=%s event=rejected_content verdict=%s", (unsigned long long)j->session, j->qid,
 			 scan_cat_name(rep->cat));
-		g->rejected++;
-		smtp_server_resume(g->smtpd, j->session, &r);
+		refuse(j, &r);
 		return;
 	}
+	/* committed with its report: processing applies the actions (an APPLY job) */
 	struct mail_env *env = j->own_env;
 	j->own_env = NULL;
 	set_scan(env, &j->rep);
@@ -476,10 +521,27 @@ static void finish_before_queue(struct scan_job *j)
 
 /* ------------------------------------------------------------ dispatch */
 
-static void scan_done(void *arg)
+/* The scanner's answer (loop thread). */
+static void on_scanned(void *arg, struct scan_proc_result *res)
 {
 	struct scan_job *j = arg;
-	if (!j->read_err && !j->prescanned && j->rc < 0) {
+	j->status = res->status;
+	scan_report_fini(&j->rep);
+	j->rep = res->report; /* taken over: the result is emptied */
+	scan_report_init(&res->report);
+	scan_outcome_init(&j->out);
+	j->out.flags = res->flags;
+	j->out.changed = res->changed;
+	j->out.cleaned = res->cleaned;
+	mail_edits_move(&j->out.edits, &res->edits);
+	if (res->flags & SCAN_ACT_REDIRECT) {
+		j->out.redirect = j->set->policy.act[j->rep.cat].redirect;
+		if (!j->out.redirect) { /* a reload changed the policy meanwhile */
+			j->out.flags &= ~(unsigned)SCAN_ACT_REDIRECT;
+			j->out.flags |= SCAN_ACT_DELIVER;
+		}
+	}
+	if (j->status != SCAN_PROC_OK && !j->prescanned) {
 		struct gw_event ev = { .type = GW_EV_SCAN_FAILED, .qid = j->qid, .session = j->session };
 		ev.u.scan_failed.report = &j->rep;
 		ev.u.scan_failed.before_queue = j->before_queue;
@@ -487,24 +549,47 @@ static void scan_done(void *arg)
 	}
 	if (j->before_queue) {
 		finish_before_queue(j);
-	} else if (j->read_err) {
-		log_err("queue=%s event=scan_read_error error=\"%s\"", j->qid, strerror(j->read_err));
-		queue_sched_append_scan_attempt(j->g->q, j->qid, -1);
-		queue_sched_processed(j->g->q, j->qid, QUEUE_RETRY);
-	} else if (j->rc < 0) {
+		job_free(j);
+	} else if (j->status != SCAN_PROC_OK) {
 		failed_after_queue(j);
 	} else {
 		log_verdict(j);
-		finish_after_queue(j);
+		deliver_outcome(j);
 	}
-	job_free(j);
 }
 
 static void submit(struct scan_job *j)
 {
-	if (!j->before_queue)
-		j->fd = queue_sched_open_body(j->g->q, j->qid, &j->off, &j->body_len);
-	ev_pool_submit(j->g->scan_pool, j, scan_work, scan_done);
+	struct gw *g = j->g;
+	const struct mail_env *env = job_env(j);
+	if (!j->before_queue) {
+		j->fd = queue_sched_open_body(g->q, j->qid, &j->off, &j->body_len);
+		if (j->fd < 0) {
+			log_err("queue=%s event=scan_read_error error=\"%s\"", j->qid, strerror(errno));
+			queue_sched_append_scan_attempt(g->q, j->qid, -1);
+			queue_sched_processed(g->q, j->qid, QUEUE_RETRY);
+			job_free(j);
+			return;
+		}
+	}
+	const char **rcpt = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof *rcpt);
+	for (size_t i = 0; i < env->nrcpt; i++)
+		rcpt[i] = env->rcpt[i].addr;
+	struct scan_proc_job job = {
+		.kind = j->prescanned ? SCAN_PROC_APPLY : SCAN_PROC_SCAN,
+		.fd = j->fd,
+		.off = j->off,
+		.len = j->body_len,
+		.qid = j->qid,
+		.client_ip = env->client_addr,
+		.helo = env->helo,
+		.sender = env->sender,
+		.rcpt = rcpt,
+		.nrcpt = env->nrcpt,
+		.report = &j->rep,
+	};
+	scan_proc_submit(g->sp, &job, on_scanned, j); /* encoded now: env may go after the answer only */
+	xfree(rcpt);
 }
 
 static void on_dnsbl(void *arg, const struct scan_dnsbl_result *res)
@@ -530,25 +615,37 @@ static void start(struct scan_job *j)
 	submit(j);
 }
 
-void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env)
+static struct scan_job *job_new(struct gw *g, const char *qid)
 {
-	struct gw *g = ctx;
-	if (!g->scan || (env->flags & (MAIL_ENV_F_RELEASED | MAIL_ENV_F_REQUEUED))) {
-		gw_route_process(g, qid, env);
-		return;
-	}
 	struct scan_job *j = xcalloc(1, sizeof *j);
 	j->g = g;
 	j->set = scanset_ref(g->scanset);
+	j->fd = -1;
 	snprintf(j->qid, sizeof j->qid, "%s", qid);
-	j->env = env;
 	scan_report_init(&j->rep);
+	buf_init(&j->content);
+	scan_outcome_init(&j->out);
+	return j;
+}
+
+void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env)
+{
+	struct gw *g = ctx;
+	if (!g->scanset->enabled || (env->flags & (MAIL_ENV_F_RELEASED | MAIL_ENV_F_REQUEUED))) {
+		gw_route_process(g, qid, env);
+		return;
+	}
+	struct scan_job *j = job_new(g, qid);
+	j->env = env;
 	if (env->scan) {
 		/* scanned before the 250: apply the recorded verdict */
-		if (scan_report_decode(env->scan, &j->rep) < 0)
+		if (scan_report_decode(env->scan, &j->rep) < 0) {
 			log_warn("queue=%s event=scan_record_damaged action=rescan", qid);
-		else
+			scan_report_fini(&j->rep);
+			scan_report_init(&j->rep);
+		} else {
 			j->prescanned = true;
+		}
 	}
 	if (!j->prescanned) {
 		if (env->scan_attempts >= g->conf->scan_max_attempts) {
@@ -566,20 +663,16 @@ void gw_scan_process(void *ctx, const char *qid, const struct mail_env *env)
 
 bool gw_scan_before_queue(struct gw *g, uint64_t session, struct queue_draft *d, struct mail_env *env)
 {
-	if (!g->scan || !g->before_queue)
+	if (!g->scanset->enabled || !g->before_queue)
 		return false;
-	struct scan_job *j = xcalloc(1, sizeof *j);
-	j->g = g;
-	j->set = scanset_ref(g->scanset);
+	struct scan_job *j = job_new(g, d->qid);
 	j->before_queue = true;
 	j->session = session;
 	j->draft = *d;
 	j->fd = d->fd;
 	j->off = QUEUE_BODY_OFF;
 	j->body_len = d->body_len;
-	snprintf(j->qid, sizeof j->qid, "%s", d->qid);
 	j->own_env = env;
-	scan_report_init(&j->rep);
 	start(j);
 	return true;
 }

@@ -319,8 +319,8 @@ static void test_processes(void **state)
 	settings(&s, 5.0);
 	struct scan_proc_gen_info info;
 	char err[600] = "";
-	struct scan_proc *p = scan_proc_start(&s, (uid_t)-1, (gid_t)-1, 60, &info, err, sizeof err);
-	if (!p)
+	struct scan_proc *p = scan_proc_start(&s, (uid_t)-1, (gid_t)-1, err, sizeof err);
+	if (!p || scan_proc_ready(p, 60, &info, err, sizeof err) < 0)
 		fail_msg("scan_proc_start: %s", err);
 	assert_int_equal(info.gen, 1);
 	assert_true(info.has_av);

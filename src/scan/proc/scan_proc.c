@@ -667,8 +667,7 @@ static void keep_conf(struct scan_proc *p, const struct scan_proc_conf *c)
 		p->conf.timeout_ms = 120000;
 }
 
-struct scan_proc *scan_proc_start(const struct scan_proc_settings *s, uid_t uid, gid_t gid, int load_timeout_s,
-				  struct scan_proc_gen_info *info, char *err, size_t errlen)
+struct scan_proc *scan_proc_start(const struct scan_proc_settings *s, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -692,15 +691,20 @@ struct scan_proc *scan_proc_start(const struct scan_proc_settings *s, uid_t uid,
 	p->sv_pid = pid;
 	p->sv_fd = sp[0];
 	keep_conf(p, &s->proc);
-	struct spm_loaded l;
-	if (wait_loaded(p, load_timeout_s, &l, err, errlen) < 0) {
-		scan_proc_stop(&p);
-		return NULL;
-	}
-	p->gen = l.info.gen;
-	p->want_current = l.info.enabled && s->proc.processes > 0;
-	*info = l.info;
+	p->want_current = s->proc.processes > 0;
 	return p;
+}
+
+int scan_proc_ready(struct scan_proc *p, int load_timeout_s, struct scan_proc_gen_info *info, char *err,
+		    size_t errlen)
+{
+	struct spm_loaded l;
+	if (wait_loaded(p, load_timeout_s, &l, err, errlen) < 0)
+		return -1;
+	p->gen = l.info.gen;
+	p->want_current = p->want_current && l.info.enabled;
+	*info = l.info;
+	return 0;
 }
 
 void scan_proc_attach(struct scan_proc *p, struct event_base *base)

@@ -66,12 +66,16 @@ struct scan_proc_gen_info {
 
 struct scan_proc;
 
-/* Fork the supervisor and have it load generation 1 from s; waits for the
- * load (at most load_timeout_s). Call as the starting user, before any
- * secret is read and before threads: the supervisor inherits the memory.
- * uid/gid: scan_user's ((uid_t)-1 when not started as root). NULL with err. */
-struct scan_proc *scan_proc_start(const struct scan_proc_settings *s, uid_t uid, gid_t gid, int load_timeout_s,
-				  struct scan_proc_gen_info *info, char *err, size_t errlen);
+/* Fork the supervisor: it loads generation 1 from s (strings borrowed: it
+ * has a copy of this process's memory). Call as the starting user, before
+ * any secret is read and before threads. uid/gid: scan_user's ((uid_t)-1:
+ * stay this user). NULL with err (socketpair, fork). */
+struct scan_proc *scan_proc_start(const struct scan_proc_settings *s, uid_t uid, gid_t gid, char *err,
+				  size_t errlen);
+/* Wait for generation 1 (at most load_timeout_s): 0 with info, or -1 with
+ * err (the engine could not be loaded: a bad rule file, signatures). */
+int scan_proc_ready(struct scan_proc *p, int load_timeout_s, struct scan_proc_gen_info *info, char *err,
+		    size_t errlen);
 /* On the loop (after the privilege drop): start taking scanners and jobs. */
 void scan_proc_attach(struct scan_proc *p, struct event_base *base);
 /* A reload: the supervisor loads a new generation from s (the loop waits
