@@ -27,7 +27,8 @@ struct evhttp_request;
 struct gw_event;
 
 /* What the events count (admin_metrics.c renders it with the modules' own). */
-enum admin_scanner { ADMIN_SCANNER_VIRUS, ADMIN_SCANNER_SPAM, ADMIN_SCANNER_N };
+/* which scanner failed: the anti-virus or spam back end, or the scanner process itself */
+enum admin_scanner { ADMIN_SCANNER_VIRUS, ADMIN_SCANNER_SPAM, ADMIN_SCANNER_PROCESS, ADMIN_SCANNER_N };
 enum admin_scan_stage { ADMIN_STAGE_PARSE, ADMIN_STAGE_VIRUS, ADMIN_STAGE_SPAM, ADMIN_STAGE_TOTAL, ADMIN_STAGE_N };
 struct admin_metrics {
 	struct metric_counter verdict[SCAN_NCAT];

@@ -29,6 +29,7 @@
 #include "queue/queue_sched.h"
 #include "queue/queue_store.h"
 #include "scan/dnsbl/scan_dnsbl.h"
+#include "scan/proc/scan_proc.h"
 #include "smtp/smtp_server.h"
 
 #define METRICS_TOP_DESTS 10
@@ -40,8 +41,12 @@ static void observe_ms(struct metric_hist *h, double ms)
 
 static void scan_failed(struct admin_metrics *m, const struct scan_report *r)
 {
-	/* scan.c names the failed scanner first: "virus scanner: ..." */
-	enum admin_scanner s = r->error && strncmp(r->error, "virus", 5) == 0 ? ADMIN_SCANNER_VIRUS : ADMIN_SCANNER_SPAM;
+	/* scan.c names the failed scanner first ("virus scanner: ...", "spam scanner: ..."); the
+	 * scanner processes' own failures name the process ("the scanner process ...", "scan timed out") */
+	const char *e = r->error ? r->error : "";
+	enum admin_scanner s = strncmp(e, "virus", 5) == 0  ? ADMIN_SCANNER_VIRUS
+			       : strncmp(e, "spam", 4) == 0 ? ADMIN_SCANNER_SPAM
+							    : ADMIN_SCANNER_PROCESS;
 	metric_inc(&m->scan_errors[s][r->tempfail_timeout ? 1 : 0]);
 }
 
@@ -165,9 +170,33 @@ static void render_smtp(struct admin *a, struct buf *out, struct buf *lb)
 	metric_hist_render(out, "mxgate_smtp_accept_latency_seconds", NULL, &sm->accept_latency);
 }
 
+static void render_scanner_processes(struct admin *a, struct buf *out, struct buf *lb)
+{
+	struct scan_proc_stats st;
+	gw_scan_stats(a->g, &st);
+	metric_head(out, "mxgate_scanner_processes", "gauge", "Scanner processes the gateway holds, idle or busy.");
+	metric_sample(out, "mxgate_scanner_processes", "state=\"idle\"", st.scanners - st.busy);
+	metric_sample(out, "mxgate_scanner_processes", "state=\"busy\"", st.busy);
+	metric_head(out, "mxgate_scan_jobs_waiting", "gauge", "Scans waiting for a free scanner process.");
+	metric_sample(out, "mxgate_scan_jobs_waiting", NULL, st.queued);
+	metric_head(out, "mxgate_scanner_processes_started_total", "counter",
+		    "Scanner processes forked by the supervisor (replacements included).");
+	metric_sample(out, "mxgate_scanner_processes_started_total", NULL, st.started);
+	metric_head(out, "mxgate_scanner_processes_lost_total", "counter",
+		    "Scanner processes lost on a job: died (crash, kill, memory or CPU limit), timeout "
+		    "(scan_process_timeout), filter (a forbidden system call).");
+	static const char *reasons[] = { "died", "timeout", "filter" };
+	uint64_t v[] = { st.lost - st.timeouts - st.killed_filter, st.timeouts, st.killed_filter };
+	for (int i = 0; i < 3; i++) {
+		buf_reset(lb);
+		metric_label(lb, "reason", reasons[i]);
+		metric_sample(out, "mxgate_scanner_processes_lost_total", lb->data, v[i]);
+	}
+}
+
 static void render_scan(struct admin *a, struct buf *out, struct buf *lb)
 {
-	static const char *scanners[ADMIN_SCANNER_N] = { "virus", "spam" };
+	static const char *scanners[ADMIN_SCANNER_N] = { "virus", "spam", "process" };
 	static const char *stages[ADMIN_STAGE_N] = { "parse", "virus", "spam", "total" };
 	metric_head(out, "mxgate_messages_scanned_total", "counter", "Scan verdicts by deciding category.");
 	for (int c = 0; c < SCAN_NCAT; c++) {
@@ -184,6 +213,7 @@ static void render_scan(struct admin *a, struct buf *out, struct buf *lb)
 			metric_label(lb, "kind", k ? "timeout" : "error");
 			metric_sample(out, "mxgate_scanner_failures_total", lb->data, metric_get(&a->m.scan_errors[s][k]));
 		}
+	render_scanner_processes(a, out, lb);
 	metric_head(out, "mxgate_scan_duration_seconds", "histogram",
 		    "Time per scanning stage of scans that gave a verdict (total includes the DNSBL wait).");
 	for (int st = 0; st < ADMIN_STAGE_N; st++) {

@@ -72,6 +72,9 @@ const struct smtp_server *gw_smtp_server(const struct gw *g);
 const struct scan_dnsbl *gw_dnsbl(const struct gw *g);
 /* Whether a scan engine is in force (a scanner, the DNSBL or an access map). */
 bool gw_scanning(const struct gw *g);
+struct scan_proc_stats;
+/* The scanner processes: how many, busy, jobs waiting, started, lost. */
+void gw_scan_stats(const struct gw *g, struct scan_proc_stats *out);
 /* Messages accepted (the 250 after DATA) and refused after their content
  * (452: not committed; a before-queue scan's 451 or 554). */
 struct gw_counters {

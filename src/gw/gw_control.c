@@ -11,11 +11,13 @@
  * events. Actions that remove a message publish it (GW_EV_REMOVED).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "base/ids.h"
 #include "deliver/deliver.h"
 #include "gw/gw_int.h"
 #include "queue/queue_sched.h"
+#include "scan/proc/scan_proc.h"
 
 struct event_base *gw_base(const struct gw *g)
 {
@@ -45,6 +47,13 @@ const struct smtp_server *gw_smtp_server(const struct gw *g)
 const struct scan_dnsbl *gw_dnsbl(const struct gw *g)
 {
 	return g->dnsbl;
+}
+
+void gw_scan_stats(const struct gw *g, struct scan_proc_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (g->sp)
+		scan_proc_stats(g->sp, out);
 }
 
 bool gw_scanning(const struct gw *g)

@@ -15,7 +15,9 @@
  *                existing file for writing or truncation is refused, as are
  *                exec, fork and threads, signals to others, ptrace, chown,
  *                link/rename, mount, and sockets unless a back end is a
- *                daemon. mmap/mprotect never get PROT_EXEC. The user
+ *                daemon. Executable memory only from a file (a library
+ *                loaded on demand): no anonymous PROT_EXEC mapping, no
+ *                mprotect to PROT_EXEC. The user
  *                (scan_user, spm_sandbox_user) keeps it out of the spool:
  *                the filter cannot see paths.
  */
@@ -194,8 +196,12 @@ static int add_rules(scmp_filter_ctx f, const struct scan_proc_conf *c, int sock
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, wr, 0));
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT));
-	/* memory, never executable */
+	/* memory, never executable unless it maps a file: a library loaded on demand (glibc's
+	 * iconv modules for a charset GMime meets, libclamav's unrar) is mapped executable from its
+	 * file; anonymous memory (where injected code would go) never is, nor made so by mprotect */
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2, SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0),
+			       SCMP_A4_32(SCMP_CMP_NE, (uint32_t)-1));
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* its own limits (the per-scan CPU limit), signals to itself (abort) */
 	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A0(SCMP_CMP_EQ, 0));
