@@ -27,7 +27,9 @@
 #     hour), then fresh mail end to end beside that backlog
 # Knobs (environment): N (messages per relay run, default 5000), R (runs, default 3), QUIET
 # (seconds to wait for a quiet machine before each run, default 20), SCAN=0 skips 8-9,
-# BACKLOG (default 1000000; 0 skips 11), IDLE (default 10000). Ports 20025-20190 and the
+# BACKLOG (default 1000000; 0 skips 11), IDLE (default 10000), ONLY (section numbers to run,
+# e.g. ONLY="8": the others are skipped; a section's anchors from skipped ones are then missing),
+# MXGATE_BIN (the binary, default build/mxgate: an A/B of two builds runs the same script twice). Ports 20025-20190 and the
 # scanners' 21053-21783, all on loopback. Output: build/bench-results.txt (everything) and
 # the table at its end; the rows in build/bench-rows.tsv.
 set -uo pipefail
@@ -36,6 +38,8 @@ SB=../shared/bench
 [ -x "$SB/compare-relays.sh" ] || { echo "bench: $SB not found (the shared anchors)"; exit 1; }
 N=${N:-5000}; R=${R:-3}; QUIET=${QUIET:-20}; BACKLOG=${BACKLOG:-1000000}; IDLE=${IDLE:-10000}
 PY=/usr/bin/python3
+MXGATE_BIN=${MXGATE_BIN:-build/mxgate}
+only() { [ -z "${ONLY:-}" ] || grep -qw -- "$1" <<<"$ONLY"; } # only N: section N is to run
 OURS=20125; OURS_SINK=20126; PF_BASE=20025; PF2=20135; HK=20145; SCANP=20155; BLP=20165; IDLEP=20175
 DIRECT=20186
 W=$(mktemp -d /tmp/mxgate-bench.XXXXXX); chmod 755 "$W"
@@ -78,7 +82,7 @@ start_gw() {
         echo "http_listen ="
         printf '%s\n' "$@"
     } > "$W/$name/main.cf"
-    build/mxgate serve -c "$W/$name/main.cf" >"$W/$name/mxgate.log" 2>&1 &
+    "$MXGATE_BIN" serve -c "$W/$name/main.cf" >"$W/$name/mxgate.log" 2>&1 &
     GW_PID=$!; GW_PIDS+=("$GW_PID")
     for _ in $(seq 1 1200); do
         grep -q "event=started" "$W/$name/mxgate.log" 2>/dev/null && return 0
@@ -94,9 +98,13 @@ exec > >(tee "$OUT") 2>&1
 echo "# mxgate bench $(date -u +%FT%TZ) commit=$(git rev-parse --short HEAD 2>/dev/null) N=$N R=$R"
 echo "# machine: $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB," \
     "kernel $(uname -r), queues on $(findmnt -no SOURCE,FSTYPE -T /tmp | tr ' ' ':')"
+if only 1 || only 2 || only 3 || only 4 || only 5 || only 6; then
 RELAY=("relayhost = [127.0.0.1]:$OURS_SINK" "spam_scanner = none" "virus_scanner = none")
 start_gw relay $OURS "${RELAY[@]}"; RELAY_PID=$GW_PID
+fi
 
+
+if only 1; then
 echo "## 1. the load generator alone (smtp-source -> smtp-sink)"
 GEN="load generator alone"
 RB -R "$R" -L gen-c10 127.0.0.1:$DIRECT $DIRECT "$N" 4096 10 | grep '^RESULT' | ingest "e2e 4 KiB, 10 sessions" "$GEN"
@@ -104,20 +112,30 @@ RB -R "$R" -L gen-c50 127.0.0.1:$DIRECT $DIRECT "$N" 4096 50 | grep '^RESULT' | 
 RB -R "$R" -d -L gen-d10 127.0.0.1:$DIRECT $DIRECT "$N" 4096 10 | grep '^RESULT' | ingest "e2e 4 KiB reused conns, 10 sessions" "$GEN"
 RB -R "$R" -d -L gen-d50 127.0.0.1:$DIRECT $DIRECT "$N" 4096 50 | grep '^RESULT' | ingest "e2e 4 KiB reused conns, 50 sessions" "$GEN"
 RB -R "$R" -L gen-100k 127.0.0.1:$DIRECT $DIRECT $((N / 3)) 102400 10 | grep '^RESULT' | ingest "e2e 100 KiB, 10 sessions" "$GEN"
+fi
 
+if only 2; then
 echo "## 2. end to end, 4 KiB, a connection per message (compare-relays.sh)"
 "$SB/compare-relays.sh" -n "$N" -l 4096 -s 1,10,50 -R "$R" -Q "$QUIET" -p $PF_BASE 127.0.0.1:$OURS $OURS_SINK "$RELAY_PID" \
     | tee "$W/c2.txt" | grep -E '^COMPARE'
 ingest "e2e 4 KiB, {c} sessions" < "$W/c2.txt"
+fi
+
+if only 3; then
 echo "## 3. end to end, 4 KiB, connections reused by smtp-source (-d)"
 "$SB/compare-relays.sh" -d -n "$N" -l 4096 -s 10,50 -R "$R" -Q "$QUIET" -p $PF_BASE 127.0.0.1:$OURS $OURS_SINK "$RELAY_PID" \
     | tee "$W/c3.txt" | grep -E '^COMPARE'
 ingest "e2e 4 KiB reused conns, {c} sessions" < "$W/c3.txt"
+fi
+
+if only 4; then
 echo "## 4. end to end, 100 KiB, 10 sessions"
 "$SB/compare-relays.sh" -n $((N / 3)) -l 102400 -s 10 -R "$R" -Q "$QUIET" -p $PF_BASE 127.0.0.1:$OURS $OURS_SINK "$RELAY_PID" \
     | tee "$W/c4.txt" | grep -E '^COMPARE'
 ingest "e2e 100 KiB, {c} sessions" < "$W/c4.txt"
+fi
 
+if only 5; then
 echo "## 5. accept only, 4 KiB (Postfix: queue on hold; mxgate: delivering meanwhile)"
 PFDIR=$("$SB/postfix-relay.sh" up -l $PF2 -r $((PF2 + 1)) 2>"$W/pfup.err" | tail -1)
 if [ -z "$PFDIR" ] || [ ! -d "$PFDIR" ]; then echo "bench: Postfix did not start: $(cat "$W/pfup.err")"; exit 1; fi
@@ -135,7 +153,9 @@ for c in 10 50; do
 done
 /usr/sbin/postsuper -c "$PFDIR/etc" -d ALL >/dev/null 2>&1
 "$SB/postfix-relay.sh" hold "$PFDIR" off >/dev/null
+fi
 
+if only 6; then
 echo "## 6. accept latency at half the maximum rate (10 connections, latency.py)"
 LAT="accept latency, 10 sessions at half the relay's max rate"
 /usr/sbin/smtp-sink -u nobody 127.0.0.1:$OURS_SINK 256 >/dev/null 2>&1 & SINK1=$!
@@ -155,9 +175,14 @@ for sys in postfix mxgate; do
 done
 kill $SINK1 $SINK2 2>/dev/null; wait $SINK1 $SINK2 2>/dev/null
 "$SB/postfix-relay.sh" down "$PFDIR" >/dev/null 2>&1; PFDIR=""
-stop_gw "$RELAY_PID"
-echo "# mxgate group commit: $(grep -o 'event=stopped.*' "$W/relay/mxgate.log" | tail -1)"
+fi
 
+if only 1 || only 2 || only 3 || only 4 || only 5 || only 6; then
+    stop_gw "$RELAY_PID"
+    echo "# mxgate group commit: $(grep -o 'event=stopped.*' "$W/relay/mxgate.log" | tail -1)"
+fi
+
+if only 7; then
 echo "## 7. Haraka (proxy, no local queue)"
 HB=""
 if command -v haraka >/dev/null; then HB=$(command -v haraka)
@@ -179,8 +204,9 @@ if [ -n "$HB" ]; then
 else
     echo "haraka not installed (npm install Haraka in build/haraka, or HARAKA_PREFIX): no Haraka rows"
 fi
+fi
 
-if [ "${SCAN:-1}" = 1 ]; then
+if [ "${SCAN:-1}" = 1 ] && { only 8 || only 9; }; then
     echo "## 8. mxgate with its scanning pipeline, end to end, 4 KiB, 10 sessions"
     SCANDIR=$W/scanners
     if "$SB/scanners-up.sh" --dir "$SCANDIR" > "$W/scanners-up.txt" 2>&1; then
@@ -202,12 +228,14 @@ if [ "${SCAN:-1}" = 1 ]; then
             echo "# $name: verdicts $(grep -o 'event=scanned.* verdict=[a-z-]*' "$W/$name/mxgate.log" | grep -o 'verdict=[a-z-]*' | sort | uniq -c | tr '\n' ' ')"
             echo "# $name: dnsbl results logged $(grep -c 'event=dnsbl ' "$W/$name/mxgate.log") for $((N * R)) connections; $(grep -o 'event=stopped.*' "$W/$name/mxgate.log" | tail -1)"
         }
-        scan_run scan "e2e 4 KiB, 10 sessions, mxgate scanning (DNSBL, MIME, rules, libclamav)"
-        # without the headers on clean mail a clean message is moved, not rewritten
-        scan_run scan2 "e2e 4 KiB, 10 sessions, the same scanning, no headers on clean mail" "scan_headers_on_clean = no"
-        echo "## 9. ../shared/corpus through mxgate scan and the daemons alone (bench/scan-bench.sh)"
-        bench/scan-bench.sh --dir "$SCANDIR" --configs "a f c d e" --quiet-wait "$QUIET" --out "$W/scanbench" \
-            || echo "scan-bench.sh failed"
+        if only 8; then
+            scan_run scan "e2e 4 KiB, 10 sessions, mxgate scanning (DNSBL, MIME, rules, libclamav)"
+            # without the headers on clean mail a clean message is moved, not rewritten
+            scan_run scan2 "e2e 4 KiB, 10 sessions, the same scanning, no headers on clean mail" "scan_headers_on_clean = no"
+        fi
+        only 9 && echo "## 9. ../shared/corpus through mxgate scan and the daemons alone (bench/scan-bench.sh)"
+        only 9 && { bench/scan-bench.sh --dir "$SCANDIR" --configs "a f c d e" --quiet-wait "$QUIET" --out "$W/scanbench" \
+            || echo "scan-bench.sh failed"; }
         "$PY" - "$W/scanbench" "$ROWS" <<'EOF'
 import json, os, sys, subprocess
 out, rows = sys.argv[1], sys.argv[2]
@@ -246,6 +274,7 @@ EOF
     fi
 fi
 
+if only 10; then
 echo "## 10. $IDLE idle SMTP sessions"
 start_gw idle $IDLEP "relayhost = [127.0.0.1]:9" "spam_scanner = none" "virus_scanner = none" \
     "smtpd_session_limit = $((IDLE + 100))" "smtpd_client_connection_count_limit = $((IDLE + 100))"
@@ -255,8 +284,9 @@ row "$(printf "%'d" "$IDLE") idle SMTP sessions" mxgate "" "" \
     "kib_per_session=$(sed -n 's/.*pss_per_session_kb=\([0-9.]*\).*/\1/p' <<<"$l")" \
     "sessions=$(sed -n 's/.* ehlo=\([0-9]*\).*/\1/p' <<<"$l")"
 stop_gw "$GW_PID"
+fi
 
-if [ "$BACKLOG" -gt 0 ]; then
+if [ "$BACKLOG" -gt 0 ] && only 11; then
     BL=$(printf "%'d" "$BACKLOG")
     echo "## 11. start-up with $BL deferred messages, then fresh mail beside them"
     # a deferred message written by mxgate itself: its destination refuses the connection

@@ -324,63 +324,72 @@ static void log_disposition(const struct scan_job *j, bool deliver, bool quarant
 	}
 }
 
-/* After-queue: turn the outcome into queue transitions. */
+/* The envelopes the message is delivered with: redirected or the
+ * original's, each with the report, routed (alias expansion). 0 with
+ * routed[0..n) (n 0: nothing delivered), -1: routing must be retried. */
+static int delivered_envs(struct scan_job *j, bool deliver, struct mail_env ***routed, size_t *n)
+{
+	const struct mail_env *env = j->env;
+	*routed = NULL;
+	*n = 0;
+	if (!deliver)
+		return 0;
+	struct mail_env *dl;
+	if (j->out.flags & SCAN_ACT_REDIRECT) {
+		dl = mail_env_new_like(env);
+		mail_env_add_rcpt(dl, j->out.redirect, NULL, 0);
+	} else {
+		dl = env_clone(env, true);
+	}
+	set_scan(dl, &j->rep);
+	int rr = gw_route_envs(j->g, j->qid, dl, routed, n);
+	if (rr < 0) {
+		mail_env_free(&dl);
+		return -1;
+	}
+	if (*n == 0) { /* identity: the envelope as it is */
+		*routed = xcalloc(1, sizeof **routed);
+		(*routed)[0] = dl;
+		*n = 1;
+		return 0;
+	}
+	mail_env_free(&dl);
+	return 0;
+}
+
+/* After-queue: turn the outcome into queue transitions: outs[0] the message
+ * itself, then its owner- splits (copies of the new content), then the
+ * quarantine copy. */
 static void finish_after_queue(struct scan_job *j)
 {
 	struct gw *g = j->g;
-	const struct mail_env *env = j->env;
 	const struct scan_outcome *o = &j->out;
 	bool deliver = (o->flags & (SCAN_ACT_DELIVER | SCAN_ACT_CLEAN | SCAN_ACT_REDIRECT)) != 0;
 	bool quarantine = (o->flags & SCAN_ACT_QUARANTINE) != 0;
 	if (deliver && !quarantine && !o->changed && !(o->flags & SCAN_ACT_REDIRECT)) {
 		/* delivered as received: routing only (a rename when nothing changes) */
-		gw_route_process(g, j->qid, env);
+		gw_route_process(g, j->qid, j->env);
 		return;
 	}
-	/* the message to deliver, before routing */
-	struct mail_env *dl = NULL;
-	if (deliver) {
-		if (o->flags & SCAN_ACT_REDIRECT) {
-			dl = mail_env_new_like(env);
-			mail_env_add_rcpt(dl, o->redirect, NULL, 0);
-		} else {
-			dl = env_clone(env, true);
-		}
-		set_scan(dl, &j->rep);
-	}
-	struct mail_env **routed = NULL;
-	size_t nrouted = 0;
-	if (dl) {
-		int rr = gw_route_envs(g, j->qid, dl, &routed, &nrouted);
-		if (rr < 0) {
-			mail_env_free(&dl);
-			queue_sched_processed(g->q, j->qid, QUEUE_RETRY);
-			return;
-		}
-		if (nrouted == 0) { /* identity: the envelope as it is */
-			routed = xcalloc(1, sizeof *routed);
-			routed[0] = dl;
-			nrouted = 1;
-			dl = NULL;
-		}
-		mail_env_free(&dl);
+	struct mail_env **routed;
+	size_t nrouted;
+	if (delivered_envs(j, deliver, &routed, &nrouted) < 0) {
+		queue_sched_processed(g->q, j->qid, QUEUE_RETRY);
+		return;
 	}
 	size_t n = 1 + (quarantine ? 1 : 0) + (nrouted ? nrouted - 1 : 0);
 	struct queue_out *outs = xcalloc(n, sizeof *outs);
-	size_t k = 1;
-	char *content = NULL;
 	size_t clen = 0;
-	if (o->changed)
-		content = buf_steal(&j->content, &clen);
+	char *content = o->changed ? buf_steal(&j->content, &clen) : NULL;
 	for (size_t i = 0; i < nrouted; i++) {
-		struct queue_out *q = i == 0 ? &outs[0] : &outs[k++];
+		struct queue_out *q = &outs[i]; /* [0] the message itself, then the splits */
 		q->env = routed[i];
 		q->to = QDIR_OUTPUT;
+		q->len = content ? clen : 0;
 		if (content && i > 0) { /* owner- splits get copies */
 			q->content = xmalloc(clen ? clen : 1);
 			memcpy(q->content, content, clen);
 		}
-		q->len = content ? clen : 0;
 	}
 	if (content && nrouted)
 		outs[0].content = content; /* the message itself takes the buffer */
@@ -388,15 +397,14 @@ static void finish_after_queue(struct scan_job *j)
 		xfree(content);
 	xfree(routed);
 	if (quarantine) {
-		struct mail_env *qe = env_clone(env, false);
+		struct mail_env *qe = env_clone(j->env, false);
 		set_scan(qe, &j->rep);
-		outs[k++] = (struct queue_out){ .env = qe, .to = QDIR_QUARANTINE };
+		outs[n - 1] = (struct queue_out){ .env = qe, .to = QDIR_QUARANTINE };
 	}
 	log_disposition(j, deliver, quarantine);
 	queue_sched_processed_out(g->q, j->qid, outs, n);
 	xfree(outs);
 }
-
 
 /* ------------------------------------------------------------ the delivered content */
 

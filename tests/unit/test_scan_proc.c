@@ -353,7 +353,13 @@ static void test_processes(void **state)
 	U_EQ_INT(run.r[1].st, SCAN_PROC_LOST);
 	U_CONTAINS(run.r[1].error, "system-call filter (openat)");
 	U_EQ_INT(run.r[2].st, SCAN_PROC_LOST);
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer's allocator may end the process itself when its own mmap fails (its
+	 * "Failed to mmap"), before malloc returns NULL to our hook */
+	U_CHECK(strstr(run.r[2].error, "scan_memory_limit") || strstr(run.r[2].error, "ended unexpectedly"));
+#else
 	U_CONTAINS(run.r[2].error, "scan_memory_limit");
+#endif
 	U_EQ_INT(run.r[3].st, SCAN_PROC_LOST);
 	U_CONTAINS(run.r[3].error, "timed out");
 	U_EQ_INT(run.r[4].st, SCAN_PROC_OK); /* replaced scanners go on */

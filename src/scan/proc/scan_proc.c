@@ -1,15 +1,11 @@
 /*
- * scan_proc.c - the gateway's side of the scanner processes: the
- * supervisor's socket, the scanners' sockets, the job queue.
+ * scan_proc.c - the gateway's side of the scanner processes: starting the
+ * supervisor, its socket (new scanners, their ends), generations, stop.
  *
- * Loop thread only. A job is encoded when it is submitted (nothing of the
- * caller's is kept but its callback) and waits in FIFO order for an idle
- * scanner; it goes out with a read-only descriptor of its message. Each
- * job in flight has a deadline (scan_process_timeout): past it the
- * supervisor is asked to kill the scanner. Whatever a scanner sends is
- * checked (frame size, fields, the edit list against the message) before
- * the callback sees it; a scanner that breaks the protocol is killed and
- * its job ends LOST, like one that dies. Done callbacks always run from
+ * Loop thread only (scan_proc_start and scan_proc_ready before the loop
+ * exists). A load waits for the supervisor's answer with poll(); packets
+ * that come meanwhile are kept and handled from the loop. Jobs and the
+ * scanners' sockets are scan_proc_pool.c's. Done callbacks always run from
  * the loop, never inside scan_proc_submit().
  */
 #include <errno.h>
@@ -32,491 +28,10 @@
 #include "base/xalloc.h"
 #include "scan/proc/scan_proc_int.h"
 
-#define IDLE_FRAME_MAX 4096	     /* a scanner with no job may only send its death note */
-#define ANSWER_SLACK (32u << 20)     /* an answer: twice the message, plus this */
 #define STOP_WAIT_MS 2000	     /* the supervisor's exit, at stop */
 #define UNAVAILABLE_LOG_S 60	     /* "scanning unavailable": once a minute */
 
-struct sp_job {
-	struct sp_job *next;
-	uint64_t id;
-	int fd;	      /* read-only descriptor of the message, ours until it is sent */
-	uint64_t len; /* the message's length: bounds the answer */
-	struct buf frame;
-	scan_proc_done_fn done;
-	void *arg;
-	char qid[64];
-	int64_t t_submit;
-};
-
-struct sp_scanner {
-	struct scan_proc *p;
-	struct sp_scanner *next;
-	unsigned id, gen;
-	pid_t pid;
-	int fd;
-	struct event *rev, *wev, *deadline;
-	struct evbuffer *in;
-	struct buf out; /* what is left of the request being written */
-	size_t out_off;
-	int out_fd;	/* the descriptor, until the first octet is sent */
-	struct sp_job *job;
-	bool retiring;
-	uint32_t death;
-	int32_t death_sysno;
-	unsigned scans;
-};
-
-/* A packet from the supervisor kept for later (it came during a blocking wait). */
-struct sp_stash {
-	struct sp_stash *next;
-	struct buf pkt;
-	int fd;
-};
-
-struct scan_proc {
-	pid_t sv_pid;
-	int sv_fd;
-	struct event_base *base;
-	struct event *sv_ev, *later_ev;
-	struct scan_proc_conf conf; /* the generation in force (user not kept) */
-	unsigned gen;
-	bool want_current; /* the current generation has scanners (scan_processes > 0, something to scan) */
-	struct sp_scanner *scanners;
-	struct sp_job *qhead, *qtail;
-	size_t nqueued;
-	struct sp_job *failed; /* jobs to end from the loop (ABORTED) */
-	struct sp_stash *stash, *stash_tail;
-	uint64_t next_job;
-	bool sv_dead;
-	int64_t unavailable_logged;
-	struct scan_proc_stats st;
-};
-
-static void dispatch(struct scan_proc *p);
-static void scanner_lost(struct sp_scanner *s, const char *why);
-
-/* ------------------------------------------------------------ jobs */
-
-static void job_free(struct sp_job *j)
-{
-	if (j->fd >= 0)
-		close(j->fd);
-	buf_fini(&j->frame);
-	xfree(j);
-}
-
-static void job_end(struct sp_job *j, struct scan_proc_result *r)
-{
-	r->ms_wait = r->ms_wait > 0 ? r->ms_wait : 0;
-	j->done(j->arg, r);
-	scan_report_fini(&r->report);
-	mail_edits_fini(&r->edits);
-	job_free(j);
-}
-
-/* End j without a verdict: LOST (counts for the poison guard) or ABORTED. */
-static void job_fail(struct sp_job *j, enum scan_proc_status st, const char *why)
-{
-	struct scan_proc_result r;
-	memset(&r, 0, sizeof r);
-	scan_report_init(&r.report);
-	r.status = st;
-	r.report.tempfail = true;
-	r.report.tempfail_timeout = st == SCAN_PROC_LOST;
-	r.report.error = xstrdup(why);
-	mail_edits_init(&r.edits);
-	job_end(j, &r);
-}
-
-static void on_later(evutil_socket_t fd, short what, void *arg);
-
-static void later(struct scan_proc *p)
-{
-	if (p->later_ev)
-		event_active(p->later_ev, EV_TIMEOUT, 0);
-}
-
-/* A read-only descriptor of the file fd refers to. */
-static int read_only(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0 && (fl & O_ACCMODE) == O_RDONLY)
-		return fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-void scan_proc_submit(struct scan_proc *p, const struct scan_proc_job *job, scan_proc_done_fn done, void *arg)
-{
-	struct sp_job *j = xcalloc(1, sizeof *j);
-	j->id = ++p->next_job;
-	j->done = done;
-	j->arg = arg;
-	j->len = job->len;
-	j->t_submit = clock_mono_us();
-	snprintf(j->qid, sizeof j->qid, "%s", job->qid ? job->qid : "");
-	buf_init(&j->frame);
-	spm_req_encode(job, job->kind == SCAN_PROC_APPLY ? SPM_APPLY : SPM_SCAN, j->id, &j->frame);
-	j->fd = read_only(job->fd);
-	if (j->fd < 0 || (p->sv_dead && !p->scanners)) {
-		log_err("queue=%s event=scan_unavailable error=\"%s\"", j->qid,
-			j->fd < 0 ? strerror(errno) : "no scanner process (the supervisor ended)");
-		j->next = p->failed;
-		p->failed = j;
-		later(p);
-		return;
-	}
-	if (p->qtail)
-		p->qtail->next = j;
-	else
-		p->qhead = j;
-	p->qtail = j;
-	p->nqueued++;
-	dispatch(p);
-}
-
-/* ------------------------------------------------------------ scanners */
-
-static void scanner_free(struct sp_scanner *s)
-{
-	struct scan_proc *p = s->p;
-	for (struct sp_scanner **pp = &p->scanners; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
-	if (s->rev)
-		event_free(s->rev);
-	if (s->wev)
-		event_free(s->wev);
-	if (s->deadline)
-		event_free(s->deadline);
-	if (s->in)
-		evbuffer_free(s->in);
-	buf_fini(&s->out);
-	if (s->fd >= 0)
-		close(s->fd);
-	xfree(s);
-}
-
-static void ask_kill(struct scan_proc *p, unsigned id)
-{
-	struct buf b;
-	buf_init(&b);
-	spm_kill_encode(id, &b);
-	if (!p->sv_dead && send(p->sv_fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		log_err("event=scan_supervisor_error error=\"cannot ask for a kill: %s\"", strerror(errno));
-	buf_fini(&b);
-}
-
-/* Write what is left of the request; 0 done, 1 more to write, -1 broken. */
-static int flush_out(struct sp_scanner *s)
-{
-	while (s->out_off < s->out.len) {
-		ssize_t w = spm_send_fd(s->fd, s->out.data + s->out_off, s->out.len - s->out_off, s->out_fd);
-		if (w < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
-		if (s->out_fd >= 0) { /* it went with the first octet */
-			close(s->out_fd);
-			s->out_fd = -1;
-			if (s->job)
-				s->job->fd = -1;
-		}
-		s->out_off += (size_t)w;
-	}
-	buf_reset(&s->out);
-	s->out_off = 0;
-	return 0;
-}
-
-static void on_writable(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	struct sp_scanner *s = arg;
-	int rc = flush_out(s);
-	if (rc < 0)
-		scanner_lost(s, "its socket broke");
-	else if (rc > 0)
-		event_add(s->wev, NULL);
-}
-
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	struct sp_scanner *s = arg;
-	struct scan_proc *p = s->p;
-	char why[200];
-	snprintf(why, sizeof why, "scan timed out after %d ms (scan_process_timeout): the scanner process was killed",
-		 p->conf.timeout_ms);
-	log_warn("queue=%s event=scan_process_timeout scanner=%u pid=%ld timeout_ms=%d action=kill",
-		 s->job ? s->job->qid : "-", s->id, (long)s->pid, p->conf.timeout_ms);
-	p->st.timeouts++;
-	ask_kill(p, s->id);
-	scanner_lost(s, why);
-}
-
-static void send_job(struct sp_scanner *s, struct sp_job *j)
-{
-	struct scan_proc *p = s->p;
-	s->job = j;
-	s->scans++;
-	buf_reset(&s->out);
-	buf_append(&s->out, j->frame.data, j->frame.len);
-	s->out_off = 0;
-	s->out_fd = j->fd;
-	int rc = flush_out(s);
-	if (rc < 0) {
-		scanner_lost(s, "cannot send it the message");
-		return;
-	}
-	if (rc > 0)
-		event_add(s->wev, NULL);
-	struct timeval tv = { p->conf.timeout_ms / 1000, (p->conf.timeout_ms % 1000) * 1000 };
-	evtimer_add(s->deadline, &tv);
-}
-
-/* An idle scanner: of the current generation when it has (or will have)
- * scanners, else of any (a reload that turned scanning off lets the
- * older ones finish what waits). */
-static struct sp_scanner *idle_scanner(struct scan_proc *p)
-{
-	for (struct sp_scanner *s = p->scanners; s; s = s->next)
-		if (!s->job && !s->retiring && (!p->want_current || s->gen == p->gen))
-			return s;
-	return NULL;
-}
-
-/* Older generations go: at once when idle, else after their answer; when
- * the current one has no scanners, once nothing waits. */
-static void retire_old(struct scan_proc *p)
-{
-	struct sp_scanner *next;
-	for (struct sp_scanner *s = p->scanners; s; s = next) {
-		next = s->next;
-		if (s->gen == p->gen || (!p->want_current && p->nqueued))
-			continue;
-		s->retiring = true;
-		if (!s->job)
-			scanner_free(s); /* EOF: it exits 0 and is not replaced */
-	}
-}
-
-static void dispatch(struct scan_proc *p)
-{
-	struct sp_scanner *s;
-	while (p->qhead && (s = idle_scanner(p))) {
-		struct sp_job *j = p->qhead;
-		p->qhead = j->next;
-		if (!p->qhead)
-			p->qtail = NULL;
-		p->nqueued--;
-		j->next = NULL;
-		send_job(s, j);
-	}
-	if (p->qhead && p->sv_dead && !p->scanners) {
-		while (p->qhead) {
-			struct sp_job *j = p->qhead;
-			p->qhead = j->next;
-			p->nqueued--;
-			j->next = p->failed;
-			p->failed = j;
-		}
-		p->qtail = NULL;
-		later(p);
-	}
-}
-
-static const char *death_text(const struct sp_scanner *s, char *buf, size_t size)
-{
-	char name[64];
-	switch (s->death) {
-	case SPM_DEATH_SYSCALL:
-		snprintf(buf, size, "the scanner process was killed by its system-call filter (%s)",
-			 spm_sandbox_syscall_name(s->death_sysno, name, sizeof name));
-		break;
-	case SPM_DEATH_MEMORY:
-		snprintf(buf, size, "the scan exceeded scan_memory_limit (%llu octets): scanner process ended",
-			 (unsigned long long)s->p->conf.memory_limit);
-		break;
-	case SPM_DEATH_CPU:
-		snprintf(buf, size, "the scan exceeded scan_cpu_limit (%d s): scanner process ended", s->p->conf.cpu_limit_s);
-		break;
-	default:
-		return NULL;
-	}
-	return buf;
-}
-
-/* s is gone (EOF, broken, killed): its job ends LOST; s is freed. */
-static void scanner_lost(struct sp_scanner *s, const char *why)
-{
-	struct scan_proc *p = s->p;
-	char dt[200];
-	const char *d = death_text(s, dt, sizeof dt);
-	if (s->death == SPM_DEATH_SYSCALL)
-		p->st.killed_filter++;
-	if (s->job) {
-		struct sp_job *j = s->job;
-		s->job = NULL;
-		char msg[400];
-		snprintf(msg, sizeof msg, "%s", d ? d : why);
-		log_warn("queue=%s event=scanner_lost scanner=%u pid=%ld error=%s", j->qid, s->id, (long)s->pid,
-			 LOG_Q(msg));
-		p->st.lost++;
-		job_fail(j, SCAN_PROC_LOST, msg);
-	} else if (!s->retiring) {
-		log_warn("event=scanner_lost scanner=%u pid=%ld error=%s", s->id, (long)s->pid, LOG_Q(d ? d : why));
-	}
-	scanner_free(s);
-	dispatch(p);
-}
-
-/* ------------------------------------------------------------ answers */
-
-/* The answer a for s's job, checked; false when it breaks the protocol (why set). */
-static bool take_answer(struct sp_scanner *s, struct spm_ans *a, char *why, size_t whylen)
-{
-	struct sp_job *j = s->job;
-	if (a->id != j->id) {
-		snprintf(why, whylen, "an answer to job %llu, not %llu", (unsigned long long)a->id,
-			 (unsigned long long)j->id);
-		return false;
-	}
-	struct scan_proc_result r;
-	memset(&r, 0, sizeof r);
-	scan_report_init(&r.report);
-	mail_edits_init(&r.edits);
-	unsigned known = SCAN_ACT_DELIVER | SCAN_ACT_TAG | SCAN_ACT_CLEAN | SCAN_ACT_QUARANTINE | SCAN_ACT_REDIRECT |
-			 SCAN_ACT_DROP | SCAN_ACT_REJECT;
-	char err[200];
-	bool ok = (a->flags & ~known) == 0 && (!a->report || scan_report_decode(a->report, &r.report) == 0) &&
-		  (unsigned)r.report.cat < SCAN_NCAT &&
-		  mail_edits_check(&a->edits, j->len, j->len + ANSWER_SLACK, err, sizeof err) == 0;
-	if (!ok) {
-		snprintf(why, whylen, "a malformed answer");
-		scan_report_fini(&r.report);
-		return false;
-	}
-	s->job = NULL;
-	evtimer_del(s->deadline);
-	r.status = a->tempfail ? SCAN_PROC_TEMPFAIL : SCAN_PROC_OK;
-	if (a->tempfail) {
-		r.report.tempfail = true;
-		r.report.tempfail_timeout = a->timeout;
-		xfree(r.report.error);
-		r.report.error = xstrdup(a->error ? a->error : "scan failed");
-	}
-	r.flags = a->flags;
-	r.changed = a->changed && a->edits.n > 0;
-	r.cleaned = a->cleaned;
-	r.edits = a->edits;
-	mail_edits_init(&a->edits);
-	r.ms_wait = (double)(clock_mono_us() - j->t_submit) / 1000.0 - r.report.ms_total;
-	job_end(j, &r);
-	return true;
-}
-
-/* One frame; false when s must go (why set). */
-static bool on_frame(struct sp_scanner *s, const uint8_t *p, size_t n, char *why, size_t whylen)
-{
-	if (n >= 1 && p[0] == SPM_DEATH) {
-		uint32_t reason;
-		int32_t sysno;
-		if (spm_death_decode(p, n, &reason, &sysno) == 0) {
-			s->death = reason;
-			s->death_sysno = sysno;
-		}
-		return true; /* EOF follows */
-	}
-	if (!s->job) {
-		snprintf(why, whylen, "an answer without a request");
-		return false;
-	}
-	struct spm_ans a;
-	char err[200];
-	if (spm_ans_decode(p, n, &a, err, sizeof err) < 0) {
-		snprintf(why, whylen, "a malformed answer: %s", err);
-		spm_ans_fini(&a);
-		return false;
-	}
-	bool ok = take_answer(s, &a, why, whylen);
-	spm_ans_fini(&a);
-	return ok;
-}
-
-static void on_readable(evutil_socket_t fd, short what, void *arg)
-{
-	(void)what;
-	struct sp_scanner *s = arg;
-	struct scan_proc *p = s->p;
-	int r = evbuffer_read(s->in, fd, 1 << 20);
-	char why[300] = "";
-	while (!why[0]) {
-		size_t have = evbuffer_get_length(s->in);
-		uint8_t hdr[4];
-		if (have < 4 || evbuffer_copyout(s->in, hdr, 4) != 4)
-			break;
-		uint32_t n = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-		uint64_t max = s->job ? s->job->len * 2 + ANSWER_SLACK : IDLE_FRAME_MAX;
-		if (n == 0 || n > max || n > SPM_FRAME_MAX) {
-			snprintf(why, sizeof why, "a frame of %u octets", n);
-			break;
-		}
-		if (have < 4 + (size_t)n)
-			break;
-		const uint8_t *f = evbuffer_pullup(s->in, 4 + (ssize_t)n);
-		bool ok = on_frame(s, f + 4, n, why, sizeof why);
-		evbuffer_drain(s->in, 4 + (size_t)n);
-		if (!ok)
-			break;
-		if (!s->job && s->retiring) {
-			scanner_free(s); /* its last job is answered */
-			dispatch(p);
-			return;
-		}
-	}
-	if (why[0]) {
-		log_err("event=scanner_protocol_error scanner=%u pid=%ld error=%s action=kill", s->id, (long)s->pid,
-			LOG_Q(why));
-		ask_kill(p, s->id);
-		scanner_lost(s, why);
-		return;
-	}
-	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-		scanner_lost(s, "the scanner process ended unexpectedly");
-		return;
-	}
-	dispatch(p);
-}
-
 /* ------------------------------------------------------------ the supervisor */
-
-static void add_scanner(struct scan_proc *p, unsigned id, pid_t pid, unsigned gen, int fd)
-{
-	struct sp_scanner *s = xcalloc(1, sizeof *s);
-	s->p = p;
-	s->id = id;
-	s->pid = pid;
-	s->gen = gen;
-	s->fd = fd;
-	s->out_fd = -1;
-	buf_init(&s->out);
-	s->in = evbuffer_new();
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	s->rev = event_new(p->base, fd, EV_READ | EV_PERSIST, on_readable, s);
-	s->wev = event_new(p->base, fd, EV_WRITE, on_writable, s);
-	s->deadline = evtimer_new(p->base, on_deadline, s);
-	event_add(s->rev, NULL);
-	s->next = p->scanners;
-	p->scanners = s;
-	p->st.started++;
-	log_debug("event=scanner_started scanner=%u pid=%ld generation=%u", id, (long)pid, gen);
-}
 
 static void log_exit(const struct spm_exited *e)
 {
@@ -540,9 +55,9 @@ static void on_packet(struct scan_proc *p, const uint8_t *pkt, size_t n, int fd)
 	pid_t pid;
 	struct spm_exited e;
 	if (n >= 1 && pkt[0] == SPM_SCANNER && fd >= 0 && spm_scanner_decode(pkt, n, &id, &pid, &gen) == 0) {
-		add_scanner(p, id, pid, gen, fd);
-		retire_old(p);
-		dispatch(p);
+		sp_pool_add_scanner(p, id, pid, gen, fd);
+		sp_pool_retire_old(p);
+		sp_pool_dispatch(p);
 		return;
 	}
 	if (fd >= 0)
@@ -564,7 +79,7 @@ static void supervisor_gone(struct scan_proc *p)
 		"restart mxgate\"");
 	if (p->sv_ev)
 		event_del(p->sv_ev);
-	dispatch(p);
+	sp_pool_dispatch(p);
 }
 
 static void on_supervisor(evutil_socket_t fd, short what, void *arg)
@@ -586,7 +101,7 @@ static void on_supervisor(evutil_socket_t fd, short what, void *arg)
 	xfree(pkt);
 }
 
-static void on_later(evutil_socket_t fd, short what, void *arg)
+void sp_pool_on_later(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -607,7 +122,7 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
 			p->unavailable_logged = now;
 			log_err("event=scanning_unavailable reason=\"no scanner process can be had\"");
 		}
-		job_fail(j, SCAN_PROC_ABORTED, "no scanner process can be had");
+		sp_pool_job_fail(j, SCAN_PROC_ABORTED, "no scanner process can be had");
 	}
 }
 
@@ -655,7 +170,7 @@ static int wait_loaded(struct scan_proc *p, int timeout_s, struct spm_loaded *l,
 	}
 	xfree(pkt);
 	if (p->stash)
-		later(p);
+		sp_pool_later(p);
 	return rc;
 }
 
@@ -713,9 +228,9 @@ void scan_proc_attach(struct scan_proc *p, struct event_base *base)
 	fcntl(p->sv_fd, F_SETFL, fcntl(p->sv_fd, F_GETFL) | O_NONBLOCK);
 	p->sv_ev = event_new(base, p->sv_fd, EV_READ | EV_PERSIST, on_supervisor, p);
 	event_add(p->sv_ev, NULL);
-	p->later_ev = event_new(base, -1, 0, on_later, p);
+	p->later_ev = event_new(base, -1, 0, sp_pool_on_later, p);
 	if (p->stash || p->failed)
-		later(p);
+		sp_pool_later(p);
 }
 
 int scan_proc_load(struct scan_proc *p, const struct scan_proc_settings *s, int load_timeout_s,
@@ -742,7 +257,7 @@ int scan_proc_load(struct scan_proc *p, const struct scan_proc_settings *s, int 
 	p->want_current = l.info.enabled && s->proc.processes > 0;
 	keep_conf(p, &s->proc);
 	*info = l.info;
-	retire_old(p);
+	sp_pool_retire_old(p);
 	return 0;
 }
 
@@ -755,21 +270,21 @@ void scan_proc_stop(struct scan_proc **pp)
 	while (p->qhead) {
 		struct sp_job *j = p->qhead;
 		p->qhead = j->next;
-		job_fail(j, SCAN_PROC_ABORTED, "shutting down");
+		sp_pool_job_fail(j, SCAN_PROC_ABORTED, "shutting down");
 	}
 	while (p->scanners) {
 		struct sp_scanner *s = p->scanners;
 		if (s->job) {
 			struct sp_job *j = s->job;
 			s->job = NULL;
-			job_fail(j, SCAN_PROC_ABORTED, "shutting down");
+			sp_pool_job_fail(j, SCAN_PROC_ABORTED, "shutting down");
 		}
-		scanner_free(s);
+		sp_pool_scanner_free(s);
 	}
 	while (p->failed) {
 		struct sp_job *j = p->failed;
 		p->failed = j->next;
-		job_fail(j, SCAN_PROC_ABORTED, "shutting down");
+		sp_pool_job_fail(j, SCAN_PROC_ABORTED, "shutting down");
 	}
 	while (p->stash) {
 		struct sp_stash *x = p->stash;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/buf.h"
 #include "scan/proc/scan_proc.h"
 
 struct buf;
@@ -144,5 +145,80 @@ _Noreturn void spm_worker_main(int sock, struct scan_engine *engine, const struc
 /* ---- scan_proc_super.c ---- */
 /* The supervisor's loop on sock (SEQPACKET to the gateway); never returns. */
 _Noreturn void spm_super_main(int sock, const struct scan_proc_settings *s, uid_t uid, gid_t gid);
+
+/* ---- the gateway's side: scan_proc.c (supervisor, generations) and
+ * scan_proc_pool.c (jobs, scanners' sockets) share these ---- */
+struct event;
+struct evbuffer;
+
+struct sp_job {
+	struct sp_job *next;
+	uint64_t id;
+	int fd;	      /* read-only descriptor of the message, ours until it is sent */
+	uint64_t len; /* the message's length: bounds the answer */
+	struct buf frame;
+	scan_proc_done_fn done;
+	void *arg;
+	char qid[64];
+	int64_t t_submit;
+};
+
+struct sp_scanner {
+	struct scan_proc *p;
+	struct sp_scanner *next;
+	unsigned id, gen;
+	pid_t pid;
+	int fd;
+	struct event *rev, *wev, *deadline;
+	struct evbuffer *in;
+	struct buf out; /* what is left of the request being written */
+	size_t out_off;
+	int out_fd;	/* the descriptor, until the first octet is sent */
+	struct sp_job *job;
+	bool retiring;
+	uint32_t death;
+	int32_t death_sysno;
+	unsigned scans;
+};
+
+/* A packet from the supervisor kept for later (it came during a blocking wait). */
+struct sp_stash {
+	struct sp_stash *next;
+	struct buf pkt;
+	int fd;
+};
+
+struct scan_proc {
+	pid_t sv_pid;
+	int sv_fd;
+	struct event_base *base;
+	struct event *sv_ev, *later_ev;
+	struct scan_proc_conf conf; /* the generation in force (user not kept) */
+	unsigned gen;
+	bool want_current; /* the current generation has scanners (scan_processes > 0, something to scan) */
+	struct sp_scanner *scanners;
+	struct sp_job *qhead, *qtail;
+	size_t nqueued;
+	struct sp_job *failed; /* jobs to end from the loop (ABORTED) */
+	struct sp_stash *stash, *stash_tail;
+	uint64_t next_job;
+	bool sv_dead;
+	int64_t unavailable_logged;
+	struct scan_proc_stats st;
+};
+
+void sp_pool_dispatch(struct scan_proc *p);
+/* s is gone (EOF, broken, killed): its job ends LOST; s is freed. */
+void sp_pool_scanner_lost(struct sp_scanner *s, const char *why);
+void sp_pool_scanner_free(struct sp_scanner *s);
+/* End j without a verdict: LOST (counts for the poison guard) or ABORTED. */
+void sp_pool_job_fail(struct sp_job *j, enum scan_proc_status st, const char *why);
+/* Run sp_pool_on_later from the loop (failed jobs, kept packets). */
+void sp_pool_later(struct scan_proc *p);
+void sp_pool_on_later(int fd, short what, void *arg);
+/* Older generations go: at once when idle, else after their answer. */
+void sp_pool_retire_old(struct scan_proc *p);
+/* A new scanner (its socket fd) from the supervisor. */
+void sp_pool_add_scanner(struct scan_proc *p, unsigned id, pid_t pid, unsigned gen, int fd);
 
 #endif
