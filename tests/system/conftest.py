@@ -343,8 +343,16 @@ class Gateway:
         except FileNotFoundError:
             return ""
 
+    # set by a test that drives a scanner process into scan_memory_limit: AddressSanitizer's own
+    # allocator then reports its failed allocation (an ASan build only) before the process ends
+    expect_scanner_oom = False
+    OOM_RX = re.compile(r"ERROR: AddressSanitizer(:? failed to allocate| out of memory|: requested allocation size)|"
+                        r"ERROR: Failed to mmap")
+
     def check_log(self):
         text = self.log()
+        if self.expect_scanner_oom:
+            text = "\n".join(l for l in text.splitlines() if not self.OOM_RX.search(l))
         for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehavior"):
             assert bad not in text, "sanitizer report in mxgate log:\n" + text[-6000:]
 

@@ -198,6 +198,7 @@ def test_scan_fault_is_one_message_s_problem(fault, logged, timeout, mkgw, mksin
     sink = mksink()
     gw = procgw(mkgw, sink, faults=True, scan_max_attempts="2", scan_process_timeout=timeout,
                 scan_memory_limit="134217728", scan_cpu_limit="1s")
+    gw.expect_scanner_oom = fault == "memory"
     wait_scanners(gw, 2)
     pid = gw.pid()
     marker = ("FAULT-%s-7b1e" % fault.upper()).encode()
@@ -224,6 +225,7 @@ def test_scan_of_a_message_larger_than_the_memory_limit(mkgw, mksink):
     is held after scan_max_attempts, a small message still passes."""
     sink = mksink()
     gw = procgw(mkgw, sink, scan_max_attempts="2", scan_memory_limit="16777216", message_size_limit="40000000")
+    gw.expect_scanner_oom = True
     wait_scanners(gw, 2)
     big = mail(b"big", b"see the attachment\r\n", os.urandom(18 * 1024 * 1024), "big.bin")
     assert len(big) > 24000000

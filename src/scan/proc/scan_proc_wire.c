@@ -112,10 +112,39 @@ static int get_str(const uint8_t *v, uint32_t len, size_t max, char **dst)
 	return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *what, uint16_t tag)
+/* One field of a message: 0 taken, -1 bad value, -2 a tag this message does not have. */
+typedef int (*field_fn)(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len);
+
+/* Walk the fields of a payload of the given type (first octet) through fn.
+ * 0, or -1 with the reason in err (err may be NULL). */
+static int decode(const uint8_t *p, size_t n, int type, field_fn fn, void *ctx, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s (field %u)", what, (unsigned)tag);
-	return -1;
+	char dummy[8];
+	if (!err) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	if (n < 1 || p[0] != type) {
+		snprintf(err, errlen, "not a message of type %d", type);
+		return -1;
+	}
+	struct rd rd = { p + 1, n - 1 };
+	uint16_t tag;
+	const uint8_t *v;
+	uint32_t len;
+	int k;
+	while ((k = next(&rd, &tag, &v, &len)) > 0) {
+		int rc = fn(ctx, tag, v, len);
+		if (rc < 0) {
+			snprintf(err, errlen, "%s (field %u)", rc == -2 ? "unknown field" : "bad field", (unsigned)tag);
+			return -1;
+		}
+	}
+	if (k < 0) {
+		snprintf(err, errlen, "truncated field");
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -142,50 +171,39 @@ void spm_req_encode(const struct scan_proc_job *job, int type, uint64_t id, stru
 	end_frame(out, at);
 }
 
+static int req_field(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len)
+{
+	struct spm_req *r = ctx;
+	switch (tag) {
+	case T_ID: return get_u64(v, len, &r->id);
+	case T_OFF: return get_u64(v, len, &r->off);
+	case T_LEN: return get_u64(v, len, &r->len);
+	case T_QID: return get_str(v, len, SPM_STR_MAX, &r->qid);
+	case T_CLIENT_IP: return get_str(v, len, SPM_STR_MAX, &r->client_ip);
+	case T_HELO: return get_str(v, len, SPM_STR_MAX, &r->helo);
+	case T_SENDER: return get_str(v, len, SPM_STR_MAX, &r->sender);
+	case T_REPORT: return get_str(v, len, SPM_REPORT_MAX, &r->report);
+	case T_RCPT:
+		if (r->nrcpt >= SPM_RCPT_MAX)
+			return -1;
+		r->rcpt = xrealloc(r->rcpt, (r->nrcpt + 1) * sizeof *r->rcpt);
+		r->rcpt[r->nrcpt] = NULL;
+		if (get_str(v, len, SPM_STR_MAX, &r->rcpt[r->nrcpt]) < 0)
+			return -1;
+		r->nrcpt++;
+		return 0;
+	default: return -2;
+	}
+}
+
 int spm_req_decode(const uint8_t *p, size_t n, struct spm_req *r, char *err, size_t errlen)
 {
 	memset(r, 0, sizeof *r);
-	if (n < 1 || (p[0] != SPM_SCAN && p[0] != SPM_APPLY)) {
-		snprintf(err, errlen, "not a request");
-		return -1;
-	}
-	r->type = p[0];
-	struct rd rd = { p + 1, n - 1 };
-	uint16_t tag;
-	const uint8_t *v;
-	uint32_t len;
-	int k;
-	size_t cap = 0;
-	while ((k = next(&rd, &tag, &v, &len)) > 0) {
-		int rc = 0;
-		switch (tag) {
-		case T_ID: rc = get_u64(v, len, &r->id); break;
-		case T_OFF: rc = get_u64(v, len, &r->off); break;
-		case T_LEN: rc = get_u64(v, len, &r->len); break;
-		case T_QID: rc = get_str(v, len, SPM_STR_MAX, &r->qid); break;
-		case T_CLIENT_IP: rc = get_str(v, len, SPM_STR_MAX, &r->client_ip); break;
-		case T_HELO: rc = get_str(v, len, SPM_STR_MAX, &r->helo); break;
-		case T_SENDER: rc = get_str(v, len, SPM_STR_MAX, &r->sender); break;
-		case T_REPORT: rc = get_str(v, len, SPM_REPORT_MAX, &r->report); break;
-		case T_RCPT:
-			if (r->nrcpt >= SPM_RCPT_MAX)
-				return fail(err, errlen, "too many recipients", tag);
-			r->rcpt = xgrow(r->rcpt, &cap, r->nrcpt + 1, sizeof *r->rcpt);
-			r->rcpt[r->nrcpt] = NULL;
-			rc = get_str(v, len, SPM_STR_MAX, &r->rcpt[r->nrcpt]);
-			if (rc == 0)
-				r->nrcpt++;
-			break;
-		default: return fail(err, errlen, "unknown field", tag);
-		}
-		if (rc < 0)
-			return fail(err, errlen, "bad field", tag);
-	}
-	if (k < 0) {
-		snprintf(err, errlen, "truncated field");
-		return -1;
-	}
-	return 0;
+	if (n >= 1 && p[0] == SPM_APPLY)
+		r->type = SPM_APPLY;
+	else
+		r->type = SPM_SCAN;
+	return decode(p, n, r->type, req_field, r, err, errlen);
 }
 
 void spm_req_fini(struct spm_req *r)
@@ -253,47 +271,36 @@ static int get_edit(const uint8_t *v, uint32_t len, struct mail_edits *e)
 	return 0;
 }
 
+static int ans_field(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len)
+{
+	struct spm_ans *a = ctx;
+	uint64_t x = 0;
+	switch (tag) {
+	case T_ID: return get_u64(v, len, &a->id);
+	case T_TEMPFAIL: return get_flag(v, len, &a->tempfail);
+	case T_TIMEOUT: return get_flag(v, len, &a->timeout);
+	case T_CHANGED: return get_flag(v, len, &a->changed);
+	case T_ERROR: return get_str(v, len, SPM_STR_MAX, &a->error);
+	case T_REPORT: return get_str(v, len, SPM_REPORT_MAX, &a->report);
+	case T_FLAGS:
+		if (get_u64(v, len, &x) < 0 || x > 0xffff)
+			return -1;
+		a->flags = (unsigned)x;
+		return 0;
+	case T_CLEANED:
+		if (get_u64(v, len, &x) < 0 || x > MAIL_EDITS_MAX)
+			return -1;
+		a->cleaned = (uint32_t)x;
+		return 0;
+	case T_EDIT: return get_edit(v, len, &a->edits);
+	default: return -2;
+	}
+}
+
 int spm_ans_decode(const uint8_t *p, size_t n, struct spm_ans *a, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof *a);
-	if (n < 1 || p[0] != SPM_ANSWER) {
-		snprintf(err, errlen, "not an answer");
-		return -1;
-	}
-	struct rd rd = { p + 1, n - 1 };
-	uint16_t tag;
-	const uint8_t *v;
-	uint32_t len;
-	int k;
-	while ((k = next(&rd, &tag, &v, &len)) > 0) {
-		int rc = 0;
-		uint64_t x = 0;
-		switch (tag) {
-		case T_ID: rc = get_u64(v, len, &a->id); break;
-		case T_TEMPFAIL: rc = get_flag(v, len, &a->tempfail); break;
-		case T_TIMEOUT: rc = get_flag(v, len, &a->timeout); break;
-		case T_CHANGED: rc = get_flag(v, len, &a->changed); break;
-		case T_ERROR: rc = get_str(v, len, SPM_STR_MAX, &a->error); break;
-		case T_REPORT: rc = get_str(v, len, SPM_REPORT_MAX, &a->report); break;
-		case T_FLAGS:
-			rc = get_u64(v, len, &x) < 0 || x > 0xffff ? -1 : 0;
-			a->flags = (unsigned)x;
-			break;
-		case T_CLEANED:
-			rc = get_u64(v, len, &x) < 0 || x > MAIL_EDITS_MAX ? -1 : 0;
-			a->cleaned = (uint32_t)x;
-			break;
-		case T_EDIT: rc = get_edit(v, len, &a->edits); break;
-		default: return fail(err, errlen, "unknown field", tag);
-		}
-		if (rc < 0)
-			return fail(err, errlen, "bad field", tag);
-	}
-	if (k < 0) {
-		snprintf(err, errlen, "truncated field");
-		return -1;
-	}
-	return 0;
+	return decode(p, n, SPM_ANSWER, ans_field, a, err, errlen);
 }
 
 void spm_ans_fini(struct spm_ans *a)
@@ -382,55 +389,45 @@ void spm_load_encode(const struct scan_proc_settings *s, unsigned gen, struct bu
 	}
 }
 
+static int load_field(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len)
+{
+	struct spm_settings *st = ctx;
+	uint64_t x = 0;
+	if (tag == T_GEN) {
+		if (get_u64(v, len, &x) < 0 || x > 0xffffffffu)
+			return -1;
+		st->gen = (unsigned)x;
+		return 0;
+	}
+	if (tag < T_SET || tag >= T_SET + NFIELDS)
+		return -2;
+	const struct field *f = &fields[tag - T_SET];
+	void *dst = (char *)&st->s + f->off;
+	if (f->t == F_STR) {
+		char *str = NULL;
+		if (st->nowned >= sizeof st->owned / sizeof st->owned[0] || get_str(v, len, SPM_REPORT_MAX, &str) < 0)
+			return -1;
+		st->owned[st->nowned++] = str;
+		*(const char **)dst = str;
+		return 0;
+	}
+	if (get_u64(v, len, &x) < 0)
+		return -1;
+	switch (f->t) {
+	case F_INT: *(int *)dst = (int)(int64_t)x; break;
+	case F_UINT: *(unsigned *)dst = (unsigned)x; break;
+	case F_U64: *(uint64_t *)dst = x; break;
+	case F_DBL: memcpy(dst, &x, sizeof x); break;
+	case F_BOOL: *(bool *)dst = x != 0; break;
+	case F_STR: break;
+	}
+	return 0;
+}
+
 int spm_load_decode(const uint8_t *p, size_t n, struct spm_settings *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof *st);
-	if (n < 1 || p[0] != SPM_LOAD) {
-		snprintf(err, errlen, "not a load request");
-		return -1;
-	}
-	struct rd rd = { p + 1, n - 1 };
-	uint16_t tag;
-	const uint8_t *v;
-	uint32_t len;
-	int k;
-	char *base = (char *)&st->s;
-	while ((k = next(&rd, &tag, &v, &len)) > 0) {
-		uint64_t x = 0;
-		if (tag == T_GEN) {
-			if (get_u64(v, len, &x) < 0 || x > 0xffffffffu)
-				return fail(err, errlen, "bad field", tag);
-			st->gen = (unsigned)x;
-			continue;
-		}
-		if (tag < T_SET || tag >= T_SET + NFIELDS)
-			return fail(err, errlen, "unknown field", tag);
-		const struct field *f = &fields[tag - T_SET];
-		void *dst = base + f->off;
-		if (f->t == F_STR) {
-			char *s = NULL;
-			if (st->nowned >= sizeof st->owned / sizeof st->owned[0] || get_str(v, len, SPM_REPORT_MAX, &s) < 0)
-				return fail(err, errlen, "bad field", tag);
-			st->owned[st->nowned++] = s;
-			*(const char **)dst = s;
-			continue;
-		}
-		if (get_u64(v, len, &x) < 0)
-			return fail(err, errlen, "bad field", tag);
-		switch (f->t) {
-		case F_INT: *(int *)dst = (int)(int64_t)x; break;
-		case F_UINT: *(unsigned *)dst = (unsigned)x; break;
-		case F_U64: *(uint64_t *)dst = x; break;
-		case F_DBL: memcpy(dst, &x, sizeof x); break;
-		case F_BOOL: *(bool *)dst = x != 0; break;
-		case F_STR: break;
-		}
-	}
-	if (k < 0) {
-		snprintf(err, errlen, "truncated field");
-		return -1;
-	}
-	return 0;
+	return decode(p, n, SPM_LOAD, load_field, st, err, errlen);
 }
 
 void spm_settings_fini(struct spm_settings *st)
@@ -469,37 +466,31 @@ static int get_fixed(const uint8_t *v, uint32_t len, char *dst, size_t size)
 	return 0;
 }
 
+static int loaded_field(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len)
+{
+	struct spm_loaded *l = ctx;
+	uint64_t x = 0;
+	if (tag == T_ERR)
+		return get_fixed(v, len, l->err, sizeof l->err);
+	if (tag == T_DESCRIBE)
+		return get_fixed(v, len, l->info.describe, sizeof l->info.describe);
+	if (get_u64(v, len, &x) < 0)
+		return -1;
+	switch (tag) {
+	case T_OK: l->ok = x != 0; return 0;
+	case T_GEN: l->info.gen = (unsigned)x; return 0;
+	case T_ENABLED: l->info.enabled = x != 0; return 0;
+	case T_HAS_AV: l->info.has_av = x != 0; return 0;
+	case T_AV_KEPT: l->info.av_kept = x != 0; return 0;
+	case T_LOAD_MS: l->info.load_ms = (int64_t)x; return 0;
+	default: return -2;
+	}
+}
+
 int spm_loaded_decode(const uint8_t *p, size_t n, struct spm_loaded *l)
 {
 	memset(l, 0, sizeof *l);
-	if (n < 1 || p[0] != SPM_LOADED)
-		return -1;
-	struct rd rd = { p + 1, n - 1 };
-	uint16_t tag;
-	const uint8_t *v;
-	uint32_t len;
-	int k;
-	while ((k = next(&rd, &tag, &v, &len)) > 0) {
-		uint64_t x = 0;
-		int rc = 0;
-		if (tag == T_ERR || tag == T_DESCRIBE)
-			rc = tag == T_ERR ? get_fixed(v, len, l->err, sizeof l->err)
-					  : get_fixed(v, len, l->info.describe, sizeof l->info.describe);
-		else if ((rc = get_u64(v, len, &x)) == 0) {
-			switch (tag) {
-			case T_OK: l->ok = x != 0; break;
-			case T_GEN: l->info.gen = (unsigned)x; break;
-			case T_ENABLED: l->info.enabled = x != 0; break;
-			case T_HAS_AV: l->info.has_av = x != 0; break;
-			case T_AV_KEPT: l->info.av_kept = x != 0; break;
-			case T_LOAD_MS: l->info.load_ms = (int64_t)x; break;
-			default: rc = -1;
-			}
-		}
-		if (rc < 0)
-			return -1;
-	}
-	return k < 0 ? -1 : 0;
+	return decode(p, n, SPM_LOADED, loaded_field, l, NULL, 0);
 }
 
 void spm_scanner_encode(unsigned id, pid_t pid, unsigned gen, struct buf *out)
@@ -511,23 +502,25 @@ void spm_scanner_encode(unsigned id, pid_t pid, unsigned gen, struct buf *out)
 }
 
 /* Numeric fields only: each known tag into its slot of vals. */
+struct nums {
+	const uint16_t *tags;
+	uint64_t *vals;
+	size_t nv;
+};
+
+static int num_field(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len)
+{
+	struct nums *m = ctx;
+	for (size_t i = 0; i < m->nv; i++)
+		if (m->tags[i] == tag)
+			return get_u64(v, len, &m->vals[i]);
+	return -2;
+}
+
 static int get_nums(const uint8_t *p, size_t n, int type, const uint16_t *tags, uint64_t *vals, size_t nv)
 {
-	if (n < 1 || p[0] != type)
-		return -1;
-	struct rd rd = { p + 1, n - 1 };
-	uint16_t tag;
-	const uint8_t *v;
-	uint32_t len;
-	int k;
-	while ((k = next(&rd, &tag, &v, &len)) > 0) {
-		size_t i = 0;
-		while (i < nv && tags[i] != tag)
-			i++;
-		if (i == nv || get_u64(v, len, &vals[i]) < 0)
-			return -1;
-	}
-	return k < 0 ? -1 : 0;
+	struct nums m = { tags, vals, nv };
+	return decode(p, n, type, num_field, &m, NULL, 0);
 }
 
 int spm_scanner_decode(const uint8_t *p, size_t n, unsigned *id, pid_t *pid, unsigned *gen)
