@@ -17,6 +17,7 @@ PKGS=(
     python3 python3-pytest                                # system tests
     dnsmasq-base                                          # the test DNS server (MX zones)
     clamav-daemon spamassassin spamc spamd rspamd         # real scanners started by the tests (offline)
+    nsd clamdscan                                         # make bench: ../shared/bench/scanners-up.sh's DNSBL stub
     procps iproute2 psmisc                                # ps, ss, fuser used by tests
     chromium python3-websocket                            # the status page's test in headless Chromium (DevTools)
 )

@@ -49,7 +49,8 @@
 #include "smtp/smtp_server.h"
 
 #define SCAN_LOAD_TIMEOUT_S 600 /* loading rules and signatures (a full ClamAV database takes tens of seconds) */
-#define EDIT_THREADS 2		/* threads that read a message and apply its edits */
+#define EDIT_THREADS 2		/* threads that read a larger message and apply its edits */
+#define EDIT_INLINE_MAX 65536	/* up to this size the loop applies the edits itself */
 
 struct scan_job {
 	struct gw *g;
@@ -435,12 +436,19 @@ static void content_done(void *arg)
 }
 
 /* After-queue with a verdict: the queue transition, once the changed
- * content is built (off the loop: it reads the whole message). */
+ * content is built: on the loop for a message up to EDIT_INLINE_MAX (one
+ * read of a file the scanner has just read: in the page cache), else by
+ * an edit thread. */
 static void deliver_outcome(struct scan_job *j)
 {
 	if (!j->out.changed) {
 		finish_after_queue(j);
 		job_free(j);
+		return;
+	}
+	if (j->body_len <= EDIT_INLINE_MAX) {
+		content_work(j);
+		content_done(j);
 		return;
 	}
 	ev_pool_submit(j->g->edit_pool, j, content_work, content_done);
