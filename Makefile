@@ -154,6 +154,7 @@ install: $(B)/mxgate $(B)/man/mxgate.conf.5 $(B)/dist/mxgate.service
 		else install -m 0644 examples/$$f $(DESTDIR)$(sysconfdir)/mxgate/$$f; fi; \
 	done
 	@echo "next: useradd --system --no-create-home --shell /usr/sbin/nologin mxgate;" \
+		"useradd --system --user-group --no-create-home --shell /usr/sbin/nologin mxgate-scan;" \
 		"edit $(sysconfdir)/mxgate/main.cf; mxgate check; systemctl enable --now mxgate"
 
 uninstall:

@@ -141,6 +141,11 @@ struct scan_input {
 /* Fills r (DNSBL hits already added by the caller are kept). Returns 0
  * with a verdict, or -1 with r->tempfail and r->error set. */
 int scan_run(struct scan_engine *e, const struct scan_input *in, struct scan_report *r);
+/* scan_run() without the daemons (clamd, spamd, rspamd are not asked):
+ * what the engine sets up on first use (regular expressions compiled and
+ * JIT-compiled, charset converters, the MIME library) is set up now, e.g.
+ * in a process that forks sandboxed scanners afterwards. */
+void scan_engine_warm_up(struct scan_engine *e, const struct scan_input *in);
 
 /* ------------------------------------------------------------ actions */
 

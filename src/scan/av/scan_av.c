@@ -49,6 +49,11 @@ static const struct scan_av_backend *find_backend(const char *spec, const char *
 	return NULL;
 }
 
+bool scan_av_in_process(const struct scan_av *av)
+{
+	return av && strcmp(av->be->name, "libclamav") == 0;
+}
+
 struct scan_av *scan_av_new(const char *spec, const struct scan_av_opts *o, char *err, size_t errlen)
 {
 	err[0] = '\0';

@@ -25,6 +25,7 @@
 #ifndef SCAN_AV_SCAN_AV_H
 #define SCAN_AV_SCAN_AV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum scan_av_status { SCAN_AV_CLEAN, SCAN_AV_INFECTED, SCAN_AV_UNSCANNABLE, SCAN_AV_ERROR };
@@ -50,6 +51,8 @@ struct scan_av *scan_av_new(const char *spec, const struct scan_av_opts *o, char
 enum scan_av_status scan_av_scan(struct scan_av *av, const void *data, size_t len, char *name, size_t namelen);
 /* "libclamav 1.4.6, 5 signatures from /dbdir" / "clamd unix:/run/clamd.ctl". */
 const char *scan_av_describe(const struct scan_av *av);
+/* The engine scans in this process (libclamav), not through a daemon. */
+bool scan_av_in_process(const struct scan_av *av);
 /* clamd: VERSION (answers only when clamd is up and its DB is loaded); out
  * gets "ClamAV 1.4.6/27000/..." or the error. libclamav: the description.
  * 0 or -1. */
