@@ -194,9 +194,16 @@ static void expand_local(struct xp *x, const char *name, const char *domain, int
 			 bool backslash, bool top)
 {
 	char key[MAIL_LOCAL_MAX * 4 + 1], addr[MAIL_PATH_MAX * 2];
-	str_copy(key, sizeof key, name);
+	/* a local part no address can hold (an alias target with an unclosed
+	 * quote runs to the end of its line): refused, never cut to a name
+	 * without its domain (fuzz_route found one) */
+	if (str_copy(key, sizeof key, name) < 0 ||
+	    snprintf(addr, sizeof addr, "%s@%s", name, domain) >= (int)sizeof addr) {
+		failf(x, 550, "5.1.3", "<%.60s...@%.200s>: local part too long (%zu octets) after alias expansion", name,
+		      domain, strlen(name));
+		return;
+	}
 	str_lower(key);
-	snprintf(addr, sizeof addr, "%s@%s", name, domain);
 	const struct route_alias *al = backslash || names_parent(x, key) ? NULL : map_gets(x->m->aliases, key);
 	if (al && depth >= ROUTE_ALIAS_DEPTH) {
 		failf(x, 554, "5.4.6", "<%.100s@%.200s>: alias expansion loop (more than %d levels)", name, domain,

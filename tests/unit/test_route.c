@@ -137,6 +137,16 @@ static const char ALIASES[] = "# sendmail aliases\n"
 			      "angle: <carol@example.org>, <Carol@Example.Org>\n"
 			      "remote: x@legacy.example\n"
 			      "caf\xc3\xa9: carol\n"
+			      /* a backslash target whose local part no address can hold (fuzz_route) */
+			      "longlocal: \\x"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789"
+			      "0123456789012345678901234567890123456789012345678901234567890123456789\n"
 			      "postmaster: duplicate, first kept\n";
 
 static const char MAILERTABLE[] = "# mailertable\n"
@@ -220,6 +230,7 @@ static const struct expand_case expand_cases[] = {
 	{ "unknown user in an alias bounces later", "ghost@example.org", 0, "250 2.1.5 Ok",
 	  "nobody@example.org=error:5.1.1:550 <nobody@example.org>: unknown user in alias expansion" },
 	{ "unknown local recipient", "nosuch@example.org", 0, "550 5.1.1", "" },
+	{ "alias target too long for an address", "longlocal@example.org", 0, "550 5.1.3", "" },
 	{ "known user", "carol@example.org", 0, "250 2.1.5 Ok", "carol@example.org=maildir:/var/mail/%u" },
 	{ "known user via its alias, any case", "CAROL@example.org", 0, "250 2.1.5 Ok", "carol@example.org=maildir:/var/mail/%u" },
 	{ "include file with owner", "list@example.org", 0, "250 2.1.5 Ok",
