@@ -346,8 +346,8 @@ class Gateway:
     # set by a test that drives a scanner process into scan_memory_limit: AddressSanitizer's own
     # allocator then reports its failed allocation (an ASan build only) before the process ends
     expect_scanner_oom = False
-    OOM_RX = re.compile(r"ERROR: AddressSanitizer(:? failed to allocate| out of memory|: requested allocation size)|"
-                        r"ERROR: Failed to mmap")
+    OOM_RX = re.compile(r"ERROR: AddressSanitizer:? (failed to allocate|(allocator is )?out of memory|"
+                        r"requested allocation size)|ERROR: Failed to mmap")
 
     def check_log(self):
         text = self.log()
