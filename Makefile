@@ -130,13 +130,13 @@ $(B)/man/mxgate.conf.5: $(B)/mxgate man/mxgate.conf.5.in tools/gen-man-conf.sh
 	@mkdir -p $(dir $@)
 	tools/gen-man-conf.sh $(B)/mxgate > $@.tmp && mv $@.tmp $@
 
-$(B)/dist/mxgate.service: dist/mxgate.service.in
+$(B)/dist/%.service: dist/%.service.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@SBINDIR@|$(sbindir)|g' -e 's|@SYSCONFDIR@|$(sysconfdir)|g' $< > $@
 
 # mailq: mxgate-mailq always; "mailq" in bindir only where no other mailq is (Postfix's and
 # sendmail's live in /usr/bin: never replaced)
-install: $(B)/mxgate $(B)/man/mxgate.conf.5 $(B)/dist/mxgate.service
+install: $(B)/mxgate $(B)/man/mxgate.conf.5 $(B)/dist/mxgate.service $(B)/dist/mxgate-sa-update.service
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(unitdir)
 	install -m 0755 $(B)/mxgate $(DESTDIR)$(sbindir)/mxgate
@@ -148,6 +148,8 @@ install: $(B)/mxgate $(B)/man/mxgate.conf.5 $(B)/dist/mxgate.service
 	install -m 0644 man/mxgate.8 $(DESTDIR)$(mandir)/man8/mxgate.8
 	install -m 0644 $(B)/man/mxgate.conf.5 $(DESTDIR)$(mandir)/man5/mxgate.conf.5
 	install -m 0644 $(B)/dist/mxgate.service $(DESTDIR)$(unitdir)/mxgate.service
+	install -m 0644 $(B)/dist/mxgate-sa-update.service $(DESTDIR)$(unitdir)/mxgate-sa-update.service
+	install -m 0644 dist/mxgate-sa-update.timer $(DESTDIR)$(unitdir)/mxgate-sa-update.timer
 	install -d -m 0755 $(DESTDIR)$(sysconfdir)/mxgate
 	@for f in $(EXAMPLES); do \
 		if [ -e $(DESTDIR)$(sysconfdir)/mxgate/$$f ]; then echo "kept $(sysconfdir)/mxgate/$$f"; \
@@ -160,7 +162,8 @@ install: $(B)/mxgate $(B)/man/mxgate.conf.5 $(B)/dist/mxgate.service
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/mxgate $(DESTDIR)$(sbindir)/mxgate-mailq \
 		$(DESTDIR)$(mandir)/man8/mxgate.8 $(DESTDIR)$(mandir)/man5/mxgate.conf.5 \
-		$(DESTDIR)$(unitdir)/mxgate.service
+		$(DESTDIR)$(unitdir)/mxgate.service $(DESTDIR)$(unitdir)/mxgate-sa-update.service \
+		$(DESTDIR)$(unitdir)/mxgate-sa-update.timer
 	@if [ "$$(readlink $(DESTDIR)$(bindir)/mailq)" = "$(sbindir)/mxgate" ]; then rm -f $(DESTDIR)$(bindir)/mailq; fi
 	@echo "kept $(sysconfdir)/mxgate/ (your configuration); remove it by hand if you want"
 

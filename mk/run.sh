@@ -4,7 +4,7 @@
 #   example.test   local: Maildirs under run/maildir/USER/ (users admin, alice, bob;
 #                  postmaster and abuse are aliases of admin)
 #   other domains  relayed to a demo sink on 127.0.0.1:2526 that stores run/sink/NNNNNN.eml
-#   scanning    built-in spam rules, libclamav with the test signatures in tests/data/clamav
+#   scanning    SpamAssassin's rules in the built-in engine, libclamav with the test signatures in tests/data/clamav
 #   status page http://127.0.0.1:$HTTP/ (metrics at /metrics); the secret is in run/secret
 # Everything it writes is under run/. Stop with Ctrl-C (both processes stop cleanly).
 # tests/system/test_demo.py runs this script as it is, elsewhere: MXGATE_RUN_DIR (default

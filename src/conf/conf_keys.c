@@ -211,9 +211,13 @@ const struct conf_key conf_keys[] = {
 	  "Larger messages are not sent to the anti-virus scanner and count as unscannable." },
 	{ "spam_scanner", CONF_T_STR, O(spam_scanner), "builtin", 0, 0, NULL,
 	  "builtin (rules engine, spam_rules), spamd:host:port, spamd:unix:/path, rspamd:host:port or none." },
-	{ "spam_rules", CONF_T_STR, O(spam_rules), "builtin", 0, 0, NULL,
-	  "Rule files and directories (SpamAssassin syntax) for the builtin scanner; builtin = the shipped set, "
-	  "e.g. \"/usr/share/spamassassin /etc/spamassassin\"." },
+	{ "spam_rules", CONF_T_STR, O(spam_rules), "spamassassin", 0, 0, NULL,
+	  "Rule files and directories (SpamAssassin syntax) for the builtin scanner, loaded in order (the *.pre "
+	  "files of every directory first). spamassassin = SpamAssassin's installed rules as SpamAssassin finds "
+	  "them: the newest /var/lib/spamassassin/<version>/ that sa-update filled, else /usr/share/spamassassin, "
+	  "then /etc/spamassassin (*.pre, local.cf); with none installed, the shipped set and a warning. "
+	  "builtin = the shipped 24-rule set. Both can be combined with files, e.g. \"spamassassin "
+	  "/etc/mxgate/local-rules.cf\"." },
 	{ "spam_threshold", CONF_T_NUM, O(spam_threshold), "5.0", -1000, 1000, NULL,
 	  "Score from which a message is spam (builtin; spamd and rspamd use their own required score)." },
 	{ "spam_high_threshold", CONF_T_NUM, O(spam_high_threshold), "10.0", -1000, 1000, NULL,

@@ -61,6 +61,9 @@ def test_install_tree(destdir):
     assert "ExecStart=/usr/sbin/mxgate serve -c /etc/mxgate/main.cf" in unit
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
     assert "Restart=on-failure" in unit and "@" not in unit.replace("Documentation", "")
+    upd = open(os.path.join(destdir, "lib/systemd/system/mxgate-sa-update.service")).read()
+    assert "/usr/sbin/mxgate reload -c /etc/mxgate/main.cf" in upd and "@" not in upd
+    assert "OnCalendar=daily" in open(os.path.join(destdir, "lib/systemd/system/mxgate-sa-update.timer")).read()
 
 
 def test_install_keeps_existing_files(destdir):
@@ -80,6 +83,7 @@ def test_install_keeps_existing_files(destdir):
     assert not os.path.lexists(os.path.join(destdir, "usr/sbin/mxgate"))
     assert not os.path.lexists(os.path.join(destdir, "usr/sbin/mxgate-mailq"))
     assert not os.path.lexists(os.path.join(destdir, "lib/systemd/system/mxgate.service"))
+    assert not os.path.lexists(os.path.join(destdir, "lib/systemd/system/mxgate-sa-update.timer"))
     assert os.readlink(os.path.join(bindir, "mailq")) == "../sbin/sendmail"
     assert open(os.path.join(conf, "main.cf")).read() == "myhostname = mine.example\n"
 

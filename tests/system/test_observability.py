@@ -20,7 +20,7 @@ PROCESS_EVENTS = set("""accept_error access_duplicate adopted alias_include_erro
     dnsbl_zone_untested fault_injection flush http_listening http_refused libclamav_message map_duplicate maps_error mx_self_loop
     pid_file_error queue_recovered reload_begin reload_error reload_failed reload_restart_needed reload_warning reloaded
     rules_bad_regex rules_loaded rules_match_limited rules_meta_cycle rules_nul_byte rules_unsupported_header
-    scan_sandbox_warning scan_supervisor_died scan_supervisor_error scanner_error scanner_exited scanner_lost
+    scan_sandbox_warning scan_supervisor_died scan_supervisor_error scanner_error spam_rules_fallback spam_rules_found scanner_exited scanner_lost
     scanner_protocol_error scanner_respawn_throttled scanner_started scanning_unavailable scanning_off scanning_on shutdown_begin shutdown_drained shutdown_forced shutdown_timeout smtp_connect_failed
     smtp_connected smtp_tls_failed smtp_try_next spool_fixed started startup_error status_page stopped""".split())
 TEXT_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [^\[]+\[\d+\]: (error|warning|info|debug): (.*)$")

@@ -78,6 +78,18 @@ struct scan_rules_opts {
 	int score_set; /* 0..3: 0 no Bayes no network, 1 network, 2 Bayes, 3 both */
 };
 
+/* SpamAssassin's installed rules as SpamAssassin finds them (scan_rules_sa.c):
+ * the newest SCAN_RULES_SA_STATE_DIR/<version>/ holding a *.cf file (sa-update's),
+ * else SCAN_RULES_SA_DEF_DIR if it holds one; then SCAN_RULES_SA_SITE_DIR if it
+ * exists. root prefixes the three (NULL or "" normally; tests use a tree of
+ * their own). Fills paths[] with allocated strings in load order (rules, site)
+ * and returns how many: 0 when no rules are installed. */
+#define SCAN_RULES_SA_STATE_DIR "/var/lib/spamassassin"
+#define SCAN_RULES_SA_DEF_DIR "/usr/share/spamassassin"
+#define SCAN_RULES_SA_SITE_DIR "/etc/spamassassin"
+#define SCAN_RULES_SA_PATHS 2
+size_t scan_rules_sa_find(const char *root, char *paths[SCAN_RULES_SA_PATHS]);
+
 /* paths: rule files or directories; "builtin" is the embedded default set.
  * opts may be NULL (score set 0). Errors: NULL and err = "file:line: what". */
 struct scan_rules *scan_rules_load(const char *const *paths, size_t n, const struct scan_rules_opts *opts,

@@ -9,9 +9,11 @@
  * before any back end is called).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/rules/scan_rules.h"
@@ -24,15 +26,52 @@ struct builtin {
 	double threshold;
 };
 
+/* The spam_rules list with each "spamassassin" replaced by SpamAssassin's
+ * installed rules (scan_rules_sa_find), or by "builtin" with a warning when
+ * there are none. paths[] takes allocated strings; returns their number. */
+static size_t rule_paths(const char *spec, char *paths[RULE_PATHS_MAX])
+{
+	char *copy = xstrdup(spec && spec[0] ? spec : "builtin");
+	char *tok[RULE_PATHS_MAX];
+	size_t ntok = str_split(copy, " \t,", tok, RULE_PATHS_MAX), n = 0;
+	for (size_t i = 0; i < ntok && n < RULE_PATHS_MAX; i++) {
+		if (strcmp(tok[i], "spamassassin") != 0) {
+			paths[n++] = xstrdup(tok[i]);
+			continue;
+		}
+		/* tests point this at a tree of their own (no rules installed, an sa-update layout) */
+		const char *root = getenv("MXGATE_TEST_SA_ROOT");
+		char *sa[SCAN_RULES_SA_PATHS];
+		size_t k = scan_rules_sa_find(root, sa);
+		if (k == 0) {
+			log_warn("event=spam_rules_fallback rules=builtin reason=\"no SpamAssassin rules installed "
+				 "(%s/<version>, %s): the shipped 24-rule set is used; install Debian's spamassassin "
+				 "package or set spam_rules\"",
+				 SCAN_RULES_SA_STATE_DIR, SCAN_RULES_SA_DEF_DIR);
+			paths[n++] = xstrdup("builtin");
+			continue;
+		}
+		log_info("event=spam_rules_found rules=%s site=%s", sa[0], k > 1 ? sa[1] : "none");
+		for (size_t j = 0; j < k; j++) {
+			if (n < RULE_PATHS_MAX)
+				paths[n++] = sa[j];
+			else
+				xfree(sa[j]);
+		}
+	}
+	xfree(copy);
+	return n;
+}
+
 static void *builtin_open(const char *spec, const struct scan_spam_opts *o, char *err, size_t errlen)
 {
 	(void)spec;
-	char *copy = xstrdup(o->rules && o->rules[0] ? o->rules : "builtin");
 	char *paths[RULE_PATHS_MAX];
-	size_t n = str_split(copy, " \t,", paths, RULE_PATHS_MAX);
+	size_t n = rule_paths(o->rules, paths);
 	struct scan_rules_opts ro = { .score_set = 0 };
 	struct scan_rules *rules = scan_rules_load((const char *const *)paths, n, &ro, err, errlen);
-	xfree(copy);
+	for (size_t i = 0; i < n; i++)
+		xfree(paths[i]);
 	if (!rules)
 		return NULL;
 	struct builtin *b = xcalloc(1, sizeof *b);
