@@ -407,6 +407,14 @@ static const struct check_case parsed_cases[] = {
 	  "Content-Type: multipart/alternative; boundary=c\n\n--c\nContent-Type: text/plain\n\nsee the picture\n--c\n"
 	  "Content-Type: text/html\n\n<img src=\"cid:x\">\n--c--\n--o--\n",
 	  NULL, "D99", 1.0, 0, NULL, },
+	{ "replace_rules: tags replaced, other rules keep theirs", "replace_rules A\nbody A /<W> <M>/\nbody B /<W> <M>/\n"
+	  "replace_tag W win\nreplace_tag M money", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "replace_rules: inter (also before a leading tag), pre, post",
+	  "body A /<inter S><W><M>/\nbody B /<pre P>click<T>/\nbody C /<post Q><T>to/\nbody D /^<inter S><W>/\n"
+	  "replace_rules A B C D\nreplace_tag W win\nreplace_tag M money\nreplace_tag T here\n"
+	  "replace_inter S \\s\nreplace_pre P \\s\nreplace_post Q \\s", NULL, NULL, "A B C", 3.0, 0, NULL },
+	{ "replace_rules: a value holding a tag, an unknown tag", "body A /<X>/\nbody B /<NOPE>|<W>x/\n"
+	  "replace_tag X <W> money\nreplace_tag W win\nreplace_rules A B", NULL, NULL, "A", 1.0, 0, NULL },
 	{ "madiff: text/html + text/calendar only", "body D eval:multipart_alternative_difference('1', 'undef')",
 	  "Subject: x\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>meet</p>\n"
 	  "--b\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--b--\n", NULL, "", 0.0, 0, NULL, },

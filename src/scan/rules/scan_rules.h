@@ -110,6 +110,7 @@ struct scan_rules_stats {
 	size_t meta_unknown;   /* meta references to undefined rules (read as 0) */
 	size_t zero_score;     /* rules disabled by a score of 0 */
 	size_t skipped_plugin; /* rule lines skipped in false if/ifplugin blocks */
+	size_t replaced;       /* regexes rewritten by replace_rules (ReplaceTags) */
 	size_t plugins_unknown; /* loadplugin lines of plugins not emulated */
 	size_t ignored;	       /* other directives, tolerated */
 	size_t files;	       /* files read */

@@ -28,6 +28,7 @@ static const char *const emulated_plugins[] = {
 	"Mail::SpamAssassin::Plugin::URIEval",	  "Mail::SpamAssassin::Plugin::HTMLEval",
 	"Mail::SpamAssassin::Plugin::WLBLEval",	  "Mail::SpamAssassin::Plugin::Rule2XSBody",
 	"Mail::SpamAssassin::Plugin::MIMEHeader", "Mail::SpamAssassin::Plugin::FreeMail",
+	"Mail::SpamAssassin::Plugin::ReplaceTags",
 };
 _Static_assert(sizeof emulated_plugins / sizeof emulated_plugins[0] == RULES_NPLUGINS, "RULES_NPLUGINS");
 

@@ -80,6 +80,8 @@ struct rule {
 	double score;	  /* the score of the chosen set */
 	/* regex rules */
 	pcre2_code *re;
+	char *re_src;	  /* its pattern (no delimiters, no flags) and options: replace_rules recompiles it */
+	uint32_t re_opts;
 	bool negate;	  /* !~ */
 	/* header rules */
 	enum hdr_kind hkind;
@@ -121,17 +123,29 @@ struct scan_rules {
 	char **fm_wild;
 	size_t nfm_wild;
 	pcre2_code *fm_email_wl; /* FreeMail's built-in address welcomelist */
+	struct rules_replace *replace; /* ReplaceTags' directives while loading (scan_rules_replace.c) */
 };
 
 /* scan_rules_regex.c */
 /* Compile a Perl-style /re/flags or m{re}flags at *p (advanced past it).
- * Returns NULL with why set. */
-pcre2_code *rules_regex(const char **p, char *why, size_t whylen);
+ * Returns NULL with why set. src (may be NULL): the pattern between the
+ * delimiters, allocated, and *opts its PCRE2 options (also when refused). */
+pcre2_code *rules_regex(const char **p, char *why, size_t whylen, char **src, uint32_t *opts);
 /* Compile a bare pattern (no delimiters) with PCRE2 options. */
 pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
 
+/* scan_rules_replace.c: ReplaceTags. _directive: true when key is one of
+ * its settings (why set on a malformed one); _finish: the replacements,
+ * once the set is read, then the settings freed; _free: the settings. */
+struct rules_replace;
+bool rules_replace_directive(struct scan_rules *s, const char *key, char *rest, char *why, size_t whylen);
+void rules_replace_finish(struct scan_rules *s);
+void rules_replace_free(struct scan_rules *s);
+/* pat with its tags replaced (allocated); for tests through scan_rules_load_text. */
+char *rules_replace_pattern(const struct rules_replace *x, const char *pat);
+
 /* scan_rules_if.c */
-#define RULES_NPLUGINS 12 /* SpamAssassin plugins emulated (in part) */
+#define RULES_NPLUGINS 13 /* SpamAssassin plugins emulated (in part) */
 /* The index of the emulated plugin named name ("Mail::SpamAssassin::Plugin::Check"), or -1. */
 int rules_if_plugin(const char *name);
 /* The value of "if expr", plugin[RULES_NPLUGINS] saying which emulated

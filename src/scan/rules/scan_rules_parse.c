@@ -82,6 +82,8 @@ static void rule_clear_def(struct rule *r)
 {
 	pcre2_code_free(r->re);
 	r->re = NULL;
+	xfree(r->re_src);
+	r->re_src = NULL;
 	xfree(r->hname);
 	xfree(r->hkey);
 	xfree(r->if_unset);
@@ -133,7 +135,8 @@ static void bad_regex(struct loader *L, struct rule *r, const char *why)
 static int rule_regex(struct loader *L, struct rule *r, const char **q)
 {
 	char why[300];
-	r->re = rules_regex(q, why, sizeof why);
+	xfree(r->re_src);
+	r->re = rules_regex(q, why, sizeof why, &r->re_src, &r->re_opts);
 	if (r->re)
 		return 0;
 	if (strncmp(why, "regex refused", 13) != 0)
@@ -455,6 +458,9 @@ static int directive(struct loader *L, char *key, char *rest)
 		L->s->st.plugins_unknown++;
 		return 0;
 	}
+	char why[200] = "";
+	if (rules_replace_directive(L->s, key, rest, why, sizeof why))
+		return why[0] ? fail(L, "%s", why) : 0;
 	if (strcmp(key, "freemail_domains") == 0 || strcmp(key, "freemail_welcomelist") == 0 ||
 	    strcmp(key, "freemail_whitelist") == 0) {
 		rules_eval_from_directive(L->s, key, rest);
@@ -622,6 +628,7 @@ static void finish(struct scan_rules *s)
 			r->score = (strncmp(r->name, "T_", 2) == 0 ? 0.01 : 1.0) * ((r->tflags & TF_NICE) ? -1 : 1);
 		r->scored = strncmp(r->name, "__", 2) != 0 && r->score != 0;
 	}
+	rules_replace_finish(s); /* before anything reads a regex */
 	/* metas decide which score-0 rules still run (as their dependencies) */
 	rules_meta_finish(s);
 	rules_eval_finish(s);
@@ -667,8 +674,8 @@ static struct scan_rules *load_done(struct scan_rules *s, int rc)
 		return NULL;
 	}
 	finish(s);
-	log_info("event=rules_loaded rules=%zu enabled=%zu bad_regex=%zu eval_unsupported=%zu files=%zu",
-		 s->st.rules, s->st.enabled, s->st.bad_regex, s->st.eval_unsupported, s->st.files);
+	log_info("event=rules_loaded rules=%zu enabled=%zu bad_regex=%zu eval_unsupported=%zu replaced=%zu files=%zu",
+		 s->st.rules, s->st.enabled, s->st.bad_regex, s->st.eval_unsupported, s->st.replaced, s->st.files);
 	return s;
 }
 
@@ -723,6 +730,7 @@ void scan_rules_free(struct scan_rules **sp)
 		xfree(s->unsup[i].name);
 	xfree(s->unsup);
 	rules_eval_from_free(s);
+	rules_replace_free(s);
 	xfree(s);
 	*sp = NULL;
 }

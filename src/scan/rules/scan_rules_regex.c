@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/xalloc.h"
 #include "scan/rules/scan_rules_int.h"
 
 pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen)
@@ -42,7 +43,7 @@ static char closing_delim(char open)
 	}
 }
 
-pcre2_code *rules_regex(const char **pp, char *why, size_t whylen)
+pcre2_code *rules_regex(const char **pp, char *why, size_t whylen, char **src, uint32_t *opts_out)
 {
 	const char *p = *pp;
 	if (*p == 'm' && p[1] && !(p[1] == '_' || (p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z') ||
@@ -85,5 +86,9 @@ pcre2_code *rules_regex(const char **pp, char *why, size_t whylen)
 		/* g o a u l p: meaningless here */
 	}
 	*pp = p;
+	if (src)
+		*src = xstrndup(start, len);
+	if (opts_out)
+		*opts_out = opts;
 	return rules_regex_raw(start, len, opts, why, whylen);
 }
