@@ -13,6 +13,7 @@
 #include "base/str.h"
 #include "scan/mime/scan_msg.h"
 #include "scan/rules/scan_rules.h"
+#include "scan/rules/scan_rules_eval_int.h" /* rules_eval_date_parse */
 #include "unit.h"
 
 /* ---------------------------------------------------------------- messages */
@@ -415,6 +416,16 @@ static const struct check_case parsed_cases[] = {
 	  "replace_inter S \\s\nreplace_pre P \\s\nreplace_post Q \\s", NULL, NULL, "A B C", 3.0, 0, NULL },
 	{ "replace_rules: a value holding a tag, an unknown tag", "body A /<X>/\nbody B /<NOPE>|<W>x/\n"
 	  "replace_tag X <W> money\nreplace_tag W win\nreplace_rules A B", NULL, NULL, "A", 1.0, 0, NULL },
+	{ "check_outlook_message_id: token matches Date", "header A eval:check_outlook_message_id()",
+	  "Date: Tue, 20 Aug 2002 10:00:00 +0000\nMessage-Id: <000001c24830$0a0b0c0d$0100007f@pc>\n\nx\n", NULL, "",
+	  0.0, 0, NULL },
+	{ "check_outlook_message_id: token off by 1000 from Date and Received", "header A eval:check_outlook_message_id()",
+	  "Received: from a by b; Tue, 20 Aug 2002 10:00:05 +0000\nDate: Tue, 20 Aug 2002 10:00:00 +0000\n"
+	  "Message-Id: <000001c24c18$0a0b0c0d$0100007f@pc>\n\nx\n", NULL, "A", 1.0, 0, NULL },
+	{ "check_outlook_message_id: matches the oldest Received only", "header A eval:check_outlook_message_id()",
+	  "Received: from c by d; Tue, 27 Aug 2002 10:00:00 +0000\nReceived: from a by b; Tue, 20 Aug 2002 10:00:00 +0000\n"
+	  "Date: Tue, 27 Aug 2002 10:00:00 +0000\nMessage-Id: <000001c24830$0a0b0c0d$0100007f@pc>\n\nx\n", NULL, "",
+	  0.0, 0, NULL },
 	{ "madiff: text/html + text/calendar only", "body D eval:multipart_alternative_difference('1', 'undef')",
 	  "Subject: x\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>meet</p>\n"
 	  "--b\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--b--\n", NULL, "", 0.0, 0, NULL, },
@@ -729,6 +740,35 @@ static void test_match_limit(void **state)
 }
 
 /* SpamAssassin's own rule files load (skipped when not installed). */
+/* SpamAssassin's parse_rfc822_date, case by case (Unix times from Python's calendar.timegm). */
+static void test_date_parse(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		long long want;
+	} cases[] = {
+		{ "Tue, 20 Aug 2002 10:00:00 +0200", 1029830400 },
+		{ "20 Aug 2002 10:00 PDT", 1029862800 },	       /* no seconds, a zone name */
+		{ "Tue Aug 20 10:00:00 2002", 1029801600 },	       /* ctime: SpamAssassin loses the time */
+		{ "Mon,5 Aug 02 10:00:00 GMT", 1028541600 },	       /* comma without space, 2-digit year */
+		{ "31 Feb 2002 12:00:00 +0000", 1014984000 },	       /* past the month's end: 1 Mar */
+		{ "Tue, 20 Aug 2002 25:61:61 (XYZ)", 1029887999 },    /* clamped; unknown zone: -0000 */
+		{ "Tue, 20 Aug 2002 10:00:00 -0700 (PDT)", 1029862800 }, /* the numeric zone wins */
+		{ "20 Aug 1969 00:00:00 +0000", 19958400 },	       /* before 1970: 1970 */
+		{ "1 Jan 1970 00:30:00 +0100", 0 },		       /* east of UTC near 0 */
+		{ "0 Aug 2002 10:00:00 +0000", -1 },		       /* day 0: no date */
+		{ "yesterday", -1 },
+		{ "", -1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		long long got = rules_eval_date_parse(cases[i].in);
+		if (got != cases[i].want)
+			unit_failf(__FILE__, __LINE__, "date \"%s\": %lld, want %lld", cases[i].in, got, cases[i].want);
+	}
+	UNIT_FINISH();
+}
+
 static void test_debian_rules(void **state)
 {
 	(void)state;
@@ -787,7 +827,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_stats),	       cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include_loop),   cmocka_unit_test(test_match_limit),
-		cmocka_unit_test(test_debian_rules),
+		cmocka_unit_test(test_debian_rules),   cmocka_unit_test(test_date_parse),
 	};
 	UNIT_MAIN(tests);
 }

@@ -271,7 +271,9 @@ const struct rules_relays *rules_run_relays(struct rules_run *run)
 
 const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present)
 {
-	enum hdr_kind kind = strcmp(name, "ALL") == 0 ? HK_ALL : HK_NAME; /* as in header rules */
+	enum hdr_kind kind = strcmp(name, "ALL") == 0 ? HK_ALL : strcmp(name, "MESSAGEID") == 0 ? HK_MSGID
+									: strcmp(name, "ToCc") == 0    ? HK_TOCC
+													: HK_NAME; /* as in header rules */
 	char key[RULES_HKEY_MAX];
 	rules_header_key(kind, mods, name, key, sizeof key);
 	return header_text(run, key, kind, name, mods, present);

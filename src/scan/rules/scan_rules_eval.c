@@ -12,7 +12,10 @@
  *     (equality), else a regex; A answers outside 127/8 never count
  *   check_header_count_range(h, min, max)  distinct fields of name h
  *   check_for_shifted_date(min, max)       Date minus the Received date
- *     closest to it, in hours, in [min, max) ('undef': open end)
+ *     closest to it, in hours, in [min, max) ('undef': open end); dates
+ *     read as SpamAssassin reads them (scan_rules_eval_date.c)
+ *   check_outlook_message_id()  an Outlook Express Message-ID whose time
+ *     token matches neither Date nor the oldest Received date
  *   check_illegal_chars(h, ratio, count)   control / 8-bit octets in the
  *     raw header h (ALL: every field), not valid UTF-8
  *   subject_is_all_caps()  check_for_missing_to_header()
@@ -54,7 +57,8 @@
  * scan_rules_unsupported_eval()).
  *
  * This file parses the calls and dispatches them; the functions are in
- * scan_rules_eval_hdr.c, scan_rules_eval_body.c and scan_rules_eval_from.c.
+ * scan_rules_eval_hdr.c, scan_rules_eval_date.c, scan_rules_eval_body.c and
+ * scan_rules_eval_from.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +101,7 @@ static const struct {
 	{ "check_for_forged_gmail_received_headers", EV_FORGED_GMAIL, 0, 0 },
 	{ "html_image_only", EV_HTML_IMAGE_ONLY, 2, 2 },
 	{ "check_for_matching_env_and_hdr_from", EV_ENV_HDR_FROM_MATCH, 0, 0 },
+	{ "check_outlook_message_id", EV_OUTLOOK_MSGID, 0, 0 },
 };
 
 static const char *const mime_tests[] = { "mime_attachment",	   "mime_base64_count",	   "mime_qp_count",
@@ -436,6 +441,8 @@ unsigned rules_eval_run(const struct rule *r, struct rules_run *run)
 		return rules_eval_from_equal_domains(run);
 	case EV_FORGED_GMAIL:
 		return rules_eval_from_forged_gmail(run, ev);
+	case EV_OUTLOOK_MSGID:
+		return rules_eval_hdr_outlook_msgid(run);
 	case EV_ENV_HDR_FROM_MATCH:
 		return rules_eval_from_env_match(run);
 	case EV_HTML_IMAGE_ONLY:

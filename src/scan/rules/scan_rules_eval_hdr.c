@@ -1,11 +1,11 @@
 /*
  * scan_rules_eval_hdr.c - the native eval: functions that read the header
  * and the session (scan_rules_eval_int.h): check_rbl, check_rbl_txt and
- * check_rbl_sub on the client's DNSBL answers, check_for_shifted_date,
+ * check_rbl_sub on the client's DNSBL answers (dates: scan_rules_eval_date.c),
  * check_header_count_range, check_illegal_chars, subject_is_all_caps and
  * check_for_missing_to_header. Their meaning is listed at the top of
  * scan_rules_eval.c (the parser and dispatch). Pure functions of the check
- * in progress; the date difference is computed once per check.
+ * in progress.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,111 +69,6 @@ unsigned rules_eval_hdr_rbl(struct rules_run *run, const struct rule_eval *ev, c
 	}
 	return 0;
 }
-
-/* ------------------------------------------------------------------ dates */
-
-static int month_index(const char *s)
-{
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-	char m[4] = { str_lc(s[0]), str_lc(s[1]), str_lc(s[2]), 0 };
-	const char *p = strstr(months, m);
-	return p && (p - months) % 3 == 0 ? (int)((p - months) / 3) : -1;
-}
-
-/* Zone names of RFC 822 and a few common ones, in minutes east of UTC. */
-static int zone_minutes(const char *z, bool *ok)
-{
-	static const struct {
-		const char *n;
-		int m;
-	} zones[] = { { "UT", 0 },	  { "UTC", 0 },	   { "GMT", 0 },     { "Z", 0 },       { "EST", -300 },
-		      { "EDT", -240 }, { "CST", -360 }, { "CDT", -300 }, { "MST", -420 }, { "MDT", -360 },
-		      { "PST", -480 }, { "PDT", -420 }, { "CET", 60 },   { "CEST", 120 }, { "BST", 60 } };
-	*ok = true;
-	if ((z[0] == '+' || z[0] == '-') && rules_eval_all_digits(z + 1, 4)) {
-		int v = ((z[1] - '0') * 10 + (z[2] - '0')) * 60 + (z[3] - '0') * 10 + (z[4] - '0');
-		return z[0] == '-' ? -v : v;
-	}
-	for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++)
-		if (str_caseeq(z, zones[i].n))
-			return zones[i].m;
-	*ok = false;
-	return 0;
-}
-
-/* "[Day,] DD Mon YYYY HH:MM[:SS] [zone]": Unix time, or -1. */
-static long long parse_date(const char *s)
-{
-	char buf[200];
-	str_copy(buf, sizeof buf, s);
-	char *f[12];
-	size_t n = str_split(buf, " \t,\n", f, 12);
-	size_t i = 0;
-	if (i < n && !(f[i][0] >= '0' && f[i][0] <= '9'))
-		i++; /* day name */
-	if (i + 3 >= n)
-		return -1;
-	int day = atoi(f[i]), mon = month_index(f[i + 1]), year = atoi(f[i + 2]);
-	int hh = 0, mm = 0, ss = 0;
-	if (mon < 0 || day < 1 || day > 31 || sscanf(f[i + 3], "%d:%d:%d", &hh, &mm, &ss) < 2)
-		return -1;
-	if (year < 50)
-		year += 2000;
-	else if (year < 1000)
-		year += 1900;
-	bool ok = true;
-	int zm = i + 4 < n ? zone_minutes(f[i + 4], &ok) : 0;
-	struct tm tm = { .tm_year = year - 1900, .tm_mon = mon, .tm_mday = day, .tm_hour = hh, .tm_min = mm, .tm_sec = ss };
-	return (long long)timegm(&tm) - zm * 60;
-}
-
-/* The date of a Received value: after its last ';'. */
-static long long received_time(const char *v)
-{
-	const char *semi = strrchr(v, ';');
-	return semi ? parse_date(semi + 1) : -1;
-}
-
-/* Date (or Resent-Date) minus the Received date closest to it, in seconds;
- * 0 when either is missing (computed once per check). */
-static long long date_diff(struct rules_run *run, const struct scan_msg *m)
-{
-	if (run->date_diff_done)
-		return run->date_diff;
-	run->date_diff_done = true;
-	run->date_diff = 0;
-	long long date = -1;
-	const char *const names[] = { "Resent-Date", "Date" };
-	for (size_t k = 0; k < 2 && date < 0; k++)
-		for (size_t i = 0; i < m->nhdrs && date < 0; i++)
-			if (str_caseeq(m->hdrs[i].name, names[k]))
-				date = parse_date(m->hdrs[i].value);
-	if (date < 0)
-		return 0;
-	long long diffs[64];
-	size_t nd = 0;
-	for (size_t i = 0; i < m->nhdrs && nd < 64; i++) {
-		if (!str_caseeq(m->hdrs[i].name, "Received"))
-			continue;
-		long long t = received_time(m->hdrs[i].value);
-		if (t >= 0)
-			diffs[nd++] = date - t;
-	}
-	if (nd > 1 && diffs[nd - 1] == 0)
-		nd--;
-	for (size_t i = 0; i < nd; i++)
-		if (i == 0 || llabs(diffs[i]) < llabs(run->date_diff))
-			run->date_diff = diffs[i];
-	return run->date_diff;
-}
-
-unsigned rules_eval_hdr_shifted_date(struct rules_run *run, const struct rule_eval *ev)
-{
-	long long diff = date_diff(run, run->m);
-	return (ev->a_open || (double)diff >= 3600 * ev->a) && (ev->b_open || (double)diff < 3600 * ev->b);
-}
-
-/* ------------------------------------------------------------------ header checks */
 
 unsigned rules_eval_hdr_illegal(struct rules_run *run, const struct rule_eval *ev)
 {

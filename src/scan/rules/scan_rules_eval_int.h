@@ -45,6 +45,7 @@ enum ev_fn {
 	EV_FORGED_GMAIL,
 	EV_HTML_IMAGE_ONLY,
 	EV_ENV_HDR_FROM_MATCH,
+	EV_OUTLOOK_MSGID,
 };
 
 /* check_for_mime() tests computed here (others are unsupported). */
@@ -74,7 +75,10 @@ bool rules_eval_all_digits(const char *s, size_t n);
 /* check_rbl / _txt / _sub: an answer (TXT: txt) of zone for the client. */
 unsigned rules_eval_hdr_rbl(struct rules_run *run, const struct rule_eval *ev, const char *zone, bool txt);
 unsigned rules_eval_hdr_count(struct rules_run *run, const struct rule_eval *ev);
+/* scan_rules_eval_date.c: SpamAssassin's date parser (Unix time or -1) and the date evals */
+long long rules_eval_date_parse(const char *s);
 unsigned rules_eval_hdr_shifted_date(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_hdr_outlook_msgid(struct rules_run *run);
 unsigned rules_eval_hdr_illegal(struct rules_run *run, const struct rule_eval *ev);
 unsigned rules_eval_hdr_allcaps(struct rules_run *run);
 unsigned rules_eval_hdr_missing_to(struct rules_run *run);
