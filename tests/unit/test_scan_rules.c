@@ -349,6 +349,16 @@ static const struct check_case parsed_cases[] = {
 	  "Subject: x\nContent-Type: multipart/mixed; boundary=BOUNDARY_\n\n--BOUNDARY\nContent-Type: text/plain\n\n"
 	  "message 1\n--BOUNDARY\nContent-Type: text/plain\n\nmessage 2\n--BOUNDARY--\n",
 	  NULL, "T R", 2.0, 0, NULL },
+	{ "relays: a fetchmail pick-up is no relay and forgets the trusted ones above it; a local submission is skipped",
+	  "header T X-Spam-Relays-Trusted =~ /./\nheader U X-Spam-Relays-Untrusted =~ /^\\[ ip=192\\.0\\.2\\.7 rdns=x\\.example "
+	  "helo=x\\.example by=mx\\.example [^]]*\\]$/\nheader UNP eval:check_relays_unparseable()",
+	  "Received: from localhost (localhost [127.0.0.1])\n\tby h.example (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 07:36:16 -0400\n"
+	  "Received: from mx.example [127.0.0.1]\n\tby localhost with IMAP (fetchmail-5.9.0)\n\tfor u@localhost (single-drop); "
+	  "Thu, 22 Aug 2002 12:36:16 +0100 (IST)\n"
+	  "Received: from x.example (x.example [192.0.2.7]) by mx.example (8.11.6/8.11.6) with ESMTP id g7M; "
+	  "Thu, 22 Aug 2002 12:34:53 +0100\n"
+	  "Received: (from user@localhost) by x.example (8.12.11/8.12.11/Submit) id iBA; Thu, 22 Aug 2002 12:30:00 +0100\n"
+	  "Subject: x\n\nbody\n", NULL, "U", 1.0, 0, NULL },
 	{ "multipart without boundary, field lines first", "body T /^hello there/\nmimeheader H Content-Type =~ /html/\n"
 	  "body HM eval:html_test('html')",
 	  "Subject: x\nContent-Type: multipart/mixed; boundary=zz\n\nContent-Type: text/html\n\n<p>hello there</p>\n",

@@ -12,7 +12,9 @@
  * The parser covers the common formats (Postfix, sendmail, Exim, qmail,
  * Microsoft, Google and the generic "[IP]" fall-back) rather than each of
  * SpamAssassin's hundred special cases; a header without a "from" part is
- * skipped, one with a from but no IP and by is unparseable (both as there).
+ * skipped, one with a from but no IP and by is unparseable (both as there);
+ * a POP3/IMAP pick-up ("with IMAP (fetchmail-..."), "with POP3") is no relay
+ * and, met among the trusted relays, forgets the trusted ones above it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +45,8 @@ enum {
 	RE_P_QMAIL,	  /* rdns (HELO helo) (ident@[IP]) ... by BY */
 	RE_P_BRACKET_IP,  /* [IP] anywhere */
 	RE_PRIVATE,
+	RE_FETCHER,	  /* a POP3 or IMAP pick-up (fetchmail, getmail) */
+	RE_LOCAL_SUBMIT,  /* (from user@localhost) by host: sendmail -t, jqueuemail */
 	RE_N
 };
 
@@ -66,6 +70,8 @@ static const char *const patterns[RE_N] = {
 	[RE_P_BRACKET_IP] = "\\[(" IP_RE ")\\]",
 	[RE_PRIVATE] = "^(?:(?:10|127|169\\.254|172\\.(?:1[6-9]|2[0-9]|3[01])|192\\.168|"
 		       "100\\.(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\.|(?i:::1$|f[cd][0-9a-f]{0,2}:|fe[89ab][0-9a-f]:))",
+	[RE_FETCHER] = "with (?:POP3|IMAP)",
+	[RE_LOCAL_SUBMIT] = "^\\(from (?:\\S+@localhost\\) by \\S+ |[^\\s@]+@[^)]+\\) by \\S+\\(jqueuemail\\) id [^\\s;]+)",
 };
 static const uint32_t caseless = (1u << RE_FROM) | (1u << RE_FROM_BY) | (1u << RE_AUTH);
 
@@ -134,7 +140,7 @@ static void strip_chars(char *s)
 			*s = '!';
 }
 
-/* 1 parsed, 0 skipped, -1 unparseable. */
+/* 1 parsed, 0 skipped, -1 unparseable, 2 a mail fetcher's hand-over (skipped). */
 static int parse_line(struct rx *x, const char *hdr, struct relay *r)
 {
 	memset(r, 0, sizeof *r);
@@ -175,6 +181,8 @@ static int parse_line(struct rx *x, const char *hdr, struct relay *r)
 	char *by_fix;
 	while ((by_fix = strstr(line, ")by ")) != NULL)
 		memmove(by_fix + 2, by_fix + 1, strlen(by_fix + 1) + 1), by_fix[1] = ' ';
+	if (rx(x, RE_LOCAL_SUBMIT, line))
+		goto out; /* a local submission, no relay */
 	rc = -1;
 	if (rx(x, RE_ID, line))
 		grp(x, 1, r->id, F);
@@ -187,6 +195,10 @@ static int parse_line(struct rx *x, const char *hdr, struct relay *r)
 	else if (rx(x, RE_AUTH_POSTFIX, line))
 		grp(x, 1, r->auth, F);
 	const char *f = line + (line[0] == '(' ? 6 : 5); /* after "from " */
+	if (rx(x, RE_FETCHER, f)) {
+		rc = 2; /* a pick-up from a mailbox, not a relay (SpamAssassin: restart) */
+		goto out;
+	}
 	char sub[F];
 	if (rx(x, RE_P_BRACKET_SUB, f)) {
 		grp(x, 1, r->ip, F);
@@ -279,7 +291,7 @@ void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out)
 	struct buf t, u;
 	buf_init(&t);
 	buf_init(&u);
-	bool trusted = true;
+	bool trusted = true, allow_fetch_marker = true;
 	struct relay *r = xmalloc(sizeof *r);
 	for (size_t pass = 0; pass < 1 + sizeof orig_ip_headers / sizeof orig_ip_headers[0]; pass++)
 		for (size_t i = 0; i < m->nhdrs; i++) {
@@ -305,11 +317,18 @@ void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out)
 			}
 			if (rc < 0)
 				out->nunparseable++;
-			if (rc <= 0)
+			if (rc == 2 && allow_fetch_marker) {
+				/* a fetcher's marker within the trusted relays: what the
+				 * local delivery added above it is forgotten */
+				buf_reset(&t);
+				out->ntrusted = 0;
+			}
+			if (rc <= 0 || rc == 2)
 				continue;
 			if (trusted && !r->priv && !r->auth[0])
 				trusted = false;
 			relay_str(trusted ? &t : &u, r);
+			allow_fetch_marker = trusted;
 			if (trusted)
 				out->ntrusted++;
 			else
