@@ -16,6 +16,8 @@
  *     read as SpamAssassin reads them (scan_rules_eval_date.c)
  *   check_outlook_message_id()  an Outlook Express Message-ID whose time
  *     token matches neither Date nor the oldest Received date
+ *   helo_ip_mismatch()  check_for_no_rdns_dotcom_helo()
+ *   check_for_forged_yahoo_received_headers()  scan_rules_eval_relay.c
  *   check_illegal_chars(h, ratio, count)   control / 8-bit octets in the
  *     raw header h (ALL: every field), not valid UTF-8
  *   subject_is_all_caps()  check_for_missing_to_header()
@@ -57,8 +59,8 @@
  * scan_rules_unsupported_eval()).
  *
  * This file parses the calls and dispatches them; the functions are in
- * scan_rules_eval_hdr.c, scan_rules_eval_date.c, scan_rules_eval_body.c and
- * scan_rules_eval_from.c.
+ * scan_rules_eval_hdr.c, scan_rules_eval_date.c, scan_rules_eval_relay.c,
+ * scan_rules_eval_body.c and scan_rules_eval_from.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +104,9 @@ static const struct {
 	{ "html_image_only", EV_HTML_IMAGE_ONLY, 2, 2 },
 	{ "check_for_matching_env_and_hdr_from", EV_ENV_HDR_FROM_MATCH, 0, 0 },
 	{ "check_outlook_message_id", EV_OUTLOOK_MSGID, 0, 0 },
+	{ "helo_ip_mismatch", EV_HELO_IP_MISMATCH, 0, 0 },
+	{ "check_for_no_rdns_dotcom_helo", EV_NO_RDNS_DOTCOM_HELO, 0, 0 },
+	{ "check_for_forged_yahoo_received_headers", EV_FORGED_YAHOO, 0, 0 },
 };
 
 static const char *const mime_tests[] = { "mime_attachment",	   "mime_base64_count",	   "mime_qp_count",
@@ -443,6 +448,12 @@ unsigned rules_eval_run(const struct rule *r, struct rules_run *run)
 		return rules_eval_from_forged_gmail(run, ev);
 	case EV_OUTLOOK_MSGID:
 		return rules_eval_hdr_outlook_msgid(run);
+	case EV_HELO_IP_MISMATCH:
+		return rules_eval_relay_helo_ip_mismatch(run);
+	case EV_NO_RDNS_DOTCOM_HELO:
+		return rules_eval_relay_no_rdns_dotcom_helo(run);
+	case EV_FORGED_YAHOO:
+		return rules_eval_relay_forged_yahoo(run);
 	case EV_ENV_HDR_FROM_MATCH:
 		return rules_eval_from_env_match(run);
 	case EV_HTML_IMAGE_ONLY:

@@ -46,6 +46,9 @@ enum ev_fn {
 	EV_HTML_IMAGE_ONLY,
 	EV_ENV_HDR_FROM_MATCH,
 	EV_OUTLOOK_MSGID,
+	EV_HELO_IP_MISMATCH,
+	EV_NO_RDNS_DOTCOM_HELO,
+	EV_FORGED_YAHOO,
 };
 
 /* check_for_mime() tests computed here (others are unsupported). */
@@ -75,6 +78,11 @@ bool rules_eval_all_digits(const char *s, size_t n);
 /* check_rbl / _txt / _sub: an answer (TXT: txt) of zone for the client. */
 unsigned rules_eval_hdr_rbl(struct rules_run *run, const struct rule_eval *ev, const char *zone, bool txt);
 unsigned rules_eval_hdr_count(struct rules_run *run, const struct rule_eval *ev);
+/* scan_rules_eval_relay.c: on the untrusted relays and the Received text */
+unsigned rules_eval_relay_helo_ip_mismatch(struct rules_run *run);
+unsigned rules_eval_relay_no_rdns_dotcom_helo(struct rules_run *run);
+unsigned rules_eval_relay_forged_yahoo(struct rules_run *run);
+
 /* scan_rules_eval_date.c: SpamAssassin's date parser (Unix time or -1) and the date evals */
 long long rules_eval_date_parse(const char *s);
 unsigned rules_eval_hdr_shifted_date(struct rules_run *run, const struct rule_eval *ev);

@@ -178,9 +178,15 @@ void rules_eval_from_free(struct scan_rules *s);
 
 /* scan_rules_relay.c: the relays of the Received headers, split as
  * SpamAssassin does without trusted_networks (internal = trusted). */
+struct rules_relay {
+	char *ip, *rdns, *helo, *by;
+	bool priv;    /* a private, loopback or link-local address */
+	bool no_rdns; /* the MTA's format shows it looked the name up and found none */
+};
 struct rules_relays {
 	size_t ntrusted, nuntrusted, nunparseable;
 	char *trusted, *untrusted; /* X-Spam-Relays-Trusted / -Untrusted text */
+	struct rules_relay *u;	   /* the untrusted relays, nuntrusted of them (for the relay evals) */
 };
 void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out);
 void rules_relays_free(struct rules_relays *r);

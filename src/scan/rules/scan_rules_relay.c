@@ -116,6 +116,7 @@ static void grp(struct rx *x, int g, char *out, size_t outlen)
 struct relay {
 	char ip[F], rdns[F], helo[F], by[F], ident[F], envfrom[F], id[F], auth[F];
 	bool priv;
+	bool looked_up; /* a format whose MTA always looks the name up (sendmail, Postfix) */
 };
 
 /* "helo=x ident=y" inside an Exim parenthesis */
@@ -216,6 +217,7 @@ static int parse_line(struct rx *x, const char *hdr, struct relay *r)
 			exim_sub(sub, r, true);
 		} else {
 			str_copy(r->helo, F, tmp); /* sendmail: no rDNS found */
+			r->looked_up = true;
 		}
 	} else if (rx(x, RE_P_QMAIL, f)) {
 		grp(x, 1, r->rdns, F);
@@ -233,6 +235,7 @@ static int parse_line(struct rx *x, const char *hdr, struct relay *r)
 		grp(x, 2, r->rdns, F);
 		grp(x, 3, r->ip, F);
 		grp(x, 4, r->by, F);
+		r->looked_up = true;
 		if (strcmp(r->rdns, "softdnserr") == 0)
 			r->rdns[0] = '\0';
 		char *at = strrchr(r->rdns, '@'); /* IDENT:user@host */
@@ -329,6 +332,12 @@ void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out)
 				trusted = false;
 			relay_str(trusted ? &t : &u, r);
 			allow_fetch_marker = trusted;
+			if (!trusted) {
+				out->u = xrealloc(out->u, (out->nuntrusted + 1) * sizeof *out->u);
+				out->u[out->nuntrusted] = (struct rules_relay){ xstrdup(r->ip), xstrdup(r->rdns),
+										xstrdup(r->helo), xstrdup(r->by), r->priv,
+										!r->rdns[0] && r->looked_up };
+			}
 			if (trusted)
 				out->ntrusted++;
 			else
@@ -342,6 +351,13 @@ void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out)
 
 void rules_relays_free(struct rules_relays *r)
 {
+	for (size_t i = 0; r->u && i < r->nuntrusted; i++) {
+		xfree(r->u[i].ip);
+		xfree(r->u[i].rdns);
+		xfree(r->u[i].helo);
+		xfree(r->u[i].by);
+	}
+	xfree(r->u);
 	xfree(r->trusted);
 	xfree(r->untrusted);
 	memset(r, 0, sizeof *r);
