@@ -359,6 +359,15 @@ static const struct check_case parsed_cases[] = {
 	  "Thu, 22 Aug 2002 12:34:53 +0100\n"
 	  "Received: (from user@localhost) by x.example (8.12.11/8.12.11/Submit) id iBA; Thu, 22 Aug 2002 12:30:00 +0100\n"
 	  "Subject: x\n\nbody\n", NULL, "U", 1.0, 0, NULL },
+	{ "helo_ip_mismatch: a public IPv4 HELO in another /24", "header M eval:helo_ip_mismatch()",
+	  "Received: from 203.0.113.9 (x.example [198.51.100.7]) by mx.example (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 07:36:16 -0400\n" "Subject: x\n\nbody\n", NULL, "M", 1.0, 0, NULL },
+	{ "helo_ip_mismatch: same /24", "header M eval:helo_ip_mismatch()",
+	  "Received: from 198.51.100.9 (x.example [198.51.100.7]) by mx.example (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 07:36:16 -0400\n" "Subject: x\n\nbody\n", NULL, "", 0.0, 0, NULL },
+	{ "forged yahoo: a yahoo.com From through other relays only", "header Y eval:check_for_forged_yahoo_received_headers()",
+	  "Received: from mail.example (x.example [198.51.100.7]) by mx.example (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 07:36:16 -0400\n" "From: a@yahoo.com\nSubject: x\n\nbody\n", NULL, "Y", 1.0, 0, NULL },
+	{ "forged yahoo: Yahoo's web mail relay", "header Y eval:check_for_forged_yahoo_received_headers()",
+	  "Received: from [198.51.100.7] by web12.mail.yahoo.com via HTTP; Thu, 22 Aug 2002 07:36:16 -0400\n"
+	  "Received: from mail.example (x.example [198.51.100.7]) by mx.example (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 07:36:16 -0400\n" "From: a@yahoo.com\nSubject: x\n\nbody\n", NULL, "", 0.0, 0, NULL },
 	{ "multipart without boundary, field lines first", "body T /^hello there/\nmimeheader H Content-Type =~ /html/\n"
 	  "body HM eval:html_test('html')",
 	  "Subject: x\nContent-Type: multipart/mixed; boundary=zz\n\nContent-Type: text/html\n\n<p>hello there</p>\n",
