@@ -17,7 +17,9 @@
 #  7. Haraka (proxy, no queue) end to end, 10/50 sessions, where installed: haraka in PATH,
 #     HARAKA_PREFIX, or build/haraka (npm install Haraka there)
 #  8. mxgate with its whole scanning pipeline on (DNSBL against scanners-up.sh's nsd zone,
-#     cached after the first lookup; MIME; built-in rules; libclamav with tests/data/clamav,
+#     cached after the first lookup; MIME; the built-in engine with mxgate's own 24 rules
+#     (spam_rules = builtin, as in the earlier results; the default is now SpamAssassin's rules,
+#     section 9's configuration b); libclamav with tests/data/clamav,
 #     its temporary files on /dev/shm), end to end, 4 KiB, 10 sessions, against section 2's
 #     Postfix without scanning; again with scan_headers_on_clean = no (clean mail not rewritten)
 #  9. ../shared/corpus through `mxgate scan` (built-in + libclamav, and the spamd, rspamd, clamd
@@ -25,8 +27,10 @@
 # 10. 10,000 idle SMTP sessions: mxgate's memory per session (bench/idle.py)
 # 11. start-up with BACKLOG deferred messages (bench/backlog.py plants them, next attempt in an
 #     hour), then fresh mail end to end beside that backlog
+# 12. detection on ../shared/corpus-labelled (bench/detection.sh): mxgate's default
+#     configuration, spamd and rspamd offline: spam caught, ham flagged, rates (its own table)
 # Knobs (environment): N (messages per relay run, default 5000), R (runs, default 3), QUIET
-# (seconds to wait for a quiet machine before each run, default 20), SCAN=0 skips 8-9,
+# (seconds to wait for a quiet machine before each run, default 20), SCAN=0 skips 8, 9 and 12,
 # BACKLOG (default 1000000; 0 skips 11), IDLE (default 10000), ONLY (section numbers to run,
 # e.g. ONLY="8": the others are skipped; a section's anchors from skipped ones are then missing),
 # MXGATE_BIN (the binary, default build/mxgate: an A/B of two builds runs the same script twice). Ports 20025-20190 and the
@@ -213,7 +217,7 @@ if [ "${SCAN:-1}" = 1 ] && { only 8 || only 9; }; then
         . "$SCANDIR/scanners.env"
         SCANCF=("relayhost = [127.0.0.1]:$((SCANP + 1))" "mynetworks = 127.0.0.2/32"
             "relay_domains = bench.example" "dnsbl_sites = bl.test" "dnsbl_check_private = yes"
-            "dns_servers = ${DNS_ADDR:-127.0.0.1:21053}" "spam_scanner = builtin"
+            "dns_servers = ${DNS_ADDR:-127.0.0.1:21053}" "spam_scanner = builtin" "spam_rules = builtin"
             "virus_scanner = libclamav:$PWD/tests/data/clamav" "virus_tmpdir = $AVTMP")
         # scan_run NAME WORKLOAD [main.cf lines]: R runs through a scanning gateway, and
         # section 2's Postfix rows again as this workload's anchor
@@ -318,7 +322,18 @@ if [ "$BACKLOG" -gt 0 ] && only 11; then
     rm -rf "$W/backlog"
 fi
 
+if [ "${SCAN:-1}" = 1 ] && only 12; then
+    echo "## 12. detection on ../shared/corpus-labelled (bench/detection.sh)"
+    MXGATE_BIN=$MXGATE_BIN bench/detection.sh > "$W/detection.txt" 2> "$W/detection.err" ||
+        echo "detection.sh failed: $(tail -5 "$W/detection.err")"
+fi
+
 echo
 echo "# the table ($(date -u +%FT%TZ)): medians of the runs; mxgate/x = mxgate's msgs/s over x's,"
 echo "# CPU ratio = mxgate's CPU-seconds per 1,000 messages over x's (below 1: mxgate uses less)"
 "$PY" bench/table.py print "$ROWS"
+if [ -s "$W/detection.txt" ]; then
+    echo
+    echo "# detection on ../shared/corpus-labelled (section 12; one message at a time, offline, no Bayes)"
+    cat "$W/detection.txt"
+fi
