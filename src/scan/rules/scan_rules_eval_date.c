@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include "base/buf.h"
-#include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/rules/scan_rules_eval_int.h"
@@ -291,16 +290,10 @@ static const char *const date_patterns[RX_N] = {
 static pcre2_code *date_res[RX_N];
 static pthread_once_t date_once = PTHREAD_ONCE_INIT;
 
-/* Interpreted, never JIT-compiled: no executable mapping after the sandbox is up. */
 static void compile_date_res(void)
 {
-	for (int i = 0; i < RX_N; i++) {
-		int ec;
-		PCRE2_SIZE eo;
-		date_res[i] = pcre2_compile((PCRE2_SPTR)date_patterns[i], PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
-		if (!date_res[i])
-			log_err("event=rules_internal_regex pattern=%d offset=%zu", i, (size_t)eo);
-	}
+	for (int i = 0; i < RX_N; i++)
+		date_res[i] = rules_regex_fixed(date_patterns[i], 0);
 }
 
 /* Group 1 of pattern i in s, as [*a, *a + *n). */

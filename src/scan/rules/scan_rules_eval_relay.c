@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "scan/rules/scan_rules_eval_int.h"
@@ -72,13 +71,8 @@ static pthread_once_t res_once = PTHREAD_ONCE_INIT;
 
 static void compile_res(void)
 {
-	for (int i = 0; i < RX_N; i++) {
-		int ec;
-		PCRE2_SIZE eo;
-		res[i] = pcre2_compile((PCRE2_SPTR)pats[i].p, PCRE2_ZERO_TERMINATED, pats[i].opts, &ec, &eo, NULL);
-		if (!res[i])
-			log_err("event=rules_internal_regex file=relay pattern=%d offset=%zu", i, (size_t)eo);
-	}
+	for (int i = 0; i < RX_N; i++)
+		res[i] = rules_regex_fixed(pats[i].p, pats[i].opts);
 }
 
 static bool m(struct rules_run *run, int i, const char *s)

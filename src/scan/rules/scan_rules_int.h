@@ -131,6 +131,10 @@ struct scan_rules {
  * Returns NULL with why set. src (may be NULL): the pattern between the
  * delimiters, allocated, and *opts its PCRE2 options (also when refused). */
 pcre2_code *rules_regex(const char **p, char *why, size_t whylen, char **src, uint32_t *opts);
+/* One of the engine's own fixed patterns, interpreted (never JIT-compiled:
+ * it may be compiled lazily, after a scanner's sandbox forbids executable
+ * mappings); NULL (logged) if PCRE2 refuses it. */
+pcre2_code *rules_regex_fixed(const char *pat, uint32_t opts);
 /* Compile a bare pattern (no delimiters) with PCRE2 options. */
 pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/log.h"
 #include "base/xalloc.h"
 #include "scan/rules/scan_rules_int.h"
 
@@ -24,6 +25,16 @@ pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *wh
 		return NULL;
 	}
 	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+	return re;
+}
+
+pcre2_code *rules_regex_fixed(const char *pat, uint32_t opts)
+{
+	int ec;
+	PCRE2_SIZE eo;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+	if (!re)
+		log_err("event=rules_internal_regex offset=%zu pattern=\"%.60s\"", (size_t)eo, pat);
 	return re;
 }
 
