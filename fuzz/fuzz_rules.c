@@ -5,7 +5,9 @@
  * updates, an administrator's local.cf), so no input may crash, loop or
  * leak.
  *
- * Input: "rule text \0 message header value". Invariants: a load either
+ * Input: "rule text \0 message header value" (the value of Subject, two
+ * Received fields, Date, Resent-Date and Message-Id: the date and relay
+ * evals parse it). Invariants: a load either
  * succeeds or names "name:line: what"; the statistics add up (enabled
  * rules by type sum to enabled; no more enabled than defined); a check
  * reports only scored hits whose scores sum to the result.
@@ -42,10 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	scan_rules_stats(r, &st);
 	FUZZ_CHECK(st.header + st.body + st.rawbody + st.full + st.uri + st.meta == st.enabled);
 	FUZZ_CHECK(st.enabled <= st.rules);
-	struct scan_hdr h[2] = { { "Subject", subject, subject }, { "From", " a <b@c>", "a <b@c>" } };
+	/* the header value also stands in for every field the date and relay evals parse */
+	struct scan_hdr h[7] = { { "Subject", subject, subject },     { "From", " a <b@c>", "a <b@c>" },
+				 { "Received", subject, subject },    { "Received", subject, subject },
+				 { "Date", subject, subject },	      { "Message-Id", subject, subject },
+				 { "Resent-Date", subject, subject } };
 	struct scan_text body[2] = { { subject, strlen(subject) }, { "text", 4 } };
 	const char *uris[] = { "http://example.com/" };
-	struct scan_msg m = { .raw = subject, .raw_len = strlen(subject), .hdrs = h, .nhdrs = 2, .body = body,
+	struct scan_msg m = { .raw = subject, .raw_len = strlen(subject), .hdrs = h, .nhdrs = 7, .body = body,
 			      .nbody = 2, .rawbody = body, .nrawbody = 2, .uris = uris, .nuris = 1 };
 	struct scan_rules_dnsbl d = { "zen.spamhaus.org", "127.0.0.2", "listed" };
 	struct scan_rules_ctx c = { .dnsbl = &d, .ndnsbl = 1, .env_from = "x@y" };
