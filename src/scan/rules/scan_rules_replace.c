@@ -267,8 +267,13 @@ void rules_replace_finish(struct scan_rules *s)
 				r->re = re;
 				s->st.replaced++;
 			} else {
-				log_warn("event=rules_bad_regex rule=%s at=%s why=\"replace_rules: %s\"", r->name,
+				/* SpamAssassin keeps the regex with its tags, which cannot match: off here.
+				 * PCRE2's limit on a compiled pattern (64 KiB) is what most often refuses an
+				 * expansion of SpamAssassin's character-class tags; Perl has none. */
+				log_info("event=rules_bad_regex rule=%s at=%s why=\"replace_rules: %s\"", r->name,
 					 r->file ? r->file : "?", why);
+				r->enabled = false;
+				s->st.bad_regex++;
 			}
 		}
 		xfree(pat);
