@@ -17,7 +17,7 @@ CC ?= cc
 ifeq ($(origin CC),default)
 CC := cc
 endif
-PKGS := libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson libseccomp
+PKGS := libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libpcre2-32 libclamav jansson libseccomp
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

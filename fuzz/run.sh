@@ -29,7 +29,7 @@ per=$((total / ${#targets[@]}))
 shopt -s nullglob
 # every module (subfolders included) but main.c: a target links what its parser needs
 mapfile -t SRCS < <(find src -name '*.c' ! -path src/main.c | sort)
-LIBS=($(pkg-config --libs libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libclamav jansson libseccomp) -lm -pthread)
+LIBS=($(pkg-config --libs libevent libevent_openssl libevent_pthreads libcares openssl gmime-3.0 libpcre2-8 libpcre2-32 libclamav jansson libseccomp) -lm -pthread)
 FLAGS=(-std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer -Wall -Wextra -pthread $(pkg-config --cflags gmime-3.0 libpcre2-8 libclamav jansson)
 	-fno-sanitize-recover=undefined)
 mkdir -p "$OUT/obj"

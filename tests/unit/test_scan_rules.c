@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "scan/mime/scan_msg.h"
@@ -759,6 +760,54 @@ static void test_match_limit(void **state)
 }
 
 /* SpamAssassin's own rule files load (skipped when not installed). */
+/* A pattern whose compiled form is over 8-bit PCRE2's 64 KiB (ReplaceTags expansions of
+ * SpamAssassin's character-class tags are): compiled for 32-bit units, it matches the same octets,
+ * high ones included, as a rule of its own and after a replacement. */
+static void test_wide_regex(void **state)
+{
+	(void)state;
+	unit_case("wide regex", NULL, 0);
+	struct buf b;
+	buf_init(&b);
+	/* wide alternations, as the tags' are: 20,000 alternatives of 6 octets */
+	buf_puts(&b, "body A /h(?:[e\\xe9]");
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&b, "|x%05d", i);
+	buf_puts(&b, ")llo w/\nbody B /<H><O>/\nreplace_tag H h(?:[e\\xe9]");
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&b, "|y%05d", i);
+	buf_puts(&b, ")llo\nreplace_tag O \\sw\nreplace_rules B\nbody C /nomatch(?:a");
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&b, "|z%05d", i);
+	buf_puts(&b, ")/\n");
+	char err[300] = "";
+	struct scan_rules *r = scan_rules_load_text("w.cf", b.data, NULL, err, sizeof err);
+	buf_fini(&b);
+	U_CHECK(r != NULL);
+	if (!r) {
+		print_error("     load error: %s\n", err);
+		UNIT_FINISH();
+		return;
+	}
+	struct scan_rules_stats st;
+	scan_rules_stats(r, &st);
+	U_EQ_INT(st.bad_regex, 0);
+	U_EQ_INT(st.replaced, 1);
+	struct tmsg *t = calloc(1, sizeof *t);
+	tmsg_build(t, "Subject: x\n\nsay h\xe9llo world\n", NULL);
+	struct scan_rules_result res;
+	U_EQ_INT(scan_rules_check(r, &t->m, NULL, &res), 0);
+	char got[64] = "";
+	for (size_t i = 0; i < res.nhits; i++)
+		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", res.hits[i].name);
+	U_EQ_STR(got, "A B");
+	U_EQ_INT(res.limited, 0);
+	scan_rules_result_fini(&res);
+	free(t);
+	scan_rules_free(&r);
+	UNIT_FINISH();
+}
+
 /* SpamAssassin's parse_rfc822_date, case by case (Unix times from Python's calendar.timegm). */
 static void test_date_parse(void **state)
 {
@@ -847,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_stats),	       cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include_loop),   cmocka_unit_test(test_match_limit),
 		cmocka_unit_test(test_debian_rules),   cmocka_unit_test(test_date_parse),
+		cmocka_unit_test(test_wide_regex),
 	};
 	UNIT_MAIN(tests);
 }

@@ -58,6 +58,42 @@ static unsigned count_matches(struct rules_run *run, const pcre2_code *re, const
 	return n;
 }
 
+/* count_matches for a rule compiled for 32-bit units: the subject widened, octet by octet. */
+static unsigned count_matches_wide(struct rules_run *run, const pcre2_code_32 *re, const char *s, size_t len,
+				   unsigned max)
+{
+	if (!run->md32)
+		run->md32 = pcre2_match_data_create_32(16, NULL);
+	if (run->wide_cap < len + 1) {
+		run->wide_cap = len + 1;
+		run->wide = xrealloc(run->wide, run->wide_cap * sizeof *run->wide);
+	}
+	for (size_t i = 0; i < len; i++)
+		run->wide[i] = (unsigned char)s[i];
+	unsigned n = 0;
+	PCRE2_SIZE off = 0;
+	while (n < max && off <= len) {
+		int rc = pcre2_match_32(re, run->wide, len, off, 0, run->md32, run->s->mctx32);
+		if (rc < 0) {
+			if (rc != PCRE2_ERROR_NOMATCH)
+				run->limited++;
+			break;
+		}
+		n++;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer_32(run->md32);
+		off = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+	}
+	return n;
+}
+
+/* A regex rule's matches in s: its 8-bit pattern, or the 32-bit one. */
+static unsigned rule_matches(struct rules_run *run, const struct rule *r, const char *s, size_t len, unsigned max)
+{
+	if (r->re32)
+		return count_matches_wide(run, r->re32, s, len, max);
+	return count_matches(run, r->re, s, len, max);
+}
+
 bool rules_run_match(struct rules_run *run, const pcre2_code *re, const char *s, size_t len)
 {
 	return count_matches(run, re, s, len, 1) > 0;
@@ -289,7 +325,7 @@ static unsigned run_header(struct rules_run *run, const struct rule *r)
 		return present;
 	if (!present && r->if_unset)
 		v = r->if_unset;
-	unsigned n = count_matches(run, r->re, v, strlen(v), r->negate ? 1 : rule_max(r));
+	unsigned n = rule_matches(run, r, v, strlen(v), r->negate ? 1 : rule_max(r));
 	if (r->negate)
 		return n == 0;
 	return n;
@@ -300,7 +336,7 @@ static unsigned run_texts(struct rules_run *run, const struct rule *r, const str
 {
 	unsigned max = rule_max(r), n = 0;
 	for (size_t i = 0; i < nt && n < max; i++)
-		n += count_matches(run, r->re, t[i].s, t[i].len < scan_max ? t[i].len : scan_max, max - n);
+		n += rule_matches(run, r, t[i].s, t[i].len < scan_max ? t[i].len : scan_max, max - n);
 	return n;
 }
 
@@ -308,7 +344,7 @@ static unsigned run_uris(struct rules_run *run, const struct rule *r)
 {
 	unsigned max = rule_max(r), n = 0;
 	for (size_t i = 0; i < run->m->nuris && n < max; i++)
-		n += count_matches(run, r->re, run->m->uris[i], strlen(run->m->uris[i]), max - n);
+		n += rule_matches(run, r, run->m->uris[i], strlen(run->m->uris[i]), max - n);
 	return n;
 }
 
@@ -328,7 +364,7 @@ static unsigned run_mimeheader(struct rules_run *run, const struct rule *r)
 			v = r->if_unset;
 		if (!v)
 			continue;
-		unsigned c = count_matches(run, r->re, v, strlen(v), max - n);
+		unsigned c = rule_matches(run, r, v, strlen(v), max - n);
 		if (c && r->negate)
 			return 0;
 		n += c;
@@ -350,7 +386,7 @@ static unsigned run_rule(struct rules_run *run, const struct rule *r)
 	case RT_RAWBODY:
 		return run_texts(run, r, run->m->rawbody, run->m->nrawbody, SCAN_RULES_RAWBODY_SCAN_MAX);
 	case RT_FULL:
-		return count_matches(run, r->re, run->m->raw ? run->m->raw : "", run->m->raw_len, rule_max(r));
+		return rule_matches(run, r, run->m->raw ? run->m->raw : "", run->m->raw_len, rule_max(r));
 	case RT_URI:
 		return run_uris(run, r);
 	case RT_MIMEHEADER:
@@ -423,6 +459,8 @@ int scan_rules_check(const struct scan_rules *s, const struct scan_msg *m, const
 		rules_relays_free(&run.relays);
 	xfree(run.hits);
 	pcre2_match_data_free(run.md);
+	pcre2_match_data_free_32(run.md32);
+	xfree(run.wide);
 	return 0;
 }
 

@@ -80,6 +80,7 @@ struct rule {
 	double score;	  /* the score of the chosen set */
 	/* regex rules */
 	pcre2_code *re;
+	pcre2_code_32 *re32; /* instead of re: a pattern too large for 8-bit PCRE2 (rules_regex_wide) */
 	char *re_src;	  /* its pattern (no delimiters, no flags) and options: replace_rules recompiles it */
 	uint32_t re_opts;
 	bool negate;	  /* !~ */
@@ -111,6 +112,7 @@ struct scan_rules {
 	size_t *by_type[RT_NTYPES]; /* enabled non-meta rules of each type */
 	size_t nby_type[RT_NTYPES];
 	pcre2_match_context *mctx;
+	pcre2_match_context_32 *mctx32; /* the same limits, for re32 */
 	double required;
 	int score_set;
 	struct scan_rules_stats st;
@@ -131,6 +133,11 @@ struct scan_rules {
  * Returns NULL with why set. src (may be NULL): the pattern between the
  * delimiters, allocated, and *opts its PCRE2 options (also when refused). */
 pcre2_code *rules_regex(const char **p, char *why, size_t whylen, char **src, uint32_t *opts);
+/* A pattern 8-bit PCRE2 refuses as too large (its compiled form over 64 KiB:
+ * SpamAssassin's ReplaceTags expansions), compiled for 32-bit code units,
+ * whose links are wider: each octet of pattern and subject is one unit, so
+ * it matches the same octets. NULL with why when that fails too. */
+pcre2_code_32 *rules_regex_wide(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
 /* One of the engine's own fixed patterns, interpreted (never JIT-compiled:
  * it may be compiled lazily, after a scanner's sandbox forbids executable
  * mappings); NULL (logged) if PCRE2 refuses it. */
@@ -201,6 +208,9 @@ struct rules_run {
 	const struct scan_msg *m;
 	const struct scan_rules_ctx *c;
 	pcre2_match_data *md;
+	pcre2_match_data_32 *md32; /* made on first use of a re32 rule */
+	uint32_t *wide;		   /* its subject, widened */
+	size_t wide_cap;
 	unsigned *hits;
 	struct map *hcache; /* "kind:mods:name" -> header text */
 	size_t limited;

@@ -82,6 +82,8 @@ static void rule_clear_def(struct rule *r)
 {
 	pcre2_code_free(r->re);
 	r->re = NULL;
+	pcre2_code_free_32(r->re32);
+	r->re32 = NULL;
 	xfree(r->re_src);
 	r->re_src = NULL;
 	xfree(r->hname);
@@ -137,9 +139,15 @@ static int rule_regex(struct loader *L, struct rule *r, const char **q)
 {
 	char why[300];
 	xfree(r->re_src);
+	r->re_src = NULL;
 	r->re = rules_regex(q, why, sizeof why, &r->re_src, &r->re_opts);
 	if (r->re)
 		return 0;
+	if (r->re_src && strstr(why, "too large")) {
+		r->re32 = rules_regex_wide(r->re_src, strlen(r->re_src), r->re_opts, why, sizeof why);
+		if (r->re32)
+			return 0;
+	}
 	if (strncmp(why, "regex refused", 13) != 0)
 		return fail(L, "rule %s: %s", r->name, why);
 	bad_regex(L, r, why);
@@ -657,6 +665,9 @@ static void finish(struct scan_rules *s)
 	s->mctx = pcre2_match_context_create(NULL);
 	pcre2_set_match_limit(s->mctx, SCAN_RULES_MATCH_LIMIT);
 	pcre2_set_depth_limit(s->mctx, SCAN_RULES_DEPTH_LIMIT);
+	s->mctx32 = pcre2_match_context_create_32(NULL);
+	pcre2_set_match_limit_32(s->mctx32, SCAN_RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit_32(s->mctx32, SCAN_RULES_DEPTH_LIMIT);
 }
 
 static struct scan_rules *rules_new(const struct scan_rules_opts *opts)
@@ -727,6 +738,7 @@ void scan_rules_free(struct scan_rules **sp)
 	for (int t = 0; t < RT_NTYPES; t++)
 		xfree(s->by_type[t]);
 	pcre2_match_context_free(s->mctx);
+	pcre2_match_context_free_32(s->mctx32);
 	for (size_t i = 0; i < s->nunsup; i++)
 		xfree(s->unsup[i].name);
 	xfree(s->unsup);

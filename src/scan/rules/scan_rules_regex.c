@@ -28,6 +28,25 @@ pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *wh
 	return re;
 }
 
+pcre2_code_32 *rules_regex_wide(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen)
+{
+	PCRE2_UCHAR32 *w = xcalloc(len + 1, sizeof *w);
+	for (size_t i = 0; i < len; i++)
+		w[i] = (unsigned char)pat[i];
+	int ec;
+	PCRE2_SIZE eo;
+	pcre2_code_32 *re = pcre2_compile_32(w, len, opts, &ec, &eo, NULL);
+	xfree(w);
+	if (!re) {
+		PCRE2_UCHAR8 m[200];
+		pcre2_get_error_message_8(ec, m, sizeof m);
+		snprintf(why, whylen, "regex refused at offset %zu (32-bit units): %s", (size_t)eo, (const char *)m);
+		return NULL;
+	}
+	pcre2_jit_compile_32(re, PCRE2_JIT_COMPLETE); /* at load, before any sandbox */
+	return re;
+}
+
 pcre2_code *rules_regex_fixed(const char *pat, uint32_t opts)
 {
 	int ec;

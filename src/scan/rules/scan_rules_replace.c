@@ -256,20 +256,23 @@ void rules_replace_finish(struct scan_rules *s)
 		if (!idx)
 			continue;
 		struct rule *r = &s->rules[idx - 1];
-		if (!r->defined || !r->re || !r->re_src)
+		if (!r->defined || (!r->re && !r->re32) || !r->re_src)
 			continue; /* not a regex rule (SpamAssassin: "non-existing or incompatible") */
 		char *pat = rules_replace_pattern(x, r->re_src);
 		if (strcmp(pat, r->re_src) != 0) {
 			char why[300];
 			pcre2_code *re = rules_regex_raw(pat, strlen(pat), r->re_opts, why, sizeof why);
-			if (re) {
+			pcre2_code_32 *re32 = NULL;
+			if (!re && strstr(why, "too large")) /* SpamAssassin's character-class tags: see rules_regex_wide */
+				re32 = rules_regex_wide(pat, strlen(pat), r->re_opts, why, sizeof why);
+			if (re || re32) {
 				pcre2_code_free(r->re);
+				pcre2_code_free_32(r->re32);
 				r->re = re;
+				r->re32 = re32;
 				s->st.replaced++;
 			} else {
-				/* SpamAssassin keeps the regex with its tags, which cannot match: off here.
-				 * PCRE2's limit on a compiled pattern (64 KiB) is what most often refuses an
-				 * expansion of SpamAssassin's character-class tags; Perl has none. */
+				/* SpamAssassin keeps the regex with its tags, which cannot match: off here */
 				log_info("event=rules_bad_regex rule=%s at=%s why=\"replace_rules: %s\"", r->name,
 					 r->file ? r->file : "?", why);
 				r->enabled = false;
