@@ -369,6 +369,10 @@ static const struct check_case parsed_cases[] = {
 	{ "forged yahoo: Yahoo's web mail relay", "header Y eval:check_for_forged_yahoo_received_headers()",
 	  "Received: from [198.51.100.7] by web12.mail.yahoo.com via HTTP; Thu, 22 Aug 2002 07:36:16 -0400\n"
 	  "Received: from mail.example (x.example [198.51.100.7]) by mx.example (Postfix) with ESMTP id A1; Thu, 22 Aug 2002 07:36:16 -0400\n" "From: a@yahoo.com\nSubject: x\n\nbody\n", NULL, "", 0.0, 0, NULL },
+	{ "relays: \")by \" without its space (the first one fixed, as SpamAssassin)",
+	  "header U X-Spam-Relays-Untrusted =~ /^\\[ ip=192\\.0\\.2\\.7 rdns=a\\.example helo=a\\.example by=mx\\.example /",
+	  "Received: from a.example (a.example [192.0.2.7])by mx.example (Postfix) with ESMTP id X1 (x)by y;"
+	  " Thu, 22 Aug 2002 12:34:53 +0100\nSubject: x\n\nbody\n", NULL, "U", 1.0, 0, NULL },
 	{ "multipart without boundary, field lines first", "body T /^hello there/\nmimeheader H Content-Type =~ /html/\n"
 	  "body HM eval:html_test('html')",
 	  "Subject: x\nContent-Type: multipart/mixed; boundary=zz\n\nContent-Type: text/html\n\n<p>hello there</p>\n",

@@ -179,9 +179,12 @@ static int parse_line(struct rx *x, const char *hdr, struct relay *r)
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(x->md);
 		line[ov[0]] = '\0';
 	}
-	char *by_fix;
-	while ((by_fix = strstr(line, ")by ")) != NULL)
-		memmove(by_fix + 2, by_fix + 1, strlen(by_fix + 1) + 1), by_fix[1] = ' ';
+	char *by_fix = strstr(line, ")by "); /* "(... [127.0.0.1])by host": the first one, as SpamAssassin */
+	if (by_fix) {
+		char *fixed = xasprintf("%.*s) %s", (int)(by_fix - line), line, by_fix + 1);
+		xfree(line);
+		line = fixed;
+	}
 	if (rx(x, RE_LOCAL_SUBMIT, line))
 		goto out; /* a local submission, no relay */
 	rc = -1;
