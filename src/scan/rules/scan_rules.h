@@ -12,11 +12,14 @@
  * meta (boolean and arithmetic), score (1 or 4 values: the configured score
  * set is used), describe, tflags (multiple, maxhits=N, nice, net, ...),
  * priority (parsed, ignored), if/ifplugin/else/endif, include, loadplugin
- * (present only if emulated), required_score. Native evals are listed in
- * scan_rules_eval.c; any other eval: rule is loaded but never hits, counted
- * as eval_unsupported. Unknown directives are counted, never errors.
- * Regexes PCRE2 cannot compile disable their rule (counted, logged); the
- * load does not fail because of them.
+ * (present only if emulated), required_score, ReplaceTags (replace_tag,
+ * replace_pre/_post/_inter, replace_rules, replace_start/_end:
+ * scan_rules_replace.c). Native evals are listed in scan_rules_eval.c; any
+ * other eval: rule is loaded but never hits, counted as eval_unsupported.
+ * Unknown directives are counted, never errors. A pattern too large for
+ * 8-bit PCRE2 is compiled for 32-bit units (same octets matched); regexes
+ * PCRE2 cannot compile at all disable their rule (counted, logged at info);
+ * the load does not fail because of them.
  *
  * Limits: a regex match is bounded by SCAN_RULES_MATCH_LIMIT and
  * SCAN_RULES_DEPTH_LIMIT (a rule that hits them counts as not matching
