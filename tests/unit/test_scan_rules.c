@@ -809,6 +809,21 @@ static void test_wide_regex(void **state)
 	scan_rules_result_fini(&res);
 	free(t);
 	scan_rules_free(&r);
+	/* a tag naming itself eight times: 8^5 copies after six passes, over 1 MiB: the rule is off */
+	buf_init(&b);
+	buf_puts(&b, "body A /<X>/\nbody B /win/\nreplace_rules A\nreplace_tag X <X><X><X><X><X><X><X><X>");
+	for (int i = 0; i < 250; i++)
+		buf_putc(&b, 'a');
+	buf_putc(&b, '\n');
+	r = scan_rules_load_text("x.cf", b.data, NULL, err, sizeof err);
+	buf_fini(&b);
+	U_CHECK(r != NULL);
+	if (r) {
+		scan_rules_stats(r, &st);
+		U_EQ_INT(st.bad_regex, 1);
+		U_EQ_INT(st.replaced, 0);
+		scan_rules_free(&r);
+	}
 	UNIT_FINISH();
 }
 

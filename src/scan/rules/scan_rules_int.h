@@ -152,7 +152,7 @@ struct rules_replace;
 bool rules_replace_directive(struct scan_rules *s, const char *key, char *rest, char *why, size_t whylen);
 void rules_replace_finish(struct scan_rules *s);
 void rules_replace_free(struct scan_rules *s);
-/* pat with its tags replaced (allocated); for tests through scan_rules_load_text. */
+/* pat with its tags replaced (allocated), or NULL when the expansion grows past 1 MiB. */
 char *rules_replace_pattern(const struct rules_replace *x, const char *pat);
 
 /* scan_rules_if.c */

@@ -20,6 +20,11 @@
 #include "scan/rules/scan_rules_int.h"
 
 #define REPLACE_PASSES 6
+/* A tag whose value names tags again can grow a pattern exponentially (a
+ * value holding itself twice doubles it each pass): an expansion past this
+ * is refused and its rule turned off (SpamAssassin's largest, 72_active.cf's
+ * __MY_MALWARE, is about 230 KiB). */
+#define REPLACE_MAX (1u << 20)
 
 struct rules_replace {
 	struct map *tag, *pre, *post, *inter; /* name -> value (allocated) */
@@ -194,19 +199,33 @@ static char *replace_in_piece(const struct rules_replace *x, char *piece, bool *
 	return piece;
 }
 
-/* One pass over pat (in b): modifiers, then every tag. Returns whether another pass is due. */
-static bool replace_pass(const struct rules_replace *x, struct buf *b)
+/* Tags in p (pieces of split_tags: two per tag and one more). */
+static size_t count_tags(const char *p)
+{
+	size_t n = 0;
+	for (; *p; p++)
+		if (*p == '<') {
+			size_t l = strcspn(p + 1, "<>");
+			if (l > 0 && p[1 + l] == '>')
+				n++, p += l + 1;
+		}
+	return n;
+}
+
+/* One pass over pat (in b): modifiers, then every tag. Returns whether
+ * another pass is due; *big when the result grew past REPLACE_MAX. */
+static bool replace_pass(const struct rules_replace *x, struct buf *b, bool *big)
 {
 	char *pre = take_modifier(x, b, "pre "), *post = take_modifier(x, b, "post "),
 	     *inter = take_modifier(x, b, "inter ");
 	const char *pre_v = pre ? map_gets(x->pre, pre) : NULL, *post_v = post ? map_gets(x->post, post) : NULL,
 		   *inter_v = inter ? map_gets(x->inter, inter) : NULL;
-	size_t cap = b->len * 2 + 4;
+	size_t cap = count_tags(b->data) * 2 + 4;
 	char **pieces = xcalloc(cap, sizeof *pieces);
 	bool *is_tag = xcalloc(cap, sizeof *is_tag);
-	size_t n = split_tags(b->data, pieces, is_tag, cap);
+	size_t n = split_tags(b->data, pieces, is_tag, cap), total = 0;
 	bool again = false;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !*big; i++) {
 		if (is_tag[i] && (pre_v || post_v)) {
 			char *t = xasprintf("%s%s%s", pre_v ? pre_v : "", pieces[i], post_v ? post_v : "");
 			xfree(pieces[i]);
@@ -216,10 +235,13 @@ static bool replace_pass(const struct rules_replace *x, struct buf *b)
 			pieces[i] = xstrdup(inter_v);
 		}
 		pieces[i] = replace_in_piece(x, pieces[i], &again);
+		total += strlen(pieces[i]);
+		*big = total > REPLACE_MAX;
 	}
 	buf_reset(b);
 	for (size_t i = 0; i < n; i++) {
-		buf_puts(b, pieces[i]);
+		if (!*big)
+			buf_puts(b, pieces[i]);
 		xfree(pieces[i]);
 	}
 	xfree(pieces);
@@ -227,7 +249,7 @@ static bool replace_pass(const struct rules_replace *x, struct buf *b)
 	xfree(pre);
 	xfree(post);
 	xfree(inter);
-	return again;
+	return again && !*big;
 }
 
 char *rules_replace_pattern(const struct rules_replace *x, const char *pat)
@@ -235,8 +257,13 @@ char *rules_replace_pattern(const struct rules_replace *x, const char *pat)
 	struct buf b;
 	buf_init(&b);
 	buf_puts(&b, pat);
-	for (int pass = 0; pass < REPLACE_PASSES && replace_pass(x, &b); pass++)
+	bool big = false;
+	for (int pass = 0; pass < REPLACE_PASSES && replace_pass(x, &b, &big); pass++)
 		;
+	if (big) {
+		buf_fini(&b);
+		return NULL;
+	}
 	return buf_steal(&b, NULL);
 }
 
@@ -259,6 +286,13 @@ void rules_replace_finish(struct scan_rules *s)
 		if (!r->defined || (!r->re && !r->re32) || !r->re_src)
 			continue; /* not a regex rule (SpamAssassin: "non-existing or incompatible") */
 		char *pat = rules_replace_pattern(x, r->re_src);
+		if (!pat) {
+			log_info("event=rules_bad_regex rule=%s at=%s why=\"replace_rules: expansion over %u octets\"",
+				 r->name, r->file ? r->file : "?", REPLACE_MAX);
+			r->enabled = false;
+			s->st.bad_regex++;
+			continue;
+		}
 		if (strcmp(pat, r->re_src) != 0) {
 			char why[300];
 			pcre2_code *re = rules_regex_raw(pat, strlen(pat), r->re_opts, why, sizeof why);
