@@ -827,6 +827,43 @@ static void test_wide_regex(void **state)
 	UNIT_FINISH();
 }
 
+/* EnvelopeFrom without a session (mxgate scan): header fields above the Received ones, and none
+ * at all when an X-Sender address sits beside a fetchmail hop (SpamAssassin's get_envelope_from). */
+static void test_envelope_from(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *msg, *hits;
+	} cases[] = {
+		{ "Return-Path above Received", "Return-Path: <r@x.example>\nReceived: from a by b; Tue, 20 Aug 2002 10:00:00 +0000\n"
+		  "From: f@y.example\nSubject: s\n\nbody\n", "E D" },
+		{ "Return-Path below Received", "Received: from a by b; Tue, 20 Aug 2002 10:00:00 +0000\nReturn-Path: <r@x.example>\n"
+		  "From: f@y.example\nSubject: s\n\nbody\n", "" },
+		{ "X-Sender beside fetchmail", "Return-Path: <r@x.example>\nX-Sender: s@z.example\n"
+		  "Received: from m [127.0.0.1] by localhost with POP3 (fetchmail-5.9.0) for u@localhost (single-drop); "
+		  "Tue, 20 Aug 2002 10:00:00 +0000\nFrom: f@y.example\nSubject: s\n\nbody\n", "" },
+	};
+	char err[300];
+	struct scan_rules *r = scan_rules_load_text(
+		"e.cf", "header E EnvelopeFrom =~ /^r\\@x\\.example$/\nheader D eval:check_equal_from_domains()\n", NULL, err,
+		sizeof err);
+	U_CHECK(r != NULL);
+	for (size_t i = 0; r && i < sizeof cases / sizeof cases[0]; i++) {
+		unit_case(cases[i].name, cases[i].msg, 0);
+		struct scan_msg *m = scan_msg_parse(cases[i].msg, strlen(cases[i].msg), NULL);
+		struct scan_rules_result res;
+		U_EQ_INT(scan_rules_check(r, m, NULL, &res), 0);
+		char got[64] = "";
+		for (size_t k = 0; k < res.nhits; k++)
+			snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", k ? " " : "", res.hits[k].name);
+		U_EQ_STR(got, cases[i].hits);
+		scan_rules_result_fini(&res);
+		scan_msg_free(&m);
+	}
+	scan_rules_free(&r);
+	UNIT_FINISH();
+}
+
 /* SpamAssassin's parse_rfc822_date, case by case (Unix times from Python's calendar.timegm). */
 static void test_date_parse(void **state)
 {
@@ -915,7 +952,7 @@ int main(void)
 		cmocka_unit_test(test_stats),	       cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include_loop),   cmocka_unit_test(test_match_limit),
 		cmocka_unit_test(test_debian_rules),   cmocka_unit_test(test_date_parse),
-		cmocka_unit_test(test_wide_regex),
+		cmocka_unit_test(test_wide_regex),     cmocka_unit_test(test_envelope_from),
 	};
 	UNIT_MAIN(tests);
 }

@@ -31,6 +31,7 @@
 #include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "scan/rules/scan_rules_eval_int.h"
 #include "scan/rules/scan_rules_int.h"
 
 struct hval {
@@ -194,7 +195,7 @@ static char *first_field(struct rules_run *run, enum hdr_kind kind, const char *
 {
 	const struct scan_msg *m = run->m;
 	if (kind == HK_ENVFROM)
-		return xstrdup(run->c && run->c->env_from ? run->c->env_from : "");
+		return xstrdup(rules_eval_envelope_from(run));
 	for (size_t i = 0; i < m->nhdrs; i++) {
 		const struct scan_hdr *h = &m->hdrs[i];
 		bool match = kind == HK_NAME ? str_caseeq(h->name, name)
@@ -234,13 +235,15 @@ static char *build_header(struct rules_run *run, enum hdr_kind kind, const char 
 		for (size_t i = 0; i < 4; i++)
 			append_named(m, msgids[i], raw, &b, &present);
 		break;
-	case HK_ENVFROM:
-		if (run->c && run->c->env_from) {
-			buf_puts(&b, run->c->env_from);
+	case HK_ENVFROM: {
+		const char *ef = rules_eval_envelope_from(run); /* the session's, else the header fields' */
+		if (*ef) {
+			buf_puts(&b, ef);
 			buf_putc(&b, '\n');
 			present = true;
 		}
 		break;
+	}
 	default:
 		if (str_caseprefix(name, "X-Spam-Relays-")) {
 			/* SpamAssassin's metadata, replacing any such field */

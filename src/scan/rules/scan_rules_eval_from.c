@@ -129,13 +129,18 @@ static bool before_received(const struct scan_msg *m, const char *name, bool *pr
 	return false;
 }
 
-/* SpamAssassin's EnvelopeFrom:addr: the session's sender, else (no
- * envelope_sender_header here) X-Envelope-From, Envelope-Sender or
- * Return-Path written above every Received field. "" when unknown. */
-static const char *envelope_from(struct rules_run *run)
+const char *rules_eval_envelope_from(struct rules_run *run)
 {
 	if (run->c && run->c->env_from && *run->c->env_from)
 		return run->c->env_from;
+	/* an X-Sender address beside a fetchmail hop: SpamAssassin trusts no header for it */
+	const char *xs = first_addr_of(run, "X-Sender");
+	if (xs && strchr(xs, '@')) {
+		bool present;
+		const char *rc = rules_run_header(run, "Received", 0, &present);
+		if (present && strstr(rc, "(fetchmail"))
+			return "";
+	}
 	static const char *const names[] = { "X-Envelope-From", "Envelope-Sender", "Return-Path" };
 	for (size_t i = 0; i < 3; i++) {
 		bool present;
@@ -182,7 +187,7 @@ unsigned rules_eval_from_freemail(struct rules_run *run, const struct rule_eval 
 	for (size_t i = 0; i < 4; i++)
 		if (fm_check(run, ev, first_addr_of(run, names[i]), true))
 			return 1;
-	return fm_check(run, ev, envelope_from(run), true);
+	return fm_check(run, ev, rules_eval_envelope_from(run), true);
 }
 
 unsigned rules_eval_from_freemail_header(struct rules_run *run, const struct rule_eval *ev)
@@ -193,7 +198,7 @@ unsigned rules_eval_from_freemail_header(struct rules_run *run, const struct rul
 	if (colon)
 		*colon = '\0'; /* "Reply-To:addr" is Reply-To:addr */
 	if (str_caseeq(name, "EnvelopeFrom"))
-		return fm_check(run, ev, envelope_from(run), false);
+		return fm_check(run, ev, rules_eval_envelope_from(run), false);
 	return fm_check(run, ev, first_addr_of(run, name), false);
 }
 
@@ -236,7 +241,8 @@ unsigned rules_eval_from_forged_gmail(struct rules_run *run, const struct rule_e
 unsigned rules_eval_from_equal_domains(struct rules_run *run)
 {
 	char a[256], b[256];
-	if (!second_level(first_addr_of(run, "From"), a, sizeof a) || !second_level(envelope_from(run), b, sizeof b))
+	if (!second_level(first_addr_of(run, "From"), a, sizeof a) ||
+	    !second_level(rules_eval_envelope_from(run), b, sizeof b))
 		return 0;
 	return !str_caseeq(a, b);
 }
@@ -245,5 +251,5 @@ unsigned rules_eval_from_equal_domains(struct rules_run *run)
 unsigned rules_eval_from_env_match(struct rules_run *run)
 {
 	const char *from = first_addr_of(run, "From");
-	return str_caseeq(envelope_from(run), from ? from : "");
+	return str_caseeq(rules_eval_envelope_from(run), from ? from : "");
 }

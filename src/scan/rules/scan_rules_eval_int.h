@@ -78,6 +78,13 @@ bool rules_eval_all_digits(const char *s, size_t n);
 /* check_rbl / _txt / _sub: an answer (TXT: txt) of zone for the client. */
 unsigned rules_eval_hdr_rbl(struct rules_run *run, const struct rule_eval *ev, const char *zone, bool txt);
 unsigned rules_eval_hdr_count(struct rules_run *run, const struct rule_eval *ev);
+/* scan_rules_eval_from.c: SpamAssassin's EnvelopeFrom:addr: the session's
+ * sender, else (no envelope_sender_header here; the relays' envelope-from
+ * not yet) nothing when an X-Sender address sits beside a fetchmail hop,
+ * else X-Envelope-From, Envelope-Sender or Return-Path written above every
+ * Received field. "" when unknown. */
+const char *rules_eval_envelope_from(struct rules_run *run);
+
 /* scan_rules_eval_relay.c: on the untrusted relays and the Received text */
 unsigned rules_eval_relay_helo_ip_mismatch(struct rules_run *run);
 unsigned rules_eval_relay_no_rdns_dotcom_helo(struct rules_run *run);
