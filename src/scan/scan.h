@@ -40,7 +40,8 @@ struct scan_conf {
 	const char *virus_scanner;  /* clamd:unix:/p | clamd:inet:h:p | libclamav:/dir | none */
 	const char *virus_tmpdir;   /* libclamav temporary files; NULL or "": its default */
 	const char *spam_scanner;   /* builtin | spamd:h:p | spamd:unix:/p | rspamd:h:p | none */
-	const char *spam_rules;	    /* builtin engine: files/directories, space separated ("builtin" = embedded) */
+	const char *spam_rules;	    /* builtin engine: files/directories, space separated ("builtin" = embedded,
+				       "spamassassin" = SpamAssassin's installed rules) */
 	const char *access_map;	    /* file or "" */
 	double spam_threshold;	    /* default 5.0 (builtin; spamd/rspamd answer themselves) */
 	double spam_high_threshold; /* default 10.0 */

@@ -77,9 +77,9 @@ static void send_packet(struct sv *v, const struct buf *b, int fd)
 /* ------------------------------------------------------------ generations */
 
 /* Scanned once by each new engine before any scanner is forked: what the
- * engine sets up on first use (the Received parser's regular expressions,
- * compiled and JIT-compiled into executable memory; charset converters;
- * the MIME library) is then in the memory the scanners inherit, and never
+ * libraries set up on first use (GMime and its charset converters,
+ * libclamav's per-scan state; the rules engine compiles its own patterns
+ * when it loads) is then in the memory the scanners inherit, and never
  * asked of their filter. */
 static const char warm_up_msg[] =
 	"Received: from mail.example.org (mail.example.org [192.0.2.10])\r\n"

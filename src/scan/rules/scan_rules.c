@@ -40,64 +40,65 @@ struct hval {
 
 /* ------------------------------------------------------------------ matching */
 
-/* Number of matches of re in s[0..len) (at most max). */
-static unsigned count_matches(struct rules_run *run, const pcre2_code *re, const char *s, size_t len, unsigned max)
+/* One match of re (8-bit) or re32 (32-bit units, on run->wide) from off:
+ * PCRE2's result, and the match's start and end in *start, *end. */
+static int match_once(struct rules_run *run, const pcre2_code *re, const pcre2_code_32 *re32, const char *s,
+		      size_t len, PCRE2_SIZE off, PCRE2_SIZE *start, PCRE2_SIZE *end)
 {
+	int rc;
+	PCRE2_SIZE *ov;
+	if (re32) {
+		rc = pcre2_match_32(re32, run->wide, len, off, 0, run->md32, run->s->mctx32);
+		ov = pcre2_get_ovector_pointer_32(run->md32);
+	} else {
+		rc = pcre2_match(re, (PCRE2_SPTR)s, len, off, 0, run->md, run->s->mctx);
+		ov = pcre2_get_ovector_pointer(run->md);
+	}
+	*start = ov[0];
+	*end = ov[1];
+	return rc;
+}
+
+/* Number of matches in s[0..len) (at most max) of re, or of re32 when set:
+ * a pattern compiled for 32-bit units (too large for 8-bit PCRE2) matches
+ * the subject widened octet by octet. */
+static unsigned count_matches(struct rules_run *run, const pcre2_code *re, const pcre2_code_32 *re32, const char *s,
+			      size_t len, unsigned max)
+{
+	if (re32) {
+		if (!run->md32)
+			run->md32 = pcre2_match_data_create_32(16, NULL);
+		if (run->wide_cap < len + 1) {
+			run->wide_cap = len + 1;
+			run->wide = xrealloc(run->wide, run->wide_cap * sizeof *run->wide);
+		}
+		for (size_t i = 0; i < len; i++)
+			run->wide[i] = (unsigned char)s[i];
+	}
 	unsigned n = 0;
-	PCRE2_SIZE off = 0;
+	PCRE2_SIZE off = 0, start, end;
 	while (n < max && off <= len) {
-		int rc = pcre2_match(re, (PCRE2_SPTR)s, len, off, 0, run->md, run->s->mctx);
+		int rc = match_once(run, re, re32, s, len, off, &start, &end);
 		if (rc < 0) {
 			if (rc != PCRE2_ERROR_NOMATCH)
 				run->limited++;
 			break;
 		}
 		n++;
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(run->md);
-		off = ov[1] > ov[0] ? ov[1] : ov[1] + 1; /* an empty match moves on one octet */
+		off = end > start ? end : end + 1; /* an empty match moves on one octet */
 	}
 	return n;
 }
 
-/* count_matches for a rule compiled for 32-bit units: the subject widened, octet by octet. */
-static unsigned count_matches_wide(struct rules_run *run, const pcre2_code_32 *re, const char *s, size_t len,
-				   unsigned max)
-{
-	if (!run->md32)
-		run->md32 = pcre2_match_data_create_32(16, NULL);
-	if (run->wide_cap < len + 1) {
-		run->wide_cap = len + 1;
-		run->wide = xrealloc(run->wide, run->wide_cap * sizeof *run->wide);
-	}
-	for (size_t i = 0; i < len; i++)
-		run->wide[i] = (unsigned char)s[i];
-	unsigned n = 0;
-	PCRE2_SIZE off = 0;
-	while (n < max && off <= len) {
-		int rc = pcre2_match_32(re, run->wide, len, off, 0, run->md32, run->s->mctx32);
-		if (rc < 0) {
-			if (rc != PCRE2_ERROR_NOMATCH)
-				run->limited++;
-			break;
-		}
-		n++;
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer_32(run->md32);
-		off = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
-	}
-	return n;
-}
-
-/* A regex rule's matches in s: its 8-bit pattern, or the 32-bit one. */
+/* A regex rule's matches in s. */
 static unsigned rule_matches(struct rules_run *run, const struct rule *r, const char *s, size_t len, unsigned max)
 {
-	if (r->re32)
-		return count_matches_wide(run, r->re32, s, len, max);
-	return count_matches(run, r->re, s, len, max);
+	return count_matches(run, r->re, r->re32, s, len, max);
 }
 
 bool rules_run_match(struct rules_run *run, const pcre2_code *re, const char *s, size_t len)
 {
-	return count_matches(run, re, s, len, 1) > 0;
+	return count_matches(run, re, NULL, s, len, 1) > 0;
 }
 
 static unsigned rule_max(const struct rule *r)
@@ -279,6 +280,19 @@ static char *build_header(struct rules_run *run, enum hdr_kind kind, const char 
 	return buf_steal(&b, NULL);
 }
 
+enum hdr_kind rules_header_kind(const char *name)
+{
+	if (strcmp(name, "ALL") == 0)
+		return HK_ALL;
+	if (str_caseeq(name, "ToCc"))
+		return HK_TOCC;
+	if (strcmp(name, "MESSAGEID") == 0)
+		return HK_MSGID;
+	if (str_caseeq(name, "EnvelopeFrom"))
+		return HK_ENVFROM;
+	return HK_NAME;
+}
+
 void rules_header_key(enum hdr_kind kind, unsigned mods, const char *name, char *key, size_t size)
 {
 	snprintf(key, size, "%d:%u:%s", (int)kind, mods, name ? name : "");
@@ -310,9 +324,7 @@ const struct rules_relays *rules_run_relays(struct rules_run *run)
 
 const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present)
 {
-	enum hdr_kind kind = strcmp(name, "ALL") == 0 ? HK_ALL : strcmp(name, "MESSAGEID") == 0 ? HK_MSGID
-									: strcmp(name, "ToCc") == 0    ? HK_TOCC
-													: HK_NAME; /* as in header rules */
+	enum hdr_kind kind = rules_header_kind(name); /* as in header rules */
 	char key[RULES_HKEY_MAX];
 	rules_header_key(kind, mods, name, key, sizeof key);
 	return header_text(run, key, kind, name, mods, present);

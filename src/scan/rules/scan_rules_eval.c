@@ -369,6 +369,8 @@ void rules_eval_finish(struct scan_rules *s)
 		"|request-[a-f0-9]{16}|bounced?-|[a-f0-9]{8}(?:\\.[a-f0-9]{8}|-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-"
 		"[a-f0-9]{12})|.+=.+=.+)@";
 	char why[200];
+	rules_eval_date_init(); /* the evals' own patterns: once, before scanners fork */
+	rules_eval_relay_init();
 	if ((s->fm_domains || s->nfm_wild) && !s->fm_email_wl)
 		s->fm_email_wl = rules_regex_raw(email_wl, sizeof email_wl - 1, PCRE2_CASELESS, why, sizeof why);
 	/* check_rbl_sub(set, ...) queries the zone of the check_rbl rule that

@@ -296,10 +296,15 @@ static void compile_date_res(void)
 		date_res[i] = rules_regex_fixed(date_patterns[i], 0);
 }
 
+void rules_eval_date_init(void)
+{
+	pthread_once(&date_once, compile_date_res);
+}
+
 /* Group 1 of pattern i in s, as [*a, *a + *n). */
 static bool match1(struct rules_run *run, int i, const char *s, const char **a, size_t *n)
 {
-	pthread_once(&date_once, compile_date_res);
+	rules_eval_date_init();
 	if (!date_res[i] || pcre2_match(date_res[i], (PCRE2_SPTR)s, strlen(s), 0, 0, run->md, run->s->mctx) < 0)
 		return false;
 	if (a) {

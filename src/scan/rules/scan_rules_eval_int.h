@@ -92,6 +92,9 @@ unsigned rules_eval_relay_forged_yahoo(struct rules_run *run);
 
 /* scan_rules_eval_date.c: SpamAssassin's date parser (Unix time or -1) and the date evals */
 long long rules_eval_date_parse(const char *s);
+/* The fixed patterns of the date and relay evals compiled now (at load, not in each scanner). */
+void rules_eval_date_init(void);
+void rules_eval_relay_init(void);
 unsigned rules_eval_hdr_shifted_date(struct rules_run *run, const struct rule_eval *ev);
 unsigned rules_eval_hdr_outlook_msgid(struct rules_run *run);
 unsigned rules_eval_hdr_illegal(struct rules_run *run, const struct rule_eval *ev);

@@ -12,8 +12,8 @@
  *   check_for_forged_yahoo_received_headers()  a yahoo.com From without
  *       any of Yahoo's own relay traces
  *
- * The patterns are interpreted (no JIT: they may be compiled after the
- * scanner's sandbox is up).
+ * The patterns are compiled when a rule set loads (rules_eval_finish),
+ * before any scanner is forked.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -75,9 +75,14 @@ static void compile_res(void)
 		res[i] = rules_regex_fixed(pats[i].p, pats[i].opts);
 }
 
-static bool m(struct rules_run *run, int i, const char *s)
+void rules_eval_relay_init(void)
 {
 	pthread_once(&res_once, compile_res);
+}
+
+static bool m(struct rules_run *run, int i, const char *s)
+{
+	rules_eval_relay_init();
 	return res[i] && pcre2_match(res[i], (PCRE2_SPTR)s, strlen(s), 0, 0, run->md, run->s->mctx) >= 0;
 }
 

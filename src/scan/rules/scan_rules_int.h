@@ -80,7 +80,7 @@ struct rule {
 	double score;	  /* the score of the chosen set */
 	/* regex rules */
 	pcre2_code *re;
-	pcre2_code_32 *re32; /* instead of re: a pattern too large for 8-bit PCRE2 (rules_regex_wide) */
+	pcre2_code_32 *re32; /* instead of re: a pattern too large for 8-bit PCRE2 (rules_regex_pattern) */
 	char *re_src;	  /* its pattern (no delimiters, no flags) and options: replace_rules recompiles it */
 	uint32_t re_opts;
 	bool negate;	  /* !~ */
@@ -129,18 +129,20 @@ struct scan_rules {
 };
 
 /* scan_rules_regex.c */
-/* Compile a Perl-style /re/flags or m{re}flags at *p (advanced past it).
- * Returns NULL with why set. src (may be NULL): the pattern between the
- * delimiters, allocated, and *opts its PCRE2 options (also when refused). */
-pcre2_code *rules_regex(const char **p, char *why, size_t whylen, char **src, uint32_t *opts);
-/* A pattern 8-bit PCRE2 refuses as too large (its compiled form over 64 KiB:
- * SpamAssassin's ReplaceTags expansions), compiled for 32-bit code units,
- * whose links are wider: each octet of pattern and subject is one unit, so
- * it matches the same octets. NULL with why when that fails too. */
-pcre2_code_32 *rules_regex_wide(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
-/* One of the engine's own fixed patterns, interpreted (never JIT-compiled:
- * it may be compiled lazily, after a scanner's sandbox forbids executable
- * mappings); NULL (logged) if PCRE2 refuses it. */
+/* Compile a Perl-style /re/flags or m{re}flags at *p (advanced past it)
+ * with rules_regex_pattern(). *src: the pattern between the delimiters
+ * (allocated, also when refused) and *opts its PCRE2 options. 0, or -1
+ * with why ("regex refused ..." when PCRE2 refused it, else malformed). */
+int rules_regex(const char **p, char **src, uint32_t *opts, pcre2_code **re, pcre2_code_32 **re32, char *why,
+		size_t whylen);
+/* A bare pattern into *re (8-bit, JIT) or, when 8-bit PCRE2 finds it too
+ * large (a compiled form over 64 KiB: SpamAssassin's ReplaceTags
+ * expansions), into *re32 (32-bit code units: each octet of pattern and
+ * subject one unit, so the same octets match). 0, or -1 with why. */
+int rules_regex_pattern(const char *pat, size_t len, uint32_t opts, pcre2_code **re, pcre2_code_32 **re32, char *why,
+			size_t whylen);
+/* One of the engine's own fixed patterns (compiled at load, see
+ * rules_eval_finish); NULL (logged) if PCRE2 refuses it. */
 pcre2_code *rules_regex_fixed(const char *pat, uint32_t opts);
 /* Compile a bare pattern (no delimiters) with PCRE2 options. */
 pcre2_code *rules_regex_raw(const char *pat, size_t len, uint32_t opts, char *why, size_t whylen);
@@ -152,8 +154,6 @@ struct rules_replace;
 bool rules_replace_directive(struct scan_rules *s, const char *key, char *rest, char *why, size_t whylen);
 void rules_replace_finish(struct scan_rules *s);
 void rules_replace_free(struct scan_rules *s);
-/* pat with its tags replaced (allocated), or NULL when the expansion grows past 1 MiB. */
-char *rules_replace_pattern(const struct rules_replace *x, const char *pat);
 
 /* scan_rules_if.c */
 #define RULES_NPLUGINS 13 /* SpamAssassin plugins emulated (in part) */
@@ -200,6 +200,8 @@ struct rules_relays {
 	struct rules_relay *u;	   /* the untrusted relays, nuntrusted of them (for the relay evals) */
 };
 void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out);
+/* The parser's patterns compiled (JIT) now, at load: never first in a sandboxed scanner. */
+void rules_relays_init(void);
 void rules_relays_free(struct rules_relays *r);
 
 /* One check in progress (scan_rules.c). */
@@ -226,6 +228,8 @@ struct rules_run {
 const struct rules_relays *rules_run_relays(struct rules_run *run);
 /* Hits of an eval rule (0 or more). */
 unsigned rules_eval_run(const struct rule *r, struct rules_run *run);
+/* What a header name reads: ALL, ToCc, MESSAGEID, EnvelopeFrom, else the field itself. */
+enum hdr_kind rules_header_kind(const char *name);
 /* The per-message cache key of a header target ("kind:mods:name", lower case). */
 void rules_header_key(enum hdr_kind kind, unsigned mods, const char *name, char *key, size_t size);
 /* Helpers of scan_rules.c the evals use. */

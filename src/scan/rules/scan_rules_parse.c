@@ -140,14 +140,8 @@ static int rule_regex(struct loader *L, struct rule *r, const char **q)
 	char why[300];
 	xfree(r->re_src);
 	r->re_src = NULL;
-	r->re = rules_regex(q, why, sizeof why, &r->re_src, &r->re_opts);
-	if (r->re)
+	if (rules_regex(q, &r->re_src, &r->re_opts, &r->re, &r->re32, why, sizeof why) == 0)
 		return 0;
-	if (r->re_src && strstr(why, "too large")) {
-		r->re32 = rules_regex_wide(r->re_src, strlen(r->re_src), r->re_opts, why, sizeof why);
-		if (r->re32)
-			return 0;
-	}
 	if (strncmp(why, "regex refused", 13) != 0)
 		return fail(L, "rule %s: %s", r->name, why);
 	bad_regex(L, r, why);
@@ -192,15 +186,8 @@ static int header_target(struct rule *r, char *spec)
 		else if (strcmp(m, "first") && strcmp(m, "last"))
 			return -1; /* :host :domain :ip ... */
 	}
-	if (strcmp(spec, "ALL") == 0)
-		r->hkind = HK_ALL;
-	else if (str_caseeq(spec, "ToCc"))
-		r->hkind = HK_TOCC;
-	else if (strcmp(spec, "MESSAGEID") == 0)
-		r->hkind = HK_MSGID;
-	else if (str_caseeq(spec, "EnvelopeFrom"))
-		r->hkind = HK_ENVFROM;
-	else if (strncmp(spec, "ALL-", 4) == 0)
+	r->hkind = rules_header_kind(spec);
+	if (r->hkind == HK_NAME && strncmp(spec, "ALL-", 4) == 0)
 		return -1; /* the fields of trusted / untrusted relays: not split */
 	/* X-Spam-Relays-*: the relays of scan_rules_relay.c */
 	r->hname = xstrdup(spec);
@@ -638,6 +625,7 @@ static void finish(struct scan_rules *s)
 		r->scored = strncmp(r->name, "__", 2) != 0 && r->score != 0;
 	}
 	rules_replace_finish(s); /* before anything reads a regex */
+	rules_relays_init(); /* its patterns compiled here (before scanners fork), not on first use */
 	/* metas decide which score-0 rules still run (as their dependencies) */
 	rules_meta_finish(s);
 	rules_eval_finish(s);

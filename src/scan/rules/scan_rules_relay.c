@@ -289,9 +289,14 @@ static void relay_str(struct buf *b, const struct relay *r)
 static const char *const orig_ip_headers[] = { "X-Yahoo-Post-IP", "X-Originating-IP", "X-Apparently-From",
 					       "X-SenderIP" };
 
-void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out)
+void rules_relays_init(void)
 {
 	pthread_once(&res_once, compile_res);
+}
+
+void rules_relays_parse(const struct scan_msg *m, struct rules_relays *out)
+{
+	rules_relays_init();
 	memset(out, 0, sizeof *out);
 	struct rx x = { .md = pcre2_match_data_create(16, NULL) };
 	struct buf t, u;

@@ -55,8 +55,7 @@ static void free_values(struct map **m)
 	size_t kl;
 	void *v;
 	while (map_next(*m, &pos, &k, &kl, &v))
-		if (v != (void *)1)
-			xfree(v);
+		xfree(v);
 	map_free(m);
 }
 
@@ -69,7 +68,7 @@ void rules_replace_free(struct scan_rules *s)
 	free_values(&x->pre);
 	free_values(&x->post);
 	free_values(&x->inter);
-	free_values(&x->rules);
+	map_free(&x->rules); /* values: (void *)1 */
 	xfree(x);
 	s->replace = NULL;
 }
@@ -252,7 +251,8 @@ static bool replace_pass(const struct rules_replace *x, struct buf *b, bool *big
 	return again && !*big;
 }
 
-char *rules_replace_pattern(const struct rules_replace *x, const char *pat)
+/* pat with its tags replaced (allocated), or NULL when the expansion grows past REPLACE_MAX. */
+static char *replace_pattern(const struct rules_replace *x, const char *pat)
 {
 	struct buf b;
 	buf_init(&b);
@@ -285,7 +285,7 @@ void rules_replace_finish(struct scan_rules *s)
 		struct rule *r = &s->rules[idx - 1];
 		if (!r->defined || (!r->re && !r->re32) || !r->re_src)
 			continue; /* not a regex rule (SpamAssassin: "non-existing or incompatible") */
-		char *pat = rules_replace_pattern(x, r->re_src);
+		char *pat = replace_pattern(x, r->re_src);
 		if (!pat) {
 			log_info("event=rules_bad_regex rule=%s at=%s why=\"replace_rules: expansion over %u octets\"",
 				 r->name, r->file ? r->file : "?", REPLACE_MAX);
@@ -295,11 +295,9 @@ void rules_replace_finish(struct scan_rules *s)
 		}
 		if (strcmp(pat, r->re_src) != 0) {
 			char why[300];
-			pcre2_code *re = rules_regex_raw(pat, strlen(pat), r->re_opts, why, sizeof why);
-			pcre2_code_32 *re32 = NULL;
-			if (!re && strstr(why, "too large")) /* SpamAssassin's character-class tags: see rules_regex_wide */
-				re32 = rules_regex_wide(pat, strlen(pat), r->re_opts, why, sizeof why);
-			if (re || re32) {
+			pcre2_code *re;
+			pcre2_code_32 *re32;
+			if (rules_regex_pattern(pat, strlen(pat), r->re_opts, &re, &re32, why, sizeof why) == 0) {
 				pcre2_code_free(r->re);
 				pcre2_code_free_32(r->re32);
 				r->re = re;

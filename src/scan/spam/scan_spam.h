@@ -72,7 +72,8 @@ struct scan_spam_res {
 
 struct scan_spam_opts {
 	const char *rules; /* builtin: spam_rules, files/directories separated by white space or
-			      commas ("builtin" = the embedded set; NULL or "": "builtin") */
+			      commas ("builtin" = the embedded set, "spamassassin" = SpamAssassin's
+			      installed rules, scan_rules_sa_find(); NULL or "": "builtin") */
 	double threshold;  /* builtin: spam_threshold */
 	int timeout_ms;	   /* daemons: the whole exchange */
 	size_t max_size;   /* daemons: larger messages are not sent (0: SCAN_SPAM_MAX_SIZE) */
