@@ -7,7 +7,7 @@
  *
  * Input: "rule text \0 message header value" (the value of Subject, two
  * Received fields, Date, Resent-Date and Message-Id: the date and relay
- * evals parse it). Invariants: a load either
+ * evals parse it; and the source of an HTML part: the html evals parse it). Invariants: a load either
  * succeeds or names "name:line: what"; the statistics add up (enabled
  * rules by type sum to enabled; no more enabled than defined); a check
  * reports only scored hits whose scores sum to the result.
@@ -51,8 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 { "Resent-Date", subject, subject } };
 	struct scan_text body[2] = { { subject, strlen(subject) }, { "text", 4 } };
 	const char *uris[] = { "http://example.com/" };
+	struct scan_part part = { .path = "1", .ctype = "text/html", .data = (const unsigned char *)subject,
+				  .len = strlen(subject), .text = subject, .text_len = strlen(subject), .html = true };
 	struct scan_msg m = { .raw = subject, .raw_len = strlen(subject), .hdrs = h, .nhdrs = 7, .body = body,
-			      .nbody = 2, .rawbody = body, .nrawbody = 2, .uris = uris, .nuris = 1 };
+			      .nbody = 2, .rawbody = body, .nrawbody = 2, .uris = uris, .nuris = 1, .parts = &part,
+			      .nparts = 1 };
 	struct scan_rules_dnsbl d = { "zen.spamhaus.org", "127.0.0.2", "listed" };
 	struct scan_rules_ctx c = { .dnsbl = &d, .ndnsbl = 1, .env_from = "x@y" };
 	struct scan_rules_result res;

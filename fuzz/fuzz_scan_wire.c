@@ -8,8 +8,10 @@
  * wire). Invariants: a decoded answer encodes and decodes again to the
  * same fields; an edit list that passes mail_edits_check() applies to a
  * message of the checked length with exactly the length it announced and
- * never reads past it (ASan); every other decoder refuses or fills its
- * struct without reading past the input.
+ * never reads past it (ASan); a Bayes learning payload that decodes has
+ * sorted, distinct, non-zero keys within SCAN_LEARN_MAX_KEYS and encodes
+ * back to the same text; every other decoder refuses or fills its struct
+ * without reading past the input.
  */
 #include <string.h>
 
@@ -46,6 +48,23 @@ static void answer(const uint8_t *data, size_t size)
 	if (a.report)
 		(void)scan_report_decode(a.report, &r);
 	scan_report_fini(&r);
+	struct scan_learn l;
+	if (a.learn && scan_learn_decode(a.learn, &l) == 0) {
+		FUZZ_CHECK(l.nkeys <= SCAN_LEARN_MAX_KEYS);
+		for (size_t i = 0; i < l.nkeys; i++)
+			FUZZ_CHECK(l.keys[i] && (i == 0 || l.keys[i - 1] < l.keys[i]));
+		struct buf e;
+		buf_init(&e);
+		scan_learn_encode(&l, &e);
+		/* the same payload, but for leading zeros in the expiry and case in the hex digits */
+		struct scan_learn l2;
+		FUZZ_CHECK(scan_learn_decode(e.data, &l2) == 0 && l2.nkeys == l.nkeys && l2.msg_key == l.msg_key &&
+			   l2.expiry_max == l.expiry_max &&
+			   (l.nkeys == 0 || memcmp(l.keys, l2.keys, l.nkeys * sizeof *l.keys) == 0));
+		scan_learn_fini(&l2);
+		buf_fini(&e);
+		scan_learn_fini(&l);
+	}
 	buf_fini(&f);
 	spm_ans_fini(&a);
 	spm_ans_fini(&b);

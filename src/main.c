@@ -9,6 +9,7 @@
  *   mxgate flush  [-c FILE]                     retry deferred mail now
  *   mxgate scan   [-c FILE] [--client-ip IP] [--json] MESSAGE   the scanning pipeline on a file
  *   mxgate quarantine [-c FILE] list|show ID|release ID|delete ID
+ *   mxgate learn  [-c FILE] --spam|--ham|--forget PATH...   train Bayes
  *   mxgate queue  [-c FILE] list|show|flush|hold|release|delete|requeue|status ...   (ctl_queue.c)
  *   mxgate reload [-c FILE]                     re-read configuration and maps (control socket)
  *   mailq [-c FILE]                             (called through a symlink) the queue, Postfix style
@@ -39,10 +40,12 @@ static void usage(FILE *f)
 		"  queue show ID | flush [ID | --domain D] | hold ID | release ID | requeue ID\n"
 		"  queue delete ID | delete --state S --domain D | status\n"
 		"                        the queue of the running gateway (list and show also without it)\n"
-		"  quarantine list | show ID | release ID | delete ID\n"
-		"                        quarantined originals\n"
+		"  quarantine list | show ID | release ID | delete ID | delete-spam ID\n"
+		"                        quarantined originals (release learns ham, delete-spam spam: Bayes)\n"
 		"  mailq                 the queue, one block per message (also: mxgate called as mailq)\n"
 		"  flush                 retry deferred mail now (as queue flush)\n"
+		"  learn --spam|--ham|--forget PATH...\n"
+		"                        train the Bayes store (files, directories, mboxes), as sa-learn\n"
 		"  scan [--client-ip IP] [--json] MESSAGE...\n"
 		"                        the scanning pipeline on message files: verdict, findings, actions\n"
 		"  route [--client IP] [--json] ADDRESS\n"
@@ -140,10 +143,12 @@ int main(int argc, char **argv)
 	const char **ov = calloc((size_t)argc, sizeof *ov);
 	size_t nov = 0;
 	bool only_changed = false, doc = false, json = false;
+	int learn_mode = 2; /* learn: 1 spam, 0 ham, -1 forget, 2 not given */
 	const char *addr = NULL, *client = NULL, *arg2 = NULL;
 	const char **files = calloc((size_t)argc, sizeof *files);
 	size_t nfiles = 0;
-	bool positional = strcmp(cmd, "route") == 0 || strcmp(cmd, "scan") == 0 || strcmp(cmd, "quarantine") == 0;
+	bool positional = strcmp(cmd, "route") == 0 || strcmp(cmd, "scan") == 0 || strcmp(cmd, "quarantine") == 0 ||
+			  strcmp(cmd, "learn") == 0;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
@@ -157,7 +162,17 @@ int main(int argc, char **argv)
 			json = true;
 		} else if ((strcmp(argv[i], "--client") == 0 || strcmp(argv[i], "--client-ip") == 0) && i + 1 < argc) {
 			client = argv[++i];
-		} else if (strcmp(cmd, "scan") == 0 && argv[i][0] != '-') {
+		} else if (strcmp(cmd, "learn") == 0 &&
+			   (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0 || strcmp(argv[i], "--forget") == 0)) {
+			int m = argv[i][2] == 's' ? 1 : argv[i][2] == 'h' ? 0 : -1;
+			if (learn_mode != 2 && learn_mode != m) {
+				fprintf(stderr, "mxgate: learn takes one of --spam, --ham, --forget\n");
+				free(ov);
+				free(files);
+				return 2;
+			}
+			learn_mode = m;
+		} else if ((strcmp(cmd, "scan") == 0 || strcmp(cmd, "learn") == 0) && argv[i][0] != '-') {
 			files[nfiles++] = argv[i];
 			addr = files[0];
 		} else if (positional && argv[i][0] != '-' && !addr) {
@@ -180,9 +195,10 @@ int main(int argc, char **argv)
 		rc = ctl_check(path, ov, nov);
 	} else if (strcmp(cmd, "config") == 0) {
 		rc = ctl_config(path, ov, nov, only_changed, doc);
-	} else if (positional && !addr) {
+	} else if (positional && (!addr || (strcmp(cmd, "learn") == 0 && learn_mode == 2))) {
 		fprintf(stderr, "mxgate: %s needs %s\n", cmd,
-			strcmp(cmd, "route") == 0 ? "an ADDRESS" : strcmp(cmd, "scan") == 0 ? "a MESSAGE file" : "list|show|release|delete");
+			strcmp(cmd, "route") == 0 ? "an ADDRESS" : strcmp(cmd, "scan") == 0 ? "a MESSAGE file" :
+			strcmp(cmd, "learn") == 0 ? "--spam, --ham or --forget and a PATH" : "list|show|release|delete");
 		usage(stderr);
 		rc = 2;
 	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "mailq") == 0 || positional) {
@@ -200,6 +216,8 @@ int main(int argc, char **argv)
 			rc = ctl_route(c, addr, client, json);
 		else if (strcmp(cmd, "scan") == 0)
 			rc = ctl_scan(c, files, nfiles, client, json);
+		else if (strcmp(cmd, "learn") == 0)
+			rc = ctl_learn(c, learn_mode, files, nfiles);
 		else
 			rc = ctl_quarantine(c, addr, arg2);
 		conf_free(&c);

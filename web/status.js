@@ -1,5 +1,5 @@
 // web/status.js - mxgate's status page: reads /api/status every few seconds and draws the queue,
-// the counters, the recent messages, the quarantine (with Release and Delete) and two plots
+// the counters, the recent messages, the quarantine (with Release, Delete as spam and Delete) and two plots
 // (inline SVG). Text from the gateway is only ever set as textContent, never as HTML. The secret
 // for changing actions is asked once and kept in sessionStorage (this tab only); it travels in
 // the X-Mxgate-Secret header, which a cross-site form cannot send.
@@ -147,16 +147,17 @@
   }
 
   function actionButton(action, qid) {
-    const b = el("button", action, action === "release" ? "Release" : "Delete");
+    const b = el("button", action, action === "release" ? "Release" :
+      action === "delete-spam" ? "Delete as spam" : "Delete");
     b.type = "button";
     b.dataset.qid = qid;
     b.dataset.action = action;
-    if (action === "delete" && confirming[qid]) {
+    if (action !== "release" && confirming[qid]) {
       b.textContent = "Really delete?";
       b.classList.add("confirm");
     }
     b.addEventListener("click", () => {
-      if (action === "delete" && !confirming[qid]) {
+      if (action !== "release" && !confirming[qid]) {
         confirming[qid] = true;
         b.textContent = "Really delete?";
         b.classList.add("confirm");
@@ -185,7 +186,8 @@
       tr.append(el("td", null, fmtTime(m.time)), el("td", "id", m.queue), el("td", null, m.sender || "<>"),
         el("td", null, to), el("td", "subject", m.subject), el("td", null, m.why));
       const td = el("td");
-      td.append(actionButton("release", m.queue), " ", actionButton("delete", m.queue));
+      td.append(actionButton("release", m.queue), " ", actionButton("delete-spam", m.queue), " ",
+        actionButton("delete", m.queue));
       tr.appendChild(td);
       rows.push(tr);
     }

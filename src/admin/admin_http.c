@@ -132,6 +132,7 @@ static void on_other(struct evhttp_request *req, void *arg)
 	}
 	case ADMIN_RES_RELEASE:
 	case ADMIN_RES_DELETE:
+	case ADMIN_RES_DELETE_SPAM:
 		if (!post) {
 			method_not_allowed(req, "POST");
 			return;

@@ -150,6 +150,20 @@ static void render_smtp(struct admin *a, struct buf *out, struct buf *lb)
 	metric_head(out, "mxgate_messages_accepted_total", "counter",
 		    "Messages accepted: the 250 after DATA or BDAT LAST.");
 	metric_sample(out, "mxgate_messages_accepted_total", NULL, n.accepted);
+	metric_head(out, "mxgate_bayes_learned_total", "counter",
+		    "Messages newly learned into the Bayes store by the gateway, by source (auto: SpamAssassin's "
+		    "auto-learning; release: a quarantine release; delete-as-spam) and class.");
+	static const char *const srcs[GW_LEARN_NSRC] = { "auto", "release", "delete-as-spam" };
+	for (int s = 0; s < GW_LEARN_NSRC; s++)
+		for (int c = 0; c < 2; c++) {
+			buf_reset(lb);
+			metric_label(lb, "source", srcs[s]);
+			metric_label(lb, "class", c ? "spam" : "ham");
+			metric_sample(out, "mxgate_bayes_learned_total", lb->data, n.bayes_learned[s][c]);
+		}
+	metric_head(out, "mxgate_bayes_learn_failed_total", "counter",
+		    "Messages not learned: the Bayes store could not be written, or too many were waiting.");
+	metric_sample(out, "mxgate_bayes_learn_failed_total", NULL, n.bayes_failed);
 	metric_head(out, "mxgate_smtp_refused_total", "counter",
 		    "Refused MAIL, RCPT and DATA/BDAT commands, by stage, reason class (the subject of the enhanced status "
 		    "code, RFC 3463) and type (temporary 4xx, permanent 5xx).");

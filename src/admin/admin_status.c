@@ -475,8 +475,8 @@ static bool secret_ok(const char *want, const char *got)
 
 static void serve_action(struct admin *a, struct evhttp_request *req, const struct admin_status_target *t)
 {
-	bool rel = t->res == ADMIN_RES_RELEASE;
-	const char *what = rel ? "release" : "delete";
+	bool rel = t->res == ADMIN_RES_RELEASE, spam = t->res == ADMIN_RES_DELETE_SPAM;
+	const char *what = rel ? "release" : spam ? "delete-spam" : "delete";
 	char client[80];
 	admin_http_client(req, client, sizeof client);
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
@@ -500,13 +500,14 @@ static void serve_action(struct admin *a, struct evhttp_request *req, const stru
 		return;
 	}
 	char msg[300];
-	if (gw_queue_op(a->g, rel ? QUEUE_OP_RELEASE : QUEUE_OP_DELETE, t->id, msg, sizeof msg) < 0) {
+	if (gw_queue_op(a->g, rel ? QUEUE_OP_RELEASE : spam ? QUEUE_OP_DELETE_SPAM : QUEUE_OP_DELETE, t->id, msg,
+			sizeof msg) < 0) {
 		log_warn("queue=%s event=http_action_failed action=%s client=%s error=\"%s\"", t->id, what, client, msg);
 		reply_error(req, 409, "Conflict", msg);
 		return;
 	}
 	log_info("queue=%s event=%s source=http client=%s result=\"%s\"", t->id,
-		 rel ? "quarantine_released" : "quarantine_deleted", client, msg);
+		 rel ? "quarantine_released" : spam ? "quarantine_deleted_as_spam" : "quarantine_deleted", client, msg);
 	reply_json(req, 200, "OK", json_pack("{s:b,s:s,s:o}", "ok", 1, "queue", t->id, "message", jstr(msg)));
 }
 
@@ -529,6 +530,7 @@ void admin_status_serve(struct admin *a, struct evhttp_request *req, const struc
 		break;
 	case ADMIN_RES_RELEASE:
 	case ADMIN_RES_DELETE:
+	case ADMIN_RES_DELETE_SPAM:
 		serve_action(a, req, t);
 		break;
 	default:

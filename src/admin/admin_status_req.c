@@ -53,6 +53,8 @@ enum admin_status_res admin_status_req_parse(const char *uri, size_t len, struct
 		r = ADMIN_RES_RELEASE;
 	else if (vlen == 6 && memcmp(verb, "delete", 6) == 0)
 		r = ADMIN_RES_DELETE;
+	else if (vlen == 11 && memcmp(verb, "delete-spam", 11) == 0)
+		r = ADMIN_RES_DELETE_SPAM;
 	else
 		return set(out, ADMIN_RES_NOTFOUND);
 	size_t idlen = (size_t)(slash - seg);

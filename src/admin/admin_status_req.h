@@ -27,6 +27,7 @@ enum admin_status_res {
 	ADMIN_RES_METRICS, /* GET /metrics */
 	ADMIN_RES_RELEASE, /* POST /api/quarantine/<id>/release */
 	ADMIN_RES_DELETE,  /* POST /api/quarantine/<id>/delete */
+	ADMIN_RES_DELETE_SPAM, /* POST /api/quarantine/<id>/delete-spam: learned as spam (Bayes), deleted */
 	ADMIN_RES_BAD_ID,  /* an action whose id is not a queue id */
 	ADMIN_RES_N
 };

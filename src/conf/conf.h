@@ -57,6 +57,8 @@ struct conf {
 	char *virus_scanner, *virus_tmpdir, *spam_scanner, *spam_rules, *scan_access_map;
 	uint64_t virus_max_size, spam_max_size;
 	double spam_threshold, spam_high_threshold;
+	bool use_bayes, bayes_auto_learn;
+	char *bayes_path;
 	char *clean_actions, *blocklisted_actions, *spam_actions, *high_spam_actions, *unscannable_actions,
 		*virus_actions;
 	char *blocklisted_subject_tag, *spam_subject_tag, *high_spam_subject_tag, *unscannable_subject_tag,

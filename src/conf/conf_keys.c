@@ -218,6 +218,18 @@ const struct conf_key conf_keys[] = {
 	  "then /etc/spamassassin (*.pre, local.cf); with none installed, the shipped set and a warning. "
 	  "builtin = the shipped 24-rule set. Both can be combined with files, e.g. \"spamassassin "
 	  "/etc/mxgate/local-rules.cf\"." },
+	{ "use_bayes", CONF_T_BOOL, O(use_bayes), "yes", 0, 0, NULL,
+	  "builtin: SpamAssassin's Bayes classifier (its BAYES_* rules and the score set with Bayes) once "
+	  "bayes_path holds at least bayes_min_spam_num spam and bayes_min_ham_num ham messages (200 each, "
+	  "from the rule files); before that the score set without Bayes. Train it with mxgate learn." },
+	{ "bayes_path", CONF_T_STR, O(bayes_path), "/var/lib/mxgate/bayes", 0, 0, NULL,
+	  "The Bayes token store (one file; PATH.lock beside it). Written by mxgate learn; scanners read it, "
+	  "so scan_user needs read access to it and its directory." },
+	{ "bayes_auto_learn", CONF_T_BOOL, O(bayes_auto_learn), "yes", 0, 0, NULL,
+	  "With use_bayes: learn what SpamAssassin's auto-learning would (a score below "
+	  "bayes_auto_learn_threshold_nonspam, 0.1: ham; from bayes_auto_learn_threshold_spam, 12.0, with 3 "
+	  "header and 3 body points: spam; thresholds in the rule files). The gateway writes the store every "
+	  "few seconds. A quarantine release always learns ham, delete-spam spam." },
 	{ "spam_threshold", CONF_T_NUM, O(spam_threshold), "5.0", -1000, 1000, NULL,
 	  "Score from which a message is spam (builtin; spamd and rspamd use their own required score)." },
 	{ "spam_high_threshold", CONF_T_NUM, O(spam_high_threshold), "10.0", -1000, 1000, NULL,

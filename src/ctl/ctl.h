@@ -29,6 +29,10 @@ int ctl_route(const struct conf *c, const char *addr, const char *client, bool j
  * all (ctl_scan.c). Exit 0 a verdict for each, 1 no verdict for some (a
  * scanner failed), 2 usage, setup or file errors. */
 int ctl_scan(const struct conf *c, const char *const *files, size_t nfiles, const char *client_ip, bool json);
+/* mxgate learn --spam|--ham|--forget PATH...: the Bayes store at bayes_path
+ * (ctl_learn.c). mode 1 spam, 0 ham, -1 forget. Exit 0, 1 some file
+ * unreadable, 2 usage/configuration/store errors. */
+int ctl_learn(const struct conf *c, int mode, const char *const *paths, size_t npaths);
 /* "mxgate quarantine list|show ID|release ID|delete ID" (ctl_quarantine.c).
  * release and delete go through the running daemon's control socket when
  * there is one, else work on the spool directly. */

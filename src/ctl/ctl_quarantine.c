@@ -1,5 +1,6 @@
 /*
- * ctl_quarantine.c - "mxgate quarantine list|show ID|release ID|delete ID".
+ * ctl_quarantine.c - "mxgate quarantine list|show ID|release ID|delete ID|
+ * delete-spam ID".
  *
  * Quarantined originals are queue files under <queue_directory>/quarantine/
  * (docs/QUEUE.md, transition 3q): the message as received, its envelope
@@ -9,12 +10,16 @@
  * gateway, release and delete are its operations (control socket,
  * ctl_queue.c); without one they work on the spool directly, as the
  * spool's owner (root switches to it), and the next start takes it on.
+ * Release learns the message as ham and delete-spam as spam into the Bayes
+ * store (use_bayes), from the tokens its envelope keeps: the daemon's
+ * learner, or here, directly, when no daemon runs.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin/admin_ctl.h"
@@ -27,6 +32,7 @@
 #include "mail/mail_date.h"
 #include "mail/mail_env.h"
 #include "queue/queue_store.h"
+#include "scan/bayes/scan_bayes.h"
 #include "scan/scan.h"
 
 /* Root acts as the owner of the spool, so the files it writes stay the gateway's. */
@@ -146,6 +152,40 @@ static int via_daemon(const struct conf *c, const char *what, const char *qid, i
 	return 1;
 }
 
+/* No daemon: quarantine/qid's Bayes tokens (its L record): true with *l. */
+static bool tokens_offline(const struct conf *c, struct queue_store *qs, const char *qid, struct scan_learn *l)
+{
+	memset(l, 0, sizeof *l);
+	struct mail_env *env;
+	struct queue_hdr hdr;
+	char err[300];
+	if (!c->use_bayes || !queue_store_exists(qs, QDIR_QUARANTINE, qid) ||
+	    queue_store_load(qs, QDIR_QUARANTINE, qid, &env, &hdr, err, sizeof err) < 0)
+		return false;
+	bool ok = env->bayes && scan_learn_decode(env->bayes, l) == 0;
+	if (!ok)
+		printf("mxgate: %s: not learned: no Bayes tokens with it (scanned without use_bayes)\n", qid);
+	mail_env_free(&env);
+	return ok;
+}
+
+/* ... learned into the Bayes store (a release: ham; delete-spam: spam);
+ * prints what happened; l is released. */
+static void learn_offline(const struct conf *c, const char *qid, struct scan_learn *l_, bool spam)
+{
+	struct scan_learn l = *l_;
+	char err[300];
+	struct scan_bayes_item it = { .msg_key = l.msg_key, .keys = l.keys, .nkeys = l.nkeys, .cls = spam ? 1 : 0 };
+	int res = 0;
+	if (scan_bayes_learn_batch(c->bayes_path, &it, 1, l.expiry_max, (uint32_t)time(NULL), 30000, &res, NULL, err,
+				   sizeof err) < 0)
+		fprintf(stderr, "mxgate: %s: not learned: %s\n", qid, err);
+	else
+		printf("mxgate: %s %s as %s (Bayes, %s)\n", qid, res ? "learned" : "already learned", spam ? "spam" : "ham",
+		       c->bayes_path);
+	scan_learn_fini(l_);
+}
+
 /* No daemon: the release on the spool (queue_store_release); the next start takes it on. */
 static int release(struct queue_store *qs, const char *qid)
 {
@@ -181,11 +221,23 @@ int ctl_quarantine(const struct conf *c, const char *what, const char *qid)
 		rc = 0;
 	} else if (strcmp(what, "show") == 0) {
 		rc = show(qs, qid);
-	} else if ((strcmp(what, "release") == 0 || strcmp(what, "delete") == 0) && via_daemon(c, what, qid, &rc)) {
+	} else if ((strcmp(what, "release") == 0 || strcmp(what, "delete") == 0 || strcmp(what, "delete-spam") == 0) &&
+		   via_daemon(c, what, qid, &rc)) {
 		/* done by the daemon */
 	} else if (strcmp(what, "release") == 0) {
+		struct scan_learn l;
+		bool have = tokens_offline(c, qs, qid, &l);
 		rc = release(qs, qid);
-	} else if (strcmp(what, "delete") == 0) {
+		if (have && rc == 0)
+			learn_offline(c, qid, &l, false);
+		scan_learn_fini(&l);
+	} else if (strcmp(what, "delete") == 0 || strcmp(what, "delete-spam") == 0) {
+		struct scan_learn l;
+		bool have = strcmp(what, "delete-spam") == 0 && tokens_offline(c, qs, qid, &l);
+		if (have && queue_store_exists(qs, QDIR_QUARANTINE, qid))
+			learn_offline(c, qid, &l, true);
+		if (have)
+			scan_learn_fini(&l);
 		if (queue_store_remove(qs, QDIR_QUARANTINE, qid) < 0) {
 			fprintf(stderr, "mxgate: quarantine delete %s: %s\n", qid, strerror(errno));
 			rc = 1;
@@ -194,7 +246,7 @@ int ctl_quarantine(const struct conf *c, const char *what, const char *qid)
 			rc = 0;
 		}
 	} else {
-		fprintf(stderr, "mxgate: quarantine list|show ID|release ID|delete ID\n");
+		fprintf(stderr, "mxgate: quarantine list|show ID|release ID|delete ID|delete-spam ID\n");
 	}
 	queue_store_close(&qs);
 	return rc;

@@ -172,9 +172,12 @@ static void print_json(const char *file, size_t len, const struct scan_report *r
 	json_t *rules = json_array();
 	for (size_t i = 0; i < r->nrules; i++)
 		json_array_append_new(rules, ctl_json_z(r->rules[i]));
-	json_object_set_new(j, "spam", json_pack("{s:b,s:b,s:f,s:f,s:o,s:o}", "scanned", r->spam_scanned, "spam",
+	json_object_set_new(j, "spam", json_pack("{s:b,s:b,s:f,s:f,s:o,s:o,s:o,s:o}", "scanned", r->spam_scanned, "spam",
 						 r->spam_yes, "score", r->score, "required", r->required, "rules", rules,
-						 "skipped", r->spam_skipped ? ctl_json_z(r->spam_skipped) : json_null()));
+						 "skipped", r->spam_skipped ? ctl_json_z(r->spam_skipped) : json_null(),
+						 "bayes", r->bayes_known ? json_real(r->bayes_prob) : json_null(),
+						 "autolearn", r->autolearn ? json_string(r->autolearn > 0 ? "spam" : "ham")
+									 : json_null()));
 	struct buf b;
 	buf_init(&b);
 	scan_actions_format(o->flags, o->redirect, &b);

@@ -244,6 +244,8 @@ static int open_listeners(struct gw *g, char *err, size_t errlen)
 	return 0;
 }
 
+static void bayes_dir(struct gw *g);
+
 struct gw *gw_open(const struct conf *c, const char *path, const char *const *ov, size_t nov, char *err,
 		   size_t errlen)
 {
@@ -261,10 +263,49 @@ struct gw *gw_open(const struct conf *c, const char *path, const char *const *ov
 	g->qs = queue_store_open(c->queue_directory, g->uid, g->gid, err, errlen);
 	if (!g->qs || gw_scan_ready(g, err, errlen) < 0)
 		goto fail;
+	bayes_dir(g);
 	return g;
 fail:
 	gw_close(&g);
 	return NULL;
+}
+
+/* The Bayes store's directory (use_bayes): created (0755: the scanners read
+ * the store) and given to mail_owner when missing, as the spool is; one
+ * warning when mail_owner cannot write there (learning would fail). */
+static void bayes_dir(struct gw *g)
+{
+	const struct conf *c = g->conf;
+	if (!c->use_bayes || !c->bayes_path[0])
+		return;
+	char *dir = xstrdup(c->bayes_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir) {
+		xfree(dir);
+		return;
+	}
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) < 0 && errno == ENOENT) {
+		for (char *p = dir + 1; *p; p++)
+			if (*p == '/') {
+				*p = '\0';
+				mkdir(dir, 0755);
+				*p = '/';
+			}
+		if (mkdir(dir, 0755) == 0 &&
+		    (chmod(dir, 0755) < 0 || (g->uid != (uid_t)-1 && chown(dir, g->uid, g->gid) < 0)))
+			log_warn("event=bayes_dir_chown path=%s error=\"%s\"", dir, strerror(errno));
+	}
+	if (stat(dir, &st) < 0)
+		log_warn("event=bayes_dir_missing path=%s error=\"%s\" effect=\"Bayes learning fails\"", dir,
+			 strerror(errno));
+	else if (g->uid != (uid_t)-1 && st.st_uid != g->uid && (st.st_mode & 0002) == 0 &&
+		 !(st.st_gid == g->gid && (st.st_mode & 0020)))
+		log_warn("event=bayes_dir_not_writable path=%s owner_uid=%u mail_owner_uid=%u effect=\"auto-learning and "
+			 "quarantine learning fail: give the directory to mail_owner\"",
+			 dir, (unsigned)st.st_uid, (unsigned)g->uid);
+	xfree(dir);
 }
 
 void gw_owner(const struct gw *g, uid_t *uid, gid_t *gid)

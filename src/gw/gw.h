@@ -77,8 +77,12 @@ struct scan_proc_stats;
 void gw_scan_stats(const struct gw *g, struct scan_proc_stats *out);
 /* Messages accepted (the 250 after DATA) and refused after their content
  * (452: not committed; a before-queue scan's 451 or 554). */
+/* Where a message learned into Bayes came from. */
+enum gw_learn_source { GW_LEARN_AUTO, GW_LEARN_RELEASE, GW_LEARN_DELETE_SPAM, GW_LEARN_NSRC };
 struct gw_counters {
 	uint64_t accepted, rejected;
+	uint64_t bayes_learned[GW_LEARN_NSRC][2]; /* [source][0 ham, 1 spam] */
+	uint64_t bayes_failed;
 };
 void gw_counters(const struct gw *g, struct gw_counters *out);
 /* True once SIGTERM/SIGINT began the shutdown. */

@@ -106,6 +106,8 @@ void gw_conf_scan(const struct conf *c, struct scan_conf *sc)
 		.spam_rules = c->spam_rules,
 		.access_map = c->scan_access_map,
 		.spam_threshold = c->spam_threshold,
+		.use_bayes = c->use_bayes,
+		.bayes_path = c->bayes_path,
 		.spam_high_threshold = c->spam_high_threshold,
 		.dnsbl_threshold = c->dnsbl_sites[0] ? c->dnsbl_threshold : 0,
 		.timeout_ms = c->scan_timeout * 1000,

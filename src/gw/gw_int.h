@@ -29,6 +29,7 @@ struct queue_commit;
 struct queue_sched;
 struct deliver;
 struct queue_attempt;
+struct gw_learner;
 struct deliver_result;
 struct route_maps;
 struct mail_env;
@@ -109,9 +110,21 @@ struct gw {
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *stop_timer, *drain_timer;
 	uint64_t accepted, rejected;
+	/* Bayes learning (gw_learn.c) */
+	struct gw_learner *learner;
+	uint64_t bayes_learned[GW_LEARN_NSRC][2]; /* [source][0 ham, 1 spam]: messages newly learned */
+	uint64_t bayes_failed;			  /* messages a store write lost */
 	struct gw_observer obs[GW_OBSERVERS_MAX]; /* gw_event.c */
 	size_t nobs;
 };
+
+/* gw_learn.c: learning into the Bayes store (a worker thread writes it in
+ * batches). _submit copies l; false when nothing is queued (use_bayes off,
+ * no tokens, too much waiting). */
+void gw_learn_init(struct gw *g);
+void gw_learn_free(struct gw *g);
+struct scan_learn;
+bool gw_learn_submit(struct gw *g, const struct scan_learn *l, bool spam, enum gw_learn_source src, const char *qid);
 
 /* gw_event.c: publish ev to every observer (loop thread). */
 void gw_emit(struct gw *g, const struct gw_event *ev);

@@ -179,6 +179,7 @@ void gw_scan_init(struct gw *g)
 {
 	scan_proc_attach(g->sp, g->base);
 	g->edit_pool = ev_pool_new(g->base, EDIT_THREADS, "edit");
+	gw_learn_init(g);
 }
 
 struct gw_scanset *gw_scan_reload(struct gw *g, struct gw_gen *gen, char *err, size_t errlen)
@@ -206,6 +207,7 @@ void gw_scan_free(struct gw *g)
 {
 	scan_proc_stop(&g->sp);	     /* jobs in flight end (retried at the next start) */
 	ev_pool_free(&g->edit_pool); /* edits being applied go to the queue first */
+	gw_learn_free(g);	     /* what was learned meanwhile is written */
 	gw_scanset_unref(g->scanset);
 	g->scanset = NULL;
 }
@@ -309,6 +311,22 @@ static void set_scan(struct mail_env *e, const struct scan_report *r)
 	buf_fini(&b);
 }
 
+/* The Bayes tokens a quarantined copy keeps (release learns it as ham,
+ * delete-spam as spam): from this scan, or from the envelope of a message
+ * scanned before the queue. */
+static void set_bayes(struct mail_env *e, const struct scan_job *j)
+{
+	if (j->rep.learn.nkeys) {
+		struct buf b;
+		buf_init(&b);
+		scan_learn_encode(&j->rep.learn, &b);
+		e->bayes = mail_env_strdup(e, b.data);
+		buf_fini(&b);
+	} else if (j->env && j->env->bayes) {
+		e->bayes = mail_env_strdup(e, j->env->bayes);
+	}
+}
+
 /* What becomes of a message that is not delivered as it is: logged when
  * it is not delivered at all, and published. */
 static void log_disposition(const struct scan_job *j, bool deliver, bool quarantine)
@@ -400,6 +418,7 @@ static void finish_after_queue(struct scan_job *j)
 	if (quarantine) {
 		struct mail_env *qe = env_clone(j->env, false);
 		set_scan(qe, &j->rep);
+		set_bayes(qe, j);
 		outs[n - 1] = (struct queue_out){ .env = qe, .to = QDIR_QUARANTINE };
 	}
 	log_disposition(j, deliver, quarantine);
@@ -532,6 +551,8 @@ static void finish_before_queue(struct scan_job *j)
 	struct mail_env *env = j->own_env;
 	j->own_env = NULL;
 	set_scan(env, &j->rep);
+	if (j->out.flags & SCAN_ACT_QUARANTINE)
+		set_bayes(env, j); /* for the quarantined copy made when the message is processed */
 	queue_commit_submit(g->qc, &j->draft, env, QDIR_INPUT, gw_accept_committed, g, j->session);
 }
 
@@ -557,6 +578,8 @@ static void on_scanned(void *arg, struct scan_proc_result *res)
 			j->out.flags |= SCAN_ACT_DELIVER;
 		}
 	}
+	if (j->status == SCAN_PROC_OK && !j->prescanned && j->rep.autolearn && j->g->conf->bayes_auto_learn)
+		gw_learn_submit(j->g, &j->rep.learn, j->rep.autolearn > 0, GW_LEARN_AUTO, j->qid);
 	if (j->status != SCAN_PROC_OK && !j->prescanned) {
 		struct gw_event ev = { .type = GW_EV_SCAN_FAILED, .qid = j->qid, .session = j->session };
 		ev.u.scan_failed.report = &j->rep;

@@ -57,6 +57,8 @@ struct mail_env {
 	int64_t delay_warned_us; /* a "delayed" notice was queued then (0: none yet) */
 	char *scan;		 /* the scan verdict (scan/scan_report encoding) once scanned, or NULL */
 	int scan_attempts;	 /* scans started and never finished (crash, timeout): the poison guard */
+	char *bayes;		 /* a quarantined message's Bayes tokens (scan_learn_encode) or NULL; never
+				    copied by mail_env_new_like */
 	struct mail_rcpt *rcpt; /* owned array */
 	size_t nrcpt;
 	size_t rcpt_cap;

@@ -115,6 +115,8 @@ void queue_file_env_encode(const struct mail_env *env, struct buf *out)
 		buf_printf(out, "F %u\n", env->flags);
 	if (env->scan)
 		rec(out, 'C', env->scan);
+	if (env->bayes)
+		rec(out, 'L', env->bayes);
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		const struct mail_rcpt *r = &env->rcpt[i];
 		buf_printf(out, "R %u ", r->notify);
@@ -297,6 +299,7 @@ int queue_file_env_decode(const char *p, size_t len, struct mail_env *env, char 
 				env->rcpt[env->nrcpt - 1].route = dup_val(env, &tmp, v, vl, &bad);
 			break;
 		case 'C': env->scan = dup_val(env, &tmp, v, vl, &bad); break;
+		case 'L': env->bayes = dup_val(env, &tmp, v, vl, &bad); break;
 		case 'E': have_e = 1; break;
 		default:
 			snprintf(err, errlen, "envelope: unknown record '%c'", line[0]);

@@ -1,7 +1,7 @@
 /*
  * queue_op.c - the names of the administrator's queue operations
  * (enum queue_op, queue_sched.h): "flush", "hold", "release", "delete",
- * "requeue".
+ * "requeue", "delete-spam".
  *
  * One table, so that the words a command line or a control request uses
  * and the operation queue_sched_op() carries out cannot drift apart: the
@@ -14,7 +14,7 @@
 
 static const char *const op_names[] = {
 	[QUEUE_OP_FLUSH] = "flush",	  [QUEUE_OP_HOLD] = "hold",	  [QUEUE_OP_RELEASE] = "release",
-	[QUEUE_OP_DELETE] = "delete", [QUEUE_OP_REQUEUE] = "requeue",
+	[QUEUE_OP_DELETE] = "delete", [QUEUE_OP_REQUEUE] = "requeue", [QUEUE_OP_DELETE_SPAM] = "delete-spam",
 };
 
 const char *queue_op_name(enum queue_op op)

@@ -115,7 +115,8 @@ void queue_sched_flush(struct queue_sched *q);
  * busy. Returns 0 (msg says what happened; for a quarantine release it
  * names the new id) or -1 (msg says why not). Logs event=flushed, held,
  * released, deleted or requeued with the queue id. */
-enum queue_op { QUEUE_OP_FLUSH, QUEUE_OP_HOLD, QUEUE_OP_RELEASE, QUEUE_OP_DELETE, QUEUE_OP_REQUEUE };
+enum queue_op { QUEUE_OP_FLUSH, QUEUE_OP_HOLD, QUEUE_OP_RELEASE, QUEUE_OP_DELETE, QUEUE_OP_REQUEUE,
+		QUEUE_OP_DELETE_SPAM /* a delete to the queue; the gateway learns the message as spam first */ };
 /* An operation's name ("flush", "hold", "release", "delete", "requeue";
  * "?" for none), and the operation called name, or -1 (queue_op.c). */
 const char *queue_op_name(enum queue_op op);

@@ -230,6 +230,7 @@ static int op_known(struct queue_sched *q, struct qmsg *m, enum queue_op op, con
 		snprintf(msg, msglen, "%s: not held (it is in %s/)", qid, dir);
 		return -1;
 	case QUEUE_OP_DELETE:
+	case QUEUE_OP_DELETE_SPAM: /* mapped to DELETE by queue_sched_op */
 		if (queue_store_remove(q->qs, m->dir, qid) < 0 && errno != ENOENT) {
 			snprintf(msg, msglen, "%s: cannot remove %s/%s: %s", qid, dir, qid, strerror(errno));
 			return -1;
@@ -314,6 +315,8 @@ int queue_sched_op(struct queue_sched *q, enum queue_op op, const char *id, char
 		snprintf(msg, msglen, "not a queue id: \"%.40s\"", id);
 		return -1;
 	}
+	if (op == QUEUE_OP_DELETE_SPAM) /* what it learns is the gateway's business */
+		op = QUEUE_OP_DELETE;
 	char qid[IDS_QUEUE_SIZE];
 	snprintf(qid, sizeof qid, "%s", id); /* id may be the entry's own, which sched_forget() frees */
 	if (map_gets(q->splitting, qid) || map_gets(q->moving, qid)) {

@@ -590,6 +590,7 @@ int queue_store_release_env(struct queue_store *qs, const char *qid, char new_qi
 	ids_queue_new(new_qid);
 	snprintf(env->qid, sizeof env->qid, "%s", new_qid);
 	env->flags |= MAIL_ENV_F_RELEASED;
+	env->bayes = NULL; /* the Bayes tokens stay with the quarantined copy (arena memory) */
 	*env_out = env;
 	return 0;
 }

@@ -59,6 +59,7 @@ static int open_spam(struct scan_engine *e, const struct scan_conf *c, char *err
 	if (!be)
 		return 0;
 	struct scan_spam_opts o = { .rules = c->spam_rules, .threshold = c->spam_threshold,
+				    .use_bayes = c->use_bayes, .bayes_path = c->bayes_path,
 				    .timeout_ms = e->timeout_ms, .max_size = (size_t)c->spam_max_size };
 	e->spam_state = be->open(sp, &o, why, sizeof why);
 	if (!e->spam_state) {
@@ -252,6 +253,16 @@ static int run_spam(struct scan_engine *e, const struct scan_input *in, const st
 		r->required = res.required;
 		for (size_t i = 0; i < res.nsymbols; i++)
 			scan_report_add_rule(r, res.symbols[i]);
+		r->bayes_known = res.bayes_known;
+		r->bayes_prob = res.bayes_prob;
+		r->autolearn = res.autolearn;
+		if (res.nlearn) { /* taken over */
+			scan_learn_fini(&r->learn);
+			r->learn = (struct scan_learn){ .msg_key = res.learn_key, .expiry_max = res.learn_expiry,
+							.keys = res.learn_keys, .nkeys = res.nlearn };
+			res.learn_keys = NULL;
+			res.nlearn = 0;
+		}
 	}
 	scan_spam_res_fini(&res);
 	return 0;

@@ -44,6 +44,8 @@ struct scan_conf {
 				       "spamassassin" = SpamAssassin's installed rules) */
 	const char *access_map;	    /* file or "" */
 	double spam_threshold;	    /* default 5.0 (builtin; spamd/rspamd answer themselves) */
+	bool use_bayes;		    /* builtin: Bayes (scan/bayes/) from bayes_path */
+	const char *bayes_path;
 	double spam_high_threshold; /* default 10.0 */
 	int dnsbl_threshold;	    /* weight from which a client is "blocklisted" */
 	int timeout_ms;		    /* per scanner call */
@@ -82,6 +84,25 @@ struct scan_virus {
 	bool unscannable;
 };
 
+/* What learning a message into Bayes takes: its tokens and the key it is
+ * remembered under (scan/bayes/), and the store's expiry setting. Filled
+ * by the builtin engine with use_bayes; carried on the scanner's wire and,
+ * for a quarantined message, in its envelope (release learns it as ham,
+ * "delete as spam" as spam), in the text form of scan_learn_encode();
+ * never in the report's own text form. */
+#define SCAN_LEARN_MAX_KEYS 70000
+struct scan_learn {
+	uint64_t msg_key;
+	uint32_t expiry_max;	/* bayes_expiry_max_db_size (0: no automatic expiry) */
+	uint64_t *keys;		/* owned, sorted */
+	size_t nkeys;		/* 0: nothing to learn */
+};
+/* "1 KEY EXPIRY HEX...": the message key and each token key as 16 hex digits. */
+void scan_learn_encode(const struct scan_learn *l, struct buf *out);
+/* 0, or -1 (malformed, over SCAN_LEARN_MAX_KEYS: l left empty). */
+int scan_learn_decode(const char *s, struct scan_learn *l);
+void scan_learn_fini(struct scan_learn *l);
+
 struct scan_report {
 	unsigned cats;	   /* 1 << enum scan_cat for each category found */
 	enum scan_cat cat; /* the deciding one */
@@ -103,6 +124,13 @@ struct scan_report {
 	double score, required;
 	char **rules;
 	size_t nrules;
+	/* Bayes (builtin engine, use_bayes): the probability when there is one,
+	 * what SpamAssassin's auto-learning says (1 spam, -1 ham, 0 nothing),
+	 * and the learning payload (not in the text form) */
+	bool bayes_known;
+	double bayes_prob;
+	int autolearn;
+	struct scan_learn learn;
 	/* failure: no verdict (a scanner down or timing out); the message waits */
 	bool tempfail;
 	bool tempfail_timeout; /* a timeout (counts for the poison guard) rather than unavailable */

@@ -60,7 +60,66 @@ void scan_report_fini(struct scan_report *r)
 	xfree(r->spam_skipped);
 	xfree(r->error);
 	xfree(r->subject);
+	scan_learn_fini(&r->learn);
 	memset(r, 0, sizeof *r);
+}
+
+void scan_learn_fini(struct scan_learn *l)
+{
+	xfree(l->keys);
+	memset(l, 0, sizeof *l);
+}
+
+void scan_learn_encode(const struct scan_learn *l, struct buf *out)
+{
+	buf_printf(out, "1 %016llx %u ", (unsigned long long)l->msg_key, l->expiry_max);
+	buf_reserve(out, l->nkeys * 16 + 1);
+	for (size_t i = 0; i < l->nkeys; i++)
+		buf_printf(out, "%016llx", (unsigned long long)l->keys[i]);
+}
+
+static int hex64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++) {
+		int h = str_hexval(s[i]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | (uint64_t)h;
+	}
+	*out = v;
+	return 0;
+}
+
+int scan_learn_decode(const char *s, struct scan_learn *l)
+{
+	memset(l, 0, sizeof *l);
+	uint64_t key;
+	if (strncmp(s, "1 ", 2) != 0 || strlen(s) < 2 + 16 + 1 || hex64(s + 2, &key) < 0 || s[18] != ' ')
+		return -1;
+	const char *p = s + 19;
+	char *end;
+	if (*p < '0' || *p > '9')
+		return -1;
+	unsigned long ex = strtoul(p, &end, 10);
+	if (*end != ' ' || ex > UINT32_MAX)
+		return -1;
+	p = end + 1;
+	size_t hl = strlen(p);
+	if (hl % 16 || hl / 16 > SCAN_LEARN_MAX_KEYS)
+		return -1;
+	size_t n = hl / 16;
+	uint64_t *keys = xmalloc((n ? n : 1) * sizeof *keys);
+	for (size_t i = 0; i < n; i++)
+		if (hex64(p + 16 * i, &keys[i]) < 0 || keys[i] == 0 || (i && keys[i - 1] >= keys[i])) {
+			xfree(keys); /* sorted, distinct, non-zero: as the tokeniser gives them */
+			return -1;
+		}
+	l->msg_key = key;
+	l->expiry_max = (uint32_t)ex;
+	l->keys = keys;
+	l->nkeys = n;
+	return 0;
 }
 
 void scan_report_add_virus(struct scan_report *r, const char *path, const char *filename, const char *name,
@@ -173,6 +232,10 @@ void scan_report_encode(const struct scan_report *r, struct buf *out)
 			esc(out, r->rules[i]);
 		}
 	}
+	if (r->bayes_known)
+		buf_printf(out, " bayes=%.4f", r->bayes_prob);
+	if (r->autolearn)
+		buf_printf(out, " al=%s", r->autolearn > 0 ? "spam" : "ham");
 	if (r->subject) {
 		buf_puts(out, " subj=");
 		esc(out, r->subject);
@@ -303,6 +366,15 @@ static int decode_field(struct scan_report *r, const char *k, size_t kl, const c
 		r->score = strtod(num, NULL);
 	else if (KEY("req"))
 		r->required = strtod(num, NULL);
+	else if (KEY("bayes")) {
+		char *e;
+		double p = strtod(num, &e);
+		if (*e || !(p >= 0 && p <= 1))
+			return -1;
+		r->bayes_known = true;
+		r->bayes_prob = p;
+	} else if (KEY("al"))
+		r->autolearn = strcmp(num, "spam") == 0 ? 1 : strcmp(num, "ham") == 0 ? -1 : 0;
 #undef KEY
 	return 0; /* unknown keys: a newer writer */
 }

@@ -282,6 +282,8 @@ class Gateway:
         self.conf["dns_servers"] = dns.server
         self.conf["relayhost"] = "[127.0.0.1]:%d" % sink.port if sink else ""
         self.conf["pid_file"] = os.path.join(self.dir, "mxgate.pid")
+        # each gateway its own Bayes store (empty: the score set without Bayes), never the machine's
+        self.conf["bayes_path"] = os.path.join(self.dir, "bayes", "store")
         self.conf.update({k: str(v) for k, v in conf.items()})
         self.cf = os.path.join(self.dir, "main.cf")
         self.logpath = os.path.join(self.dir, "mxgate.log")

@@ -14,6 +14,7 @@ from conftest import SLOW, free_port, wait_until
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 # events about the process, a destination or a connection shared by messages (docs/LOGGING.md)
 PROCESS_EVENTS = set("""accept_error access_duplicate adopted alias_include_error alias_target_refused av_error
+    bayes_dir_chown bayes_dir_missing bayes_dir_not_writable bayes_learn_failed bayes_store_written bayes_unavailable
     av_database_changed av_over_max_size av_ready capability_warning concurrency_window control_bad_request control_refused
     control_socket_listening control_socket_stale_removed control_timeout destination_alive destination_dead
     dnsbl_query_failed dnsbl_stats dnsbl_timeout dnsbl_zone_disabled dnsbl_zone_enabled dnsbl_zone_ok dnsbl_zone_stats

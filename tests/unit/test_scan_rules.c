@@ -206,8 +206,8 @@ static const struct check_case check_cases[] = {
 	{ "ifplugin loaded", "loadplugin Mail::SpamAssassin::Plugin::DNSEval\n"
 			     "ifplugin Mail::SpamAssassin::Plugin::DNSEval\nheader A Subject =~ /Hello/\nendif",
 	  NULL, NULL, "A", 1.0, 0, NULL },
-	{ "ifplugin not emulated", "loadplugin Mail::SpamAssassin::Plugin::Bayes\n"
-				   "ifplugin Mail::SpamAssassin::Plugin::Bayes\nheader A Subject =~ /Hello/\nelse\n"
+	{ "ifplugin not emulated", "loadplugin Mail::SpamAssassin::Plugin::Pyzor\n"
+				   "ifplugin Mail::SpamAssassin::Plugin::Pyzor\nheader A Subject =~ /Hello/\nelse\n"
 				   "header B Subject =~ /Hello/\nendif",
 	  NULL, NULL, "B", 1.0, 0, NULL },
 	{ "if version and nesting", "if (version >= 3.004000)\n if !(version < 4)\n  header A Subject =~ /Hello/\n"
@@ -326,6 +326,84 @@ static const struct check_case check_cases[] = {
 
 /* Messages through scan_msg_parse() (MIME parts and entities). */
 static const struct check_case parsed_cases[] = {
+#define HTML_RULES                                                                                    \
+	"body LOWC eval:html_test('font_low_contrast')\nbody FACE eval:html_test('font_face_bad')\n"      \
+	"body INVAL eval:html_test('font_invalid_color')\nbody CENTER eval:html_tag_balance('center', '!= 0')\n" \
+	"body BODYB eval:html_tag_balance('body', '!= 0')\nbody R02 eval:html_image_ratio('0.000','0.002')\n" \
+	"body R04 eval:html_image_ratio('0.002','0.004')\nbody LINKIMG eval:html_text_match('anchor', '<img>')\n" \
+	"body LARGE eval:html_range('max_size', '5', '6')\nbody HUGE eval:html_range('max_size', '6', 'inf')\n" \
+	"body LEN1K eval:html_range('length', '0', '1024')\n"
+#define HTML_MSG(body) "Subject: x\nContent-Type: text/html\n\n" body "\n"
+	/* HTMLEval's results, from SpamAssassin 4.0.1's HTML.pm behaviour */
+	{ "html: white on white, a face that is no font name, an open center", HTML_RULES,
+	  HTML_MSG("<html><body><font color=\"#FFFFFF\" face=\"@@##\">hidden words</font><center>visible</body></html>"),
+	  NULL, "LOWC FACE CENTER LEN1K", 4.0, 0, NULL },
+	{ "html: near-white in a style, fonts named properly, balanced", HTML_RULES,
+	  HTML_MSG("<p style=\"color: #fefefe; background-color: white\">faint</p>"
+		   "<font face=\"Arial, Helvetica, sans-serif\" color=red>red</font><center>c</center>"),
+	  NULL, "LOWC LEN1K", 2.0, 0, NULL },
+	{ "html: readable colours, text only in a script is not text", HTML_RULES,
+	  HTML_MSG("<body bgcolor=black><font color=\"#000080\">navy on white: bgcolor is not applied</font>"
+		   "<script>document.write('<font color=white>x</font>')</script></body>"),
+	  NULL, "LEN1K", 1.0, 0, NULL },
+	{ "html: an invalid colour, an end tag too many", HTML_RULES,
+	  HTML_MSG("<font color=\"ffffff\">no hash: invalid</font></body></body>"), NULL, "INVAL LEN1K", 2.0, 0,
+	  NULL },
+	{ "html: an image in a link, mostly image: the text/area ratio", HTML_RULES,
+	  HTML_MSG("<a href=\"http://x.example/\"><img src=\"a.gif\" width=\"100\" height=\"100\"></a> abc"), NULL,
+	  "R02 LINKIMG LEN1K", 3.0, 0, NULL },
+	{ "html: 50% wide is 400 octets, 0 high is 200", HTML_RULES,
+	  HTML_MSG("<img src=a.gif width=\"50%\" height=0>"
+		   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+		   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+		   "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"),
+	  NULL, "R04 LEN1K", 2.0, 0, NULL }, /* 300 visible characters / 80000 = 0.00375 */
+	{ "html: font sizes from basefont and +N", HTML_RULES,
+	  HTML_MSG("<basefont size=4><font size=\"+2\">big</font><small>s</small>"), NULL, "LARGE LEN1K", 2.0, 0,
+	  NULL },
+	{ "html: size 7 is huge", HTML_RULES, HTML_MSG("<font size=7>huge</font>"), NULL, "HUGE LEN1K", 2.0, 0, NULL },
+#undef HTML_MSG
+#undef HTML_RULES
+	/* FreeMail's check_freemail_replyto */
+#define FM_RULES                                                                                      \
+	"freemail_domains gmail.com yahoo.example *.freemail.example\n"                                  \
+	"header FMRT eval:check_freemail_replyto('replyto')\nheader FMR eval:check_freemail_replyto('reply')\n"
+	{ "freemail: a freemail From and another freemail Reply-To", FM_RULES,
+	  "From: a@gmail.com\nReply-To: b@yahoo.example\nSubject: x\n\nhello\n", NULL, "FMRT FMR", 2.0, 0, NULL },
+	{ "freemail: the same address in both: no", FM_RULES,
+	  "From: A@gmail.com\nReply-To: a@gmail.com\nSubject: x\n\nhello\n", NULL, "", 0.0, 0, NULL },
+	{ "freemail: a freemail Reply-To, another freemail address in the body", FM_RULES,
+	  "From: boss@company.example\nReply-To: b@yahoo.example\nSubject: x\n\nwrite to c@mail.freemail.example now\n",
+	  NULL, "FMRT", 1.0, 0, NULL },
+	{ "freemail: reply: a freemail From, no Reply-To, another freemail address in the body", FM_RULES,
+	  "From: a@gmail.com\nSubject: x\n\nwrite to c@yahoo.example today\n", NULL, "FMR", 1.0, 0, NULL },
+	{ "freemail: an address followed by a label (not fax, tel, phone, mail), or in a URL, is not counted",
+	  FM_RULES, "From: a@gmail.com\nSubject: x\n\nc@yahoo.example name: Joe http://x.example/?m=d@yahoo.example\n",
+	  NULL, "", 0.0, 0, NULL },
+	{ "freemail: ... followed by phone: it is", FM_RULES,
+	  "From: a@gmail.com\nSubject: x\n\nc@yahoo.example phone: 1234\n", NULL, "FMR", 1.0, 0, NULL },
+	{ "freemail: five addresses in the body: the body is skipped", FM_RULES,
+	  "From: a@gmail.com\nSubject: x\n\nc@yahoo.example d@o.example e@o.example f@o.example g@o.example\n", NULL,
+	  "", 0.0, 0, NULL },
+#undef FM_RULES
+	{ "ascii text illegal: 8-bit octets in a charset-less text/plain",
+	  "body PP eval:check_for_ascii_text_illegal()", "Subject: x\nContent-Type: text/plain\n\ncaf\xe9 au lait\n",
+	  NULL, "PP", 1.0, 0, NULL },
+	{ "ascii text illegal: not with a charset that allows them, nor base64",
+	  "body PP eval:check_for_ascii_text_illegal()",
+	  "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\n\n"
+	  "caf\xe9\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\nY2Fm6Q==\n--b--\n",
+	  NULL, "", 0.0, 0, NULL },
+	{ "similar_recipients: five alike", "header SIM eval:similar_recipients('0.65','undef')",
+	  "To: aa1@x.example, \"Bo\" <aa2@y.example>, aa3@z.example (c)\nCc: aa4@w.example, aa5@v.example\n"
+	  "Subject: x\n\nhi\n", NULL, "SIM", 1.0, 0, NULL },
+	{ "similar_recipients: four are too few, the same address twice counts once",
+	  "header SIM eval:similar_recipients('0.65','undef')",
+	  "To: aa1@x.example, aa2@y.example, AA2@y.example\nCc: aa4@w.example\nSubject: x\n\nhi\n", NULL, "", 0.0, 0,
+	  NULL },
+	{ "similar_recipients: five unlike", "header SIM eval:similar_recipients('0.65','undef')",
+	  "To: ann@x.example, bob@y.example, cy@z.example, dan@w.example, eve@v.example\nSubject: x\n\nhi\n", NULL,
+	  "", 0.0, 0, NULL },
 	{ "mimeheader", "loadplugin Mail::SpamAssassin::Plugin::MIMEHeader\n"
 	  "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\nmimeheader GIF Content-Type =~ /^image\\/gif\\b/i\nendif\n"
 	  "mimeheader TXT Content-Type =~ /text\\/\\w+/i\nmimeheader NOPDF Content-Type !~ /pdf/\n"
@@ -586,10 +664,10 @@ static void test_stats(void **state)
 {
 	(void)state;
 	unit_case("stats", NULL, 0);
-	const char *text = "loadplugin Mail::SpamAssassin::Plugin::Bayes\n"
-			   "ifplugin Mail::SpamAssassin::Plugin::Bayes\nbody X /x/\nendif\n"
+	const char *text = "loadplugin Mail::SpamAssassin::Plugin::Pyzor\n"
+			   "ifplugin Mail::SpamAssassin::Plugin::Pyzor\nbody X /x/\nendif\n"
 			   "header A Subject =~ /x/\nbody B /x/\nrawbody C /x/\nfull D /x/\nuri E /x/\n"
-			   "meta F A\nmeta G H\nmeta H G\nbody I /(?<!a+)b/\nheader J eval:check_bayes('0')\n"
+			   "meta F A\nmeta G H\nmeta H G\nbody I /(?<!a+)b/\nheader J eval:check_pyzor()\n"
 			   "header K eval:check_rbl('a', 'b.')\nheader L Subject =~ /x/\nscore L 0\n"
 			   "meta U NOSUCH\nrequired_score 6.5\nreport_safe 0\n";
 	char err[300];
@@ -618,7 +696,7 @@ static void test_stats(void **state)
 	U_EQ_INT(s.ignored, 1);
 	U_CHECK(s.required == 6.5);
 	size_t n = 0;
-	U_EQ_STR(scan_rules_unsupported_eval(r, 0, &n), "check_bayes");
+	U_EQ_STR(scan_rules_unsupported_eval(r, 0, &n), "check_pyzor");
 	U_EQ_INT(n, 1);
 	U_CHECK(scan_rules_unsupported_eval(r, 1, NULL) == NULL);
 	scan_rules_free(&r);

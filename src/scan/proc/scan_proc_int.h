@@ -38,6 +38,7 @@ enum spm_type {
 #define SPM_STR_MAX 4096	       /* qid, addresses, HELO, one recipient */
 #define SPM_RCPT_MAX 100000	       /* recipients in a request */
 #define SPM_REPORT_MAX (16u << 20)     /* an encoded report */
+#define SPM_LEARN_MAX (32u + 16u * SCAN_LEARN_MAX_KEYS) /* an encoded scan_learn */
 #define SPM_FRAME_MAX (1024u << 20)    /* any frame, whatever the job */
 #define SPM_SEQPACKET_MAX 65536	       /* one packet on the supervisor socket */
 #define SPM_DEATH_LEN 9		       /* type + reason + system call number */
@@ -60,6 +61,7 @@ struct spm_ans {
 	bool tempfail, timeout;
 	char *error;  /* tempfail: why */
 	char *report; /* encoded scan_report */
+	char *learn;  /* encoded scan_learn (scan_learn_encode) or NULL */
 	unsigned flags;
 	bool changed;
 	uint32_t cleaned;

@@ -328,6 +328,7 @@ static bool take_answer(struct sp_scanner *s, struct spm_ans *a, char *why, size
 			 SCAN_ACT_DROP | SCAN_ACT_REJECT;
 	char err[200];
 	bool ok = (a->flags & ~known) == 0 && (!a->report || scan_report_decode(a->report, &r.report) == 0) &&
+		  (!a->learn || scan_learn_decode(a->learn, &r.report.learn) == 0) &&
 		  (unsigned)r.report.cat < SCAN_NCAT &&
 		  mail_edits_check(&a->edits, j->len, j->len + ANSWER_SLACK, err, sizeof err) == 0;
 	if (!ok) {

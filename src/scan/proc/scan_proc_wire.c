@@ -16,7 +16,7 @@
 
 enum tag {
 	T_ID = 1, T_OFF, T_LEN, T_QID, T_CLIENT_IP, T_HELO, T_SENDER, T_RCPT, T_REPORT,
-	T_TEMPFAIL = 20, T_TIMEOUT, T_ERROR, T_FLAGS, T_CHANGED, T_CLEANED, T_EDIT,
+	T_TEMPFAIL = 20, T_TIMEOUT, T_ERROR, T_FLAGS, T_CHANGED, T_CLEANED, T_EDIT, T_LEARN,
 	T_OK = 40, T_GEN, T_ENABLED, T_HAS_AV, T_AV_KEPT, T_LOAD_MS, T_DESCRIBE, T_ERR,
 	T_PID = 60, T_STATUS, T_MAXRSS, T_SCANS,
 	T_SET = 100, /* T_SET + the settings field's index */
@@ -232,6 +232,8 @@ void spm_ans_encode(const struct spm_ans *a, struct buf *out)
 	put_u64(out, T_FLAGS, a->flags);
 	put_u64(out, T_CHANGED, a->changed);
 	put_u64(out, T_CLEANED, a->cleaned);
+	if (a->learn)
+		put_str(out, T_LEARN, a->learn);
 	for (size_t i = 0; i < a->edits.n; i++) {
 		const struct mail_edit *x = &a->edits.v[i];
 		put_hdr(out, T_EDIT, (uint32_t)(16 + x->tlen));
@@ -282,6 +284,7 @@ static int ans_field(void *ctx, uint16_t tag, const uint8_t *v, uint32_t len)
 	case T_CHANGED: return get_flag(v, len, &a->changed);
 	case T_ERROR: return get_str(v, len, SPM_STR_MAX, &a->error);
 	case T_REPORT: return get_str(v, len, SPM_REPORT_MAX, &a->report);
+	case T_LEARN: return get_str(v, len, SPM_LEARN_MAX, &a->learn);
 	case T_FLAGS:
 		if (get_u64(v, len, &x) < 0 || x > 0xffff)
 			return -1;
@@ -307,6 +310,7 @@ void spm_ans_fini(struct spm_ans *a)
 {
 	xfree(a->error);
 	xfree(a->report);
+	xfree(a->learn);
 	mail_edits_fini(&a->edits);
 	memset(a, 0, sizeof *a);
 }
@@ -353,6 +357,7 @@ static const struct field fields[] = {
 	{ F_STR, S(scan.spam_rules) },	    { F_STR, S(scan.access_map) },	 { F_DBL, S(scan.spam_threshold) },
 	{ F_DBL, S(scan.spam_high_threshold) }, { F_INT, S(scan.dnsbl_threshold) }, { F_INT, S(scan.timeout_ms) },
 	{ F_U64, S(scan.spam_max_size) },   { F_U64, S(scan.virus_max_size) },
+	{ F_BOOL, S(scan.use_bayes) },	    { F_STR, S(scan.bayes_path) },
 	{ F_STR, S(policy.actions[0]) },    { F_STR, S(policy.actions[1]) },	 { F_STR, S(policy.actions[2]) },
 	{ F_STR, S(policy.actions[3]) },    { F_STR, S(policy.actions[4]) },	 { F_STR, S(policy.actions[5]) },
 	{ F_STR, S(policy.tag[0]) },	    { F_STR, S(policy.tag[1]) },	 { F_STR, S(policy.tag[2]) },

@@ -177,6 +177,11 @@ static void answer(int sock, const struct scan_policy *policy, struct scan_repor
 	buf_init(&r);
 	scan_report_encode(rep, &r);
 	a->report = buf_steal(&r, NULL);
+	if (rep->learn.nkeys) {
+		buf_init(&r);
+		scan_learn_encode(&rep->learn, &r);
+		a->learn = buf_steal(&r, NULL);
+	}
 	struct buf frame;
 	buf_init(&frame);
 	spm_ans_encode(a, &frame);
@@ -190,6 +195,13 @@ _Noreturn void spm_worker_main(int sock, struct scan_engine *engine, const struc
 {
 	struct faults faults;
 	faults_read(&faults);
+	/* Forked siblings share the supervisor's rand() state: libclamav names its
+	 * temporary directories from it (and the second), so two scanners starting a
+	 * scan in the same second collided on one name ("Can't create temporary
+	 * directory"). Each scanner its own sequence. */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	srand((unsigned)getpid() * 2654435761u ^ (unsigned)now.tv_nsec);
 	struct buf payload;
 	buf_init(&payload);
 	for (unsigned scans = 0;; scans++) {

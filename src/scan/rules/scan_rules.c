@@ -101,6 +101,17 @@ bool rules_run_match(struct rules_run *run, const pcre2_code *re, const char *s,
 	return count_matches(run, re, NULL, s, len, 1) > 0;
 }
 
+bool rules_run_match_at(struct rules_run *run, const pcre2_code *re, const char *s, size_t len, size_t start)
+{
+	PCRE2_SIZE b, e;
+	if (start > len)
+		return false;
+	int rc = match_once(run, re, NULL, s, len, start, &b, &e);
+	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+		run->limited++;
+	return rc >= 0;
+}
+
 static unsigned rule_max(const struct rule *r)
 {
 	if (!(r->tflags & TF_MULTIPLE))
@@ -425,7 +436,10 @@ static void free_hcache(struct map **mp)
 	map_free(mp);
 }
 
-static void collect(const struct scan_rules *s, const unsigned *hits, struct scan_rules_result *out)
+/* The hits of the score set in use: with Bayes (ctx bayes_ready) or not.
+ * A rule whose score is 0 in that set is not reported (SpamAssassin does
+ * not run it). */
+static void collect(const struct scan_rules *s, const unsigned *hits, bool bayes, struct scan_rules_result *out)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->nrules; i++)
@@ -433,18 +447,20 @@ static void collect(const struct scan_rules *s, const unsigned *hits, struct sca
 	out->hits = xcalloc(n + 1, sizeof *out->hits);
 	for (size_t i = 0; i < s->nrules; i++) {
 		const struct rule *r = &s->rules[i];
-		if (!hits[i] || !r->scored || !r->enabled)
+		double sc = bayes ? r->score_b : r->score;
+		if (!hits[i] || !r->scored || !r->enabled || sc == 0)
 			continue;
 		unsigned cnt = (r->tflags & TF_MULTIPLE) ? hits[i] : 1;
 		struct scan_rules_hit *h = &out->hits[out->nhits++];
 		h->name = r->name;
 		h->describe = r->describe ? r->describe : "";
 		h->count = cnt;
-		h->score = r->score * cnt;
+		h->score = sc * cnt;
 		out->score += h->score;
 	}
 	out->required = s->required;
 	out->spam = out->score >= s->required;
+	rules_autolearn(s, hits, bayes, out);
 }
 
 int scan_rules_check(const struct scan_rules *s, const struct scan_msg *m, const struct scan_rules_ctx *c,
@@ -465,11 +481,13 @@ int scan_rules_check(const struct scan_rules *s, const struct scan_msg *m, const
 		double v = rules_meta_eval(&s->rules[i], run.hits);
 		run.hits[i] = v == 0 ? 0 : (v >= 1 && v < 1e6 ? (unsigned)v : 1);
 	}
-	collect(s, run.hits, out);
+	collect(s, run.hits, s->bayes_on && c && c->bayes_ready, out);
 	out->limited = run.limited;
 	if (run.limited)
 		log_info("event=rules_match_limited count=%zu", run.limited);
 	free_hcache(&run.hcache);
+	rules_eval_html_free(&run);
+	rules_eval_from_run_free(&run);
 	if (run.relays_done)
 		rules_relays_free(&run.relays);
 	xfree(run.hits);

@@ -59,6 +59,12 @@ struct scan_rules_ctx {
 	const struct scan_rules_dnsbl *dnsbl;
 	size_t ndnsbl;
 	const char *env_from; /* MAIL FROM address, without <> */
+	/* Bayes (scan/bayes/): bayes_ready selects the score set with Bayes
+	 * (enough messages learned, as SpamAssassin's is_scan_available);
+	 * bayes_prob is the message's probability for check_bayes when
+	 * bayes_known (none when no token was strong enough). */
+	bool bayes_ready, bayes_known;
+	double bayes_prob;
 };
 
 struct scan_rules_hit {
@@ -75,11 +81,43 @@ struct scan_rules_result {
 	struct scan_rules_hit *hits; /* owned; scored rules only, in rule order */
 	size_t nhits;
 	size_t limited; /* regex matches stopped by the match/depth limit */
+	/* SpamAssassin's auto-learning points (PerMsgStatus): the hits' scores
+	 * in the score set without Bayes, rules with tflags learn, noautolearn
+	 * or userconf left out; head and body the header and body rules' shares
+	 * (a meta's score split by its dependencies' types); learned: the
+	 * tflags-learn rules' scores (BAYES_*) in the set used; force: a hit
+	 * with tflags autolearn_force. */
+	double al_points, al_head, al_body, al_learned;
+	bool al_force;
 };
 
 struct scan_rules_opts {
 	int score_set; /* 0..3: 0 no Bayes no network, 1 network, 2 Bayes, 3 both */
+	bool bayes;    /* Bayes in use: the set with Bayes (score_set | 2) is kept too, and
+			  used for a check whose ctx says bayes_ready */
 };
+
+/* The Bayes settings of the rule files (SpamAssassin's names and defaults). */
+struct scan_rules_bayes {
+	char **ignore_headers; /* bayes_ignore_header */
+	size_t nignore;
+	char **stopwords; /* bayes_stopword_<lang> patterns of the languages in
+			     bayes_stopword_languages (default: en) */
+	size_t nstopwords;
+	unsigned max_token_length;	/* bayes_max_token_length: 15 */
+	unsigned min_spam_num, min_ham_num; /* bayes_min_spam_num / _ham_num: 200 */
+	double al_threshold_spam;	/* bayes_auto_learn_threshold_spam: 12.0 */
+	double al_threshold_nonspam;	/* bayes_auto_learn_threshold_nonspam: 0.1 */
+	bool al_on_error;		/* bayes_auto_learn_on_error: 0 */
+	size_t expiry_max_db_size;	/* bayes_expiry_max_db_size: 150000 */
+	bool auto_expire;		/* bayes_auto_expire: 1 */
+};
+struct scan_rules;
+const struct scan_rules_bayes *scan_rules_bayes(const struct scan_rules *r);
+
+/* The relay metadata of m as SpamAssassin puts it (X-Spam-Relays-Trusted,
+ * -Untrusted), allocated; for the Bayes tokeniser. */
+void scan_rules_relays_text(const struct scan_msg *m, char **trusted, char **untrusted);
 
 /* SpamAssassin's installed rules as SpamAssassin finds them (scan_rules_sa.c):
  * the newest SCAN_RULES_SA_STATE_DIR/<version>/ holding a *.cf file (sa-update's),

@@ -18,6 +18,14 @@
  *     token matches neither Date nor the oldest Received date
  *   helo_ip_mismatch()  check_for_no_rdns_dotcom_helo()
  *   check_for_forged_yahoo_received_headers()  scan_rules_eval_relay.c
+ *   check_bayes(min, max)  the message's Bayes probability (ctx) in
+ *     (min, max], min 0 included
+ *   html_test(font_low_contrast | font_face_bad | font_invalid_color),
+ *   html_range(length | max_size | min_size, min, max),
+ *   html_image_ratio(min, max), html_tag_balance(tag, 'OP N'),
+ *   html_text_match('anchor', re)  scan_rules_eval_html.c
+ *   check_freemail_replyto(['replyto'|'reply']), similar_recipients(min, max)
+ *     scan_rules_eval_from.c
  *   check_illegal_chars(h, ratio, count)   control / 8-bit octets in the
  *     raw header h (ALL: every field), not valid UTF-8
  *   subject_is_all_caps()  check_for_missing_to_header()
@@ -32,10 +40,12 @@
  *     "attachment"), mime_base64_count, mime_qp_count (by
  *     Content-Transfer-Encoding), mime_body_html_count, mime_body_text_count,
  *     mime_multipart_alternative; other tests are unsupported
+ *   check_for_ascii_text_illegal()  a us-ascii (or charset-less) text/plain
+ *     leaf, not base64 or quoted-printable, with a NUL, bare CR or 8-bit octet
  *   check_for_mime_html()  check_for_mime_html_only()  a top-level
  *     Content-Type text/html, or text/html entities (and no other text type)
- *   html_test('html')  a leaf rendered as HTML (HTML_MESSAGE); other
- *     tests are unsupported
+ *   html_test('html')  a leaf rendered as HTML (HTML_MESSAGE); its other
+ *     tests below
  *   html_tag_exists(tag)   "<tag" or "</tag" in a leaf rendered as HTML
  *   html_image_only(min, max)  such a leaf with <img> whose source (as
  *     decoded: characters for UTF-8) is in (min, max] long
@@ -107,6 +117,14 @@ static const struct {
 	{ "helo_ip_mismatch", EV_HELO_IP_MISMATCH, 0, 0 },
 	{ "check_for_no_rdns_dotcom_helo", EV_NO_RDNS_DOTCOM_HELO, 0, 0 },
 	{ "check_for_forged_yahoo_received_headers", EV_FORGED_YAHOO, 0, 0 },
+	{ "check_bayes", EV_BAYES, 2, 2 },
+	{ "html_image_ratio", EV_HTML_IMAGE_RATIO, 2, 2 },
+	{ "html_range", EV_HTML_RANGE, 3, 3 },
+	{ "html_text_match", EV_HTML_TEXT_MATCH, 2, 2 },
+	{ "html_tag_balance", EV_HTML_TAG_BALANCE, 2, 2 },
+	{ "check_freemail_replyto", EV_FM_REPLYTO, 0, 1 },
+	{ "similar_recipients", EV_SIMILAR_RECIPS, 2, 2 },
+	{ "check_for_ascii_text_illegal", EV_ASCII_TEXT_ILLEGAL, 0, 0 },
 };
 
 static const char *const mime_tests[] = { "mime_attachment",	   "mime_base64_count",	   "mime_qp_count",
@@ -240,9 +258,38 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 		if (parse_num(ev->args[1], &ev->a, &ev->a_open) < 0 || parse_num(ev->args[2], &ev->b, &ev->b_open) < 0)
 			break;
 		return 0;
+	case EV_HTML_RANGE: /* length (the HTML source's), max_size, min_size; 'inf' as max: no bound */
+		if (strcmp(ev->args[0], "length") == 0)
+			ev->test = HR_LENGTH;
+		else if (strcmp(ev->args[0], "max_size") == 0)
+			ev->test = HR_MAX_SIZE;
+		else if (strcmp(ev->args[0], "min_size") == 0)
+			ev->test = HR_MIN_SIZE;
+		else {
+			ev->fn = EV_UNSUPPORTED;
+			return 0;
+		}
+		if (parse_num(ev->args[1], &ev->a, &ev->a_open) < 0 || ev->a_open)
+			break;
+		if (strcmp(ev->args[2], "inf") == 0)
+			ev->b_open = true;
+		else if (parse_num(ev->args[2], &ev->b, &ev->b_open) < 0)
+			break;
+		return 0;
+	case EV_HTML_TEXT_MATCH: /* only the anchors' text ('anchor'), SpamAssassin's other kinds unsupported */
+		if (strcmp(ev->args[0], "anchor") != 0) {
+			ev->fn = EV_UNSUPPORTED;
+			return 0;
+		}
+		if (!(ev->re = rules_regex_raw(ev->args[1], strlen(ev->args[1]), 0, why, whylen)))
+			return -1;
+		return 0;
 	case EV_SHIFTED_DATE:
 	case EV_UPPERCASE:
 	case EV_HTML_IMAGE_ONLY:
+	case EV_BAYES:
+	case EV_HTML_IMAGE_RATIO:
+	case EV_SIMILAR_RECIPS:
 		if (parse_num(ev->args[0], &ev->a, &ev->a_open) < 0 || parse_num(ev->args[1], &ev->b, &ev->b_open) < 0)
 			break;
 		return 0;
@@ -284,9 +331,44 @@ static int prepare(struct rule_eval *ev, char *why, size_t whylen)
 		return 0;
 	}
 	case EV_HTML_TEST:
-		if (strcmp(ev->args[0], "html") != 0)
-			ev->fn = EV_UNSUPPORTED; /* only HTML_MESSAGE's test */
+		if (strcmp(ev->args[0], "html") == 0)
+			return 0; /* HTML_MESSAGE's */
+		ev->fn = EV_HTML_TEST_NAMED;
+		if (strcmp(ev->args[0], "font_low_contrast") == 0)
+			ev->test = HT_FONT_LOW_CONTRAST;
+		else if (strcmp(ev->args[0], "font_face_bad") == 0)
+			ev->test = HT_FONT_FACE_BAD;
+		else if (strcmp(ev->args[0], "font_invalid_color") == 0)
+			ev->test = HT_FONT_INVALID_COLOR;
+		else
+			ev->fn = EV_UNSUPPORTED;
 		return 0;
+	case EV_FM_REPLYTO: /* 'replyto' (the default) or 'reply' */
+		if (ev->nargs && strcmp(ev->args[0], "replyto") != 0 && strcmp(ev->args[0], "reply") != 0) {
+			snprintf(why, whylen, "eval:%s: 'replyto' or 'reply'", ev->name);
+			return -1;
+		}
+		ev->test = ev->nargs && strcmp(ev->args[0], "reply") == 0;
+		return 0;
+	case EV_HTML_TAG_BALANCE: { /* a tag name and "OP N" */
+		static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
+		static const int codes[] = { TB_EQ, TB_NE, TB_LE, TB_GE, TB_LT, TB_GT };
+		const char *x = ev->args[1];
+		while (*x == ' ')
+			x++;
+		size_t k = 0;
+		for (; k < 6 && strncmp(x, ops[k], strlen(ops[k])) != 0; k++)
+			;
+		if (k == 6 || !ev->args[0][0] || strspn(ev->args[0], "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(ev->args[0]))
+			break;
+		ev->test = codes[k];
+		x += strlen(ops[k]);
+		while (*x == ' ')
+			x++;
+		if (parse_num(x, &ev->a, &ev->a_open) < 0 || ev->a_open)
+			break;
+		return 0;
+	}
 	default:
 		return 0;
 	}
@@ -371,8 +453,11 @@ void rules_eval_finish(struct scan_rules *s)
 	char why[200];
 	rules_eval_date_init(); /* the evals' own patterns: once, before scanners fork */
 	rules_eval_relay_init();
+	rules_eval_html_init();
 	if ((s->fm_domains || s->nfm_wild) && !s->fm_email_wl)
 		s->fm_email_wl = rules_regex_raw(email_wl, sizeof email_wl - 1, PCRE2_CASELESS, why, sizeof why);
+	if (s->fm_domains || s->nfm_wild)
+		rules_eval_from_finish(s);
 	/* check_rbl_sub(set, ...) queries the zone of the check_rbl rule that
 	 * defines the set: point at that rule's argument (it lives as long as
 	 * the rule set) */
@@ -460,6 +545,26 @@ unsigned rules_eval_run(const struct rule *r, struct rules_run *run)
 		return rules_eval_from_env_match(run);
 	case EV_HTML_IMAGE_ONLY:
 		return rules_eval_body_html_image_only(run, ev);
+	case EV_HTML_IMAGE_RATIO:
+		return rules_eval_html_image_ratio(run, ev);
+	case EV_HTML_RANGE:
+		return rules_eval_html_range(run, ev);
+	case EV_HTML_TEXT_MATCH:
+		return rules_eval_html_anchor_match(run, ev);
+	case EV_HTML_TEST_NAMED:
+		return rules_eval_html_test_named(run, ev);
+	case EV_SIMILAR_RECIPS:
+		return rules_eval_from_similar_recipients(run, ev);
+	case EV_ASCII_TEXT_ILLEGAL:
+		return rules_eval_body_ascii_text_illegal(run);
+	case EV_FM_REPLYTO:
+		return run->s->fm_domains || run->s->nfm_wild ? rules_eval_from_freemail_replyto(run, ev) : 0;
+	case EV_HTML_TAG_BALANCE:
+		return rules_eval_html_tag_balance(run, ev);
+	case EV_BAYES: /* SpamAssassin's check_bayes: (min, max], min 0 closed */
+		if (!run->c || !run->c->bayes_known)
+			return 0;
+		return (ev->a == 0 || run->c->bayes_prob > ev->a) && (ev->b_open || run->c->bayes_prob <= ev->b);
 	case EV_MADIFF_COUNT:
 		rules_eval_body_madiff(run);
 		return run->madiff_html > ev->b && (double)run->madiff_text / (double)run->madiff_html > ev->a;

@@ -75,6 +75,30 @@ unsigned rules_eval_body_mime(struct rules_run *run, const struct rule_eval *ev)
 	return n > 0;
 }
 
+/* check_for_ascii_text_illegal(): a text/plain leaf without a charset, or
+ * us-ascii, whose undecoded lines hold a NUL, a bare CR or an octet over
+ * 0x7F (MIMEEval's mime_ascii_text_illegal; a base64 or quoted-printable
+ * body is ASCII as sent, so only 7bit/8bit/binary ones can). */
+unsigned rules_eval_body_ascii_text_illegal(struct rules_run *run)
+{
+	const struct scan_msg *m = run->m;
+	for (size_t i = 0; i < m->nentities; i++) {
+		const struct scan_entity *e = &m->entities[i];
+		if (!e->leaf || e->part < 0 || strcmp(e->ctype, "text/plain") != 0 || strstr(e->cte, "base64") ||
+		    strstr(e->cte, "quoted-printable"))
+			continue;
+		const struct scan_part *p = &m->parts[e->part];
+		if (p->charset && strcasecmp(p->charset, "us-ascii") != 0)
+			continue;
+		for (size_t k = 0; k < p->len; k++) {
+			unsigned char c = p->data[k];
+			if (c == 0 || c >= 0x80 || (c == '\r' && (k + 1 >= p->len || p->data[k + 1] != '\n')))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* check_for_mime_html(_only): a top-level Content-Type of text/html, or
  * text/html entities (and, for _only, no other text entity). */
 unsigned rules_eval_body_mime_html(struct rules_run *run, bool only)
@@ -136,7 +160,7 @@ unsigned rules_eval_body_html_tag(struct rules_run *run, const struct rule_eval 
 /* The length of HTML source as SpamAssassin's parser counts it: characters
  * when it decodes the part (UTF-8 or US-ASCII declared, or none, and valid
  * UTF-8), else octets. */
-static size_t html_length(const struct scan_part *p)
+size_t rules_eval_html_length(const struct scan_part *p)
 {
 	bool chars = !p->charset || strcasecmp(p->charset, "utf-8") == 0 || strcasecmp(p->charset, "us-ascii") == 0;
 	if (!chars || !mail_utf8_valid((const char *)p->data, p->len))
@@ -156,7 +180,7 @@ unsigned rules_eval_body_html_image_only(struct rules_run *run, const struct rul
 		const struct scan_part *p = &m->parts[i];
 		if (!p->html || !has_tag(p->data, p->len, "img"))
 			continue;
-		double len = (double)html_length(p);
+		double len = (double)rules_eval_html_length(p);
 		if (len > ev->a && len <= ev->b)
 			return 1;
 	}

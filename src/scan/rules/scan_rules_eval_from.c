@@ -12,7 +12,9 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/buf.h"
 #include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
@@ -62,6 +64,10 @@ void rules_eval_from_free(struct scan_rules *s)
 		xfree(s->fm_wild[i]);
 	xfree(s->fm_wild);
 	pcre2_code_free(s->fm_email_wl);
+	pcre2_code_free(s->fm_bulk);
+	pcre2_code_free(s->fm_email);
+	pcre2_code_free(s->fm_url_at);
+	pcre2_code_free(s->fm_email_label);
 }
 
 /* FreeMail's wildcards: '*' any run without a dot, '?' any one character. */
@@ -252,4 +258,260 @@ unsigned rules_eval_from_env_match(struct rules_run *run)
 {
 	const char *from = first_addr_of(run, "From");
 	return str_caseeq(rules_eval_envelope_from(run), from ? from : "");
+}
+
+/* ------------------------------------------------------------ check_freemail_replyto */
+
+/* FreeMail's address pattern (a valid TLD approximated by 2-63 letters), its
+ * bulk-sender pattern (freemail_skip_bulk_envfrom), and what it removes from
+ * the body before looking for addresses: URLs holding an @, and an address
+ * closing a <...> or followed by a label ("jo@x.example phone:"). */
+#define FM_LOCAL "[a-z0-9!#$%&'*+/=?^_`{|}~-]"
+#define FM_EMAIL                                                                                     \
+	"(?=.{0,64}@)(?<!" FM_LOCAL ")(" FM_LOCAL "+(?:\\." FM_LOCAL "+)*@(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\\.){1,4}" \
+	"[a-z]{2,63})"
+
+void rules_eval_from_finish(struct scan_rules *s)
+{
+	if (!s->fm_email)
+		s->fm_email = rules_regex_fixed(FM_EMAIL, PCRE2_CASELESS);
+	if (!s->fm_bulk)
+		s->fm_bulk = rules_regex_fixed("(?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?"
+					       "bounced?)-.+|-(?:request|bounces?|admin|owner)|\\b(?:do[._-t]?)?no[._-t]?"
+					       "repl(?:y|ies)|.+=.+)@",
+					       PCRE2_CASELESS);
+	if (!s->fm_url_at)
+		s->fm_url_at = rules_regex_fixed("<?https?://\\S{0,255}(?:@|%40)\\S{0,255}", PCRE2_CASELESS);
+	if (!s->fm_email_label)
+		s->fm_email_label = rules_regex_fixed("<?(?<!mailto:)" FM_EMAIL "(?:>|\\s{1,10}(?!(?:fa(?:x|csi)|tel|phone|e?-?"
+						      "mail))[a-z]{2,11}:)",
+						      PCRE2_CASELESS);
+}
+
+/* s with every match of re replaced by one space. */
+static char *blank_matches(struct rules_run *run, const pcre2_code *re, const char *s, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	size_t pos = 0;
+	while (pos <= n && rules_run_match_at(run, re, s, n, pos)) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(run->md);
+		buf_append(&b, s + pos, ov[0] - pos);
+		buf_putc(&b, ' ');
+		pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		if (ov[1] == ov[0] && ov[0] < n)
+			buf_putc(&b, s[ov[0]]);
+	}
+	if (pos < n)
+		buf_append(&b, s + pos, n - pos);
+	return b.data ? buf_steal(&b, NULL) : xstrdup("");
+}
+
+static void fm_add(struct rules_run *run, const char *e, size_t n)
+{
+	char *a = xstrndup(e, n);
+	str_lower(a);
+	for (size_t i = 0; i < run->nfm_emails; i++)
+		if (strcmp(run->fm_emails[i], a) == 0) {
+			xfree(a);
+			return;
+		}
+	run->fm_emails = xrealloc(run->fm_emails, (run->nfm_emails + 1) * sizeof *run->fm_emails);
+	run->fm_emails[run->nfm_emails++] = a;
+}
+
+/* FreeMail's _parse_body: the addresses of mailto: links and of the body
+ * text, at most 20 + 40; the freemail ones among them kept, unless the
+ * fifth address or the third freemail one says the body is skipped
+ * (freemail_max_body_emails 5, _max_body_freemails 3, _skip_when_over_max). */
+static void fm_parse_body(struct rules_run *run)
+{
+	const struct scan_rules *s = run->s;
+	run->fm_body = 1;
+	const char *const *mt;
+	size_t nmt = rules_eval_html_mailtos(run, &mt);
+	for (size_t i = 0; i < nmt && run->nfm_emails < 20; i++)
+		if (rules_run_match_at(run, s->fm_email, mt[i], strlen(mt[i]), 0)) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(run->md);
+			if (ov[2] == 0)
+				fm_add(run, mt[i] + ov[2], ov[3] - ov[2]);
+		}
+	for (size_t i = 0; i < run->m->nbody && run->nfm_emails < 40; i++) {
+		char *a = blank_matches(run, s->fm_url_at, run->m->body[i].s, run->m->body[i].len);
+		char *b = blank_matches(run, s->fm_email_label, a, strlen(a));
+		size_t n = strlen(b), pos = 0;
+		while (pos < n && run->nfm_emails < 40 && rules_run_match_at(run, s->fm_email, b, n, pos)) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(run->md);
+			fm_add(run, b + ov[2], ov[3] - ov[2]);
+			pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		}
+		xfree(a);
+		xfree(b);
+	}
+	size_t all = 0, fm = 0, k = 0;
+	for (size_t i = 0; i < run->nfm_emails && run->fm_body > 0; i++) {
+		if (++all == 5)
+			run->fm_body = -1;
+		else if (is_freemail(run, run->fm_emails[i]) && ++fm == 3)
+			run->fm_body = -1;
+		else if (is_freemail(run, run->fm_emails[i])) { /* kept: moved down, nothing lost */
+			char *t = run->fm_emails[k];
+			run->fm_emails[k++] = run->fm_emails[i];
+			run->fm_emails[i] = t;
+		}
+	}
+	/* what is not kept is freed with the rest of the check (rules_eval_from_run_free) */
+	if (run->fm_body > 0)
+		for (size_t i = k; i < run->nfm_emails; i++)
+			run->fm_emails[i][0] = '\0'; /* not a body address: never equal, never compared */
+	run->nfm_kept = run->fm_body > 0 ? k : 0;
+}
+
+void rules_eval_from_run_free(struct rules_run *run)
+{
+	for (size_t i = 0; i < run->nfm_emails; i++)
+		xfree(run->fm_emails[i]);
+	xfree(run->fm_emails);
+	run->fm_emails = NULL;
+	run->nfm_emails = 0;
+}
+
+unsigned rules_eval_from_freemail_replyto(struct rules_run *run, const struct rule_eval *ev)
+{
+	const struct scan_rules *s = run->s;
+	if (!s->fm_email || !s->fm_bulk || !s->fm_url_at || !s->fm_email_label)
+		return 0;
+	bool reply = ev->test == 1;
+	const char *ef = rules_eval_envelope_from(run);
+	if (ef && *ef && rules_run_match(run, s->fm_bulk, ef, strlen(ef)))
+		return 0; /* a bulk sender's envelope: freemail_skip_bulk_envfrom */
+	const char *f = first_addr_of(run, "From"), *r = first_addr_of(run, "Reply-To");
+	char *from = f && *f ? addr_norm(f, false) : NULL, *rt = r && *r ? addr_norm(r, false) : NULL;
+	bool from_fm = from && is_freemail(run, from), rt_fm = rt && is_freemail(run, rt);
+	bool from_not_in_rt = !from || !rt || strcmp(from, rt) != 0;
+	unsigned hit = 0;
+	if (from_fm && rt_fm && from_not_in_rt) {
+		hit = 1;
+		goto out;
+	}
+	/* 'replyto': a freemail Reply-To; 'reply': a freemail From and no other kind of Reply-To */
+	if (!reply ? !rt_fm : ((rt && !rt_fm) || !from_fm))
+		goto out;
+	if (run->fm_body == 0)
+		fm_parse_body(run);
+	if (run->fm_body < 0)
+		goto out;
+	const char *addr = !reply || rt_fm ? rt : from;
+	for (size_t i = 0; addr && i < run->nfm_kept && !hit; i++)
+		hit = strcmp(run->fm_emails[i], addr) != 0;
+out:
+	xfree(from);
+	xfree(rt);
+	return hit;
+}
+
+/* ------------------------------------------------------------ similar_recipients */
+
+#define TOCC_SIMILAR_COUNT 5
+#define TOCC_SIMILAR_LENGTH 2
+#define TOCC_MAX 256
+
+/* The addresses of one address-list field value, appended to list (each
+ * element: the <...> part, else the text outside comments and quotes;
+ * elements without an '@' are not addresses). */
+static void addr_list(const char *v, char ***list, size_t *n)
+{
+	const char *p = v;
+	while (*p && *n < TOCC_MAX) {
+		const char *st = p, *lt = NULL, *gt = NULL;
+		bool q = false;
+		int paren = 0;
+		for (; *p; p++) {
+			if (*p == '\\' && p[1]) {
+				p++;
+				continue;
+			}
+			if (*p == '"' && !paren)
+				q = !q;
+			else if (!q && *p == '(')
+				paren++;
+			else if (!q && *p == ')' && paren)
+				paren--;
+			else if (!q && !paren && *p == '<' && !lt)
+				lt = p;
+			else if (!q && !paren && *p == '>' && lt && !gt)
+				gt = p;
+			else if (!q && !paren && (*p == ',' || *p == ';') && (!lt || gt))
+				break;
+		}
+		struct buf a;
+		buf_init(&a);
+		if (lt && gt) {
+			buf_append(&a, lt + 1, (size_t)(gt - lt - 1));
+		} else {
+			int d = 0;
+			bool qq = false;
+			for (const char *c = st; c < p; c++) {
+				if (*c == '"' && !d)
+					qq = !qq;
+				else if (!qq && *c == '(')
+					d++;
+				else if (!qq && *c == ')' && d)
+					d--;
+				else if (!qq && !d && !isspace((unsigned char)*c) && *c != ':')
+					buf_putc(&a, *c);
+				else if (!qq && !d && *c == ':')
+					a.len = 0; /* "group: a@b" */
+			}
+		}
+		if (a.len && memchr(a.data, '@', a.len)) {
+			*list = xrealloc(*list, (*n + 1) * sizeof **list);
+			(*list)[(*n)++] = xstrndup(a.data, a.len);
+		}
+		buf_fini(&a);
+		if (*p)
+			p++;
+	}
+}
+
+/* similar_recipients(min, max): HeaderEval's share of To/Cc address pairs
+ * (Bcc too when they are fewer than 5) with the same first two characters
+ * of the user part, or of the host part where the hosts differ; from 5
+ * distinct consecutive addresses on (else 0); in [min, max). */
+unsigned rules_eval_from_similar_recipients(struct rules_run *run, const struct rule_eval *ev)
+{
+	const struct scan_msg *m = run->m;
+	char **in = NULL;
+	size_t nin = 0;
+	static const char *const names[][2] = { { "To", "Cc" }, { "Bcc", NULL } };
+	for (size_t g = 0; g < 2 && nin < TOCC_SIMILAR_COUNT; g++)
+		for (size_t k = 0; k < 2 && names[g][k]; k++)
+			for (size_t i = 0; i < m->nhdrs; i++)
+				if (str_caseeq(m->hdrs[i].name, names[g][k]))
+					addr_list(m->hdrs[i].value, &in, &nin);
+	/* consecutive duplicates (any case) dropped, as HeaderEval's loop does */
+	char **ad = xcalloc(nin + 1, sizeof *ad);
+	size_t na = 0;
+	for (size_t i = 0; i < nin && na < TOCC_MAX; i++)
+		if (!na || strcasecmp(in[i], ad[na - 1]) != 0)
+			ad[na++] = in[i];
+	double sim = 0;
+	if (na >= TOCC_SIMILAR_COUNT) {
+		size_t hits = 0, comb = 0;
+		for (size_t i = 0; i < na; i++) {
+			const char *hi = strchr(ad[i], '@') + 1;
+			for (size_t j = i + 1; j < na; j++) {
+				const char *hj = strchr(ad[j], '@') + 1;
+				hits += strncmp(ad[i], ad[j], TOCC_SIMILAR_LENGTH) == 0;
+				hits += strncmp(hi, hj, TOCC_SIMILAR_LENGTH) == 0 && strcmp(hi, hj) != 0;
+				comb++;
+			}
+		}
+		sim = (double)hits / (double)comb;
+	}
+	for (size_t i = 0; i < nin; i++)
+		xfree(in[i]);
+	xfree(in);
+	xfree(ad);
+	return (ev->a_open || sim >= ev->a) && (ev->b_open || sim < ev->b);
 }

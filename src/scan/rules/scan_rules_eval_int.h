@@ -49,7 +49,21 @@ enum ev_fn {
 	EV_HELO_IP_MISMATCH,
 	EV_NO_RDNS_DOTCOM_HELO,
 	EV_FORGED_YAHOO,
+	EV_BAYES,
+	EV_HTML_IMAGE_RATIO,
+	EV_HTML_RANGE,
+	EV_HTML_TEXT_MATCH,
+	EV_HTML_TEST_NAMED,
+	EV_HTML_TAG_BALANCE,
+	EV_FM_REPLYTO,
+	EV_SIMILAR_RECIPS,
+	EV_ASCII_TEXT_ILLEGAL,
 };
+
+/* html_test() names, html_range() values and html_tag_balance() operators (in rule_eval.test). */
+enum { HT_FONT_LOW_CONTRAST, HT_FONT_FACE_BAD, HT_FONT_INVALID_COLOR };
+enum { HR_LENGTH, HR_MAX_SIZE, HR_MIN_SIZE };
+enum { TB_EQ, TB_NE, TB_LT, TB_GT, TB_LE, TB_GE };
 
 /* check_for_mime() tests computed here (others are unsupported). */
 enum mime_test { MT_ATTACHMENT, MT_BASE64_COUNT, MT_QP_COUNT, MT_HTML_COUNT, MT_TEXT_COUNT, MT_ALTERNATIVE };
@@ -67,7 +81,7 @@ struct rule_eval {
 	double a, b;
 	bool a_open, b_open;
 	const char *zone; /* check_rbl_sub: resolved after load */
-	int test;	  /* check_for_mime: enum mime_test */
+	int test;	  /* check_for_mime: enum mime_test; the html functions: HT_, HR_, TB_ */
 	pcre2_code *res[4]; /* fixed patterns of a function */
 };
 
@@ -104,10 +118,31 @@ unsigned rules_eval_hdr_missing_to(struct rules_run *run);
 /* scan_rules_eval_body.c */
 unsigned rules_eval_body_uppercase(struct rules_run *run, const struct rule_eval *ev);
 unsigned rules_eval_body_mime(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_body_ascii_text_illegal(struct rules_run *run);
 unsigned rules_eval_body_mime_html(struct rules_run *run, bool only);
 unsigned rules_eval_body_html_test(struct rules_run *run);
 unsigned rules_eval_body_html_tag(struct rules_run *run, const struct rule_eval *ev);
 unsigned rules_eval_body_html_image_only(struct rules_run *run, const struct rule_eval *ev);
+/* html_image_ratio(min, max), html_range('length', min, max),
+ * html_text_match('anchor', re): scan_rules_eval_html.c */
+unsigned rules_eval_html_image_ratio(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_html_range(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_html_anchor_match(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_html_test_named(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_html_tag_balance(struct rules_run *run, const struct rule_eval *ev);
+/* The mailto: addresses of the HTML parts' <a href>s (lower case), once per check. */
+size_t rules_eval_html_mailtos(struct rules_run *run, const char *const **out);
+/* scan_rules_eval_from.c: check_freemail_replyto; its patterns compiled at load. */
+unsigned rules_eval_from_freemail_replyto(struct rules_run *run, const struct rule_eval *ev);
+unsigned rules_eval_from_similar_recipients(struct rules_run *run, const struct rule_eval *ev);
+/* scan_rules_eval_color.c: an HTML colour as "#rrggbb" or "invalid" into out. */
+void rules_html_color(const char *in, char out[16]);
+/* Its fixed pattern compiled at load; the analyses of a check freed. */
+void rules_eval_html_init(void);
+void rules_eval_html_free(struct rules_run *run);
+/* scan_rules_eval_body.c: the length of an HTML part as SpamAssassin's parser counts it. */
+struct scan_part;
+size_t rules_eval_html_length(const struct scan_part *p);
 /* multipart_alternative_difference: fills run->madiff* once per check. */
 void rules_eval_body_madiff(struct rules_run *run);
 

@@ -28,7 +28,8 @@ static const char *const emulated_plugins[] = {
 	"Mail::SpamAssassin::Plugin::URIEval",	  "Mail::SpamAssassin::Plugin::HTMLEval",
 	"Mail::SpamAssassin::Plugin::WLBLEval",	  "Mail::SpamAssassin::Plugin::Rule2XSBody",
 	"Mail::SpamAssassin::Plugin::MIMEHeader", "Mail::SpamAssassin::Plugin::FreeMail",
-	"Mail::SpamAssassin::Plugin::ReplaceTags",
+	"Mail::SpamAssassin::Plugin::ReplaceTags", "Mail::SpamAssassin::Plugin::Bayes",
+	"Mail::SpamAssassin::Plugin::AutoLearnThreshold",
 };
 _Static_assert(sizeof emulated_plugins / sizeof emulated_plugins[0] == RULES_NPLUGINS, "RULES_NPLUGINS");
 
@@ -38,6 +39,8 @@ static const char *const features[] = {
 	"Mail::SpamAssassin::Conf::feature_welcomelist_blocklist",
 	"Mail::SpamAssassin::Conf::perl_min_version_5010000",
 	"Mail::SpamAssassin::Plugin::BodyEval::has_check_body_length",
+	"Mail::SpamAssassin::Plugin::MIMEEval::has_check_for_ascii_text_illegal",
+	"Mail::SpamAssassin::Conf::feature_bayes_stopwords",
 };
 
 

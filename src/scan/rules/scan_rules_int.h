@@ -36,6 +36,11 @@ enum hdr_kind {
 #define TF_NET 0x4
 #define TF_LEARN 0x8
 #define TF_NOSUBJECT 0x10 /* body rules: not the Subject line (body[0]) */
+#define TF_NOAUTOLEARN 0x20
+#define TF_USERCONF 0x40
+#define TF_AUTOLEARN_FORCE 0x80
+#define TF_AUTOLEARN_BODY 0x100
+#define TF_AUTOLEARN_HEADER 0x200
 
 /* A meta expression in reverse Polish notation. */
 enum meta_op {
@@ -78,6 +83,8 @@ struct rule {
 	bool enabled;	  /* evaluated at check time */
 	bool scored;	  /* reported and added to the score (not "__", score != 0) */
 	double score;	  /* the score of the chosen set */
+	double score_b;	  /* ... and of the set with Bayes (= score when Bayes is not in use) */
+	double score_al;  /* the score auto-learning counts: the set without Bayes */
 	/* regex rules */
 	pcre2_code *re;
 	pcre2_code_32 *re32; /* instead of re: a pattern too large for 8-bit PCRE2 (rules_regex_pattern) */
@@ -115,6 +122,12 @@ struct scan_rules {
 	pcre2_match_context_32 *mctx32; /* the same limits, for re32 */
 	double required;
 	int score_set;
+	bool bayes_on;
+	struct scan_rules_bayes bayes;
+	char **stop_lang, **stop_re; /* bayes_stopword_<lang> as read */
+	size_t nstop;
+	char **stop_use; /* bayes_stopword_languages (NULL: en) */
+	size_t nstop_use;
 	struct scan_rules_stats st;
 	struct eval_unsup *unsup;
 	size_t nunsup;
@@ -125,6 +138,7 @@ struct scan_rules {
 	char **fm_wild;
 	size_t nfm_wild;
 	pcre2_code *fm_email_wl; /* FreeMail's built-in address welcomelist */
+	pcre2_code *fm_bulk, *fm_email, *fm_url_at, *fm_email_label; /* check_freemail_replyto's */
 	struct rules_replace *replace; /* ReplaceTags' directives while loading (scan_rules_replace.c) */
 };
 
@@ -155,8 +169,20 @@ bool rules_replace_directive(struct scan_rules *s, const char *key, char *rest, 
 void rules_replace_finish(struct scan_rules *s);
 void rules_replace_free(struct scan_rules *s);
 
+/* scan_rules_bayes.c: the rule files' Bayes settings (defaults set by
+ * _init; _directive true when key is one of them, why set when malformed;
+ * _finish picks the stop-word patterns of the languages in use) and the
+ * auto-learning points of a check into out. */
+void rules_bayes_init(struct scan_rules *s);
+bool rules_bayes_directive(struct scan_rules *s, const char *key, char *rest, char *why, size_t whylen);
+void rules_bayes_finish(struct scan_rules *s);
+void rules_bayes_free(struct scan_rules *s);
+struct scan_rules_result;
+void rules_autolearn(const struct scan_rules *s, const unsigned *hits, bool bayes_ready,
+		     struct scan_rules_result *out);
+
 /* scan_rules_if.c */
-#define RULES_NPLUGINS 13 /* SpamAssassin plugins emulated (in part) */
+#define RULES_NPLUGINS 15 /* SpamAssassin plugins emulated (in part) */
 /* The index of the emulated plugin named name ("Mail::SpamAssassin::Plugin::Check"), or -1. */
 int rules_if_plugin(const char *name);
 /* The value of "if expr", plugin[RULES_NPLUGINS] saying which emulated
@@ -186,6 +212,7 @@ void rules_eval_finish(struct scan_rules *s);
  * (freemail_whitelist) values. */
 void rules_eval_from_directive(struct scan_rules *s, const char *key, const char *value);
 void rules_eval_from_free(struct scan_rules *s);
+void rules_eval_from_finish(struct scan_rules *s);
 
 /* scan_rules_relay.c: the relays of the Received headers, split as
  * SpamAssassin does without trusted_networks (internal = trusted). */
@@ -220,6 +247,14 @@ struct rules_run {
 	long long date_diff;
 	bool relays_done;
 	struct rules_relays relays;
+	struct rules_html **html; /* scan_rules_eval_html.c's analyses, by part (made on first use) */
+	size_t nhtml;
+	char **mailtos; /* the HTML parts' mailto: addresses (rules_eval_html_mailtos) */
+	size_t nmailtos;
+	bool mailtos_done;
+	int fm_body; /* check_freemail_replyto's body addresses: 0 not yet, 1 parsed, -1 skipped (too many) */
+	char **fm_emails; /* the body's addresses; the first nfm_kept are the freemail ones FreeMail uses */
+	size_t nfm_emails, nfm_kept;
 	bool madiff_done; /* multipart_alternative_difference's cache */
 	double madiff;
 	size_t madiff_html, madiff_text;
@@ -236,5 +271,9 @@ void rules_header_key(enum hdr_kind kind, unsigned mods, const char *name, char 
 /* A header's text for this message (cached); name "ALL" is the whole header section. */
 const char *rules_run_header(struct rules_run *run, const char *name, unsigned mods, bool *present);
 bool rules_run_match(struct rules_run *run, const pcre2_code *re, const char *s, size_t len);
+/* The same from offset start, leaving the match in run->md. */
+bool rules_run_match_at(struct rules_run *run, const pcre2_code *re, const char *s, size_t len, size_t start);
+/* scan_rules_eval_from.c: check_freemail_replyto's per-check body addresses freed. */
+void rules_eval_from_run_free(struct rules_run *run);
 
 #endif

@@ -298,7 +298,7 @@ static void mark_needed(struct scan_rules *s)
 	size_t nw = 0;
 	for (size_t i = 0; i < s->nrules; i++) {
 		struct rule *r = &s->rules[i];
-		if (r->defined && r->enabled && r->score != 0) {
+		if (r->defined && r->enabled && (r->score != 0 || r->score_b != 0)) {
 			want[i] = true;
 			work[nw++] = i;
 		}

@@ -367,12 +367,22 @@ static int directive_tflags(struct loader *L, char *rest)
 			r->tflags |= TF_LEARN;
 		else if (strcmp(f[i], "nosubject") == 0)
 			r->tflags |= TF_NOSUBJECT;
+		else if (strcmp(f[i], "noautolearn") == 0)
+			r->tflags |= TF_NOAUTOLEARN;
+		else if (strcmp(f[i], "userconf") == 0)
+			r->tflags |= TF_USERCONF;
+		else if (strcmp(f[i], "autolearn_force") == 0)
+			r->tflags |= TF_AUTOLEARN_FORCE;
+		else if (strcmp(f[i], "autolearn_body") == 0)
+			r->tflags |= TF_AUTOLEARN_BODY;
+		else if (strcmp(f[i], "autolearn_header") == 0)
+			r->tflags |= TF_AUTOLEARN_HEADER;
 		else if (strncmp(f[i], "maxhits=", 8) == 0) {
 			if (str_to_u64(f[i] + 8, &v) < 0 || v == 0)
 				return fail(L, "tflags %s: bad %s", name, f[i]);
 			r->maxhits = v > SCAN_RULES_MAXHITS_MAX ? SCAN_RULES_MAXHITS_MAX : (unsigned)v;
 		}
-		/* userconf noautolearn publish a domains_only ips_only ...: no effect here */
+		/* publish a domains_only ips_only ...: no effect here */
 	}
 	return 0;
 }
@@ -457,6 +467,10 @@ static int directive(struct loader *L, char *key, char *rest)
 	char why[200] = "";
 	if (rules_replace_directive(L->s, key, rest, why, sizeof why))
 		return why[0] ? fail(L, "%s", why) : 0;
+	if (strncmp(key, "bayes_", 6) == 0 || strcmp(key, "use_bayes") == 0) {
+		if (rules_bayes_directive(L->s, key, rest, why, sizeof why))
+			return why[0] ? fail(L, "%s", why) : 0;
+	}
 	if (strcmp(key, "freemail_domains") == 0 || strcmp(key, "freemail_welcomelist") == 0 ||
 	    strcmp(key, "freemail_whitelist") == 0) {
 		rules_eval_from_directive(L->s, key, rest);
@@ -618,13 +632,18 @@ static void finish(struct scan_rules *s)
 			continue;
 		}
 		s->st.rules++;
-		if (r->has_score)
+		if (r->has_score) {
 			r->score = r->scores[s->score_set];
-		else
+			r->score_b = r->scores[s->bayes_on ? s->score_set | 2 : s->score_set];
+			r->score_al = r->scores[s->score_set & ~2];
+		} else {
 			r->score = (strncmp(r->name, "T_", 2) == 0 ? 0.01 : 1.0) * ((r->tflags & TF_NICE) ? -1 : 1);
-		r->scored = strncmp(r->name, "__", 2) != 0 && r->score != 0;
+			r->score_b = r->score_al = r->score;
+		}
+		r->scored = strncmp(r->name, "__", 2) != 0 && (r->score != 0 || r->score_b != 0);
 	}
 	rules_replace_finish(s); /* before anything reads a regex */
+	rules_bayes_finish(s);
 	rules_relays_init(); /* its patterns compiled here (before scanners fork), not on first use */
 	/* metas decide which score-0 rules still run (as their dependencies) */
 	rules_meta_finish(s);
@@ -664,6 +683,8 @@ static struct scan_rules *rules_new(const struct scan_rules_opts *opts)
 	s->byname = map_new();
 	s->required = 5.0;
 	s->score_set = opts && opts->score_set >= 0 && opts->score_set <= 3 ? opts->score_set : 0;
+	s->bayes_on = opts && opts->bayes;
+	rules_bayes_init(s);
 	return s;
 }
 
@@ -732,6 +753,7 @@ void scan_rules_free(struct scan_rules **sp)
 	xfree(s->unsup);
 	rules_eval_from_free(s);
 	rules_replace_free(s);
+	rules_bayes_free(s);
 	xfree(s);
 	*sp = NULL;
 }

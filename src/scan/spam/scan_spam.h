@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf;
 struct scan_msg;	  /* mime/scan_msg.h */
@@ -67,6 +68,15 @@ struct scan_spam_res {
 	char **symbols;	 /* owned */
 	size_t nsymbols;
 	bool skipped_size; /* over max_size: not sent (daemons) */
+	/* builtin with Bayes: the probability (when known) and what SpamAssassin's
+	 * auto-learning would do with the message (1 spam, -1 ham, 0 nothing) */
+	bool bayes_known;
+	double bayes_prob;
+	int autolearn;
+	/* ... and the message's tokens for learning (owned; nlearn 0: none) */
+	uint64_t learn_key, *learn_keys;
+	size_t nlearn;
+	uint32_t learn_expiry;
 	char err[256];
 };
 
@@ -75,6 +85,8 @@ struct scan_spam_opts {
 			      commas ("builtin" = the embedded set, "spamassassin" = SpamAssassin's
 			      installed rules, scan_rules_sa_find(); NULL or "": "builtin") */
 	double threshold;  /* builtin: spam_threshold */
+	bool use_bayes;	   /* builtin: Bayes from bayes_path */
+	const char *bayes_path;
 	int timeout_ms;	   /* daemons: the whole exchange */
 	size_t max_size;   /* daemons: larger messages are not sent (0: SCAN_SPAM_MAX_SIZE) */
 };
@@ -105,6 +117,11 @@ struct scan_spam_backend {
 const struct scan_spam_backend *scan_spam_find(const char *spec, char *err, size_t errlen);
 
 void scan_spam_res_fini(struct scan_spam_res *res);
+
+/* The builtin back end's rule set for a spam_rules value ("spamassassin"
+ * resolved as open() resolves it), for "mxgate learn": NULL with err. */
+struct scan_rules;
+struct scan_rules *scan_spam_builtin_rules(const char *spam_rules, bool bayes, char *err, size_t errlen);
 /* For the parsers: add a symbol (copied; an empty one, one with control
  * characters, or one past SCAN_SPAM_MAX_SYMBOLS is dropped), sort them at
  * the end. */

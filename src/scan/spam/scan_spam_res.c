@@ -40,4 +40,7 @@ void scan_spam_res_fini(struct scan_spam_res *res)
 	xfree(res->symbols);
 	res->symbols = NULL;
 	res->nsymbols = 0;
+	xfree(res->learn_keys);
+	res->learn_keys = NULL;
+	res->nlearn = 0;
 }
