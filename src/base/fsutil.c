@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,6 +96,39 @@ int fs_mkdir(const char *path, mode_t mode)
 		return -1;
 	}
 	return 0;
+}
+
+int fs_mkdir_for(const char *file, mode_t mode)
+{
+	const char *slash = strrchr(file, '/');
+	if (!slash || slash == file)
+		return 0;
+	size_t n = (size_t)(slash - file);
+	char *dir = malloc(n + 1);
+	if (!dir)
+		return -1;
+	memcpy(dir, file, n);
+	dir[n] = '\0';
+	int rc = 0;
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(dir, mode) == 0) {
+			chmod(dir, mode); /* whatever the umask */
+			rc = c == '\0' ? 1 : rc;
+		} else if (errno != EEXIST) {
+			rc = -1;
+		}
+		*p = c;
+		if (c == '\0' || rc < 0)
+			break;
+	}
+	int e = errno;
+	free(dir);
+	errno = e;
+	return rc;
 }
 
 int fs_read_file(const char *path, size_t max, char **data_out, size_t *len_out)

@@ -18,6 +18,10 @@ int fs_pread_all(int fd, void *p, size_t n, off_t off);
 int fs_fsync_dir(const char *path);
 /* mkdir with mode; an existing directory is fine. */
 int fs_mkdir(const char *path, mode_t mode);
+/* The directory a file path names and its missing parents (mkdir -p),
+ * those created given mode whatever the umask. 1: the file's directory
+ * was created now, 0: it existed (or path has no directory part), -1. */
+int fs_mkdir_for(const char *file, mode_t mode);
 /* Read a whole (small) file into a malloc'ed NUL-terminated buffer. Files
  * larger than max are an error (EFBIG). */
 int fs_read_file(const char *path, size_t max, char **data_out, size_t *len_out);

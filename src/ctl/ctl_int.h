@@ -19,4 +19,10 @@ struct conf;
  * socket, nobody listening); -2: any other failure. err says why. */
 int ctl_queue_request(const struct conf *c, json_t *req, json_t **ans, char *err, size_t errlen);
 
+struct buf;
+/* A message file into out with CRLF line ends (LF converted; a last line
+ * without one gets it), as the queue stores it (ctl_scan.c). 0, or -1
+ * with errno. */
+int ctl_read_message(const char *file, struct buf *out);
+
 #endif

@@ -32,6 +32,7 @@
 #include "base/xalloc.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_int.h"
 #include "scan/bayes/scan_bayes.h"
 #include "scan/mime/scan_msg.h"
 #include "scan/rules/scan_rules.h"
@@ -48,28 +49,10 @@ struct learn {
 	size_t done, again, relearned, unknown, failed;
 };
 
-/* LF lines to CRLF (the form the scanners see). */
-static void to_crlf(const char *p, size_t n, struct buf *out)
-{
-	char prev = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n' && prev != '\r')
-			buf_putc(out, '\r');
-		buf_putc(out, p[i]);
-		prev = p[i];
-	}
-	if (out->len && prev != '\n')
-		buf_puts(out, "\r\n");
-	if (!out->data)
-		buf_puts(out, "");
-}
-
+/* One message, CRLF lines (ctl_read_message). */
 static void learn_one(struct learn *L, const char *p, size_t n)
 {
-	struct buf msg;
-	buf_init(&msg);
-	to_crlf(p, n, &msg);
-	struct scan_msg *m = scan_msg_parse(msg.data, msg.len, NULL);
+	struct scan_msg *m = scan_msg_parse(p, n, NULL);
 	uint64_t *keys;
 	size_t nk = scan_bayes_message_tokens(L->tok, m, &keys);
 	uint64_t mk = scan_bayes_msg_key(m);
@@ -89,7 +72,6 @@ static void learn_one(struct learn *L, const char *p, size_t n)
 	}
 	xfree(keys);
 	scan_msg_free(&m);
-	buf_fini(&msg);
 }
 
 /* An mbox: messages start at lines "From " (the first line is one); the
@@ -123,27 +105,6 @@ static void learn_mbox(struct learn *L, const char *p, size_t n)
 	if (started)
 		learn_one(L, cur.data ? cur.data : "", cur.len);
 	buf_fini(&cur);
-}
-
-static int read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (out->len + n > LEARN_MSG_MAX) {
-			fclose(f);
-			errno = EFBIG;
-			return -1;
-		}
-		buf_append(out, chunk, n);
-	}
-	int e = ferror(f) ? EIO : 0;
-	fclose(f);
-	errno = e;
-	return e ? -1 : 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -196,7 +157,10 @@ static void learn_path(struct learn *L, const char *path, int depth)
 		return;
 	struct buf b;
 	buf_init(&b);
-	if (read_file(path, &b) < 0) {
+	if (st.st_size > (off_t)LEARN_MSG_MAX) {
+		fprintf(stderr, "mxgate: %s: %s\n", path, strerror(EFBIG));
+		L->failed++;
+	} else if (ctl_read_message(path, &b) < 0) {
 		fprintf(stderr, "mxgate: %s: %s\n", path, strerror(errno));
 		L->failed++;
 	} else if (b.len >= 5 && memcmp(b.data, "From ", 5) == 0)
@@ -227,20 +191,6 @@ static void give_to_dir_owner(const char *path)
 	xfree(dir);
 }
 
-/* mkdir -p of path's directory (mode 0755: the scanners read the store). */
-static void make_parent(const char *path)
-{
-	char *d = xstrdup(path);
-	for (char *p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(d, 0755);
-		*p = '/';
-	}
-	xfree(d);
-}
-
 int ctl_learn(const struct conf *c, int mode, const char *const *paths, size_t npaths)
 {
 	char err[600];
@@ -260,7 +210,6 @@ int ctl_learn(const struct conf *c, int mode, const char *const *paths, size_t n
 		return 2;
 	}
 	const struct scan_rules_bayes *cf = scan_rules_bayes(rules);
-	make_parent(c->bayes_path);
 	struct learn L = { .tok = tok, .mode = mode, .now = (uint32_t)time(NULL) };
 	int rc = 2;
 	if (scan_bayes_store_open(c->bayes_path, 30000, &L.st, err, sizeof err) < 0) {

@@ -32,7 +32,7 @@
 #include "scan/dnsbl/scan_dnsbl.h"
 #include "scan/mime/scan_msg.h"
 
-static int read_message(const char *file, struct buf *out)
+int ctl_read_message(const char *file, struct buf *out)
 {
 	FILE *f = fopen(file, "rb");
 	if (!f)
@@ -206,7 +206,7 @@ static int scan_one(const struct conf *c, struct scan_engine *e, const struct sc
 	int rc = 2;
 	struct scan_report r;
 	scan_report_init(&r);
-	if (read_message(file, &msg) < 0) {
+	if (ctl_read_message(file, &msg) < 0) {
 		fprintf(stderr, "mxgate: %s: %s\n", file, strerror(errno));
 		goto out;
 	}

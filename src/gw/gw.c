@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/map.h"
 #include "base/xalloc.h"
@@ -244,7 +245,34 @@ static int open_listeners(struct gw *g, char *err, size_t errlen)
 	return 0;
 }
 
-static void bayes_dir(struct gw *g);
+/* The Bayes store's directory (use_bayes): created (0755: the scanners read
+ * the store) and given to mail_owner when missing, as the spool is; one
+ * warning when mail_owner cannot write there (learning would fail). */
+static void bayes_dir(struct gw *g)
+{
+	const struct conf *c = g->conf;
+	if (!c->use_bayes || !c->bayes_path[0])
+		return;
+	char *dir = xstrdup(c->bayes_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir) {
+		xfree(dir);
+		return;
+	}
+	*slash = '\0';
+	struct stat st;
+	if (fs_mkdir_for(c->bayes_path, 0755) == 1 && g->uid != (uid_t)-1 && chown(dir, g->uid, g->gid) < 0)
+		log_warn("event=bayes_dir_chown path=%s error=\"%s\"", dir, strerror(errno));
+	if (stat(dir, &st) < 0)
+		log_warn("event=bayes_dir_missing path=%s error=\"%s\" effect=\"Bayes learning fails\"", dir,
+			 strerror(errno));
+	else if (g->uid != (uid_t)-1 && st.st_uid != g->uid && (st.st_mode & 0002) == 0 &&
+		 !(st.st_gid == g->gid && (st.st_mode & 0020)))
+		log_warn("event=bayes_dir_not_writable path=%s owner_uid=%u mail_owner_uid=%u effect=\"auto-learning and "
+			 "quarantine learning fail: give the directory to mail_owner\"",
+			 dir, (unsigned)st.st_uid, (unsigned)g->uid);
+	xfree(dir);
+}
 
 struct gw *gw_open(const struct conf *c, const char *path, const char *const *ov, size_t nov, char *err,
 		   size_t errlen)
@@ -268,44 +296,6 @@ struct gw *gw_open(const struct conf *c, const char *path, const char *const *ov
 fail:
 	gw_close(&g);
 	return NULL;
-}
-
-/* The Bayes store's directory (use_bayes): created (0755: the scanners read
- * the store) and given to mail_owner when missing, as the spool is; one
- * warning when mail_owner cannot write there (learning would fail). */
-static void bayes_dir(struct gw *g)
-{
-	const struct conf *c = g->conf;
-	if (!c->use_bayes || !c->bayes_path[0])
-		return;
-	char *dir = xstrdup(c->bayes_path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir) {
-		xfree(dir);
-		return;
-	}
-	*slash = '\0';
-	struct stat st;
-	if (stat(dir, &st) < 0 && errno == ENOENT) {
-		for (char *p = dir + 1; *p; p++)
-			if (*p == '/') {
-				*p = '\0';
-				mkdir(dir, 0755);
-				*p = '/';
-			}
-		if (mkdir(dir, 0755) == 0 &&
-		    (chmod(dir, 0755) < 0 || (g->uid != (uid_t)-1 && chown(dir, g->uid, g->gid) < 0)))
-			log_warn("event=bayes_dir_chown path=%s error=\"%s\"", dir, strerror(errno));
-	}
-	if (stat(dir, &st) < 0)
-		log_warn("event=bayes_dir_missing path=%s error=\"%s\" effect=\"Bayes learning fails\"", dir,
-			 strerror(errno));
-	else if (g->uid != (uid_t)-1 && st.st_uid != g->uid && (st.st_mode & 0002) == 0 &&
-		 !(st.st_gid == g->gid && (st.st_mode & 0020)))
-		log_warn("event=bayes_dir_not_writable path=%s owner_uid=%u mail_owner_uid=%u effect=\"auto-learning and "
-			 "quarantine learning fail: give the directory to mail_owner\"",
-			 dir, (unsigned)st.st_uid, (unsigned)g->uid);
-	xfree(dir);
 }
 
 void gw_owner(const struct gw *g, uid_t *uid, gid_t *gid)

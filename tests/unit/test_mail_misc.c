@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "base/buf.h"
+#include "mail/mail_addrlist.h"
 #include "mail/mail_reply.h"
 #include "mail/mail_xtext.h"
 
@@ -371,6 +372,42 @@ static void test_enh_table(void **state)
 	UNIT_RUN_TABLE(enh_cases, check_enh);
 }
 
+/* ------------------------------------------------------------ address lists */
+
+static void addrlist_collect(void *ctx, const char *name, const char *addr)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "[%s|%s]", name, addr);
+}
+
+static const struct {
+	const char *in, *want;
+	size_t max;
+} addrlist_cases[] = {
+	{ "a@b.example", "[|a@b.example]", 10 },
+	{ "\"Doe, John\" <j@d.example>, x@y.example (X, Y)", "[Doe, John |j@d.example][|x@y.example]", 10 },
+	{ "Team: a@b.example, c@d.example;, e@f.example", "[|a@b.example][|c@d.example][|][|e@f.example]", 10 },
+	{ "<  spaced@x.example >", "[|spaced@x.example]", 10 },
+	{ "a@b, c@d, e@f", "[|a@b][|c@d]", 2 },
+	{ "Unclosed <a@b", "[|Unclosed<a@b]", 10 },
+	{ "", "", 10 },
+};
+
+static void test_addrlist(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < UNIT_NCASES(addrlist_cases); i++) {
+		unit_case("address list", addrlist_cases[i].in, 0);
+		struct buf b;
+		buf_init(&b);
+		buf_puts(&b, "");
+		mail_addrlist(addrlist_cases[i].in, addrlist_cases[i].max, addrlist_collect, &b);
+		U_EQ_STR(b.data, addrlist_cases[i].want);
+		buf_fini(&b);
+	}
+	UNIT_FINISH();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_xtext_roundtrip),	   cmocka_unit_test(test_reply_format_table),
 		cmocka_unit_test(test_reply_misc),	   cmocka_unit_test(test_reply_parser_table),
 		cmocka_unit_test(test_reply_parser_limits), cmocka_unit_test(test_enh_table),
+		cmocka_unit_test(test_addrlist),
 	};
 	UNIT_MAIN(tests);
 }

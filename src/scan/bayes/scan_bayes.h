@@ -109,7 +109,8 @@ bool scan_bayes_view_get(const struct scan_bayes_view *v, uint64_t key, uint32_t
 /* A writable copy under the lock. */
 struct scan_bayes_store;
 /* Lock PATH.lock (waits at most wait_ms; -1 with "locked" in err after
- * that) and load PATH (a new store when it does not exist). */
+ * that) and load PATH (a new store when it does not exist; its directory
+ * is created, 0755, when missing). */
 int scan_bayes_store_open(const char *path, int wait_ms, struct scan_bayes_store **out, char *err, size_t errlen);
 /* Learn one message: 1 learned, 0 already learned as that class (nothing
  * done), 2 learned after forgetting it as the other class. now: seconds. */
@@ -139,8 +140,7 @@ struct scan_bayes_item {
 	int cls; /* 1 spam, 0 ham, -1 forget */
 };
 /* The whole write in one call (blocking: a worker thread, or a command):
- * open under the lock (waiting at most wait_ms; the store's directory is
- * created if missing), learn or forget each item (results[i]: what
+ * open under the lock (waiting at most wait_ms), learn or forget each item (results[i]: what
  * scan_bayes_store_learn/_forget returned; results may be NULL), expire
  * over expiry_max tokens (0: never), commit. 0 with *after (may be NULL),
  * or -1 with err and nothing written. */

@@ -332,6 +332,7 @@ int scan_bayes_store_open(const char *path, int wait_ms, struct scan_bayes_store
 	struct scan_bayes_store *st = xcalloc(1, sizeof *st);
 	st->lock_fd = -1;
 	st->path = xstrdup(path);
+	fs_mkdir_for(path, 0755); /* the scanners read the store: 0755; a failure shows at the lock file */
 	size_t n = strlen(path) + 6;
 	st->lock_path = xmalloc(n);
 	snprintf(st->lock_path, n, "%s.lock", path);
@@ -565,15 +566,6 @@ int scan_bayes_learn_batch(const char *path, const struct scan_bayes_item *items
 			   uint32_t now, int wait_ms, int *results, struct scan_bayes_counts *after, char *err,
 			   size_t errlen)
 {
-	char *dir = xstrdup(path); /* mkdir -p of the directory (0755: the scanners read the store) */
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(dir, 0755) == 0)
-				chmod(dir, 0755); /* whatever the umask */
-			*p = '/';
-		}
-	xfree(dir);
 	struct scan_bayes_store *st;
 	if (scan_bayes_store_open(path, wait_ms, &st, err, errlen) < 0)
 		return -1;

@@ -11,6 +11,7 @@
  * 10,000 tokens.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "mail/mail_addrlist.h"
 #include "scan/bayes/scan_bayes_int.h"
 #include "scan/mime/scan_msg.h"
 
@@ -191,92 +193,34 @@ static char *chew_content_type(struct run *R, const char *v)
 
 /* An address list as SpamAssassin's parse_header_addresses gives it:
  * N*word for each word of a display name, then U* and D* of the address. */
+/* One element of an address list: N*word for each word of the display
+ * name, then U* and D* of the address (with its parent domains). */
+static void chew_addr(void *ctx, const char *name, const char *addr)
+{
+	struct buf *out = ctx;
+	char *ph = xstrdup(name), *w[64];
+	size_t nw = str_split(ph, " \t\n", w, 64);
+	for (size_t k = 0; k < nw; k++)
+		if (w[k][0])
+			buf_printf(out, "%sN*%s", out->len ? " " : "", w[k]);
+	xfree(ph);
+	const char *at = strrchr(addr, '@');
+	size_t an = strlen(addr);
+	if (!at || at == addr || at[1] == '\0')
+		return;
+	/* U*local D*domain D*parent...: as tokens of a line they are words */
+	buf_printf(out, "%sU*%.*s D*%s", out->len ? " " : "", (int)(at - addr), addr, at + 1);
+	const char *d = at + 1;
+	size_t dl = an - (size_t)(d - addr);
+	while (bayes_parent_domain(&d, &dl))
+		buf_printf(out, " D*%.*s", (int)dl, d);
+}
+
+/* An address list as SpamAssassin's parse_header_addresses gives it. */
 static char *chew_addrs(const char *v)
 {
 	struct buf out = { 0 };
-	size_t n = strlen(v);
-	size_t i = 0;
-	while (i < n) {
-		/* one element: up to a comma outside quotes, <> and () */
-		size_t st = i;
-		int depth = 0;
-		bool q = false, ang = false;
-		for (; i < n; i++) {
-			char c = v[i];
-			if (q) {
-				if (c == '\\' && i + 1 < n)
-					i++;
-				else if (c == '"')
-					q = false;
-			} else if (c == '"')
-				q = true;
-			else if (c == '(')
-				depth++;
-			else if (c == ')' && depth)
-				depth--;
-			else if (c == '<' && !depth)
-				ang = true;
-			else if (c == '>' && !depth)
-				ang = false;
-			else if (c == ',' && !depth && !ang)
-				break;
-		}
-		const char *e = v + st, *ee = v + i;
-		i++;
-		const char *lt = NULL, *gt = NULL;
-		for (const char *p = e; p < ee; p++)
-			if (*p == '<')
-				lt = p;
-		if (lt)
-			gt = memchr(lt, '>', (size_t)(ee - lt));
-		struct buf addr = { 0 }, phrase = { 0 };
-		if (lt && gt) {
-			buf_append(&addr, lt + 1, (size_t)(gt - lt - 1));
-			for (const char *p = e; p < lt; p++)
-				if (*p != '"' && *p != '\\')
-					buf_putc(&phrase, *p);
-		} else {
-			int d = 0;
-			for (const char *p = e; p < ee; p++) { /* comments are not the address */
-				if (*p == '(')
-					d++;
-				else if (*p == ')' && d)
-					d--;
-				else if (!d && !isspace((unsigned char)*p))
-					buf_putc(&addr, *p);
-			}
-		}
-		if (phrase.len) {
-			char *ph = xstrndup(phrase.data, phrase.len), *w[64];
-			size_t nw = str_split(ph, " \t\n", w, 64);
-			for (size_t k = 0; k < nw; k++)
-				if (w[k][0])
-					buf_printf(&out, "%sN*%s", out.len ? " " : "", w[k]);
-			xfree(ph);
-		}
-		if (addr.len) {
-			/* U*local D*domain D*parent...: as tokens of a line they are words */
-			const char *s = addr.data;
-			size_t an = addr.len, at = an;
-			while (an && isspace((unsigned char)s[an - 1]))
-				an--;
-			for (size_t k = an; k-- > 1;)
-				if (s[k] == '@' && k + 1 < an) {
-					at = k;
-					break;
-				}
-			if (at < an) {
-				buf_printf(&out, "%sU*%.*s D*%.*s", out.len ? " " : "", (int)at, s, (int)(an - at - 1),
-					   s + at + 1);
-				const char *d = s + at + 1;
-				size_t dl = an - at - 1;
-				while (bayes_parent_domain(&d, &dl))
-					buf_printf(&out, " D*%.*s", (int)dl, d);
-			}
-		}
-		buf_fini(&addr);
-		buf_fini(&phrase);
-	}
+	mail_addrlist(v, SIZE_MAX, chew_addr, &out);
 	char *r = out.data ? xstrndup(out.data, out.len) : xstrdup("");
 	buf_fini(&out);
 	return r;

@@ -18,6 +18,7 @@
 #include "base/map.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "mail/mail_addrlist.h"
 #include "scan/mime/scan_msg.h"
 #include "scan/rules/scan_rules_eval_int.h"
 
@@ -416,62 +417,20 @@ out:
 #define TOCC_SIMILAR_LENGTH 2
 #define TOCC_MAX 256
 
-/* The addresses of one address-list field value, appended to list (each
- * element: the <...> part, else the text outside comments and quotes;
- * elements without an '@' are not addresses). */
-static void addr_list(const char *v, char ***list, size_t *n)
+struct addrs {
+	char **v;
+	size_t n;
+};
+
+/* An address of a To/Cc/Bcc list (an element without an '@' is not one). */
+static void add_addr(void *ctx, const char *name, const char *addr)
 {
-	const char *p = v;
-	while (*p && *n < TOCC_MAX) {
-		const char *st = p, *lt = NULL, *gt = NULL;
-		bool q = false;
-		int paren = 0;
-		for (; *p; p++) {
-			if (*p == '\\' && p[1]) {
-				p++;
-				continue;
-			}
-			if (*p == '"' && !paren)
-				q = !q;
-			else if (!q && *p == '(')
-				paren++;
-			else if (!q && *p == ')' && paren)
-				paren--;
-			else if (!q && !paren && *p == '<' && !lt)
-				lt = p;
-			else if (!q && !paren && *p == '>' && lt && !gt)
-				gt = p;
-			else if (!q && !paren && (*p == ',' || *p == ';') && (!lt || gt))
-				break;
-		}
-		struct buf a;
-		buf_init(&a);
-		if (lt && gt) {
-			buf_append(&a, lt + 1, (size_t)(gt - lt - 1));
-		} else {
-			int d = 0;
-			bool qq = false;
-			for (const char *c = st; c < p; c++) {
-				if (*c == '"' && !d)
-					qq = !qq;
-				else if (!qq && *c == '(')
-					d++;
-				else if (!qq && *c == ')' && d)
-					d--;
-				else if (!qq && !d && !isspace((unsigned char)*c) && *c != ':')
-					buf_putc(&a, *c);
-				else if (!qq && !d && *c == ':')
-					a.len = 0; /* "group: a@b" */
-			}
-		}
-		if (a.len && memchr(a.data, '@', a.len)) {
-			*list = xrealloc(*list, (*n + 1) * sizeof **list);
-			(*list)[(*n)++] = xstrndup(a.data, a.len);
-		}
-		buf_fini(&a);
-		if (*p)
-			p++;
-	}
+	(void)name;
+	struct addrs *a = ctx;
+	if (a->n >= TOCC_MAX || !strchr(addr, '@'))
+		return;
+	a->v = xrealloc(a->v, (a->n + 1) * sizeof *a->v);
+	a->v[a->n++] = xstrdup(addr);
 }
 
 /* similar_recipients(min, max): HeaderEval's share of To/Cc address pairs
@@ -481,14 +440,15 @@ static void addr_list(const char *v, char ***list, size_t *n)
 unsigned rules_eval_from_similar_recipients(struct rules_run *run, const struct rule_eval *ev)
 {
 	const struct scan_msg *m = run->m;
-	char **in = NULL;
-	size_t nin = 0;
+	struct addrs a = { NULL, 0 };
 	static const char *const names[][2] = { { "To", "Cc" }, { "Bcc", NULL } };
-	for (size_t g = 0; g < 2 && nin < TOCC_SIMILAR_COUNT; g++)
+	for (size_t g = 0; g < 2 && a.n < TOCC_SIMILAR_COUNT; g++)
 		for (size_t k = 0; k < 2 && names[g][k]; k++)
 			for (size_t i = 0; i < m->nhdrs; i++)
 				if (str_caseeq(m->hdrs[i].name, names[g][k]))
-					addr_list(m->hdrs[i].value, &in, &nin);
+					mail_addrlist(m->hdrs[i].value, TOCC_MAX, add_addr, &a);
+	char **in = a.v;
+	size_t nin = a.n;
 	/* consecutive duplicates (any case) dropped, as HeaderEval's loop does */
 	char **ad = xcalloc(nin + 1, sizeof *ad);
 	size_t na = 0;
